@@ -1,0 +1,27 @@
+//! `parity-engine`: a declarative, content-hashed, incremental build graph.
+//!
+//! The engine knows nothing about codex: rules register into it through [`exec::Rule`].
+//!
+//! Map of the crate (module -> what it owns on disk):
+//! - [`error`]       the one error enum of the engine; rendering with carets and "did you mean".
+//! - [`pipeline`]    `pipeline.toml`: the model, the parser (with spans), parameter resolution.
+//! - [`graph`]       node ids, expansion of artifacts into nodes, the DAG, cycles, target patterns.
+//! - [`hash`]        blake3 digests of files and directories; the stat cache (`cache/stat`).
+//! - [`fingerprint`] action keys and [`fingerprint::DirtyReason`].
+//! - [`state`]       `pipeline.lock` (committed build state) and the build journal (`cache/journal`).
+//! - [`cache`]       the local content-addressed store and action cache (`cache/cas`, `cache/ac`).
+//! - [`exec`]        the rule trait and registry, sandboxes, the scheduler and its executors.
+//! - [`fsutil`]      atomic writes and other careful file operations used everywhere.
+#![deny(missing_docs)]
+
+pub mod cache;
+pub mod error;
+pub mod exec;
+pub mod fingerprint;
+pub mod fsutil;
+pub mod graph;
+pub mod hash;
+pub mod pipeline;
+pub mod state;
+
+pub use error::{Error, Result};

@@ -1,0 +1,25 @@
+//! `parity-rules`: the codex parity rules.
+//!
+//! Each rule works two ways: as a drop-in for the reference `xtask` command (`parity rule …`,
+//! same flags, same exit codes, byte-identical outputs) and as a pipeline node registered into
+//! the engine. Exact behaviour: `../shared/spec/REFERENCE_PIPELINE.md`; deliberate deviations
+//! are listed in the README.
+//!
+//! Map:
+//! - [`common`]    JSON writing (serde_json pretty + `\n`, atomic), SOURCE_DATE_EPOCH, path order.
+//! - [`snapshot`]  crawl a codex binary's `--help` into a per-target snapshot (spec §1).
+//! - [`union`]     merge per-target snapshots into `union.json` (spec §2).
+//! - [`coverage`]  the wrapper coverage manifest and its scope resolution (spec §3).
+//! - [`report`]    coverage reports any / all / per target (spec §4).
+//! - [`metadata`]  `versions/V.json` (spec §5.1, §5.2).
+//! - [`validate`]  the validator (spec §6).
+//! - [`retain`]    pruning of out-of-window versions (spec §7).
+
+pub mod common;
+pub mod coverage;
+pub mod metadata;
+pub mod report;
+pub mod retain;
+pub mod snapshot;
+pub mod union;
+pub mod validate;

@@ -1,0 +1,8 @@
+//! `parity`: parse the command line, run it, map the outcome to an exit code.
+
+mod cli;
+mod commands;
+
+fn main() {
+    std::process::exit(cli::main());
+}
