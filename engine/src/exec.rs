@@ -1,1 +1,160 @@
-//! TODO
+//! Rules: the trait rules implement, the registry they are registered into, and the sandbox a
+//! rule runs in.
+//!
+//! A rule is a pure function of its declared inputs, params and config. It runs in a sandbox:
+//! a fresh directory where the node's inputs are linked at their paths (`root/` mirrors the
+//! pipeline root, `cache/` the cache outputs) and where it writes its declared outputs at
+//! theirs. Only the declared outputs are taken out of the sandbox, atomically; anything else
+//! the rule writes is discarded with it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use crate::fsutil;
+use crate::graph::{Node, Output, OutputKind};
+
+/// The error a rule returns: anything, with its cause chain (an `anyhow::Error` converts).
+pub type RuleError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A kind of action: `union`, `snapshot`, `command`, ...
+pub trait Rule: Send + Sync {
+    /// The name used in `pipeline.toml` (`rule = "..."`).
+    fn name(&self) -> &'static str;
+    /// Bumped when the rule's behaviour changes: part of every action key.
+    fn version(&self) -> u32 {
+        1
+    }
+    /// Environment variables the rule reads; their values are part of the action key.
+    fn env(&self, node: &Node) -> Vec<String> {
+        let _ = node;
+        Vec::new()
+    }
+    /// Whether the rule stamps a time: the node's SOURCE_DATE_EPOCH is then part of its key
+    /// (and required).
+    fn reads_time(&self) -> bool {
+        false
+    }
+    /// Checks a node's config when the graph is loaded; the message names what is wrong.
+    fn check(&self, node: &Node) -> Result<(), String> {
+        let _ = node;
+        Ok(())
+    }
+    /// Produces the node's outputs in the sandbox.
+    fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError>;
+}
+
+/// The rules known to a process. Only the binary registers rules; the engine knows none.
+#[derive(Default, Clone)]
+pub struct Registry {
+    rules: BTreeMap<&'static str, Arc<dyn Rule>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+    /// Adds a rule (replacing one of the same name).
+    pub fn register(&mut self, rule: impl Rule + 'static) {
+        self.rules.insert(rule.name(), Arc::new(rule));
+    }
+    /// The rule called `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Rule>> {
+        self.rules.get(name)
+    }
+    /// Every rule name, sorted.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.rules.keys().copied().collect()
+    }
+}
+
+/// What a running rule sees.
+pub struct RuleContext<'a> {
+    /// The node being built.
+    pub node: &'a Node,
+    /// Names of the inputs present, in declaration order (`path` or `{cache}/path`).
+    pub inputs: Vec<String>,
+    /// SOURCE_DATE_EPOCH of this node, when the rule reads the time.
+    pub epoch: Option<i64>,
+    /// Values of the rule's env allow-list (`None` = unset).
+    pub env: BTreeMap<String, Option<String>>,
+    /// Set when the build is interrupted; long rules should poll it and give up.
+    pub cancelled: &'a AtomicBool,
+    pub(crate) sandbox: &'a Sandbox,
+}
+
+impl RuleContext<'_> {
+    /// The sandbox mirror of the pipeline root: committed inputs are here at their paths, and
+    /// committed outputs must be written here at theirs.
+    pub fn root(&self) -> &Path {
+        &self.sandbox.root
+    }
+    /// The sandbox mirror of the cache outputs (`{cache}/x` is at `cache_dir()/x`).
+    pub fn cache_dir(&self) -> &Path {
+        &self.sandbox.cache
+    }
+    /// Where the input or output called `name` (`path` or `{cache}/path`) is in the sandbox.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.sandbox.path(name)
+    }
+    /// Where output `i` of the node must be written.
+    pub fn output(&self, i: usize) -> PathBuf {
+        self.sandbox.output_path(&self.node.outputs[i])
+    }
+    /// Where every output must be written, in declaration order.
+    pub fn outputs(&self) -> Vec<PathBuf> {
+        self.node.outputs.iter().map(|o| self.sandbox.output_path(o)).collect()
+    }
+}
+
+/// A rule's private directory: `root/` and `cache/` mirrors. Deleted when dropped.
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+    root: PathBuf,
+    cache: PathBuf,
+}
+
+impl Sandbox {
+    /// A new empty sandbox under `parent` (`cache/tmp`).
+    pub fn create(parent: &Path) -> crate::Result<Sandbox> {
+        std::fs::create_dir_all(parent).map_err(|e| crate::Error::io("create", parent, e))?;
+        let dir = tempfile::Builder::new()
+            .prefix("sandbox-")
+            .tempdir_in(parent)
+            .map_err(|e| crate::Error::io("create a sandbox in", parent, e))?;
+        let root = dir.path().join("root");
+        let cache = dir.path().join("cache");
+        for d in [&root, &cache] {
+            std::fs::create_dir_all(d).map_err(|e| crate::Error::io("create", d, e))?;
+        }
+        Ok(Sandbox { dir, root, cache })
+    }
+
+    /// The sandbox directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Where `name` (`path` or `{cache}/path`) lives in the sandbox.
+    pub fn path(&self, name: &str) -> PathBuf {
+        match name.strip_prefix("{cache}/") {
+            Some(rest) => fsutil::join_rel(&self.cache, rest),
+            None => fsutil::join_rel(&self.root, name),
+        }
+    }
+
+    /// Where `output` must be written in the sandbox.
+    pub fn output_path(&self, output: &Output) -> PathBuf {
+        match output.kind {
+            OutputKind::Committed => fsutil::join_rel(&self.root, &output.path),
+            OutputKind::Cache => fsutil::join_rel(&self.cache, &output.path),
+        }
+    }
+
+    /// Links (or copies) the file or directory `from` into the sandbox as `name`.
+    pub fn add_input(&self, name: &str, from: &Path) -> crate::Result<()> {
+        fsutil::link_or_copy(from, &self.path(name))
+    }
+}

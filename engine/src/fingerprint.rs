@@ -1,1 +1,173 @@
-//! TODO
+//! Action keys and the reasons a node is dirty.
+//!
+//! | goes into the action key                              | deliberately does not          |
+//! |-------------------------------------------------------|--------------------------------|
+//! | rule name and rule version                            | mtimes, inodes, sizes on disk  |
+//! | params of the node (sorted)                           | absolute paths, host names     |
+//! | rule config after substitution (canonical JSON)       | the order inputs were declared |
+//! | the declared output names                             |                                |
+//! | each present input: its name and content digest       | wall-clock time                |
+//! | (node inputs: the producer's recorded output digests) | the output paths' old content  |
+//! | the values of the rule's declared env allow-list      | any other environment variable |
+//! | SOURCE_DATE_EPOCH of the node, when the rule reads it | the machine running the build  |
+//!
+//! The key is blake3 over a canonical serialization (serde_json of BTreeMaps) of that material.
+//! A node input's digest is the producer's *output* digest, so a rebuild that yields identical
+//! bytes changes no consumer key (early cutoff).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::hash::{Digest, FileDigest};
+
+/// Everything an action key is computed from.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct KeyMaterial {
+    /// Rule name.
+    pub rule: String,
+    /// Rule version (bumped by a rule when its behaviour changes).
+    pub rule_version: u32,
+    /// Params of the node.
+    pub params: BTreeMap<String, String>,
+    /// Rule config (canonical JSON).
+    pub config: serde_json::Value,
+    /// SOURCE_DATE_EPOCH, when the rule reads the time.
+    pub epoch: Option<i64>,
+    /// Declared environment variables and their values (`None` = unset).
+    pub env: BTreeMap<String, Option<String>>,
+    /// Declared output names (`path` or `{cache}/path`), in declaration order.
+    pub outputs: Vec<String>,
+    /// Present inputs: name -> digest.
+    pub inputs: BTreeMap<String, FileDigest>,
+}
+
+/// A node's action key.
+pub type ActionKey = Digest;
+
+impl KeyMaterial {
+    /// The action key.
+    pub fn key(&self) -> ActionKey {
+        let mut h = blake3::Hasher::new();
+        h.update(b"parity-action-key/1\n");
+        h.update(&serde_json::to_vec(self).unwrap_or_default());
+        Digest(*h.finalize().as_bytes())
+    }
+
+    /// `name@version` of the rule, as recorded in the lock.
+    pub fn rule_id(&self) -> String {
+        format!("{}@{}", self.rule, self.rule_version)
+    }
+
+    /// Digest of everything but the inputs and the rule: params, config, epoch, env, outputs. Recorded
+    /// so that `explain` can tell "config changed" from "input changed".
+    pub fn settings_digest(&self) -> Digest {
+        let v = serde_json::json!([self.params, self.config, self.epoch, self.env, self.outputs]);
+        Digest::of(&serde_json::to_vec(&v).unwrap_or_default())
+    }
+}
+
+/// Why a node must be (re)built, or is not fresh.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum DirtyReason {
+    /// No record of a previous build.
+    NeverBuilt,
+    /// `--force`.
+    Forced,
+    /// The rule, or its version, changed.
+    RuleChanged {
+        /// Recorded `name@version`.
+        old: String,
+        /// Current `name@version`.
+        new: String,
+    },
+    /// Params, config, env allow-list values or SOURCE_DATE_EPOCH changed.
+    ConfigChanged,
+    /// An input's content changed, or an input appeared or disappeared.
+    InputChanged {
+        /// Input name (path, or `{cache}/path`).
+        input: String,
+        /// Recorded digest (`None`: the input is new).
+        old: Option<FileDigest>,
+        /// Current digest (`None`: the input is gone).
+        new: Option<FileDigest>,
+    },
+    /// A dependency is not fresh, so this node will be reconsidered after it.
+    DependencyStale {
+        /// The dependency.
+        dependency: String,
+    },
+    /// A recorded output does not exist.
+    OutputMissing {
+        /// Output name.
+        output: String,
+    },
+    /// An output's bytes differ from the recorded digest: edited by hand.
+    OutputModified {
+        /// Output name.
+        output: String,
+        /// Recorded digest.
+        recorded: FileDigest,
+        /// Digest on disk.
+        actual: FileDigest,
+    },
+}
+
+impl fmt::Display for DirtyReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DirtyReason::NeverBuilt => f.write_str("never built"),
+            DirtyReason::Forced => f.write_str("forced"),
+            DirtyReason::RuleChanged { old, new } => write!(f, "rule changed ({old} -> {new})"),
+            DirtyReason::ConfigChanged => f.write_str("params or config changed"),
+            DirtyReason::InputChanged { input, old: Some(o), new: Some(n) } => {
+                write!(f, "input `{input}` changed ({} -> {})", o.blake3.short(), n.blake3.short())
+            }
+            DirtyReason::InputChanged { input, old: None, .. } => write!(f, "input `{input}` added"),
+            DirtyReason::InputChanged { input, new: None, .. } => {
+                write!(f, "input `{input}` removed")
+            }
+            DirtyReason::DependencyStale { dependency } => {
+                write!(f, "dependency `{dependency}` is not fresh")
+            }
+            DirtyReason::OutputMissing { output } => write!(f, "output `{output}` is missing"),
+            DirtyReason::OutputModified { output, recorded, actual } => write!(
+                f,
+                "output `{output}` was modified (recorded {}, now {})",
+                recorded.blake3.short(),
+                actual.blake3.short()
+            ),
+        }
+    }
+}
+
+/// The key-side reasons a recorded build no longer matches `now`: rule, settings, then every
+/// input that changed, appeared or disappeared (sorted by name). Empty when the keys match.
+pub fn diff_key(
+    recorded_rule: &str,
+    recorded_settings: Digest,
+    recorded_inputs: &BTreeMap<String, FileDigest>,
+    now: &KeyMaterial,
+) -> Vec<DirtyReason> {
+    let mut reasons = Vec::new();
+    if recorded_rule != now.rule_id() {
+        reasons.push(DirtyReason::RuleChanged { old: recorded_rule.to_string(), new: now.rule_id() });
+    }
+    if recorded_settings != now.settings_digest() {
+        reasons.push(DirtyReason::ConfigChanged);
+    }
+    let mut names: Vec<&String> = recorded_inputs.keys().chain(now.inputs.keys()).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let (old, new) = (recorded_inputs.get(name), now.inputs.get(name));
+        if old != new {
+            reasons.push(DirtyReason::InputChanged {
+                input: name.clone(),
+                old: old.copied(),
+                new: new.copied(),
+            });
+        }
+    }
+    reasons
+}

@@ -1,1 +1,137 @@
-//! TODO
+//! Careful file operations: atomic writes, moving outputs into place, linking inputs.
+//!
+//! Every write the engine makes goes through [`write_atomic`] or [`rename_into_place`]: a reader
+//! (or a crash) sees the old content or the new one, never half of it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Writes `bytes` to `path`: temp file in the same directory, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = parent_dir(path);
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".parity-tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create a temp file in", dir, e))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| Error::io("write", path, e))?;
+    tmp.persist(path).map_err(|e| Error::io("write", path, e.error))?;
+    Ok(())
+}
+
+/// The directory holding `path` (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Moves `from` (a file or a directory) to `to`, replacing what is there. Same filesystem:
+/// a rename. Across filesystems: a copy into a temp sibling of `to`, then a rename. A replaced
+/// directory is first moved aside and deleted after the new one is in place.
+pub fn rename_into_place(from: &Path, to: &Path) -> Result<()> {
+    let dir = parent_dir(to);
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    let old_dir = if to.is_dir() && !to.is_symlink() {
+        let aside = sibling_temp_path(to);
+        std::fs::rename(to, &aside).map_err(|e| Error::io("move aside", to, e))?;
+        Some(aside)
+    } else {
+        None
+    };
+    let moved = match std::fs::rename(from, to) {
+        Ok(()) => Ok(()),
+        Err(_) => copy_then_rename(from, to),
+    };
+    if let Err(e) = moved {
+        if let Some(aside) = &old_dir {
+            let _ = std::fs::rename(aside, to);
+        }
+        return Err(e);
+    }
+    if let Some(aside) = old_dir {
+        let _ = std::fs::remove_dir_all(aside);
+    }
+    Ok(())
+}
+
+fn copy_then_rename(from: &Path, to: &Path) -> Result<()> {
+    let tmp = sibling_temp_path(to);
+    copy_tree(from, &tmp).inspect_err(|_| {
+        let _ = remove_any(&tmp);
+    })?;
+    std::fs::rename(&tmp, to).map_err(|e| {
+        let _ = remove_any(&tmp);
+        Error::io("rename into", to, e)
+    })
+}
+
+fn sibling_temp_path(to: &Path) -> PathBuf {
+    let name = to.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let unique = format!(
+        ".parity-tmp-{}-{}-{name}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+    );
+    parent_dir(to).join(unique)
+}
+
+/// Copies a file (with its permissions) or a whole directory tree.
+pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).map_err(|e| Error::io("create", to, e))?;
+        let entries = std::fs::read_dir(from).map_err(|e| Error::io("read", from, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("read", from, e))?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        Ok(())
+    } else {
+        std::fs::copy(from, to).map(|_| ()).map_err(|e| Error::io("copy", from, e))
+    }
+}
+
+/// Makes `to` show the content of `from` cheaply: a hard link, else a copy. Directories are
+/// recreated and their files linked one by one.
+pub fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(parent_dir(to)).map_err(|e| Error::io("create", parent_dir(to), e))?;
+    if from.is_dir() {
+        std::fs::create_dir_all(to).map_err(|e| Error::io("create", to, e))?;
+        let entries = std::fs::read_dir(from).map_err(|e| Error::io("read", from, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("read", from, e))?;
+            link_or_copy(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        return Ok(());
+    }
+    if std::fs::hard_link(from, to).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(from, to).map(|_| ()).map_err(|e| Error::io("copy", from, e))
+}
+
+/// Removes a file or a directory tree; a missing path is fine.
+pub fn remove_any(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Joins a `/`-separated relative path onto `base`.
+pub fn join_rel(base: &Path, rel: &str) -> PathBuf {
+    let mut p = base.to_path_buf();
+    for part in rel.split('/').filter(|s| !s.is_empty()) {
+        p.push(part);
+    }
+    p
+}

@@ -10,11 +10,16 @@
 //! - [`fingerprint`] action keys and [`fingerprint::DirtyReason`].
 //! - [`state`]       `pipeline.lock` (committed build state) and the build journal (`cache/journal`).
 //! - [`cache`]       the local content-addressed store and action cache (`cache/cas`, `cache/ac`).
-//! - [`exec`]        the rule trait and registry, sandboxes, the scheduler and its executors.
+//! - [`exec`]        the rule trait and registry, and the sandbox a rule runs in.
+//! - [`workspace`]   a loaded workspace; evaluation of a node against its record; `status`.
+//! - [`build`]       the scheduler (rayon), the real and dry-run executors, build events.
+//! - [`command`]     the generic `command` rule (a shell recipe), registered by the binary.
 //! - [`fsutil`]      atomic writes and other careful file operations used everywhere.
 #![deny(missing_docs)]
 
+pub mod build;
 pub mod cache;
+pub mod command;
 pub mod error;
 pub mod exec;
 pub mod fingerprint;
@@ -23,5 +28,6 @@ pub mod graph;
 pub mod hash;
 pub mod pipeline;
 pub mod state;
+pub mod workspace;
 
 pub use error::{Error, Result};

@@ -1,1 +1,228 @@
-//! TODO
+//! Build state: `pipeline.lock` (committed) and the journal of a build in progress.
+//!
+//! `pipeline.lock` records, per node id (sorted), the action key, the rule, a digest of its
+//! settings, the digests of its inputs and of its outputs. It is deterministic (no timestamps,
+//! sorted, one node per line so diffs stay readable) and only changes when content changes.
+//!
+//! While a build runs, every completed node is appended to `cache/journal` (one JSON line, one
+//! `write`), so a build that is interrupted or killed loses no completed node: the next command
+//! replays the journal. At the end of a build the lock is rewritten atomically and the journal
+//! removed.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::fingerprint::ActionKey;
+use crate::fsutil;
+use crate::hash::{Digest, FileDigest};
+
+/// What the lock records of one node.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockEntry {
+    /// The action key of the build that produced the outputs.
+    pub key: ActionKey,
+    /// `rule@version`.
+    pub rule: String,
+    /// Digest of params, config, env and epoch.
+    pub settings: Digest,
+    /// Input name -> digest.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, FileDigest>,
+    /// Output name -> digest.
+    pub outputs: BTreeMap<String, FileDigest>,
+}
+
+/// The recorded state of every node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lock {
+    /// Node id -> entry.
+    pub nodes: BTreeMap<String, LockEntry>,
+}
+
+const LOCK_VERSION: u64 = 1;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LockDoc {
+    version: u64,
+    #[serde(default)]
+    nodes: BTreeMap<String, LockEntry>,
+}
+
+impl Lock {
+    /// Reads `pipeline.lock`; a missing file is an empty lock.
+    pub fn read(path: &Path) -> Result<Lock> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lock::default()),
+            Err(e) => return Err(Error::io("read", path, e)),
+        };
+        let doc: LockDoc = serde_json::from_str(&text).map_err(|e| Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("{e} (delete it and run `parity build` to regenerate it)"),
+        })?;
+        if doc.version != LOCK_VERSION {
+            return Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "lock version {} is not supported (this parity writes version {LOCK_VERSION})",
+                    doc.version
+                ),
+            });
+        }
+        Ok(Lock { nodes: doc.nodes })
+    }
+
+    /// The lock's bytes: a JSON document with one node per line, sorted by node id.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = format!("{{\n  \"version\": {LOCK_VERSION},\n  \"nodes\": {{");
+        let mut first = true;
+        for (id, entry) in &self.nodes {
+            out.push_str(if first { "\n    " } else { ",\n    " });
+            first = false;
+            out.push_str(&serde_json::to_string(id).unwrap_or_default());
+            out.push_str(": ");
+            out.push_str(&serde_json::to_string(entry).unwrap_or_default());
+        }
+        out.push_str(if first { "}\n}\n" } else { "\n  }\n}\n" });
+        out.into_bytes()
+    }
+
+    /// Writes the lock atomically, unless its bytes would not change.
+    pub fn write(&self, path: &Path) -> Result<bool> {
+        let bytes = self.to_bytes();
+        if std::fs::read(path).is_ok_and(|old| old == bytes) {
+            return Ok(false);
+        }
+        fsutil::write_atomic(path, &bytes)?;
+        Ok(true)
+    }
+}
+
+/// One journal line.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct JournalLine {
+    id: String,
+    entry: LockEntry,
+}
+
+/// The append-only journal of a running build (`cache/journal`).
+pub struct Journal {
+    path: PathBuf,
+    file: std::fs::File,
+    last_sync: std::time::Instant,
+}
+
+impl Journal {
+    /// Opens (creating) the journal for appending.
+    pub fn open(path: &Path) -> Result<Journal> {
+        std::fs::create_dir_all(fsutil::parent_dir(path))
+            .map_err(|e| Error::io("create", fsutil::parent_dir(path), e))?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| Error::io("open", path, e))?;
+        Ok(Journal { path: path.to_path_buf(), file, last_sync: std::time::Instant::now() })
+    }
+
+    /// Appends one completed node with a single `write` (a killed process loses nothing that
+    /// was written); fsyncs at most once a second, and at [`Journal::sync`].
+    pub fn append(&mut self, id: &str, entry: &LockEntry) -> Result<()> {
+        let mut line = serde_json::to_vec(&JournalLine { id: id.to_string(), entry: entry.clone() })
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        line.push(b'\n');
+        self.file.write_all(&line).map_err(|e| Error::io("write", &self.path, e))?;
+        if self.last_sync.elapsed() > std::time::Duration::from_secs(1) {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the journal to disk.
+    pub fn sync(&mut self) -> Result<()> {
+        self.last_sync = std::time::Instant::now();
+        self.file.sync_data().map_err(|e| Error::io("sync", &self.path, e))
+    }
+
+    /// The entries of a journal left by an earlier build, in order (later lines win). A torn
+    /// last line (the process died mid-write) is ignored.
+    pub fn replay(path: &Path) -> Result<Vec<(String, LockEntry)>> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("read", path, e)),
+        };
+        Ok(text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<JournalLine>(l).ok())
+            .map(|l| (l.id, l.entry))
+            .collect())
+    }
+
+    /// Removes the journal (after its content reached `pipeline.lock`).
+    pub fn remove(path: &Path) -> Result<()> {
+        match std::fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io("remove", path, e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u8) -> LockEntry {
+        LockEntry {
+            key: Digest([n; 32]),
+            rule: "command@1".into(),
+            settings: Digest([0; 32]),
+            inputs: BTreeMap::new(),
+            outputs: BTreeMap::from([(
+                "out.txt".to_string(),
+                FileDigest { blake3: Digest([n; 32]), size: 3 },
+            )]),
+        }
+    }
+
+    #[test]
+    fn lock_round_trips_and_is_sorted() {
+        let mut lock = Lock::default();
+        lock.nodes.insert("b".into(), entry(2));
+        lock.nodes.insert("a@1".into(), entry(1));
+        let bytes = lock.to_bytes();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.find("\"a@1\"").unwrap() < text.find("\"b\"").unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pipeline.lock");
+        assert!(lock.write(&p).unwrap());
+        assert!(!lock.write(&p).unwrap(), "unchanged bytes are not rewritten");
+        assert_eq!(Lock::read(&p).unwrap(), lock);
+    }
+
+    #[test]
+    fn empty_lock_is_valid_json() {
+        let bytes = Lock::default().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["version"], 1);
+    }
+
+    #[test]
+    fn journal_ignores_a_torn_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("journal");
+        let mut j = Journal::open(&p).unwrap();
+        j.append("a", &entry(1)).unwrap();
+        j.append("b", &entry(2)).unwrap();
+        drop(j);
+        let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"{\"id\":\"c\",\"entr").unwrap();
+        let got = Journal::replay(&p).unwrap();
+        assert_eq!(got.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+    }
+}

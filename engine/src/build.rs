@@ -1,0 +1,688 @@
+//! The scheduler: a topological ready-queue over the selected subgraph, run on a rayon pool.
+//!
+//! One coordinator thread owns the state (the lock, the journal) and the reporter; workers
+//! evaluate nodes and run rules. What happens to a node that must run is the executor's
+//! business: [`RealExecutor`] restores it from the cache or runs its rule in a sandbox and
+//! commits its outputs atomically; [`DryRunExecutor`] only says what would happen.
+
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::cache::ActionEntry;
+use crate::error::{Error, Result};
+use crate::exec::{RuleContext, Sandbox};
+use crate::fingerprint::DirtyReason;
+use crate::fsutil;
+use crate::graph::{Input, NodeId, NodeIx, OutputKind};
+use crate::hash::Hasher;
+use crate::state::{Journal, Lock, LockEntry};
+use crate::workspace::{DepState, Evaluation, Unavailable, Workspace};
+
+/// How a build runs.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    /// Parallel jobs.
+    pub jobs: usize,
+    /// Build what can be built after a failure.
+    pub keep_going: bool,
+    /// Rebuild the selected targets (not their dependencies) even when fresh.
+    pub force: bool,
+    /// Say what would run; run nothing, write nothing.
+    pub dry_run: bool,
+}
+
+/// What happened to a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Already up to date.
+    Fresh,
+    /// Its rule ran.
+    Ran,
+    /// Its outputs were restored from the local cache.
+    Cached,
+    /// Cannot run on this host (and no cache has it).
+    Blocked(String),
+    /// Its rule failed (the rendered error).
+    Failed(String),
+    /// Not attempted: a dependency failed, or the build stopped.
+    Skipped(String),
+    /// Dry run: would run.
+    WouldRun,
+    /// Dry run: would be restored from the cache.
+    WouldRestore,
+}
+
+impl Outcome {
+    /// The word used in reports.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Fresh => "fresh",
+            Outcome::Ran => "ran",
+            Outcome::Cached => "cached",
+            Outcome::Blocked(_) => "blocked",
+            Outcome::Failed(_) => "failed",
+            Outcome::Skipped(_) => "skipped",
+            Outcome::WouldRun => "would-run",
+            Outcome::WouldRestore => "would-restore",
+        }
+    }
+}
+
+/// Progress of a build, for the reporter.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The build starts with this many nodes selected.
+    Plan {
+        /// Nodes in the selected subgraph.
+        total: usize,
+        /// Nodes recovered from the journal of an interrupted build.
+        recovered: usize,
+    },
+    /// A node's rule starts running.
+    Started {
+        /// The node.
+        node: &'a NodeId,
+    },
+    /// A node is done.
+    Finished {
+        /// The node.
+        node: &'a NodeId,
+        /// What happened.
+        outcome: &'a Outcome,
+        /// Why it was not fresh.
+        reasons: &'a [DirtyReason],
+        /// Wall time of the work.
+        elapsed: Duration,
+    },
+}
+
+/// Receives build events, on the coordinator thread only.
+pub trait Reporter {
+    /// One event.
+    fn event(&mut self, event: Event<'_>);
+}
+
+/// Counts at the end of a build.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    /// Nodes in the selected subgraph.
+    pub total: usize,
+    /// Rules run.
+    pub ran: usize,
+    /// Restored from cache.
+    pub cached: usize,
+    /// Already fresh.
+    pub fresh: usize,
+    /// Blocked on this host.
+    pub blocked: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Not attempted.
+    pub skipped: usize,
+    /// Dry run: would run or be restored.
+    pub would_run: usize,
+    /// Wall time.
+    #[serde(skip)]
+    pub elapsed: Duration,
+    /// First failed node.
+    #[serde(skip)]
+    pub first_failed: Option<String>,
+}
+
+/// Builds `targets` (and what they need). Returns the summary; `Error::BuildFailed` if a node
+/// failed, `Error::Interrupted` if `cancel` was set.
+pub fn build(
+    ws: &Workspace,
+    targets: &[NodeIx],
+    opts: &BuildOptions,
+    cancel: &AtomicBool,
+    reporter: &mut dyn Reporter,
+) -> Result<Summary> {
+    let started = Instant::now();
+    let hasher = ws.hasher();
+    let (lock, recovered) = ws.recorded_state(&hasher)?;
+    let lock = std::sync::RwLock::new(lock);
+    let selection = ws.graph.closure(targets);
+    reporter.event(Event::Plan { total: selection.len(), recovered });
+    let forced: std::collections::HashSet<NodeIx> =
+        if opts.force { targets.iter().copied().collect() } else { Default::default() };
+    let real = RealExecutor;
+    let dry = DryRunExecutor;
+    let executor: &dyn Executor = if opts.dry_run { &dry } else { &real };
+    let mut journal = if opts.dry_run { None } else { Some(Journal::open(&ws.journal_path())?) };
+    let mut summary = Summary { total: selection.len(), ..Summary::default() };
+
+    let mut sched = Scheduler::new(ws, &selection);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.max(1))
+        .thread_name(|i| format!("parity-worker-{i}"))
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start worker threads: {e}")))?;
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let mut stop = false;
+    pool.in_place_scope(|scope| -> Result<()> {
+        loop {
+            while !stop && sched.running < opts.jobs.max(1) {
+                let Some(ix) = sched.pop_ready() else { break };
+                let view = sched.views(ix);
+                let entry = read(&lock)?.nodes.get(ws.graph.nodes[ix].id.as_str()).cloned();
+                let task = Task { ix, view, entry, forced: forced.contains(&ix) };
+                let (tx, hasher, lock_ref) = (tx.clone(), &hasher, &lock);
+                sched.running += 1;
+                scope.spawn(move |_| {
+                    let result = run_task(ws, hasher, lock_ref, executor, &task, cancel, &tx);
+                    let _ = tx.send(Msg::Done(task.ix, result));
+                });
+            }
+            if sched.running == 0 {
+                break;
+            }
+            match rx.recv() {
+                Ok(Msg::Started(ix)) => reporter.event(Event::Started { node: &ws.graph.nodes[ix].id }),
+                Ok(Msg::Done(ix, result)) => {
+                    sched.running -= 1;
+                    let done = match result {
+                        Ok(done) => done,
+                        Err(e) => TaskDone {
+                            outcome: Outcome::Failed(e.render()),
+                            reasons: Vec::new(),
+                            entry: None,
+                            extra: Vec::new(),
+                            elapsed: Duration::ZERO,
+                        },
+                    };
+                    let own = done.entry.iter().map(|e| (&ws.graph.nodes[ix].id, e));
+                    for (id, entry) in done.extra.iter().map(|(i, e)| (i, e)).chain(own) {
+                        if let Some(j) = journal.as_mut() {
+                            j.append(id.as_str(), entry)?;
+                        }
+                        write(&lock)?.nodes.insert(id.to_string(), entry.clone());
+                    }
+                    count(&mut summary, &done.outcome, &ws.graph.nodes[ix].id);
+                    reporter.event(Event::Finished {
+                        node: &ws.graph.nodes[ix].id,
+                        outcome: &done.outcome,
+                        reasons: &done.reasons,
+                        elapsed: done.elapsed,
+                    });
+                    let failed = matches!(done.outcome, Outcome::Failed(_));
+                    let state = dep_state(&done, &*read(&lock)?, &ws.graph.nodes[ix].id);
+                    sched.complete(ix, state);
+                    if (failed && !opts.keep_going) || cancel.load(Ordering::Relaxed) {
+                        stop = true;
+                    }
+                }
+                Err(_) => return Err(Error::Internal("the worker channel closed".into())),
+            }
+        }
+        Ok(())
+    })?;
+
+    for ix in sched.unfinished() {
+        let outcome = Outcome::Skipped(if cancel.load(Ordering::Relaxed) {
+            "interrupted".into()
+        } else if summary.failed > 0 && !opts.keep_going {
+            "the build stopped after a failure".into()
+        } else {
+            "a dependency failed".into()
+        });
+        count(&mut summary, &outcome, &ws.graph.nodes[ix].id);
+        reporter.event(Event::Finished {
+            node: &ws.graph.nodes[ix].id,
+            outcome: &outcome,
+            reasons: &[],
+            elapsed: Duration::ZERO,
+        });
+    }
+
+    if let Some(mut j) = journal {
+        j.sync()?;
+        drop(j);
+        let mut lock = lock.into_inner().map_err(|_| poisoned())?;
+        lock.nodes.retain(|id, _| ws.graph.by_id.contains_key(&NodeId(id.clone())));
+        lock.write(&ws.lock_path)?;
+        Journal::remove(&ws.journal_path())?;
+        hasher.save()?;
+    }
+    summary.elapsed = started.elapsed();
+    if cancel.load(Ordering::Relaxed) {
+        return Err(Error::Interrupted);
+    }
+    if summary.failed > 0 {
+        return Err(Error::BuildFailed {
+            count: summary.failed,
+            first: summary.first_failed.clone().unwrap_or_default(),
+        });
+    }
+    Ok(summary)
+}
+
+type SharedLock = std::sync::RwLock<Lock>;
+
+fn read(lock: &SharedLock) -> Result<std::sync::RwLockReadGuard<'_, Lock>> {
+    lock.read().map_err(|_| poisoned())
+}
+
+fn write(lock: &SharedLock) -> Result<std::sync::RwLockWriteGuard<'_, Lock>> {
+    lock.write().map_err(|_| poisoned())
+}
+
+fn poisoned() -> Error {
+    Error::Internal("a worker panicked while holding the build state".into())
+}
+
+fn count(s: &mut Summary, outcome: &Outcome, id: &NodeId) {
+    match outcome {
+        Outcome::Fresh => s.fresh += 1,
+        Outcome::Ran => s.ran += 1,
+        Outcome::Cached => s.cached += 1,
+        Outcome::Blocked(_) => s.blocked += 1,
+        Outcome::Failed(_) => {
+            s.failed += 1;
+            s.first_failed.get_or_insert_with(|| id.to_string());
+        }
+        Outcome::Skipped(_) => s.skipped += 1,
+        Outcome::WouldRun | Outcome::WouldRestore => s.would_run += 1,
+    }
+}
+
+fn dep_state(done: &TaskDone, lock: &Lock, id: &NodeId) -> DepState {
+    match &done.outcome {
+        Outcome::Fresh | Outcome::Ran | Outcome::Cached => {
+            DepState::Built(lock.nodes.get(id.as_str()).map(|e| e.outputs.clone()).unwrap_or_default())
+        }
+        Outcome::Blocked(_) => DepState::Blocked,
+        Outcome::Failed(_) | Outcome::Skipped(_) => DepState::Failed,
+        Outcome::WouldRun | Outcome::WouldRestore => DepState::Unknown,
+    }
+}
+
+enum Msg {
+    Started(NodeIx),
+    Done(NodeIx, Result<TaskDone>),
+}
+
+struct Task {
+    ix: NodeIx,
+    view: BTreeMap<NodeIx, DepState>,
+    entry: Option<LockEntry>,
+    forced: bool,
+}
+
+/// What a worker reports for one node.
+struct TaskDone {
+    outcome: Outcome,
+    reasons: Vec<DirtyReason>,
+    entry: Option<LockEntry>,
+    /// Producers re-run inline to materialize a cache-only input.
+    extra: Vec<(NodeId, LockEntry)>,
+    elapsed: Duration,
+}
+
+/// The ready queue and the dependency counts of the selected subgraph.
+struct Scheduler<'a> {
+    ws: &'a Workspace,
+    pending: Vec<usize>,
+    in_selection: Vec<bool>,
+    ready: BinaryHeap<std::cmp::Reverse<(usize, NodeIx)>>,
+    topo_pos: Vec<usize>,
+    states: Vec<Option<DepState>>,
+    running: usize,
+}
+
+impl<'a> Scheduler<'a> {
+    fn new(ws: &'a Workspace, selection: &[NodeIx]) -> Scheduler<'a> {
+        let n = ws.graph.nodes.len();
+        let mut in_selection = vec![false; n];
+        for &ix in selection {
+            in_selection[ix] = true;
+        }
+        let mut topo_pos = vec![0; n];
+        for (pos, &ix) in ws.graph.topo.iter().enumerate() {
+            topo_pos[ix] = pos;
+        }
+        let mut pending = vec![0; n];
+        let mut ready = BinaryHeap::new();
+        for &ix in selection {
+            pending[ix] = ws.graph.deps[ix].iter().filter(|d| in_selection[**d]).count();
+            if pending[ix] == 0 {
+                ready.push(std::cmp::Reverse((topo_pos[ix], ix)));
+            }
+        }
+        Scheduler { ws, pending, in_selection, ready, topo_pos, states: vec![None; n], running: 0 }
+    }
+
+    fn pop_ready(&mut self) -> Option<NodeIx> {
+        self.ready.pop().map(|std::cmp::Reverse((_, ix))| ix)
+    }
+
+    fn views(&self, ix: NodeIx) -> BTreeMap<NodeIx, DepState> {
+        self.ws.graph.deps[ix]
+            .iter()
+            .map(|&d| (d, self.states[d].clone().unwrap_or(DepState::Unknown)))
+            .collect()
+    }
+
+    fn complete(&mut self, ix: NodeIx, state: DepState) {
+        self.states[ix] = Some(state);
+        for &r in &self.ws.graph.rdeps[ix] {
+            if self.in_selection[r] {
+                self.pending[r] -= 1;
+                if self.pending[r] == 0 {
+                    self.ready.push(std::cmp::Reverse((self.topo_pos[r], r)));
+                }
+            }
+        }
+    }
+
+    fn unfinished(&self) -> Vec<NodeIx> {
+        self.ws.graph.topo.iter().copied().filter(|&ix| self.in_selection[ix] && self.states[ix].is_none()).collect()
+    }
+}
+
+fn run_task(
+    ws: &Workspace,
+    hasher: &Hasher,
+    lock: &SharedLock,
+    executor: &dyn Executor,
+    task: &Task,
+    cancel: &AtomicBool,
+    tx: &mpsc::Sender<Msg>,
+) -> Result<TaskDone> {
+    let started = Instant::now();
+    let view = |d: NodeIx| task.view.get(&d).cloned().unwrap_or(DepState::Unknown);
+    let eval = ws.evaluate(hasher, task.ix, task.entry.as_ref(), &view, task.forced)?;
+    let done = |outcome, entry| TaskDone {
+        outcome,
+        reasons: eval.reasons.clone(),
+        entry,
+        extra: Vec::new(),
+        elapsed: started.elapsed(),
+    };
+    match &eval.unavailable {
+        Some(Unavailable::DepFailed(d)) => {
+            return Ok(done(Outcome::Skipped(format!("dependency `{d}` failed")), None));
+        }
+        Some(Unavailable::DepBlocked(d)) => {
+            return Ok(done(Outcome::Blocked(format!("needs `{d}`, which is blocked")), None));
+        }
+        Some(u @ (Unavailable::MissingInput(_) | Unavailable::NoEpoch)) => {
+            return Ok(done(Outcome::Failed(u.to_string()), None));
+        }
+        _ => {}
+    }
+    if eval.reasons.is_empty() {
+        return Ok(done(Outcome::Fresh, None));
+    }
+    if cancel.load(Ordering::Relaxed) {
+        return Ok(done(Outcome::Skipped("interrupted".into()), None));
+    }
+    let mut result = executor.execute(ws, hasher, lock, task.ix, &eval, task.forced, cancel, tx)?;
+    result.reasons = eval.reasons.clone();
+    result.elapsed = started.elapsed();
+    Ok(result)
+}
+
+/// Does the work of a node that is not fresh.
+trait Executor: Sync {
+    #[allow(clippy::too_many_arguments)]
+    fn execute(
+        &self,
+        ws: &Workspace,
+        hasher: &Hasher,
+        lock: &SharedLock,
+        ix: NodeIx,
+        eval: &Evaluation,
+        forced: bool,
+        cancel: &AtomicBool,
+        tx: &mpsc::Sender<Msg>,
+    ) -> Result<TaskDone>;
+}
+
+fn task_done(outcome: Outcome, entry: Option<LockEntry>) -> TaskDone {
+    TaskDone { outcome, reasons: Vec::new(), entry, extra: Vec::new(), elapsed: Duration::ZERO }
+}
+
+/// Says what would happen; touches nothing.
+struct DryRunExecutor;
+
+impl Executor for DryRunExecutor {
+    fn execute(
+        &self,
+        ws: &Workspace,
+        _: &Hasher,
+        _: &SharedLock,
+        ix: NodeIx,
+        eval: &Evaluation,
+        forced: bool,
+        _: &AtomicBool,
+        _: &mpsc::Sender<Msg>,
+    ) -> Result<TaskDone> {
+        if !forced && eval.key().is_some_and(|k| ws.cache.get_action(&k).is_some()) {
+            return Ok(task_done(Outcome::WouldRestore, None));
+        }
+        if !ws.can_run_here(ix) {
+            let host = ws.graph.nodes[ix].host.clone().unwrap_or_default();
+            return Ok(task_done(Outcome::Blocked(format!("needs host `{host}`")), None));
+        }
+        Ok(task_done(Outcome::WouldRun, None))
+    }
+}
+
+/// Restores from the cache or runs the rule, then commits the outputs.
+struct RealExecutor;
+
+impl Executor for RealExecutor {
+    fn execute(
+        &self,
+        ws: &Workspace,
+        hasher: &Hasher,
+        lock: &SharedLock,
+        ix: NodeIx,
+        eval: &Evaluation,
+        forced: bool,
+        cancel: &AtomicBool,
+        tx: &mpsc::Sender<Msg>,
+    ) -> Result<TaskDone> {
+        let material = eval
+            .material
+            .as_ref()
+            .ok_or_else(|| Error::Internal(format!("`{}` has unknown inputs", ws.graph.nodes[ix].id)))?;
+        let key = material.key();
+        let entry_for = |outputs| LockEntry {
+            key,
+            rule: material.rule_id(),
+            settings: material.settings_digest(),
+            inputs: material.inputs.clone(),
+            outputs,
+        };
+        if !forced && let Some(action) = ws.cache.get_action(&key) {
+            if restore(ws, hasher, ix, &action)? {
+                return Ok(task_done(Outcome::Cached, Some(entry_for(digests(&action)))));
+            }
+        }
+        if !ws.can_run_here(ix) {
+            let host = ws.graph.nodes[ix].host.clone().unwrap_or_default();
+            return Ok(task_done(Outcome::Blocked(format!("needs host `{host}`")), None));
+        }
+        let mut extra = Vec::new();
+        materialize_inputs(ws, hasher, lock, ix, cancel, &mut extra)?;
+        let _ = tx.send(Msg::Started(ix));
+        match run_rule(ws, hasher, ix, eval, cancel) {
+            Ok(action) => {
+                let mut done = task_done(Outcome::Ran, Some(entry_for(digests(&action))));
+                done.extra = extra;
+                Ok(done)
+            }
+            Err(message) => {
+                let mut done = task_done(Outcome::Failed(message), None);
+                done.extra = extra;
+                Ok(done)
+            }
+        }
+    }
+}
+
+fn digests(action: &ActionEntry) -> BTreeMap<String, crate::hash::FileDigest> {
+    action.outputs.iter().map(|(k, v)| (k.clone(), v.digest)).collect()
+}
+
+/// Puts the committed outputs of a cached action in place (cache-only outputs stay in the
+/// store until a consumer needs them). `false` if an object was missing or corrupt.
+fn restore(ws: &Workspace, hasher: &Hasher, ix: NodeIx, action: &ActionEntry) -> Result<bool> {
+    for o in &ws.graph.nodes[ix].outputs {
+        let Some(rec) = action.outputs.get(&o.name()) else { return Ok(false) };
+        if o.kind == OutputKind::Cache {
+            continue;
+        }
+        let dest = ws.output_path(o);
+        if hasher.digest(&dest)? == Some(rec.digest) {
+            continue;
+        }
+        if !ws.cache.restore_output(rec, &dest)? {
+            return Ok(false);
+        }
+        hasher.invalidate(&dest);
+    }
+    Ok(true)
+}
+
+/// Makes sure every cache-only output this node consumes is on disk under `cache/out/`:
+/// restored from the store, or, if the store lost it, by re-running its producer here.
+fn materialize_inputs(
+    ws: &Workspace,
+    hasher: &Hasher,
+    lock: &SharedLock,
+    ix: NodeIx,
+    cancel: &AtomicBool,
+    extra: &mut Vec<(NodeId, LockEntry)>,
+) -> Result<()> {
+    for input in &ws.graph.nodes[ix].inputs {
+        let Input::Node { node: p, .. } = input else { continue };
+        let producer = &ws.graph.nodes[*p];
+        if !producer.outputs.iter().any(|o| o.kind == OutputKind::Cache) {
+            continue;
+        }
+        let Some(entry) = read(lock)?.nodes.get(producer.id.as_str()).cloned() else { continue };
+        let all_there = producer.outputs.iter().filter(|o| o.kind == OutputKind::Cache).try_fold(true, |ok, o| {
+            Ok::<_, Error>(ok && hasher.digest(&ws.output_path(o))?.as_ref() == entry.outputs.get(&o.name()))
+        })?;
+        if all_there {
+            continue;
+        }
+        if let Some(action) = ws.cache.get_action(&entry.key)
+            && restore_cache_outputs(ws, hasher, *p, &action)?
+        {
+            continue;
+        }
+        // The store lost the bytes: run the producer again, here.
+        materialize_inputs(ws, hasher, lock, *p, cancel, extra)?;
+        let snapshot: BTreeMap<NodeIx, DepState> = {
+            let l = read(lock)?;
+            ws.graph.deps[*p]
+                .iter()
+                .map(|&d| {
+                    let state = l
+                        .nodes
+                        .get(ws.graph.nodes[d].id.as_str())
+                        .map_or(DepState::Unknown, |e| DepState::Built(e.outputs.clone()));
+                    (d, state)
+                })
+                .collect()
+        };
+        let view = |d: NodeIx| snapshot.get(&d).cloned().unwrap_or(DepState::Unknown);
+        let eval = ws.evaluate(hasher, *p, Some(&entry), &view, true)?;
+        let material = eval.material.clone().ok_or_else(|| {
+            Error::Internal(format!("cannot re-run `{}`: its inputs are unknown", producer.id))
+        })?;
+        let action = run_rule(ws, hasher, *p, &eval, cancel).map_err(|m| {
+            Error::Usage(format!("`{}` had to be re-run to materialize its outputs and failed: {m}", producer.id))
+        })?;
+        extra.push((
+            producer.id.clone(),
+            LockEntry {
+                key: material.key(),
+                rule: material.rule_id(),
+                settings: material.settings_digest(),
+                inputs: material.inputs.clone(),
+                outputs: digests(&action),
+            },
+        ));
+    }
+    Ok(())
+}
+
+fn restore_cache_outputs(ws: &Workspace, hasher: &Hasher, ix: NodeIx, action: &ActionEntry) -> Result<bool> {
+    for o in ws.graph.nodes[ix].outputs.iter().filter(|o| o.kind == OutputKind::Cache) {
+        let Some(rec) = action.outputs.get(&o.name()) else { return Ok(false) };
+        let dest = ws.output_path(o);
+        if !ws.cache.restore_output(rec, &dest)? {
+            return Ok(false);
+        }
+        hasher.invalidate(&dest);
+    }
+    Ok(true)
+}
+
+/// Runs the node's rule in a sandbox; on success stores the outputs, records the action and
+/// moves the outputs into place. The error is the rendered message.
+fn run_rule(
+    ws: &Workspace,
+    hasher: &Hasher,
+    ix: NodeIx,
+    eval: &Evaluation,
+    cancel: &AtomicBool,
+) -> std::result::Result<ActionEntry, String> {
+    let node = &ws.graph.nodes[ix];
+    let material = eval.material.as_ref().ok_or("inputs are not known")?;
+    let rule = ws.registry.get(&node.rule).ok_or_else(|| format!("unknown rule `{}`", node.rule))?;
+    let sandbox = Sandbox::create(&ws.cache.dir().join("tmp")).map_err(|e| e.render())?;
+    for (name, path) in &eval.input_paths {
+        sandbox.add_input(name, path).map_err(|e| e.render())?;
+    }
+    let ctx = RuleContext {
+        node,
+        inputs: eval.input_paths.iter().map(|(n, _)| n.clone()).collect(),
+        epoch: material.epoch,
+        env: material.env.clone(),
+        cancelled: cancel,
+        sandbox: &sandbox,
+    };
+    rule.run(&ctx).map_err(|e| render_chain(&*e))?;
+    let mut outputs = BTreeMap::new();
+    for o in &node.outputs {
+        let produced = sandbox.output_path(o);
+        if !produced.exists() {
+            return Err(format!("rule `{}` did not write its declared output `{}`", node.rule, o.name()));
+        }
+        let rec = ws.cache.store_output(&produced).map_err(|e| e.render())?;
+        outputs.insert(o.name(), rec);
+    }
+    let action = ActionEntry { outputs };
+    ws.cache.put_action(&material.key(), &action).map_err(|e| e.render())?;
+    for o in &node.outputs {
+        let dest = ws.output_path(o);
+        fsutil::rename_into_place(&sandbox.output_path(o), &dest).map_err(|e| e.render())?;
+        hasher.invalidate(&dest);
+        if !o.dir {
+            hasher.remember(&dest, action.outputs[&o.name()].digest);
+        }
+    }
+    Ok(action)
+}
+
+/// An error and its causes, `Caused by:` style.
+pub fn render_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = err.to_string();
+    let mut cause = err.source();
+    if cause.is_some() {
+        s.push_str("\n\nCaused by:");
+    }
+    while let Some(c) = cause {
+        s.push_str(&format!("\n    {c}"));
+        cause = c.source();
+    }
+    s
+}

@@ -1,0 +1,475 @@
+//! A loaded workspace: `pipeline.toml`, its graph, `pipeline.lock`, `cache/`; and the
+//! evaluation of a node's freshness, shared by `status`, `explain`, `build` and `--dry-run`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::cache::LocalCache;
+use crate::error::{Error, Result};
+use crate::exec::Registry;
+use crate::fingerprint::{ActionKey, DirtyReason, KeyMaterial, diff_key};
+use crate::fsutil;
+use crate::graph::{Graph, Input, NodeIx, Output, OutputKind};
+use crate::hash::{FileDigest, Hasher};
+use crate::pipeline::{self, Pipeline};
+use crate::state::{Journal, Lock, LockEntry};
+
+/// Everything a command needs, loaded once.
+pub struct Workspace {
+    /// The directory holding `pipeline.toml` (paths of state files are relative to it).
+    pub dir: PathBuf,
+    /// The pipeline.
+    pub pipeline: Pipeline,
+    /// The expanded graph.
+    pub graph: Graph,
+    /// The rules.
+    pub registry: Registry,
+    /// `pipeline.lock` (next to `pipeline.toml`, same stem).
+    pub lock_path: PathBuf,
+    /// `cache/` next to `pipeline.toml`.
+    pub cache: LocalCache,
+}
+
+/// How a node stands, as `status` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Key and outputs match the record.
+    Fresh,
+    /// Must be rebuilt (see the reasons).
+    Stale,
+    /// An output does not exist.
+    Missing,
+    /// An output was edited by hand.
+    Modified,
+    /// Cannot run on this host and no cache has its outputs.
+    Blocked,
+    /// Cannot be evaluated: an input file does not exist.
+    Broken,
+}
+
+impl State {
+    /// The word printed by `status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Fresh => "fresh",
+            State::Stale => "stale",
+            State::Missing => "missing",
+            State::Modified => "modified",
+            State::Blocked => "blocked",
+            State::Broken => "broken",
+        }
+    }
+}
+
+/// What a dependency looks like to its consumer while evaluating.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DepState {
+    /// Fresh or built: its current output digests.
+    Built(BTreeMap<String, FileDigest>),
+    /// Will (or would) be rebuilt: its outputs are not known yet.
+    Unknown,
+    /// Cannot run here.
+    Blocked,
+    /// Failed, or cannot be built.
+    Failed,
+}
+
+/// Why a node cannot be evaluated or run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unavailable {
+    /// A (non-optional) source input does not exist.
+    MissingInput(String),
+    /// A non-optional dependency is blocked on this host.
+    DepBlocked(String),
+    /// A dependency failed.
+    DepFailed(String),
+    /// The node's own host constraint excludes this machine.
+    Host(String),
+    /// The rule stamps a time and no SOURCE_DATE_EPOCH is known.
+    NoEpoch,
+}
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unavailable::MissingInput(p) => write!(f, "input `{p}` does not exist"),
+            Unavailable::DepBlocked(d) => write!(f, "needs `{d}`, which is blocked on this host"),
+            Unavailable::DepFailed(d) => write!(f, "dependency `{d}` failed"),
+            Unavailable::Host(h) => write!(f, "needs host `{h}`"),
+            Unavailable::NoEpoch => f.write_str(
+                "the rule stamps a time: declare `epoch` for the artifact or set SOURCE_DATE_EPOCH",
+            ),
+        }
+    }
+}
+
+/// The outcome of evaluating one node against its record.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    /// The key material, when every dependency's outputs are known.
+    pub material: Option<KeyMaterial>,
+    /// Why the node is not fresh; empty = fresh.
+    pub reasons: Vec<DirtyReason>,
+    /// Why it cannot be evaluated or run at all.
+    pub unavailable: Option<Unavailable>,
+    /// Present inputs: name -> where the bytes are (for the sandbox).
+    pub input_paths: Vec<(String, PathBuf)>,
+}
+
+impl Evaluation {
+    /// The action key, when known.
+    pub fn key(&self) -> Option<ActionKey> {
+        self.material.as_ref().map(KeyMaterial::key)
+    }
+}
+
+impl Workspace {
+    /// Loads `pipeline_file`, expands the graph and checks every node's rule and config.
+    pub fn open(pipeline_file: &Path, registry: Registry) -> Result<Workspace> {
+        let pipeline = pipeline::load(pipeline_file)?;
+        let graph = Graph::build(&pipeline, &registry.names())?;
+        for node in &graph.nodes {
+            let rule = registry.get(&node.rule).ok_or_else(|| {
+                Error::Internal(format!("rule `{}` vanished from the registry", node.rule))
+            })?;
+            rule.check(node).map_err(|msg| {
+                Error::Usage(format!("invalid config for `{}` (rule `{}`): {msg}", node.id, node.rule))
+            })?;
+        }
+        let dir = fsutil::parent_dir(pipeline_file).to_path_buf();
+        let stem = pipeline_file.file_stem().map_or("pipeline".into(), |s| s.to_string_lossy());
+        Ok(Workspace {
+            lock_path: dir.join(format!("{stem}.lock")),
+            cache: LocalCache::new(dir.join("cache")),
+            dir,
+            pipeline,
+            graph,
+            registry,
+        })
+    }
+
+    /// The stat-cache-backed hasher of this workspace.
+    pub fn hasher(&self) -> Hasher {
+        Hasher::load(self.cache.dir().join("stat"), self.dir.clone())
+    }
+
+    /// `pipeline.lock` with the journal of an interrupted build applied (entries whose
+    /// committed outputs are on disk as recorded).
+    pub fn recorded_state(&self, hasher: &Hasher) -> Result<(Lock, usize)> {
+        let mut lock = Lock::read(&self.lock_path)?;
+        let mut recovered = 0;
+        for (id, entry) in Journal::replay(&self.journal_path())? {
+            let Some(&ix) = self.graph.by_id.get(&crate::graph::NodeId(id.clone())) else {
+                continue;
+            };
+            if self.outputs_match(hasher, ix, &entry)? {
+                lock.nodes.insert(id, entry);
+                recovered += 1;
+            }
+        }
+        Ok((lock, recovered))
+    }
+
+    fn outputs_match(&self, hasher: &Hasher, ix: NodeIx, entry: &LockEntry) -> Result<bool> {
+        for o in &self.graph.nodes[ix].outputs {
+            if o.kind == OutputKind::Committed
+                && hasher.digest(&self.output_path(o))?.as_ref() != entry.outputs.get(&o.name())
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// `cache/journal`.
+    pub fn journal_path(&self) -> PathBuf {
+        self.cache.dir().join("journal")
+    }
+
+    /// The pipeline root.
+    pub fn root(&self) -> &Path {
+        &self.pipeline.root
+    }
+
+    /// Where an output lives: under the root, or under `cache/out/`.
+    pub fn output_path(&self, o: &Output) -> PathBuf {
+        match o.kind {
+            OutputKind::Committed => fsutil::join_rel(&self.pipeline.root, &o.path),
+            OutputKind::Cache => fsutil::join_rel(&self.cache.dir().join("out"), &o.path),
+        }
+    }
+
+    /// Where the input or output called `name` lives.
+    pub fn path_of(&self, name: &str) -> PathBuf {
+        match name.strip_prefix("{cache}/") {
+            Some(rest) => fsutil::join_rel(&self.cache.dir().join("out"), rest),
+            None => fsutil::join_rel(&self.pipeline.root, name),
+        }
+    }
+
+    /// Whether `node` may run on this machine.
+    pub fn can_run_here(&self, ix: NodeIx) -> bool {
+        self.graph.nodes[ix].host.as_deref().is_none_or(host_matches)
+    }
+
+    /// Evaluates node `ix`: its key material from its inputs (dependencies seen through
+    /// `dep`), and every reason it is not fresh with respect to `recorded`.
+    pub fn evaluate(
+        &self,
+        hasher: &Hasher,
+        ix: NodeIx,
+        recorded: Option<&LockEntry>,
+        dep: &dyn Fn(NodeIx) -> DepState,
+        forced: bool,
+    ) -> Result<Evaluation> {
+        let node = &self.graph.nodes[ix];
+        let mut eval = Evaluation {
+            material: None,
+            reasons: Vec::new(),
+            unavailable: None,
+            input_paths: Vec::new(),
+        };
+        if forced {
+            eval.reasons.push(DirtyReason::Forced);
+        }
+        let mut inputs = BTreeMap::new();
+        let mut pending = false;
+        for input in &node.inputs {
+            match input {
+                Input::Source { path, .. } => {
+                    let abs = fsutil::join_rel(self.root(), path);
+                    match hasher.digest(&abs)? {
+                        Some(d) => {
+                            inputs.insert(path.clone(), d);
+                            eval.input_paths.push((path.clone(), abs));
+                        }
+                        None => {
+                            eval.unavailable = Some(Unavailable::MissingInput(path.clone()));
+                        }
+                    }
+                }
+                Input::Node { node: p, file, optional } => {
+                    let producer = &self.graph.nodes[*p];
+                    match dep(*p) {
+                        DepState::Built(outputs) => {
+                            let names: Vec<String> = match file {
+                                Some(f) => vec![f.clone()],
+                                None => producer.outputs.iter().map(Output::name).collect(),
+                            };
+                            for name in names {
+                                let digest = match outputs.get(&name) {
+                                    Some(d) => Some(*d),
+                                    None => hasher.digest(&self.path_of(&name))?,
+                                };
+                                if let Some(d) = digest {
+                                    inputs.insert(name.clone(), d);
+                                    eval.input_paths.push((name.clone(), self.path_of(&name)));
+                                } else {
+                                    eval.unavailable = Some(Unavailable::MissingInput(name));
+                                }
+                            }
+                        }
+                        DepState::Unknown => {
+                            pending = true;
+                            eval.reasons.push(DirtyReason::DependencyStale {
+                                dependency: producer.id.to_string(),
+                            });
+                        }
+                        DepState::Blocked if *optional => {}
+                        DepState::Blocked => {
+                            eval.unavailable =
+                                Some(Unavailable::DepBlocked(producer.id.to_string()));
+                        }
+                        DepState::Failed => {
+                            eval.unavailable = Some(Unavailable::DepFailed(producer.id.to_string()));
+                        }
+                    }
+                }
+            }
+        }
+        let rule = self
+            .registry
+            .get(&node.rule)
+            .ok_or_else(|| Error::Internal(format!("unknown rule `{}`", node.rule)))?;
+        let epoch = if rule.reads_time() {
+            let epoch = match node.epoch {
+                Some(e) => Some(e),
+                None => env_epoch()?,
+            };
+            if epoch.is_none() {
+                eval.unavailable.get_or_insert(Unavailable::NoEpoch);
+            }
+            epoch
+        } else {
+            None
+        };
+        if !pending {
+            let env = rule
+                .env(node)
+                .into_iter()
+                .map(|k| {
+                    let v = std::env::var(&k).ok();
+                    (k, v)
+                })
+                .collect();
+            eval.material = Some(KeyMaterial {
+                rule: node.rule.clone(),
+                rule_version: rule.version(),
+                params: node.params.clone(),
+                config: node.config.clone(),
+                epoch,
+                env,
+                outputs: node.outputs.iter().map(Output::name).collect(),
+                inputs,
+            });
+        }
+        self.compare(hasher, ix, recorded, &mut eval)?;
+        Ok(eval)
+    }
+
+    fn compare(
+        &self,
+        hasher: &Hasher,
+        ix: NodeIx,
+        recorded: Option<&LockEntry>,
+        eval: &mut Evaluation,
+    ) -> Result<()> {
+        let Some(entry) = recorded else {
+            eval.reasons.insert(0, DirtyReason::NeverBuilt);
+            for o in &self.graph.nodes[ix].outputs {
+                if o.kind == OutputKind::Committed && hasher.digest(&self.output_path(o))?.is_none() {
+                    eval.reasons.push(DirtyReason::OutputMissing { output: o.name() });
+                }
+            }
+            return Ok(());
+        };
+        if let Some(material) = &eval.material
+            && material.key() != entry.key
+        {
+            let mut diff = diff_key(&entry.rule, entry.settings, &entry.inputs, material);
+            if diff.is_empty() {
+                diff.push(DirtyReason::ConfigChanged);
+            }
+            eval.reasons.extend(diff);
+        }
+        for o in &self.graph.nodes[ix].outputs {
+            let name = o.name();
+            let Some(want) = entry.outputs.get(&name) else {
+                eval.reasons.push(DirtyReason::OutputMissing { output: name });
+                continue;
+            };
+            if o.kind == OutputKind::Cache {
+                continue; // build without the bytes: materialized only when a consumer runs
+            }
+            match hasher.digest(&self.output_path(o))? {
+                None => eval.reasons.push(DirtyReason::OutputMissing { output: name }),
+                Some(actual) if actual != *want => eval.reasons.push(DirtyReason::OutputModified {
+                    output: name,
+                    recorded: *want,
+                    actual,
+                }),
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The state of every node in `nodes` (any order), without building: dependencies that
+    /// are not fresh make their consumers stale. Returned in topological order.
+    pub fn status(&self, hasher: &Hasher, lock: &Lock, nodes: &[NodeIx]) -> Result<Vec<NodeStatus>> {
+        let wanted: std::collections::HashSet<NodeIx> = self.graph.closure(nodes).into_iter().collect();
+        let mut dep_states: Vec<Option<DepState>> = vec![None; self.graph.nodes.len()];
+        let mut out = Vec::new();
+        for &ix in &self.graph.topo {
+            if !wanted.contains(&ix) {
+                continue;
+            }
+            let node = &self.graph.nodes[ix];
+            let entry = lock.nodes.get(node.id.as_str());
+            let view = |d: NodeIx| dep_states[d].clone().unwrap_or(DepState::Unknown);
+            let eval = self.evaluate(hasher, ix, entry, &view, false)?;
+            let (state, dep_state) = self.classify(ix, &eval, entry);
+            dep_states[ix] = Some(dep_state);
+            out.push(NodeStatus { node: ix, state, reasons: eval.reasons, unavailable: eval.unavailable });
+        }
+        let keep: std::collections::HashSet<NodeIx> = nodes.iter().copied().collect();
+        out.retain(|s| keep.contains(&s.node));
+        Ok(out)
+    }
+
+    fn classify(&self, ix: NodeIx, eval: &Evaluation, entry: Option<&LockEntry>) -> (State, DepState) {
+        if eval.reasons.is_empty() && eval.unavailable.is_none() {
+            let outputs = entry.map(|e| e.outputs.clone()).unwrap_or_default();
+            return (State::Fresh, DepState::Built(outputs));
+        }
+        match &eval.unavailable {
+            Some(Unavailable::MissingInput(_)) | Some(Unavailable::DepFailed(_)) => {
+                return (State::Broken, DepState::Failed);
+            }
+            Some(Unavailable::DepBlocked(_)) => return (State::Blocked, DepState::Blocked),
+            _ => {}
+        }
+        let restorable = eval.key().is_some_and(|k| self.cache.get_action(&k).is_some());
+        if !self.can_run_here(ix) && !restorable {
+            return (State::Blocked, DepState::Blocked);
+        }
+        let state = if eval.reasons.iter().any(|r| matches!(r, DirtyReason::OutputModified { .. })) {
+            State::Modified
+        } else if eval.reasons.iter().any(|r| matches!(r, DirtyReason::OutputMissing { .. })) {
+            State::Missing
+        } else {
+            State::Stale
+        };
+        (state, DepState::Unknown)
+    }
+}
+
+/// One line of `status`.
+#[derive(Clone, Debug)]
+pub struct NodeStatus {
+    /// The node.
+    pub node: NodeIx,
+    /// Its state.
+    pub state: State,
+    /// Why it is not fresh.
+    pub reasons: Vec<DirtyReason>,
+    /// Why it cannot be evaluated or run.
+    pub unavailable: Option<Unavailable>,
+}
+
+/// SOURCE_DATE_EPOCH from the environment: `None` if unset, an error if unparsable.
+pub fn env_epoch() -> Result<Option<i64>> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => v.trim().parse().map(Some).map_err(|_| {
+            Error::Usage(format!("invalid SOURCE_DATE_EPOCH `{v}`: expected whole seconds since 1970"))
+        }),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Whether a `host` constraint admits this machine: an OS name (`linux`, `macos`, `windows`),
+/// an `os-arch` pair (`linux-x86_64`), or a target triple whose OS and architecture match
+/// (`x86_64-unknown-linux-musl`, `aarch64-apple-darwin`, `x86_64-pc-windows-msvc`). The env
+/// variable `PARITY_HOST` (comma-separated) adds names this machine answers to.
+pub fn host_matches(host: &str) -> bool {
+    let (os, arch) = (std::env::consts::OS, std::env::consts::ARCH);
+    if let Ok(extra) = std::env::var("PARITY_HOST")
+        && extra.split(',').any(|h| h.trim() == host)
+    {
+        return true;
+    }
+    if host == os || host == format!("{os}-{arch}") {
+        return true;
+    }
+    let triple_os = if host.contains("-linux") {
+        "linux"
+    } else if host.contains("-apple-darwin") {
+        "macos"
+    } else if host.contains("-windows") {
+        "windows"
+    } else {
+        return false;
+    };
+    triple_os == os && host.split('-').next() == Some(arch)
+}
