@@ -1,6 +1,10 @@
 //! The command line: global options, subcommands, error printing and exit codes.
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use parity_engine::exec::Registry;
+use parity_engine::workspace::Workspace;
 
 use crate::commands;
 
@@ -9,12 +13,50 @@ use crate::commands;
 #[derive(Debug, Parser)]
 #[command(name = "parity", version, about, max_term_width = 100)]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Change to DIR before doing anything.
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The pipeline file.
+    #[arg(long, global = true, value_name = "FILE", default_value = "pipeline.toml")]
+    pub pipeline: PathBuf,
+    /// When to use colors.
+    #[arg(long, global = true, value_enum, default_value = "auto", value_name = "WHEN")]
+    pub color: ColorChoice,
+    /// Say more (fresh nodes, reasons, timings).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Bring targets (default: every node) up to date, and nothing else.
+    Build(commands::build::BuildArgs),
+    /// Show which nodes are fresh, stale, missing, modified or blocked, and why.
+    Status(commands::status::StatusArgs),
+    /// Show exactly why a node is not fresh: each changed input, old and new digest.
+    Explain(commands::explain::ExplainArgs),
+    /// Print the graph (dot, mermaid or json).
+    Graph(commands::graph::GraphArgs),
+    /// List the nodes, in build order.
+    List(commands::list::ListArgs),
+    /// Trim the local cache.
+    Gc(commands::gc::GcArgs),
     /// Run one reference rule directly, as a drop-in for the reference `xtask` commands.
     #[command(subcommand)]
     Rule(commands::rule::RuleCommand),
@@ -22,20 +64,95 @@ pub enum Command {
 
 /// Runs the process and returns its exit code.
 pub fn main() -> i32 {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error: {info}");
+        eprintln!("parity hit a bug; please report it with the command you ran.");
+    }));
     let cli = Cli::parse();
-    match cli.command {
-        Command::Rule(cmd) => commands::rule::exec(cmd),
+    if let Some(dir) = &cli.global.dir
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        eprintln!("error: cannot change to directory `{}`: {e}", dir.display());
+        return 2;
     }
+    let g = &cli.global;
+    let result = match cli.command {
+        Command::Build(a) => commands::build::exec(g, a),
+        Command::Status(a) => commands::status::exec(g, a),
+        Command::Explain(a) => commands::explain::exec(g, a),
+        Command::Graph(a) => commands::graph::exec(g, a),
+        Command::List(a) => commands::list::exec(g, a),
+        Command::Gc(a) => commands::gc::exec(g, a),
+        Command::Rule(cmd) => return commands::rule::exec(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => report(&err),
+    }
+}
+
+/// Prints an error and returns its exit code: the engine's own codes for engine errors,
+/// 1 otherwise.
+pub fn report(err: &anyhow::Error) -> i32 {
+    if let Some(e) = err.downcast_ref::<parity_engine::Error>() {
+        eprintln!("error: {}", e.render());
+        print_causes(err.chain().skip(1));
+        return e.exit_code();
+    }
+    print_error(err);
+    1
 }
 
 /// Prints an error with its `Caused by:` chain to stderr.
 pub fn print_error(err: &anyhow::Error) {
     eprintln!("error: {err}");
-    let mut chain = err.chain().skip(1).peekable();
+    print_causes(err.chain().skip(1));
+}
+
+fn print_causes<'a>(chain: impl Iterator<Item = &'a (dyn std::error::Error + 'static)>) {
+    let mut chain = chain.peekable();
     if chain.peek().is_some() {
         eprintln!("\nCaused by:");
         for cause in chain {
             eprintln!("    {cause}");
         }
     }
+}
+
+/// The rules this binary knows: the generic `command` rule and the codex rules.
+pub fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.register(parity_engine::command::CommandRule);
+    parity_rules::nodes::register(&mut r);
+    r
+}
+
+/// Loads the workspace of the pipeline file named by the global options.
+pub fn workspace(g: &GlobalArgs) -> anyhow::Result<Workspace> {
+    if !g.pipeline.exists() {
+        return Err(parity_engine::Error::Usage(format!(
+            "no `{}` here (run parity in the directory holding it, or pass -C DIR / --pipeline FILE)",
+            g.pipeline.display()
+        ))
+        .into());
+    }
+    Ok(Workspace::open(&g.pipeline, registry())?)
+}
+
+/// Whether to color stderr.
+pub fn use_color(g: &GlobalArgs) -> bool {
+    use std::io::IsTerminal;
+    match g.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
+}
+
+/// Selects nodes by patterns (all nodes when none are given).
+pub fn select(ws: &Workspace, targets: &[String]) -> anyhow::Result<Vec<usize>> {
+    if targets.is_empty() {
+        return Ok((0..ws.graph.nodes.len()).collect());
+    }
+    Ok(ws.graph.select(targets)?)
 }

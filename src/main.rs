@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod progress;
 
 fn main() {
     std::process::exit(cli::main());

@@ -129,10 +129,26 @@ pub struct Summary {
     /// First failed node.
     #[serde(skip)]
     pub first_failed: Option<String>,
+    /// The build was interrupted (every completed node was kept).
+    pub interrupted: bool,
 }
 
-/// Builds `targets` (and what they need). Returns the summary; `Error::BuildFailed` if a node
-/// failed, `Error::Interrupted` if `cancel` was set.
+impl Summary {
+    /// The process exit code: 0 ok, 1 a node failed, 130 interrupted.
+    pub fn exit_code(&self) -> i32 {
+        if self.interrupted {
+            130
+        } else if self.failed > 0 {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// Builds `targets` (and what they need) and returns the summary, whose exit code says whether
+/// a node failed or the build was interrupted. `Err` is for the build itself going wrong
+/// (state unreadable or unwritable).
 pub fn build(
     ws: &Workspace,
     targets: &[NodeIx],
@@ -247,15 +263,7 @@ pub fn build(
         hasher.save()?;
     }
     summary.elapsed = started.elapsed();
-    if cancel.load(Ordering::Relaxed) {
-        return Err(Error::Interrupted);
-    }
-    if summary.failed > 0 {
-        return Err(Error::BuildFailed {
-            count: summary.failed,
-            first: summary.first_failed.clone().unwrap_or_default(),
-        });
-    }
+    summary.interrupted = cancel.load(Ordering::Relaxed);
     Ok(summary)
 }
 

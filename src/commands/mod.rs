@@ -1,3 +1,9 @@
 //! One file per command: a clap definition and an `exec` over an engine or rule operation.
 
+pub mod build;
+pub mod explain;
+pub mod gc;
+pub mod graph;
+pub mod list;
 pub mod rule;
+pub mod status;

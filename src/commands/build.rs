@@ -1,0 +1,82 @@
+//! `parity build [TARGET...]`
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::Args;
+use parity_engine::build::{self, BuildOptions};
+
+use crate::cli::{self, GlobalArgs};
+use crate::progress;
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Nodes or patterns (`union@0.92.0`, `snapshot@0.92.0/*`, `report`); default: all.
+    targets: Vec<String>,
+    /// Parallel jobs (default: the number of cores).
+    #[arg(short, long, value_name = "N")]
+    jobs: Option<usize>,
+    /// After a failure, go on building what does not depend on it.
+    #[arg(short, long)]
+    keep_going: bool,
+    /// Say what would be built; build nothing, write nothing.
+    #[arg(short = 'n', long)]
+    dry_run: bool,
+    /// Rebuild the named targets even if they are fresh (not their dependencies).
+    #[arg(long)]
+    force: bool,
+    /// One JSON event per line on stdout, ending with a `summary` record.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
+    let ws = cli::workspace(g)?;
+    let targets = cli::select(&ws, &a.targets)?;
+    let opts = BuildOptions {
+        jobs: a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        keep_going: a.keep_going,
+        force: a.force,
+        dry_run: a.dry_run,
+    };
+    let _guard = if a.dry_run { None } else { Some(lock(&ws)?) };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("interrupted: finishing running nodes (Ctrl-C again to abort)");
+    });
+    let color = cli::use_color(g);
+    let mut reporter = progress::reporter(a.json, g.verbose, color);
+    let result = build::build(&ws, &targets, &opts, &cancel, reporter.as_mut());
+    drop(reporter);
+    let summary = result?;
+    progress::finish(a.json, color, &summary, a.dry_run);
+    if summary.interrupted {
+        eprintln!("error: interrupted; every completed node was kept");
+    }
+    Ok(summary.exit_code())
+}
+
+/// Takes the build lock (`cache/lock`), waiting with a message if another build holds it.
+fn lock(ws: &parity_engine::workspace::Workspace) -> anyhow::Result<std::fs::File> {
+    let dir = ws.cache.dir();
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            eprintln!("    Blocking waiting for another `parity build` to finish (lock `{}`)", path.display());
+            file.lock()?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+    }
+    let tmp = dir.join("tmp");
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)?;
+    }
+    Ok(file)
+}
