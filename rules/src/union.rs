@@ -748,3 +748,93 @@ fn dedupe_against_root(commands: &mut [UnionCommand]) {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reading a union back (reports, version metadata)
+
+/// `union.json` as its consumers read it; unknown fields are ignored.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UnionView {
+    /// Must be 2.
+    pub snapshot_schema_version: u32,
+    /// Must be `union`.
+    pub mode: String,
+    /// RULES expected targets at union time.
+    #[serde(default)]
+    pub expected_targets: Vec<String>,
+    /// Every expected target loaded.
+    #[serde(default)]
+    pub complete: bool,
+    /// Present targets.
+    #[serde(default)]
+    pub inputs: Vec<UnionInputView>,
+    /// Commands, path order.
+    #[serde(default)]
+    pub commands: Vec<UnionCommandView>,
+}
+
+/// One `inputs[]` entry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UnionInputView {
+    /// Target triple.
+    pub target_triple: String,
+}
+
+/// One union command.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UnionCommandView {
+    /// Path.
+    pub path: Vec<String>,
+    /// Targets having it.
+    #[serde(default)]
+    pub available_on: Vec<String>,
+    /// Flags.
+    #[serde(default)]
+    pub flags: Vec<UnionUnitView<FlagKey>>,
+    /// Args.
+    #[serde(default)]
+    pub args: Vec<UnionUnitView<ArgName>>,
+}
+
+/// A flag's identity field.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FlagKey {
+    /// Flag key.
+    pub key: String,
+}
+
+/// An arg's identity field.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ArgName {
+    /// Arg name.
+    pub name: String,
+}
+
+/// A union flag or arg: identity plus availability.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UnionUnitView<Id> {
+    /// `key` or `name`.
+    #[serde(flatten)]
+    pub id: Id,
+    /// Targets having it.
+    #[serde(default)]
+    pub available_on: Vec<String>,
+}
+
+/// Reads `<root>/snapshots/<V>/union.json` and checks it is a v2 union (spec §4.1 step 4).
+pub fn read_union(path: &Path) -> Result<UnionView> {
+    if !path.is_file() {
+        bail!("missing required input file: {}", path.display());
+    }
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("I/O error: failed to read `{}`", path.display()))?;
+    let union: UnionView = serde_json::from_slice(&bytes)
+        .with_context(|| format!("failed to parse JSON: `{}`", path.display()))?;
+    if union.snapshot_schema_version != 2 || union.mode != "union" {
+        bail!(
+            "invalid union snapshot kind in {} (expected snapshot_schema_version=2, mode=union)",
+            path.display()
+        );
+    }
+    Ok(union)
+}
