@@ -1,8 +1,21 @@
 //! Version metadata `versions/<V>.json` (spec §5.1, §5.2).
+//!
+//! Deviation from the reference (spec §11.3 item 28): "supported on target" applies the same IU
+//! subtree inheritance as reports — a unit with no own wrapper entry on the target under a command
+//! whose level there is `intentionally_unsupported` counts as IU with that command's note, instead
+//! of `unknown`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::common;
+use crate::coverage::{
+    self, Exclusions, IU, ParityExclusionsRules, Scoped, TargetSpace, WrapperIndex,
+};
+use crate::union::{self, UnionView};
 
 /// `parity rule version-metadata` options (the reference `codex-version-metadata`).
 #[derive(Debug, Clone)]
@@ -19,5 +32,343 @@ pub struct MetadataOptions {
 
 /// Writes `<root>/versions/<V>.json`.
 pub fn run(opts: &MetadataOptions) -> Result<()> {
-    anyhow::bail!("version-metadata is not implemented yet ({opts:?})")
+    let status = opts.status.as_str();
+    if !["snapshotted", "reported", "validated", "supported"].contains(&status) {
+        bail!("invalid --status {status} (expected snapshotted, reported, validated or supported)");
+    }
+    let root = union::canonical_root(&opts.root);
+    let rules_path = opts
+        .rules
+        .clone()
+        .unwrap_or_else(|| root.join("RULES.json"));
+    let rules: MetadataRules = union::read_rules(&rules_path)?;
+    if rules.union.expected_targets.is_empty() {
+        bail!("invalid rules file: union.expected_targets must not be empty");
+    }
+    let policy = &rules.version_metadata.supported_policy;
+    if policy.requires_semantic_version
+        && let Err(e) = semver::Version::parse(&opts.version)
+    {
+        bail!("cannot set status to {status}: version is not a semantic version: {e}");
+    }
+    let v = &opts.version;
+    let upstream = union::read_union(&root.join("snapshots").join(v).join("union.json"))?;
+    if status != "snapshotted" {
+        let any = root.join("reports").join(v).join("coverage.any.json");
+        if !any.is_file() {
+            bail!("missing required input file: {}", any.display());
+        }
+    }
+    let wrapper_path = root.join("wrapper_coverage.json");
+    let wrapper = if status == "snapshotted" && !wrapper_path.exists() {
+        None
+    } else {
+        Some(coverage::read(&wrapper_path)?)
+    };
+    let out = root.join("versions").join(format!("{v}.json"));
+    let previous: Option<Previous> = if out.exists() {
+        Some(common::read_json(&out)?)
+    } else {
+        None
+    };
+    let updated_at = common::timestamp()?;
+
+    let space = TargetSpace {
+        expected: rules.union.expected_targets.clone(),
+        platform_mapping: rules.union.platform_mapping.clone(),
+    };
+    let exclusions = Exclusions::new(rules.parity_exclusions.as_ref());
+    let cov = wrapper.map(|w| {
+        let support = Support {
+            index: space.index(&w),
+            policy,
+            exclusions: &exclusions,
+        };
+        let supported_targets: Vec<String> = space
+            .expected
+            .iter()
+            .filter(|t| upstream.inputs.iter().any(|i| i.target_triple == **t))
+            .filter(|t| support.supported_on(&upstream, t))
+            .cloned()
+            .collect();
+        let supported_required_target = supported_targets.contains(&rules.union.required_target);
+        Coverage {
+            supported_targets,
+            supported_required_target,
+        }
+    });
+    let (notes, validation) = previous.map_or((None, None), |p| (p.notes, p.validation));
+    gates(status, &rules, &upstream, cov.as_ref(), validation.as_ref())?;
+
+    let doc = VersionMetadata {
+        schema_version: 1,
+        semantic_version: v,
+        status,
+        updated_at,
+        notes,
+        artifacts: Artifacts {
+            snapshots_dir: format!("snapshots/{v}"),
+            reports_dir: format!("reports/{v}"),
+            union_complete: upstream.complete,
+        },
+        coverage: cov,
+        validation,
+        promotion: Promotion {
+            eligible_for_latest_validated: status == "validated",
+        },
+    };
+    common::write_json(&out, &doc)
+}
+
+/// The status gates (spec §5.1 step 9).
+fn gates(
+    status: &str,
+    rules: &MetadataRules,
+    upstream: &UnionView,
+    cov: Option<&Coverage>,
+    validation: Option<&Validation>,
+) -> Result<()> {
+    let required = &rules.union.required_target;
+    match status {
+        "validated" => {
+            if !cov.is_some_and(|c| c.supported_required_target) {
+                bail!(
+                    "cannot set status to validated: supported_on_required_target=false (required_target={required})"
+                );
+            }
+            let passed = validation
+                .and_then(|v| v.passed_targets.as_ref())
+                .is_some_and(|p| p.contains(required));
+            if !passed {
+                bail!(
+                    "cannot set status to validated: validation_passed_on_required_target=false (required_target={required})"
+                );
+            }
+        }
+        "supported" => {
+            if rules
+                .version_metadata
+                .supported_policy
+                .requires_union_complete
+                && !upstream.complete
+            {
+                bail!("cannot set status to supported: requires union.complete=true");
+            }
+            let mut got: Vec<&String> = cov
+                .map(|c| c.supported_targets.iter().collect())
+                .unwrap_or_default();
+            let mut want: Vec<&String> = rules.union.expected_targets.iter().collect();
+            got.sort();
+            got.dedup();
+            want.sort();
+            want.dedup();
+            if got != want {
+                bail!("cannot set status to supported: supported_on_all_expected_targets=false");
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// RULES and documents
+
+#[derive(Debug, Deserialize)]
+struct MetadataRules {
+    union: RulesUnion,
+    version_metadata: RulesVersionMetadata,
+    #[serde(default)]
+    parity_exclusions: Option<ParityExclusionsRules>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RulesUnion {
+    required_target: String,
+    expected_targets: Vec<String>,
+    platform_mapping: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RulesVersionMetadata {
+    supported_policy: SupportedPolicy,
+}
+
+#[derive(Debug, Deserialize)]
+struct SupportedPolicy {
+    requires_union_complete: bool,
+    requires_semantic_version: bool,
+    coverage_requirement: CoverageRequirement,
+    intentionally_unsupported_requires_note: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct CoverageRequirement {
+    allowed_levels: Vec<String>,
+    disallowed_levels: Vec<String>,
+    treat_missing_as: String,
+}
+
+/// The existing `versions/<V>.json`: the four required fields, plus what is carried over.
+#[derive(Debug, Deserialize)]
+struct Previous {
+    #[allow(dead_code)]
+    schema_version: u32,
+    #[allow(dead_code)]
+    semantic_version: String,
+    #[allow(dead_code)]
+    status: String,
+    #[allow(dead_code)]
+    updated_at: String,
+    #[serde(default)]
+    notes: Option<String>,
+    #[serde(default)]
+    validation: Option<Validation>,
+}
+
+#[derive(Debug, Serialize)]
+struct VersionMetadata<'a> {
+    schema_version: u32,
+    semantic_version: &'a str,
+    status: &'a str,
+    updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notes: Option<String>,
+    artifacts: Artifacts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coverage: Option<Coverage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    validation: Option<Validation>,
+    promotion: Promotion,
+}
+
+#[derive(Debug, Serialize)]
+struct Artifacts {
+    snapshots_dir: String,
+    reports_dir: String,
+    union_complete: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Coverage {
+    supported_targets: Vec<String>,
+    supported_required_target: bool,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+struct Validation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    passed_targets: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failed_targets: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    skipped_targets: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+struct Promotion {
+    eligible_for_latest_validated: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Supported on target (§5.2)
+
+/// What a unit's wrapper entries say on one target.
+#[derive(Debug, PartialEq)]
+enum OnTarget {
+    /// No entry contains the target.
+    NoEntry,
+    /// Two or more distinct levels.
+    Ambiguous,
+    /// One distinct level, with the first non-empty trimmed note.
+    Level(String, Option<String>),
+}
+
+fn on_target(entries: Option<&Vec<Scoped>>, target: &str) -> OnTarget {
+    let mut level: Option<&str> = None;
+    let mut note: Option<(usize, &str)> = None;
+    for e in entries
+        .into_iter()
+        .flatten()
+        .filter(|e| e.targets.contains(target))
+    {
+        match level {
+            Some(l) if l != e.level => return OnTarget::Ambiguous,
+            _ => level = Some(&e.level),
+        }
+        if let Some(n) = e.note.as_deref().map(str::trim).filter(|n| !n.is_empty())
+            && note.is_none_or(|(i, _)| e.index < i)
+        {
+            note = Some((e.index, n));
+        }
+    }
+    match level {
+        None => OnTarget::NoEntry,
+        Some(l) => OnTarget::Level(l.to_string(), note.map(|(_, n)| n.to_string())),
+    }
+}
+
+struct Support<'a> {
+    index: WrapperIndex,
+    policy: &'a SupportedPolicy,
+    exclusions: &'a Exclusions,
+}
+
+impl Support<'_> {
+    fn supported_on(&self, upstream: &UnionView, t: &str) -> bool {
+        let on = |avail: &[String]| avail.iter().any(|a| a == t);
+        for cmd in upstream.commands.iter().filter(|c| on(&c.available_on)) {
+            if self.exclusions.commands.contains_key(&cmd.path) {
+                continue;
+            }
+            let idx = &self.index;
+            if !self.ok(on_target(idx.commands.get(&cmd.path), t), &cmd.path, t) {
+                return false;
+            }
+            for f in cmd.flags.iter().filter(|f| on(&f.available_on)) {
+                let id = (cmd.path.clone(), f.id.key.clone());
+                if !self.exclusions.flags.contains_key(&id)
+                    && !self.ok(on_target(idx.flags.get(&id), t), &cmd.path, t)
+                {
+                    return false;
+                }
+            }
+            for a in cmd.args.iter().filter(|a| on(&a.available_on)) {
+                let id = (cmd.path.clone(), a.id.name.clone());
+                if !self.exclusions.args.contains_key(&id)
+                    && !self.ok(on_target(idx.args.get(&id), t), &cmd.path, t)
+                {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Is a unit under `path` with this wrapper state acceptable on `t`?
+    fn ok(&self, state: OnTarget, path: &[String], t: &str) -> bool {
+        let req = &self.policy.coverage_requirement;
+        let (level, note) = match state {
+            OnTarget::Level(l, n) => (l, n),
+            OnTarget::Ambiguous => (req.treat_missing_as.clone(), None),
+            OnTarget::NoEntry => match self.inherited_iu(path, t) {
+                Some(note) => (IU.to_string(), note),
+                None => (req.treat_missing_as.clone(), None),
+            },
+        };
+        if !req.allowed_levels.contains(&level) || req.disallowed_levels.contains(&level) {
+            return false;
+        }
+        !(level == IU && self.policy.intentionally_unsupported_requires_note && note.is_none())
+    }
+
+    /// The note of the deepest command at or above `path` whose level on `t` is IU, if any.
+    fn inherited_iu(&self, path: &[String], t: &str) -> Option<Option<String>> {
+        (0..=path.len()).rev().find_map(|n| {
+            match on_target(self.index.commands.get(&path[..n]), t) {
+                OnTarget::Level(l, note) if l == IU => Some(note),
+                _ => None,
+            }
+        })
+    }
 }
