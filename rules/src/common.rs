@@ -69,6 +69,15 @@ pub fn timestamp() -> Result<String> {
     }
 }
 
+/// The timestamp for a run whose SOURCE_DATE_EPOCH the caller knows (a pipeline node's epoch);
+/// `None` falls back to [`timestamp`] (the environment, then the clock).
+pub fn timestamp_for(epoch: Option<i64>) -> Result<String> {
+    match epoch {
+        Some(secs) => epoch_to_rfc3339(secs),
+        None => timestamp(),
+    }
+}
+
 /// `secs` since the Unix epoch as RFC 3339 UTC without fraction (`1970-01-01T00:00:00Z`).
 /// Years past 9999 render as `1970-01-01T00:00:00Z`, as the reference does.
 pub fn epoch_to_rfc3339(secs: i64) -> Result<String> {

@@ -28,6 +28,8 @@ pub struct MetadataOptions {
     pub status: String,
     /// RULES.json (default `<root>/RULES.json`).
     pub rules: Option<PathBuf>,
+    /// SOURCE_DATE_EPOCH given by the caller (a pipeline node); `None` reads the environment.
+    pub epoch: Option<i64>,
 }
 
 /// Writes `<root>/versions/<V>.json`.
@@ -71,7 +73,7 @@ pub fn run(opts: &MetadataOptions) -> Result<()> {
     } else {
         None
     };
-    let updated_at = common::timestamp()?;
+    let updated_at = common::timestamp_for(opts.epoch)?;
 
     let space = TargetSpace {
         expected: rules.union.expected_targets.clone(),

@@ -25,6 +25,8 @@ pub struct UnionOptions {
     pub version: String,
     /// RULES.json (default `<root>/RULES.json`).
     pub rules: Option<PathBuf>,
+    /// SOURCE_DATE_EPOCH given by the caller (a pipeline node); `None` reads the environment.
+    pub epoch: Option<i64>,
 }
 
 /// Writes `<root>/snapshots/<V>/union.json`.
@@ -37,7 +39,7 @@ pub fn run(opts: &UnionOptions) -> Result<()> {
     let rules: UnionRules = read_rules(&rules_path)?;
     let cfg = rules.check()?;
     let inputs = load_inputs(&root, &opts.version, &cfg)?;
-    let union = build(&root, &opts.version, &cfg, &inputs, common::timestamp()?);
+    let union = build(&root, &opts.version, &cfg, &inputs, common::timestamp_for(opts.epoch)?);
     let out = root
         .join("snapshots")
         .join(&opts.version)

@@ -132,17 +132,20 @@ pub fn exec(cmd: RuleCommand) -> i32 {
             root: a.root,
             version: a.version,
             rules: a.rules,
+            epoch: None,
         }),
         RuleCommand::Report(a) => report::run(&report::ReportOptions {
             root: a.root,
             version: a.version,
             rules: a.rules,
+            epoch: None,
         }),
         RuleCommand::VersionMetadata(a) => metadata::run(&metadata::MetadataOptions {
             root: a.rv.root,
             version: a.rv.version,
             status: a.status,
             rules: a.rv.rules,
+            epoch: None,
         }),
         RuleCommand::Validate(a) => {
             return validate::run(&validate::ValidateOptions {

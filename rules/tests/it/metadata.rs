@@ -13,6 +13,7 @@ fn metadata(root: &Path, status: &str) -> anyhow::Result<()> {
         version: "0.77.0".into(),
         status: status.into(),
         rules: None,
+        epoch: Some(0),
     })
 }
 
@@ -106,6 +107,7 @@ fn version_must_be_semver() {
         version: "x".into(),
         status: "snapshotted".into(),
         rules: None,
+        epoch: Some(0),
     })
     .unwrap_err()
     .to_string();

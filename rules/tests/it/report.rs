@@ -12,6 +12,7 @@ fn report(root: &Path) -> anyhow::Result<()> {
         root: root.to_path_buf(),
         version: "0.77.0".into(),
         rules: None,
+        epoch: Some(0),
     })
 }
 

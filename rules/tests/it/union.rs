@@ -102,6 +102,7 @@ pub(crate) fn union(root: &Path) -> anyhow::Result<()> {
         root: root.to_path_buf(),
         version: "0.77.0".into(),
         rules: None,
+        epoch: Some(0),
     })
 }
 
