@@ -61,7 +61,10 @@ impl RetainPlan {
 /// Computes the keep/delete sets without touching anything.
 pub fn plan(opts: &RetainOptions) -> Result<RetainPlan> {
     let root = std::fs::canonicalize(&opts.root).unwrap_or_else(|_| opts.root.clone());
-    let rules_path = opts.rules.clone().unwrap_or_else(|| root.join("RULES.json"));
+    let rules_path = opts
+        .rules
+        .clone()
+        .unwrap_or_else(|| root.join("RULES.json"));
     let rules: Rules = crate::common::read_json(&rules_path)
         .with_context(|| format!("invalid rules file `{}`", rules_path.display()))?;
 
@@ -78,11 +81,20 @@ pub fn plan(opts: &RetainOptions) -> Result<RetainPlan> {
     }
     let mut validated = validated_versions(&root.join("versions"));
     validated.sort();
-    keep.extend(validated.into_iter().rev().take(rules.storage.retention.keep_last_validated));
+    keep.extend(
+        validated
+            .into_iter()
+            .rev()
+            .take(rules.storage.retention.keep_last_validated),
+    );
 
     let mut candidates = version_dirs(&root.join("snapshots"));
     candidates.extend(version_dirs(&root.join("reports")));
-    let delete = candidates.into_iter().map(|(v, _)| v).filter(|v| !keep.contains(v)).collect();
+    let delete = candidates
+        .into_iter()
+        .map(|(v, _)| v)
+        .filter(|v| !keep.contains(v))
+        .collect();
     Ok(RetainPlan { keep, delete })
 }
 
@@ -113,11 +125,14 @@ fn pointer_version(path: &Path) -> Option<Version> {
 
 /// `semantic_version` of every `versions/*.json` with status `validated` or `supported`.
 fn validated_versions(dir: &Path) -> Vec<Version> {
-    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     rd.filter_map(|e| e.ok())
         .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
         .filter_map(|e| {
-            let v: serde_json::Value = serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
             let status = v.get("status")?.as_str()?;
             if !matches!(status, "validated" | "supported") {
                 return None;
@@ -129,7 +144,9 @@ fn validated_versions(dir: &Path) -> Vec<Version> {
 
 /// Real (non-symlink) directories directly under `dir` whose names parse as SemVer.
 fn version_dirs(dir: &Path) -> Vec<(Version, PathBuf)> {
-    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     rd.filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|e| Some((Version::parse(e.file_name().to_str()?).ok()?, e.path())))

@@ -111,9 +111,9 @@ impl RulesView {
         let rules: Rules = serde_json::from_slice(&bytes)
             .with_context(|| format!("invalid RULES.json `{}`", path.display()))?;
         let pattern = &rules.versioning.pointers.stable_semver_pattern;
-        let stable_semver = Regex::new(pattern).with_context(|| {
-            "invalid RULES.json: invalid versioning.pointers.stable_semver_pattern"
-        })?;
+        let stable_semver = Regex::new(pattern).with_context(
+            || "invalid RULES.json: invalid versioning.pointers.stable_semver_pattern",
+        )?;
         let sem = &rules.wrapper_coverage.scope_semantics;
         if sem.platforms_expand_using != "union.platform_mapping" {
             bail!(
@@ -140,7 +140,10 @@ impl RulesView {
             platform_mapping: rules.union.platform_mapping,
             stable_semver,
             root_pointers_allow_none: rules.versioning.pointers.root_pointers_allow_none,
-            disallow_overlaps: rules.wrapper_coverage.validation.disallow_overlapping_scopes,
+            disallow_overlaps: rules
+                .wrapper_coverage
+                .validation
+                .disallow_overlapping_scopes,
             overlap_units: rules.wrapper_coverage.validation.overlap_units,
             exclusions: rules.parity_exclusions,
         })
@@ -156,7 +159,10 @@ impl RulesView {
 
     /// The lookup of excluded units, active only for `schema_version == 1`.
     pub(super) fn exclusion_index(&self) -> Option<ExclusionIndex> {
-        let ex = self.exclusions.as_ref().filter(|ex| ex.schema_version == 1)?;
+        let ex = self
+            .exclusions
+            .as_ref()
+            .filter(|ex| ex.schema_version == 1)?;
         let mut index = ExclusionIndex::default();
         for u in &ex.units {
             match (u.unit.as_str(), &u.key, &u.name) {
@@ -191,10 +197,15 @@ pub(super) fn check_exclusions(ctx: &Ctx, out: &mut Vec<Violation>) {
     };
     let path = "RULES.json";
     let base = |code, msg: String| {
-        Violation::new(code, path, msg).unit("rules").field("parity_exclusions")
+        Violation::new(code, path, msg)
+            .unit("rules")
+            .field("parity_exclusions")
     };
     if ex.schema_version != 1 {
-        let msg = format!("parity_exclusions.schema_version must be 1 (got {})", ex.schema_version);
+        let msg = format!(
+            "parity_exclusions.schema_version must be 1 (got {})",
+            ex.schema_version
+        );
         out.push(
             base("PARITY_EXCLUSIONS_SCHEMA_VERSION", msg).ptr("/parity_exclusions/schema_version"),
         );
@@ -212,43 +223,72 @@ pub(super) fn check_exclusions(ctx: &Ctx, out: &mut Vec<Violation>) {
                 .key(key.cloned())
         };
         if u.note.trim().is_empty() {
-            let key = u.key.clone().or_else(|| u.name.clone()).unwrap_or_else(|| u.unit.clone());
+            let key = u
+                .key
+                .clone()
+                .or_else(|| u.name.clone())
+                .unwrap_or_else(|| u.unit.clone());
             out.push(
-                base("PARITY_EXCLUSIONS_NOTE_MISSING", "parity_exclusions entry requires non-empty note".into())
-                    .ptr(at("/note"))
-                    .cmd(cp.clone())
-                    .key(Some(key)),
+                base(
+                    "PARITY_EXCLUSIONS_NOTE_MISSING",
+                    "parity_exclusions entry requires non-empty note".into(),
+                )
+                .ptr(at("/note"))
+                .cmd(cp.clone())
+                .key(Some(key)),
             );
         }
         let key_or_name = match u.unit.as_str() {
             "command" => {
                 if u.key.is_some() || u.name.is_some() {
-                    out.push(invalid("", "parity_exclusions command entry must not include key or name", None));
+                    out.push(invalid(
+                        "",
+                        "parity_exclusions command entry must not include key or name",
+                        None,
+                    ));
                 }
                 String::new()
             }
             "flag" => {
                 let Some(key) = u.key.as_ref().filter(|k| !k.trim().is_empty()) else {
-                    out.push(invalid("/key", "parity_exclusions flag entry requires key", None));
+                    out.push(invalid(
+                        "/key",
+                        "parity_exclusions flag entry requires key",
+                        None,
+                    ));
                     continue;
                 };
                 if u.name.is_some() {
-                    out.push(invalid("/name", "parity_exclusions flag entry must not include name", Some(key)));
+                    out.push(invalid(
+                        "/name",
+                        "parity_exclusions flag entry must not include name",
+                        Some(key),
+                    ));
                 }
                 key.clone()
             }
             "arg" => {
                 let Some(name) = u.name.as_ref().filter(|n| !n.trim().is_empty()) else {
-                    out.push(invalid("/name", "parity_exclusions arg entry requires name", None));
+                    out.push(invalid(
+                        "/name",
+                        "parity_exclusions arg entry requires name",
+                        None,
+                    ));
                     continue;
                 };
                 if u.key.is_some() {
-                    out.push(invalid("/key", "parity_exclusions arg entry must not include key", Some(name)));
+                    out.push(invalid(
+                        "/key",
+                        "parity_exclusions arg entry must not include key",
+                        Some(name),
+                    ));
                 }
                 name.clone()
             }
             other => {
-                let msg = format!("parity_exclusions entry unit must be one of command|flag|arg (got {other})");
+                let msg = format!(
+                    "parity_exclusions entry unit must be one of command|flag|arg (got {other})"
+                );
                 out.push(invalid("/unit", &msg, None));
                 continue;
             }

@@ -222,16 +222,30 @@ impl Ctx {
 /// Runs fix mode (if asked) and every check; `Err` is a fatal error (exit 3).
 pub fn check(opts: &ValidateOptions) -> Result<Report> {
     let root = opts.root.clone();
-    let rules_path = opts.rules.clone().unwrap_or_else(|| root.join("RULES.json"));
-    let schema_path = opts.schema.clone().unwrap_or_else(|| root.join("SCHEMA.json"));
-    let version_schema_path =
-        opts.version_schema.clone().unwrap_or_else(|| root.join("VERSION_METADATA_SCHEMA.json"));
+    let rules_path = opts
+        .rules
+        .clone()
+        .unwrap_or_else(|| root.join("RULES.json"));
+    let schema_path = opts
+        .schema
+        .clone()
+        .unwrap_or_else(|| root.join("SCHEMA.json"));
+    let version_schema_path = opts
+        .version_schema
+        .clone()
+        .unwrap_or_else(|| root.join("VERSION_METADATA_SCHEMA.json"));
 
     let rules = RulesView::load(&rules_path)?;
     let schema = SchemaSet::load(&schema_path)?;
     let version_schema = SchemaSet::load(&version_schema_path)?;
     let exclusions = rules.exclusion_index();
-    let ctx = Ctx { root, rules, exclusions, schema, version_schema };
+    let ctx = Ctx {
+        root,
+        rules,
+        exclusions,
+        schema,
+        version_schema,
+    };
 
     if opts.mode == Mode::Fix {
         pointers::fix(&ctx)?;
@@ -285,10 +299,19 @@ pub fn run(opts: &ValidateOptions) -> i32 {
 
 /// A command path for messages and ordering: `[]` for the root, else tokens joined by `/`.
 fn format_cp(path: &[String]) -> String {
-    if path.is_empty() { "[]".to_string() } else { path.join("/") }
+    if path.is_empty() {
+        "[]".to_string()
+    } else {
+        path.join("/")
+    }
 }
 
 /// The string tokens of a JSON array (`None` if `v` is not an array).
 fn str_tokens(v: Option<&Value>) -> Option<Vec<String>> {
-    v?.as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+    v?.as_array().map(|a| {
+        a.iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    })
 }

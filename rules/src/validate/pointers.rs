@@ -34,13 +34,19 @@ pub(super) struct Pointers {
 impl Pointers {
     /// Every version a pointer names.
     pub(super) fn versions(&self) -> impl Iterator<Item = &String> {
-        let roots = self.min_supported.iter().chain(self.latest_validated.iter());
+        let roots = self
+            .min_supported
+            .iter()
+            .chain(self.latest_validated.iter());
         roots.chain(self.by_target.values().flatten())
     }
 }
 
 fn pointer_path(ctx: &Ctx, kind: &str, target: &str) -> PathBuf {
-    ctx.root.join("pointers").join(kind).join(format!("{target}.txt"))
+    ctx.root
+        .join("pointers")
+        .join(kind)
+        .join(format!("{target}.txt"))
 }
 
 fn read_pointer(ctx: &Ctx, path: &Path, allow_none: bool) -> PointerRead {
@@ -81,7 +87,8 @@ pub(super) fn check(ctx: &Ctx, out: &mut Vec<Violation>) -> Pointers {
     };
     for target in &ctx.rules.expected_targets {
         for kind in KINDS {
-            p.by_target.insert((kind, target.clone()), check_target(ctx, kind, target, out));
+            p.by_target
+                .insert((kind, target.clone()), check_target(ctx, kind, target, out));
         }
     }
     if let Some(latest) = &p.latest_validated {
@@ -97,11 +104,15 @@ pub(super) fn check(ctx: &Ctx, out: &mut Vec<Violation>) -> Pointers {
                 value.as_deref().unwrap_or("none")
             );
             out.push(
-                Violation::new("POINTER_LATEST_VALIDATED_MISMATCH", "latest_validated.txt", msg)
-                    .unit("pointers")
-                    .key(Some(required))
-                    .field("latest_validated")
-                    .target(required),
+                Violation::new(
+                    "POINTER_LATEST_VALIDATED_MISMATCH",
+                    "latest_validated.txt",
+                    msg,
+                )
+                .unit("pointers")
+                .key(Some(required))
+                .field("latest_validated")
+                .target(required),
             );
         }
     }
@@ -113,20 +124,37 @@ fn check_root(ctx: &Ctx, name: &str, out: &mut Vec<Violation>) -> Option<String>
     let (code, msg) = match read_pointer(ctx, &ctx.root.join(name), allow_none) {
         PointerRead::Version(v) => return Some(v),
         PointerRead::None => return None,
-        PointerRead::Missing => ("POINTER_MISSING_FILE", format!("missing required file: {name}")),
-        PointerRead::InvalidFormat(reason) => ("POINTER_INVALID_FORMAT", format!(
-            "invalid pointer file format ({reason}); expected single line + trailing newline"
-        )),
-        PointerRead::InvalidValue(raw) => ("POINTER_INVALID_VALUE", format!(
-            "invalid pointer value (got {raw}); expected strict stable semver MAJOR.MINOR.PATCH"
-        )),
-        PointerRead::Unreadable(e) => ("POINTER_UNREADABLE", format!("failed to read pointer file: {e}")),
+        PointerRead::Missing => (
+            "POINTER_MISSING_FILE",
+            format!("missing required file: {name}"),
+        ),
+        PointerRead::InvalidFormat(reason) => (
+            "POINTER_INVALID_FORMAT",
+            format!(
+                "invalid pointer file format ({reason}); expected single line + trailing newline"
+            ),
+        ),
+        PointerRead::InvalidValue(raw) => (
+            "POINTER_INVALID_VALUE",
+            format!(
+                "invalid pointer value (got {raw}); expected strict stable semver MAJOR.MINOR.PATCH"
+            ),
+        ),
+        PointerRead::Unreadable(e) => (
+            "POINTER_UNREADABLE",
+            format!("failed to read pointer file: {e}"),
+        ),
     };
     out.push(Violation::new(code, name, msg).unit("pointers"));
     None
 }
 
-fn check_target(ctx: &Ctx, kind: &'static str, target: &str, out: &mut Vec<Violation>) -> Option<String> {
+fn check_target(
+    ctx: &Ctx,
+    kind: &'static str,
+    target: &str,
+    out: &mut Vec<Violation>,
+) -> Option<String> {
     let path = pointer_path(ctx, kind, target);
     let suffix = format!("(target_triple={target} kind={kind})");
     let (code, msg) = match read_pointer(ctx, &path, true) {
@@ -136,13 +164,22 @@ fn check_target(ctx: &Ctx, kind: &'static str, target: &str, out: &mut Vec<Viola
             "POINTER_MISSING_FILE",
             format!("missing pointer file for target_triple={target} kind={kind}"),
         ),
-        PointerRead::InvalidFormat(reason) => ("POINTER_INVALID_FORMAT", format!(
-            "invalid pointer file format ({reason}); expected single line + trailing newline {suffix}"
-        )),
-        PointerRead::InvalidValue(raw) => ("POINTER_INVALID_VALUE", format!(
-            "invalid pointer value (got {raw}); expected none or strict stable semver MAJOR.MINOR.PATCH {suffix}"
-        )),
-        PointerRead::Unreadable(e) => ("POINTER_UNREADABLE", format!("failed to read pointer file: {e} {suffix}")),
+        PointerRead::InvalidFormat(reason) => (
+            "POINTER_INVALID_FORMAT",
+            format!(
+                "invalid pointer file format ({reason}); expected single line + trailing newline {suffix}"
+            ),
+        ),
+        PointerRead::InvalidValue(raw) => (
+            "POINTER_INVALID_VALUE",
+            format!(
+                "invalid pointer value (got {raw}); expected none or strict stable semver MAJOR.MINOR.PATCH {suffix}"
+            ),
+        ),
+        PointerRead::Unreadable(e) => (
+            "POINTER_UNREADABLE",
+            format!("failed to read pointer file: {e} {suffix}"),
+        ),
     };
     out.push(
         Violation::new(code, ctx.rel(&path), msg)
@@ -155,26 +192,48 @@ fn check_target(ctx: &Ctx, kind: &'static str, target: &str, out: &mut Vec<Viola
 }
 
 fn str_set(meta: &Value, section: &str, list: &str) -> Vec<String> {
-    let items = meta.get(section).and_then(|s| s.get(list)).and_then(Value::as_array);
-    items.into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+    let items = meta
+        .get(section)
+        .and_then(|s| s.get(list))
+        .and_then(Value::as_array);
+    items
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
 }
 
 /// Spec §6.3 G: a per-target pointer requires the target in the named version's metadata.
-pub(super) fn check_consistency(p: &Pointers, metadata: &BTreeMap<String, Value>, out: &mut Vec<Violation>) {
+pub(super) fn check_consistency(
+    p: &Pointers,
+    metadata: &BTreeMap<String, Value>,
+    out: &mut Vec<Violation>,
+) {
     for ((kind, target), version) in &p.by_target {
         let Some(version) = version else { continue };
-        let Some(meta) = metadata.get(version) else { continue };
+        let Some(meta) = metadata.get(version) else {
+            continue;
+        };
         let supported = str_set(meta, "coverage", "supported_targets").contains(target);
         let passed = str_set(meta, "validation", "passed_targets").contains(target);
         let file = format!("versions/{version}.json");
         let (ok, ptr, msg) = if *kind == "latest_supported" {
-            (supported, "/coverage/supported_targets", format!(
-                "pointers/latest_supported/{target}.txt={version} requires {file}.coverage.supported_targets to include target_triple={target}"
-            ))
+            (
+                supported,
+                "/coverage/supported_targets",
+                format!(
+                    "pointers/latest_supported/{target}.txt={version} requires {file}.coverage.supported_targets to include target_triple={target}"
+                ),
+            )
         } else {
-            (supported && passed, "/validation/passed_targets", format!(
-                "pointers/latest_validated/{target}.txt={version} requires {file}.coverage.supported_targets and {file}.validation.passed_targets to include target_triple={target}"
-            ))
+            (
+                supported && passed,
+                "/validation/passed_targets",
+                format!(
+                    "pointers/latest_validated/{target}.txt={version} requires {file}.coverage.supported_targets and {file}.validation.passed_targets to include target_triple={target}"
+                ),
+            )
         };
         if !ok {
             out.push(
@@ -199,21 +258,44 @@ pub(super) fn check_consistency(p: &Pointers, metadata: &BTreeMap<String, Value>
 /// targets; the pipeline only ever writes `validated` before promoting. `min_supported.txt` is a
 /// maintainer-chosen compatibility floor, not a promotion claim, and is not checked. Versions
 /// whose metadata is missing or has no string status are reported elsewhere.
-pub(super) fn check_pointer_status(ctx: &Ctx, p: &Pointers, metadata: &BTreeMap<String, Value>, out: &mut Vec<Violation>) {
-    let status_of = |v: &str| metadata.get(v).and_then(|m| m.get("status")).and_then(Value::as_str).map(str::to_string);
+pub(super) fn check_pointer_status(
+    ctx: &Ctx,
+    p: &Pointers,
+    metadata: &BTreeMap<String, Value>,
+    out: &mut Vec<Violation>,
+) {
+    let status_of = |v: &str| {
+        metadata
+            .get(v)
+            .and_then(|m| m.get("status"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     let too_low = |s: &str| !matches!(s, "validated" | "supported");
     let message = |file: &str, version: &str, status: &str| {
-        format!("{file}={version} names a version with status={status}; expected validated or supported (versions/{version}.json)")
+        format!(
+            "{file}={version} names a version with status={status}; expected validated or supported (versions/{version}.json)"
+        )
     };
     if let Some(v) = &p.latest_validated
         && let Some(status) = status_of(v).filter(|s| too_low(s))
     {
         let msg = message("latest_validated.txt", v, &status);
-        out.push(Violation::new("POINTER_VERSION_STATUS_TOO_LOW", "latest_validated.txt", msg).unit("pointers").field("status"));
+        out.push(
+            Violation::new(
+                "POINTER_VERSION_STATUS_TOO_LOW",
+                "latest_validated.txt",
+                msg,
+            )
+            .unit("pointers")
+            .field("status"),
+        );
     }
     for ((kind, target), version) in &p.by_target {
         let Some(version) = version else { continue };
-        let Some(status) = status_of(version).filter(|s| too_low(s)) else { continue };
+        let Some(status) = status_of(version).filter(|s| too_low(s)) else {
+            continue;
+        };
         let path = ctx.rel(&pointer_path(ctx, kind, target));
         let msg = message(&path, version, &status);
         out.push(
@@ -250,7 +332,8 @@ pub(super) fn fix(ctx: &Ctx) -> Result<()> {
     };
     let union = ctx.root.join("snapshots").join(&latest).join("union.json");
     if union.is_file() {
-        let bytes = std::fs::read(&union).with_context(|| format!("failed to read `{}`", union.display()))?;
+        let bytes = std::fs::read(&union)
+            .with_context(|| format!("failed to read `{}`", union.display()))?;
         write_atomic(&ctx.root.join("current.json"), &bytes)?;
     }
     Ok(())
@@ -263,7 +346,8 @@ fn normalize_single_line(path: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e).with_context(|| format!("failed to read `{}`", path.display())),
     };
-    let text = String::from_utf8(bytes).with_context(|| format!("`{}` is not UTF-8", path.display()))?;
+    let text =
+        String::from_utf8(bytes).with_context(|| format!("`{}` is not UTF-8", path.display()))?;
     let line = text.split('\n').next().unwrap_or("").trim_end_matches('\r');
     write_atomic(path, format!("{line}\n").as_bytes())
 }

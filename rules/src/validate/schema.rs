@@ -59,9 +59,18 @@ impl SchemaSet {
     }
 
     /// Pushes one `code` violation per schema error of `instance` (unit `schemas`, field `schema`).
-    pub(super) fn check(&self, ctx: &Ctx, instance: &Value, path: &Path, code: &'static str, out: &mut Vec<Violation>) {
+    pub(super) fn check(
+        &self,
+        ctx: &Ctx,
+        instance: &Value,
+        path: &Path,
+        code: &'static str,
+        out: &mut Vec<Violation>,
+    ) {
         for (ptr, msg) in self.errors(instance) {
-            let mut v = Violation::new(code, ctx.rel(path), msg).unit("schemas").field("schema");
+            let mut v = Violation::new(code, ctx.rel(path), msg)
+                .unit("schemas")
+                .field("schema");
             if !ptr.is_empty() {
                 v = v.ptr(ptr);
             }
@@ -78,14 +87,18 @@ fn compile(schema: &Value, path: &Path) -> Result<Validator> {
 }
 
 fn collect(v: &Validator, instance: &Value) -> Vec<(String, String)> {
-    v.iter_errors(instance).map(|e| (e.instance_path().as_str().to_string(), e.to_string())).collect()
+    v.iter_errors(instance)
+        .map(|e| (e.instance_path().as_str().to_string(), e.to_string()))
+        .collect()
 }
 
 /// The root schema with its `oneOf` replaced by `branch` (merged in, or under `allOf` when a key
 /// would clash).
 fn with_single_branch(root: &Value, branch: &Value) -> Value {
     let mut out = root.clone();
-    let Some(obj) = out.as_object_mut() else { return out };
+    let Some(obj) = out.as_object_mut() else {
+        return out;
+    };
     obj.remove("oneOf");
     match branch.as_object() {
         Some(b) if b.keys().all(|k| !obj.contains_key(k)) => {
@@ -111,7 +124,11 @@ fn absolutize_id(schema: &mut Value, path: &Path) -> Result<()> {
     let abs = std::fs::canonicalize(path)
         .with_context(|| format!("failed to resolve `{}`", path.display()))?;
     let s = abs.to_string_lossy().replace('\\', "/");
-    let uri = if s.starts_with('/') { format!("file://{s}") } else { format!("file:///{s}") };
+    let uri = if s.starts_with('/') {
+        format!("file://{s}")
+    } else {
+        format!("file:///{s}")
+    };
     if let Some(obj) = schema.as_object_mut() {
         obj.insert("$id".to_string(), Value::String(uri));
     }
@@ -120,19 +137,32 @@ fn absolutize_id(schema: &mut Value, path: &Path) -> Result<()> {
 
 /// Reads a JSON file for a check: `None` when absent (the caller decides whether that is a
 /// violation), unreadable (`FILE_UNREADABLE`) or not JSON (`invalid_json_code`).
-pub(super) fn read_json(ctx: &Ctx, path: &Path, invalid_json_code: &'static str, out: &mut Vec<Violation>) -> Option<Value> {
+pub(super) fn read_json(
+    ctx: &Ctx,
+    path: &Path,
+    invalid_json_code: &'static str,
+    out: &mut Vec<Violation>,
+) -> Option<Value> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => {
-            out.push(Violation::new("FILE_UNREADABLE", ctx.rel(path), format!("failed to read file: {e}")));
+            out.push(Violation::new(
+                "FILE_UNREADABLE",
+                ctx.rel(path),
+                format!("failed to read file: {e}"),
+            ));
             return None;
         }
     };
     match serde_json::from_slice(&bytes) {
         Ok(v) => Some(v),
         Err(e) => {
-            let v = Violation::new(invalid_json_code, ctx.rel(path), format!("invalid JSON: {e}"));
+            let v = Violation::new(
+                invalid_json_code,
+                ctx.rel(path),
+                format!("invalid JSON: {e}"),
+            );
             out.push(v.unit("schemas").field("json"));
             None
         }

@@ -63,7 +63,8 @@ pub(super) fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
         }
         return;
     };
-    ctx.schema.check(ctx, &value, &path, "WRAPPER_COVERAGE_SCHEMA_INVALID", out);
+    ctx.schema
+        .check(ctx, &value, &path, "WRAPPER_COVERAGE_SCHEMA_INVALID", out);
     let file: CoverageFile = match serde_json::from_value(value) {
         Ok(f) => f,
         Err(e) => {
@@ -73,8 +74,15 @@ pub(super) fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
         }
     };
     if file.schema_version != 1 {
-        let msg = format!("wrapper_coverage.json schema_version must be 1 (got {})", file.schema_version);
-        out.push(base("WRAPPER_COVERAGE_SCHEMA_VERSION", msg).ptr("/schema_version").field("schema_version"));
+        let msg = format!(
+            "wrapper_coverage.json schema_version must be 1 (got {})",
+            file.schema_version
+        );
+        out.push(
+            base("WRAPPER_COVERAGE_SCHEMA_VERSION", msg)
+                .ptr("/schema_version")
+                .field("schema_version"),
+        );
     }
     check_exclusions(ctx, &file, &rel, out);
     check_iu_notes(&file, &rel, out);
@@ -87,23 +95,48 @@ fn check_exclusions(ctx: &Ctx, file: &CoverageFile, rel: &str, out: &mut Vec<Vio
     for (i, cmd) in file.coverage.iter().enumerate() {
         let cp = format_cp(&cmd.path);
         if let Some(ex) = index.commands.get(&cmd.path) {
-            let msg = format!("wrapper_coverage includes excluded command_path={cp} (note={})", ex.note);
-            out.push(Violation::new(code, rel, msg).ptr(format!("/coverage/{i}")).unit("wrapper_command").cmd(cp.clone()).field("coverage"));
+            let msg = format!(
+                "wrapper_coverage includes excluded command_path={cp} (note={})",
+                ex.note
+            );
+            out.push(
+                Violation::new(code, rel, msg)
+                    .ptr(format!("/coverage/{i}"))
+                    .unit("wrapper_command")
+                    .cmd(cp.clone())
+                    .field("coverage"),
+            );
         }
         for (j, f) in cmd.flags.iter().enumerate() {
             let key = &f.id.key;
             if let Some(ex) = index.flags.get(&(cmd.path.clone(), key.clone())) {
-                let msg = format!("wrapper_coverage includes excluded flag (command_path={cp} key={key} note={})", ex.note);
+                let msg = format!(
+                    "wrapper_coverage includes excluded flag (command_path={cp} key={key} note={})",
+                    ex.note
+                );
                 let v = Violation::new(code, rel, msg).ptr(format!("/coverage/{i}/flags/{j}"));
-                out.push(v.unit("wrapper_flag").cmd(cp.clone()).key(Some(key)).field("flags"));
+                out.push(
+                    v.unit("wrapper_flag")
+                        .cmd(cp.clone())
+                        .key(Some(key))
+                        .field("flags"),
+                );
             }
         }
         for (j, a) in cmd.args.iter().enumerate() {
             let name = &a.id.name;
             if let Some(ex) = index.args.get(&(cmd.path.clone(), name.clone())) {
-                let msg = format!("wrapper_coverage includes excluded arg (command_path={cp} name={name} note={})", ex.note);
+                let msg = format!(
+                    "wrapper_coverage includes excluded arg (command_path={cp} name={name} note={})",
+                    ex.note
+                );
                 let v = Violation::new(code, rel, msg).ptr(format!("/coverage/{i}/args/{j}"));
-                out.push(v.unit("wrapper_arg").cmd(cp.clone()).key(Some(name)).field("args"));
+                out.push(
+                    v.unit("wrapper_arg")
+                        .cmd(cp.clone())
+                        .key(Some(name))
+                        .field("args"),
+                );
             }
         }
     }
@@ -120,20 +153,36 @@ fn check_iu_notes(file: &CoverageFile, rel: &str, out: &mut Vec<Violation>) {
         let cp = format_cp(&cmd.path);
         if missing_note(&cmd.level, cmd.note.as_ref()) {
             let msg = format!("{prefix} (unit=command command_path={cp})");
-            out.push(Violation::new(code, rel, msg).ptr(format!("/coverage/{i}/note")).unit("wrapper_command").cmd(cp.clone()).field("note"));
+            out.push(
+                Violation::new(code, rel, msg)
+                    .ptr(format!("/coverage/{i}/note"))
+                    .unit("wrapper_command")
+                    .cmd(cp.clone())
+                    .field("note"),
+            );
         }
         for (j, f) in cmd.flags.iter().enumerate() {
             if missing_note(&f.level, f.note.as_ref()) {
                 let msg = format!("{prefix} (unit=flag command_path={cp} key={})", f.id.key);
                 let v = Violation::new(code, rel, msg).ptr(format!("/coverage/{i}/flags/{j}/note"));
-                out.push(v.unit("wrapper_flag").cmd(cp.clone()).key(Some(&f.id.key)).field("note"));
+                out.push(
+                    v.unit("wrapper_flag")
+                        .cmd(cp.clone())
+                        .key(Some(&f.id.key))
+                        .field("note"),
+                );
             }
         }
         for (j, a) in cmd.args.iter().enumerate() {
             if missing_note(&a.level, a.note.as_ref()) {
                 let msg = format!("{prefix} (unit=arg command_path={cp} name={})", a.id.name);
                 let v = Violation::new(code, rel, msg).ptr(format!("/coverage/{i}/args/{j}/note"));
-                out.push(v.unit("wrapper_arg").cmd(cp.clone()).key(Some(&a.id.name)).field("note"));
+                out.push(
+                    v.unit("wrapper_arg")
+                        .cmd(cp.clone())
+                        .key(Some(&a.id.name))
+                        .field("note"),
+                );
             }
         }
     }
@@ -172,7 +221,12 @@ fn scope_targets(ctx: &Ctx, scope: Option<&Scope>) -> BTreeSet<String> {
         && ctx.rules.platforms_expand
     {
         for t in expected {
-            if ctx.rules.platform_mapping.get(t).is_some_and(|p| platforms.contains(p)) {
+            if ctx
+                .rules
+                .platform_mapping
+                .get(t)
+                .is_some_and(|p| platforms.contains(p))
+            {
                 out.insert(t.clone());
             }
         }
@@ -194,17 +248,30 @@ fn check_overlaps(ctx: &Ctx, file: &CoverageFile, rel: &str, out: &mut Vec<Viola
         let cmd_targets = scope_targets(ctx, cmd.scope.as_ref());
         let entry = |index: String, scope: Option<&Scope>| {
             let own = scope_targets(ctx, scope);
-            Scoped { index, kind: scope_kind(scope), targets: cmd_targets.intersection(&own).cloned().collect() }
+            Scoped {
+                index,
+                kind: scope_kind(scope),
+                targets: cmd_targets.intersection(&own).cloned().collect(),
+            }
         };
-        let own = Scoped { index: format!("coverage[{i}]"), kind: scope_kind(cmd.scope.as_ref()), targets: cmd_targets.clone() };
+        let own = Scoped {
+            index: format!("coverage[{i}]"),
+            kind: scope_kind(cmd.scope.as_ref()),
+            targets: cmd_targets.clone(),
+        };
         commands.entry(cmd.path.clone()).or_default().push(own);
         for (j, f) in cmd.flags.iter().enumerate() {
             let e = entry(format!("coverage[{i}].flags[{j}]"), f.scope.as_ref());
-            flags.entry((cmd.path.clone(), f.id.key.clone())).or_default().push(e);
+            flags
+                .entry((cmd.path.clone(), f.id.key.clone()))
+                .or_default()
+                .push(e);
         }
         for (j, a) in cmd.args.iter().enumerate() {
             let e = entry(format!("coverage[{i}].args[{j}]"), a.scope.as_ref());
-            args.entry((cmd.path.clone(), a.id.name.clone())).or_default().push(e);
+            args.entry((cmd.path.clone(), a.id.name.clone()))
+                .or_default()
+                .push(e);
         }
     }
     if enabled("command_path") {
@@ -238,7 +305,10 @@ fn report_overlaps(
     }
     let cp = format_cp(path);
     for target in &ctx.rules.expected_targets {
-        let matching: Vec<&Scoped> = entries.iter().filter(|e| e.targets.contains(target)).collect();
+        let matching: Vec<&Scoped> = entries
+            .iter()
+            .filter(|e| e.targets.contains(target))
+            .collect();
         if matching.len() < 2 {
             continue;
         }
@@ -258,7 +328,9 @@ fn report_overlaps(
                 .key(key)
                 .field("scope")
                 .target(target)
-                .details(json!({"matching_entry_indexes": indexes, "matching_entry_scope_kinds": kinds})),
+                .details(
+                    json!({"matching_entry_indexes": indexes, "matching_entry_scope_kinds": kinds}),
+                ),
         );
     }
 }
