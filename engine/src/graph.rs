@@ -190,6 +190,17 @@ impl ArtifactNodes {
         }
     }
 
+    /// The node `name@rest` when `rest` names one value per param (no patterns), without
+    /// allocating.
+    fn exact(&self, rest: &str) -> Option<NodeIx> {
+        let mut ix = 0;
+        let mut segs = rest.split('/');
+        for (k, values) in self.value_ix.iter().enumerate() {
+            ix = ix * self.values[k].len() + values.get(segs.next()?)?;
+        }
+        segs.next().is_none().then_some(self.first + ix).filter(|_| !self.params.is_empty())
+    }
+
     /// `name@{p1}/{p2}`, for messages.
     fn template_id(&self) -> String {
         let ps: Vec<String> = self.params.iter().map(|p| format!("{{{p}}}")).collect();
@@ -246,13 +257,19 @@ struct Template<'p> {
 impl Template<'_> {
     fn render(&self, values: &[&str]) -> String {
         let mut out = String::new();
+        self.render_into(values, &mut out);
+        out
+    }
+
+    /// Renders into `out` (cleared first), reusing its allocation.
+    fn render_into(&self, values: &[&str], out: &mut String) {
+        out.clear();
         for piece in &self.pieces {
             match piece {
                 Piece::Lit(s) => out.push_str(s),
                 Piece::Param(i) => out.push_str(values[*i]),
             }
         }
-        out
     }
 }
 
@@ -434,9 +451,19 @@ fn is_ident(s: &str) -> bool {
 /// `s` as a clean relative path (`/` separators, no `.`/`..`, no trailing `/`) and whether it
 /// ended with `/`; `None` when it is empty, absolute or escapes with `..`.
 fn clean_path(s: &str) -> Option<(String, bool)> {
+    clean_owned_path(s.to_string())
+}
+
+/// [`clean_path`] reusing the allocation of `s` in the common case.
+fn clean_owned_path(mut s: String) -> Option<(String, bool)> {
     let dir = s.ends_with('/');
-    if s.starts_with('/') || s.contains('\\') || std::path::Path::new(s).is_absolute() {
+    if s.starts_with('/') || s.contains('\\') || std::path::Path::new(&s).is_absolute() {
         return None;
+    }
+    let trimmed = s.trim_end_matches('/');
+    if !trimmed.is_empty() && trimmed.split('/').all(|c| !matches!(c, "" | "." | "..")) {
+        s.truncate(trimmed.len());
+        return Some((s, dir));
     }
     let mut parts = Vec::new();
     for part in s.split('/') {
@@ -455,8 +482,8 @@ impl Builder<'_> {
         let id = if vals.is_empty() { an.name.clone() } else { format!("{}@{}", an.name, vals.join("/")) };
         let mut outputs = Vec::with_capacity(c.outputs.len());
         for t in &c.outputs {
-            let rendered = t.render(vals);
-            let Some((path, dir)) = clean_path(&rendered) else {
+            let Some((path, dir)) = clean_owned_path(t.render(vals)) else {
+                let rendered = t.render(vals);
                 let shown = if t.cache { format!("{{cache}}/{rendered}") } else { rendered };
                 let msg = format!("output `{shown}` of `{id}` is outside the workspace");
                 return Err(self.p.error(msg, t.span.clone(), Some("outputs are relative paths below the root".into())));
@@ -509,6 +536,10 @@ impl Builder<'_> {
                 return err(format!("input `{s}` of `{node}` names an unknown artifact `{name}`"), help);
             };
             let an = &g.artifacts[ai];
+            if let Some(node) = an.exact(rest) {
+                out.push(Input::Node { node, file: None, optional });
+                return Ok(());
+            }
             let segs: Vec<&str> = rest.split('/').collect();
             if an.params.is_empty() {
                 return err(format!("input `{s}` of `{node}`: `{name}` has no params"), Some(format!("write `{name}`")));
@@ -568,8 +599,10 @@ impl Graph {
         g.nodes.reserve(g.artifacts.iter().map(|a| a.len).sum());
         for (ai, (an, c)) in g.artifacts.iter().zip(&compiled).enumerate() {
             let mut digits = vec![0; an.values.len()];
+            let mut vals: Vec<&str> = Vec::with_capacity(digits.len());
             for _ in 0..an.len {
-                let vals: Vec<&str> = digits.iter().enumerate().map(|(k, &d)| an.values[k][d].as_str()).collect();
+                vals.clear();
+                vals.extend(digits.iter().enumerate().map(|(k, &d)| an.values[k][d].as_str()));
                 g.nodes.push(b.node(ai, an, c, &vals, &mut files)?);
                 for k in (0..digits.len()).rev() {
                     digits[k] += 1;
@@ -583,14 +616,27 @@ impl Graph {
         g.by_id = g.nodes.iter().enumerate().map(|(i, n)| (n.id.clone(), i)).collect();
         g.index_outputs(p)?;
         let mut inputs = Vec::with_capacity(g.nodes.len());
-        for ni in 0..g.nodes.len() {
-            let an = &g.artifacts[g.nodes[ni].artifact];
-            let vals = an.values_of(ni);
-            let mut resolved = Vec::new();
-            for t in &compiled[g.nodes[ni].artifact].inputs {
-                b.input(&g, ni, t, &t.render(&vals), &mut resolved)?;
+        let mut buf = String::new();
+        for (an, c) in g.artifacts.iter().zip(&compiled) {
+            // Inputs without placeholders resolve the same for every node: once.
+            let mut constant: Vec<Option<Vec<Input>>> = vec![None; c.inputs.len()];
+            for ni in an.first..an.first + an.len {
+                let vals = an.values_of(ni);
+                let mut resolved = Vec::with_capacity(c.inputs.len());
+                for (t, constant) in c.inputs.iter().zip(&mut constant) {
+                    if let Some(known) = constant {
+                        resolved.extend(known.iter().cloned());
+                        continue;
+                    }
+                    let start = resolved.len();
+                    t.render_into(&vals, &mut buf);
+                    b.input(&g, ni, t, &buf, &mut resolved)?;
+                    if t.pieces.iter().all(|p| matches!(p, Piece::Lit(_))) {
+                        *constant = Some(resolved[start..].to_vec());
+                    }
+                }
+                inputs.push(resolved);
             }
-            inputs.push(resolved);
         }
         for (node, inputs) in g.nodes.iter_mut().zip(inputs) {
             node.inputs = inputs;
@@ -637,29 +683,36 @@ impl Graph {
         let mut map: HashMap<String, (NodeIx, usize)> = HashMap::with_capacity(self.nodes.len() * 2);
         for (ni, node) in self.nodes.iter().enumerate() {
             for (oi, o) in node.outputs.iter().enumerate() {
-                if let Some(&(other, _)) = map.get(&o.name()) {
+                if let Some((other, _)) = map.insert(o.name(), (ni, oi)) {
                     let msg =
                         format!("duplicate output path `{}`: declared by `{}` and `{}`", o.name(), self.nodes[other].id, node.id);
                     return Err(p.error(msg, span(ni, oi), None));
                 }
-                map.insert(o.name(), (ni, oi));
             }
         }
-        for (ni, node) in self.nodes.iter().enumerate() {
-            for (oi, o) in node.outputs.iter().enumerate() {
-                let name = o.name();
-                let mut dir = parent(&name);
+        let is_dir = |name: &str| map.get(name).filter(|&&(n, i)| self.nodes[n].outputs[i].dir).copied();
+        // The first (in node order) output lying inside a directory output, if any.
+        let nested = map
+            .iter()
+            .filter_map(|(name, &at)| {
+                let mut dir = parent(name);
                 while let Some(d) = dir {
-                    if let Some(&(other, _)) = map.get(d).filter(|&&(n, i)| self.nodes[n].outputs[i].dir) {
-                        let msg = format!(
-                            "duplicate output path `{name}`: `{}` declares it inside the directory output `{d}/` of `{}`",
-                            node.id, self.nodes[other].id
-                        );
-                        return Err(p.error(msg, span(ni, oi), None));
+                    if let Some((owner, _)) = is_dir(d) {
+                        return Some((at, owner, d));
                     }
                     dir = parent(d);
                 }
-            }
+                None
+            })
+            .min();
+        if let Some(((ni, oi), owner, d)) = nested {
+            let msg = format!(
+                "duplicate output path `{}`: `{}` declares it inside the directory output `{d}/` of `{}`",
+                self.nodes[ni].outputs[oi].name(),
+                self.nodes[ni].id,
+                self.nodes[owner].id
+            );
+            return Err(p.error(msg, span(ni, oi), None));
         }
         self.outputs = map;
         Ok(())
