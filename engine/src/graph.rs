@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// A node id: `name` or `name@p1/p2`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct NodeId(pub String);
 
@@ -171,7 +173,10 @@ impl ArtifactNodes {
         }
         let mut out = vec![self.first];
         for (options, &stride) in allowed.iter().zip(&strides) {
-            out = out.iter().flat_map(|base| options.iter().map(move |v| base + v * stride)).collect();
+            out = out
+                .iter()
+                .flat_map(|base| options.iter().map(move |v| base + v * stride))
+                .collect();
         }
         if self.len == 0 {
             out.clear();
@@ -184,9 +189,14 @@ impl ArtifactNodes {
         if seg == "*" {
             (0..self.values[k].len()).collect()
         } else if seg.contains(['*', '?']) {
-            (0..self.values[k].len()).filter(|&i| glob_match(seg, &self.values[k][i])).collect()
+            (0..self.values[k].len())
+                .filter(|&i| glob_match(seg, &self.values[k][i]))
+                .collect()
         } else {
-            self.value_ix[k].get(seg).map(|&i| vec![i]).unwrap_or_default()
+            self.value_ix[k]
+                .get(seg)
+                .map(|&i| vec![i])
+                .unwrap_or_default()
         }
     }
 
@@ -198,7 +208,10 @@ impl ArtifactNodes {
         for (k, values) in self.value_ix.iter().enumerate() {
             ix = ix * self.values[k].len() + values.get(segs.next()?)?;
         }
-        segs.next().is_none().then_some(self.first + ix).filter(|_| !self.params.is_empty())
+        segs.next()
+            .is_none()
+            .then_some(self.first + ix)
+            .filter(|_| !self.params.is_empty())
     }
 
     /// `name@{p1}/{p2}`, for messages.
@@ -287,9 +300,12 @@ impl ConfigTemplate<'_> {
         match self {
             ConfigTemplate::String(t) => serde_json::Value::String(t.render(values)),
             ConfigTemplate::Array(items) => items.iter().map(|i| i.render(values)).collect(),
-            ConfigTemplate::Table(entries) => {
-                serde_json::Value::Object(entries.iter().map(|(k, v)| (k.clone(), v.render(values))).collect())
-            }
+            ConfigTemplate::Table(entries) => serde_json::Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.render(values)))
+                    .collect(),
+            ),
             ConfigTemplate::Scalar(v) => v.clone(),
         }
     }
@@ -300,7 +316,11 @@ enum EpochTemplate<'p> {
     None,
     Integer(i64),
     Template(Template<'p>),
-    File { from: &'p Spanned<String>, lookup: &'p Lookup, path: Vec<Template<'p>> },
+    File {
+        from: &'p Spanned<String>,
+        lookup: &'p Lookup,
+        path: Vec<Template<'p>>,
+    },
 }
 
 /// One artifact with every string compiled against its params.
@@ -320,7 +340,13 @@ struct Builder<'p> {
 
 impl<'p> Builder<'p> {
     /// Compiles `s`, allowing only `params` and, for outputs, a leading `{cache}`.
-    fn template(&self, s: &'p Spanned<String>, params: &[String], artifact: &str, output: bool) -> Result<Template<'p>> {
+    fn template(
+        &self,
+        s: &'p Spanned<String>,
+        params: &[String],
+        artifact: &str,
+        output: bool,
+    ) -> Result<Template<'p>> {
         self.template_part(s, 0..s.value.len(), params, artifact, output)
     }
 
@@ -338,7 +364,10 @@ impl<'p> Builder<'p> {
         let mut i = 0;
         while i < v.len() {
             let rest = &v[i..];
-            let close = rest.strip_prefix('{').and_then(|r| r.find('}')).map(|c| c + 1);
+            let close = rest
+                .strip_prefix('{')
+                .and_then(|r| r.find('}'))
+                .map(|c| c + 1);
             let name = close.map(|c| &rest[1..c]).filter(|n| is_ident(n));
             let (Some(name), Some(close)) = (name, close) else {
                 let ch = rest.chars().next().unwrap_or_default();
@@ -355,8 +384,14 @@ impl<'p> Builder<'p> {
                 i += close + 2;
                 continue;
             } else if name == "cache" {
-                let msg = format!("`{{cache}}` may only start an output path (in `[artifact.{artifact}]`)");
-                return Err(self.p.error(msg, span, Some("write `{cache}/path` in `outputs`".into())));
+                let msg = format!(
+                    "`{{cache}}` may only start an output path (in `[artifact.{artifact}]`)"
+                );
+                return Err(self.p.error(
+                    msg,
+                    span,
+                    Some("write `{cache}/path` in `outputs`".into()),
+                ));
             } else {
                 return Err(self.unknown_placeholder(name, span, params, artifact));
             }
@@ -364,20 +399,40 @@ impl<'p> Builder<'p> {
         }
         pieces.push(Piece::Lit(lit));
         pieces.retain(|p| !matches!(p, Piece::Lit(l) if l.is_empty()));
-        let span = if part.len() == s.value.len() { s.span.clone() } else { self.sub_span(s, part) };
-        Ok(Template { pieces, span, cache, _src: std::marker::PhantomData })
+        let span = if part.len() == s.value.len() {
+            s.span.clone()
+        } else {
+            self.sub_span(s, part)
+        };
+        Ok(Template {
+            pieces,
+            span,
+            cache,
+            _src: std::marker::PhantomData,
+        })
     }
 
-    fn unknown_placeholder(&self, name: &str, span: Range<usize>, params: &[String], artifact: &str) -> Error {
+    fn unknown_placeholder(
+        &self,
+        name: &str,
+        span: Range<usize>,
+        params: &[String],
+        artifact: &str,
+    ) -> Error {
         if self.p.params.iter().any(|p| p.name.value == name) {
             let msg = format!("placeholder `{{{name}}}` is not a param of `[artifact.{artifact}]`");
-            return self.p.error(msg, span, Some(format!("add `{name}` to its `params`")));
+            return self
+                .p
+                .error(msg, span, Some(format!("add `{name}` to its `params`")));
         }
         let listed: Vec<String> = params.iter().map(|p| format!("`{p}`")).collect();
         let msg = if listed.is_empty() {
             format!("unknown placeholder `{{{name}}}`: `[artifact.{artifact}]` has no params")
         } else {
-            format!("unknown placeholder `{{{name}}}`: the params of `[artifact.{artifact}]` are {}", listed.join(", "))
+            format!(
+                "unknown placeholder `{{{name}}}`: the params of `[artifact.{artifact}]` are {}",
+                listed.join(", ")
+            )
         };
         let help = did_you_mean(name, params.iter().map(String::as_str).chain(["cache"]));
         self.p.error(msg, span, help)
@@ -393,14 +448,27 @@ impl<'p> Builder<'p> {
         }
     }
 
-    fn config(&self, c: &'p ConfigValue, params: &[String], artifact: &str) -> Result<ConfigTemplate<'p>> {
+    fn config(
+        &self,
+        c: &'p ConfigValue,
+        params: &[String],
+        artifact: &str,
+    ) -> Result<ConfigTemplate<'p>> {
         Ok(match c {
-            ConfigValue::String(s) => ConfigTemplate::String(self.template(s, params, artifact, false)?),
-            ConfigValue::Array(items) => {
-                ConfigTemplate::Array(items.iter().map(|i| self.config(i, params, artifact)).collect::<Result<_>>()?)
+            ConfigValue::String(s) => {
+                ConfigTemplate::String(self.template(s, params, artifact, false)?)
             }
+            ConfigValue::Array(items) => ConfigTemplate::Array(
+                items
+                    .iter()
+                    .map(|i| self.config(i, params, artifact))
+                    .collect::<Result<_>>()?,
+            ),
             ConfigValue::Table(entries) => ConfigTemplate::Table(
-                entries.iter().map(|(k, v)| Ok((k.clone(), self.config(v, params, artifact)?))).collect::<Result<_>>()?,
+                entries
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), self.config(v, params, artifact)?)))
+                    .collect::<Result<_>>()?,
             ),
             ConfigValue::Scalar(v) => ConfigTemplate::Scalar(v.clone()),
         })
@@ -425,11 +493,23 @@ impl<'p> Builder<'p> {
             }
         };
         Ok(CompiledArtifact {
-            inputs: a.inputs.iter().map(|s| t(s, false)).collect::<Result<_>>()?,
-            outputs: a.outputs.iter().map(|s| t(s, true)).collect::<Result<_>>()?,
+            inputs: a
+                .inputs
+                .iter()
+                .map(|s| t(s, false))
+                .collect::<Result<_>>()?,
+            outputs: a
+                .outputs
+                .iter()
+                .map(|s| t(s, true))
+                .collect::<Result<_>>()?,
             host: a.host.as_ref().map(|s| t(s, false)).transpose()?,
             epoch,
-            config: a.config.as_ref().map(|c| self.config(c, params, &a.name)).transpose()?,
+            config: a
+                .config
+                .as_ref()
+                .map(|c| self.config(c, params, &a.name))
+                .transpose()?,
         })
     }
 }
@@ -445,7 +525,9 @@ fn key_segments(key: &str) -> impl Iterator<Item = Range<usize>> + '_ {
 }
 
 fn is_ident(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// `s` as a clean relative path (`/` separators, no `.`/`..`, no trailing `/`) and whether it
@@ -478,24 +560,55 @@ fn clean_owned_path(mut s: String) -> Option<(String, bool)> {
 
 impl Builder<'_> {
     /// Creates node `ix` of artifact `ai` with param values `vals` (inputs come later).
-    fn node(&self, ai: usize, an: &ArtifactNodes, c: &CompiledArtifact, vals: &[&str], files: &mut DataFiles) -> Result<Node> {
-        let id = if vals.is_empty() { an.name.clone() } else { format!("{}@{}", an.name, vals.join("/")) };
+    fn node(
+        &self,
+        ai: usize,
+        an: &ArtifactNodes,
+        c: &CompiledArtifact,
+        vals: &[&str],
+        files: &mut DataFiles,
+    ) -> Result<Node> {
+        let id = if vals.is_empty() {
+            an.name.clone()
+        } else {
+            format!("{}@{}", an.name, vals.join("/"))
+        };
         let mut outputs = Vec::with_capacity(c.outputs.len());
         for t in &c.outputs {
             let Some((path, dir)) = clean_owned_path(t.render(vals)) else {
                 let rendered = t.render(vals);
-                let shown = if t.cache { format!("{{cache}}/{rendered}") } else { rendered };
+                let shown = if t.cache {
+                    format!("{{cache}}/{rendered}")
+                } else {
+                    rendered
+                };
                 let msg = format!("output `{shown}` of `{id}` is outside the workspace");
-                return Err(self.p.error(msg, t.span.clone(), Some("outputs are relative paths below the root".into())));
+                return Err(self.p.error(
+                    msg,
+                    t.span.clone(),
+                    Some("outputs are relative paths below the root".into()),
+                ));
             };
-            let kind = if t.cache { OutputKind::Cache } else { OutputKind::Committed };
+            let kind = if t.cache {
+                OutputKind::Cache
+            } else {
+                OutputKind::Committed
+            };
             outputs.push(Output { path, kind, dir });
         }
         Ok(Node {
             epoch: self.epoch(&c.epoch, vals, &id, files)?,
-            params: an.params.iter().cloned().zip(vals.iter().map(|v| v.to_string())).collect(),
+            params: an
+                .params
+                .iter()
+                .cloned()
+                .zip(vals.iter().map(|v| v.to_string()))
+                .collect(),
             rule: self.p.artifacts[ai].rule.value.clone(),
-            config: c.config.as_ref().map_or_else(|| serde_json::Value::Object(Default::default()), |t| t.render(vals)),
+            config: c.config.as_ref().map_or_else(
+                || serde_json::Value::Object(Default::default()),
+                |t| t.render(vals),
+            ),
             host: c.host.as_ref().map(|t| t.render(vals)),
             inputs: Vec::new(),
             outputs,
@@ -504,7 +617,13 @@ impl Builder<'_> {
         })
     }
 
-    fn epoch(&self, e: &EpochTemplate, vals: &[&str], id: &str, files: &mut DataFiles) -> Result<Option<i64>> {
+    fn epoch(
+        &self,
+        e: &EpochTemplate,
+        vals: &[&str],
+        id: &str,
+        files: &mut DataFiles,
+    ) -> Result<Option<i64>> {
         let (text, span) = match e {
             EpochTemplate::None => return Ok(None),
             EpochTemplate::Integer(n) => return Ok(Some(*n)),
@@ -526,23 +645,42 @@ impl Builder<'_> {
     }
 
     /// Resolves one input of node `ni` (rendered text `rendered`) into `out`.
-    fn input(&self, g: &Graph, ni: NodeIx, t: &Template, rendered: &str, out: &mut Vec<Input>) -> Result<()> {
-        let (s, optional) = rendered.strip_suffix('?').map_or((rendered, false), |r| (r, true));
+    fn input(
+        &self,
+        g: &Graph,
+        ni: NodeIx,
+        t: &Template,
+        rendered: &str,
+        out: &mut Vec<Input>,
+    ) -> Result<()> {
+        let (s, optional) = rendered
+            .strip_suffix('?')
+            .map_or((rendered, false), |r| (r, true));
         let node = &g.nodes[ni].id;
         let err = |msg: String, help: Option<String>| Err(self.p.error(msg, t.span.clone(), help));
         if let Some((name, rest)) = s.split_once('@') {
             let Some(&ai) = self.artifact_names.get(name) else {
                 let help = did_you_mean(name, self.artifact_names.keys().copied());
-                return err(format!("input `{s}` of `{node}` names an unknown artifact `{name}`"), help);
+                return err(
+                    format!("input `{s}` of `{node}` names an unknown artifact `{name}`"),
+                    help,
+                );
             };
             let an = &g.artifacts[ai];
             if let Some(node) = an.exact(rest) {
-                out.push(Input::Node { node, file: None, optional });
+                out.push(Input::Node {
+                    node,
+                    file: None,
+                    optional,
+                });
                 return Ok(());
             }
             let segs: Vec<&str> = rest.split('/').collect();
             if an.params.is_empty() {
-                return err(format!("input `{s}` of `{node}`: `{name}` has no params"), Some(format!("write `{name}`")));
+                return err(
+                    format!("input `{s}` of `{node}`: `{name}` has no params"),
+                    Some(format!("write `{name}`")),
+                );
             }
             if segs.len() != an.params.len() {
                 let msg = format!(
@@ -553,26 +691,50 @@ impl Builder<'_> {
                 );
                 return err(msg, Some(format!("write `{}`", an.template_id())));
             }
-            let allowed: Vec<Vec<usize>> = segs.iter().enumerate().map(|(k, seg)| an.segment(k, seg)).collect();
+            let allowed: Vec<Vec<usize>> = segs
+                .iter()
+                .enumerate()
+                .map(|(k, seg)| an.segment(k, seg))
+                .collect();
             let matched = an.product(&allowed);
             if matched.is_empty() {
-                let ids = g.nodes[an.first..an.first + an.len].iter().map(|n| n.id.as_str());
-                return err(format!("pattern `{s}` (input of `{node}`) matches no node"), did_you_mean(s, ids));
+                let ids = g.nodes[an.first..an.first + an.len]
+                    .iter()
+                    .map(|n| n.id.as_str());
+                return err(
+                    format!("pattern `{s}` (input of `{node}`) matches no node"),
+                    did_you_mean(s, ids),
+                );
             }
-            out.extend(matched.into_iter().map(|node| Input::Node { node, file: None, optional }));
+            out.extend(matched.into_iter().map(|node| Input::Node {
+                node,
+                file: None,
+                optional,
+            }));
         } else if let Some(&ai) = self.artifact_names.get(s) {
             let an = &g.artifacts[ai];
             if !an.params.is_empty() {
                 let msg = format!("input `{s}` of `{node}` names artifact `{s}`, which has params");
                 return err(msg, Some(format!("name its nodes: `{}`", an.template_id())));
             }
-            out.push(Input::Node { node: an.first, file: None, optional });
+            out.push(Input::Node {
+                node: an.first,
+                file: None,
+                optional,
+            });
         } else {
             let Some((path, dir)) = clean_path(s) else {
-                return err(format!("input `{s}` of `{node}` is outside the workspace"), None);
+                return err(
+                    format!("input `{s}` of `{node}` is outside the workspace"),
+                    None,
+                );
             };
             out.push(match g.producer_of_path(&path) {
-                Some((node, _)) => Input::Node { node, file: Some(path), optional },
+                Some((node, _)) => Input::Node {
+                    node,
+                    file: Some(path),
+                    optional,
+                },
                 None => Input::Source { path, dir },
             });
         }
@@ -592,17 +754,37 @@ impl Graph {
         let p = pipeline;
         let mut files = DataFiles::default();
         let values = p.resolve_params(&mut files)?;
-        let b = Builder { p, artifact_names: p.artifacts.iter().enumerate().map(|(i, a)| (a.name.as_str(), i)).collect() };
-        let mut g = Graph { artifacts: Self::layout(p, &values, known_rules)?, ..Graph::default() };
-        let compiled: Vec<CompiledArtifact> =
-            g.artifacts.iter().enumerate().map(|(i, an)| b.compile(i, &an.params)).collect::<Result<_>>()?;
+        let b = Builder {
+            p,
+            artifact_names: p
+                .artifacts
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (a.name.as_str(), i))
+                .collect(),
+        };
+        let mut g = Graph {
+            artifacts: Self::layout(p, &values, known_rules)?,
+            ..Graph::default()
+        };
+        let compiled: Vec<CompiledArtifact> = g
+            .artifacts
+            .iter()
+            .enumerate()
+            .map(|(i, an)| b.compile(i, &an.params))
+            .collect::<Result<_>>()?;
         g.nodes.reserve(g.artifacts.iter().map(|a| a.len).sum());
         for (ai, (an, c)) in g.artifacts.iter().zip(&compiled).enumerate() {
             let mut digits = vec![0; an.values.len()];
             let mut vals: Vec<&str> = Vec::with_capacity(digits.len());
             for _ in 0..an.len {
                 vals.clear();
-                vals.extend(digits.iter().enumerate().map(|(k, &d)| an.values[k][d].as_str()));
+                vals.extend(
+                    digits
+                        .iter()
+                        .enumerate()
+                        .map(|(k, &d)| an.values[k][d].as_str()),
+                );
                 g.nodes.push(b.node(ai, an, c, &vals, &mut files)?);
                 for k in (0..digits.len()).rev() {
                     digits[k] += 1;
@@ -613,7 +795,12 @@ impl Graph {
                 }
             }
         }
-        g.by_id = g.nodes.iter().enumerate().map(|(i, n)| (n.id.clone(), i)).collect();
+        g.by_id = g
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.clone(), i))
+            .collect();
         g.index_outputs(p)?;
         let mut inputs = Vec::with_capacity(g.nodes.len());
         let mut buf = String::new();
@@ -646,32 +833,54 @@ impl Graph {
     }
 
     /// Checks rules and params of every artifact and lays out its nodes.
-    fn layout(p: &Pipeline, values: &[Vec<String>], known_rules: &[&str]) -> Result<Vec<ArtifactNodes>> {
+    fn layout(
+        p: &Pipeline,
+        values: &[Vec<String>],
+        known_rules: &[&str],
+    ) -> Result<Vec<ArtifactNodes>> {
         let mut first = 0;
         let mut out = Vec::with_capacity(p.artifacts.len());
         for a in &p.artifacts {
             if !known_rules.contains(&a.rule.value.as_str()) {
                 let msg = format!("unknown rule `{}` in `[artifact.{}]`", a.rule.value, a.name);
-                return Err(p.error(msg, a.rule.span.clone(), did_you_mean(&a.rule.value, known_rules.iter().copied())));
+                return Err(p.error(
+                    msg,
+                    a.rule.span.clone(),
+                    did_you_mean(&a.rule.value, known_rules.iter().copied()),
+                ));
             }
             let (mut params, mut vals) = (Vec::new(), Vec::new());
             for name in &a.params {
                 let Some(k) = p.params.iter().position(|q| q.name.value == name.value) else {
                     let msg = format!("unknown param `{}` in `[artifact.{}]`", name.value, a.name);
-                    let help = did_you_mean(&name.value, p.params.iter().map(|q| q.name.value.as_str()))
-                        .or_else(|| Some("declare it in `[params]`".into()));
+                    let help =
+                        did_you_mean(&name.value, p.params.iter().map(|q| q.name.value.as_str()))
+                            .or_else(|| Some("declare it in `[params]`".into()));
                     return Err(p.error(msg, name.span.clone(), help));
                 };
                 if params.contains(&name.value) {
-                    let msg = format!("param `{}` is listed twice in `[artifact.{}]`", name.value, a.name);
+                    let msg = format!(
+                        "param `{}` is listed twice in `[artifact.{}]`",
+                        name.value, a.name
+                    );
                     return Err(p.error(msg, name.span.clone(), None));
                 }
                 params.push(name.value.clone());
                 vals.push(values[k].clone());
             }
             let len = vals.iter().map(Vec::len).product();
-            let value_ix = vals.iter().map(|vs| vs.iter().enumerate().map(|(i, v)| (v.clone(), i)).collect()).collect();
-            out.push(ArtifactNodes { name: a.name.clone(), first, len, params, values: vals, value_ix });
+            let value_ix = vals
+                .iter()
+                .map(|vs| vs.iter().enumerate().map(|(i, v)| (v.clone(), i)).collect())
+                .collect();
+            out.push(ArtifactNodes {
+                name: a.name.clone(),
+                first,
+                len,
+                params,
+                values: vals,
+                value_ix,
+            });
             first += len;
         }
         Ok(out)
@@ -679,18 +888,31 @@ impl Graph {
 
     /// Fills [`Graph::outputs`], rejecting a path declared twice or inside a directory output.
     fn index_outputs(&mut self, p: &Pipeline) -> Result<()> {
-        let span = |ni: NodeIx, oi: usize| p.artifacts[self.nodes[ni].artifact].outputs[oi].span.clone();
-        let mut map: HashMap<String, (NodeIx, usize)> = HashMap::with_capacity(self.nodes.len() * 2);
+        let span = |ni: NodeIx, oi: usize| {
+            p.artifacts[self.nodes[ni].artifact].outputs[oi]
+                .span
+                .clone()
+        };
+        let mut map: HashMap<String, (NodeIx, usize)> =
+            HashMap::with_capacity(self.nodes.len() * 2);
         for (ni, node) in self.nodes.iter().enumerate() {
             for (oi, o) in node.outputs.iter().enumerate() {
                 if let Some((other, _)) = map.insert(o.name(), (ni, oi)) {
-                    let msg =
-                        format!("duplicate output path `{}`: declared by `{}` and `{}`", o.name(), self.nodes[other].id, node.id);
+                    let msg = format!(
+                        "duplicate output path `{}`: declared by `{}` and `{}`",
+                        o.name(),
+                        self.nodes[other].id,
+                        node.id
+                    );
                     return Err(p.error(msg, span(ni, oi), None));
                 }
             }
         }
-        let is_dir = |name: &str| map.get(name).filter(|&&(n, i)| self.nodes[n].outputs[i].dir).copied();
+        let is_dir = |name: &str| {
+            map.get(name)
+                .filter(|&&(n, i)| self.nodes[n].outputs[i].dir)
+                .copied()
+        };
         // The first (in node order) output lying inside a directory output, if any.
         let nested = map
             .iter()
@@ -745,8 +967,10 @@ impl Graph {
             }
         }
         let mut pending: Vec<usize> = self.deps.iter().map(Vec::len).collect();
-        let mut ready: BinaryHeap<std::cmp::Reverse<NodeIx>> =
-            (0..n).filter(|&i| pending[i] == 0).map(std::cmp::Reverse).collect();
+        let mut ready: BinaryHeap<std::cmp::Reverse<NodeIx>> = (0..n)
+            .filter(|&i| pending[i] == 0)
+            .map(std::cmp::Reverse)
+            .collect();
         self.topo = Vec::with_capacity(n);
         while let Some(std::cmp::Reverse(i)) = ready.pop() {
             self.topo.push(i);
@@ -758,7 +982,9 @@ impl Graph {
             }
         }
         if self.topo.len() < n {
-            return Err(Error::Cycle { cycle: self.find_cycle(&pending) });
+            return Err(Error::Cycle {
+                cycle: self.find_cycle(&pending),
+            });
         }
         Ok(())
     }
@@ -767,7 +993,8 @@ impl Graph {
     /// (`pending > 0`): `a -> b -> a`, each node depending on the next.
     fn find_cycle(&self, pending: &[usize]) -> String {
         let stuck: Vec<NodeIx> = (0..self.nodes.len()).filter(|&i| pending[i] > 0).collect();
-        let local: HashMap<NodeIx, usize> = stuck.iter().enumerate().map(|(l, &i)| (i, l)).collect();
+        let local: HashMap<NodeIx, usize> =
+            stuck.iter().enumerate().map(|(l, &i)| (i, l)).collect();
         let mut pg = petgraph::graph::DiGraph::<NodeIx, ()>::with_capacity(stuck.len(), 0);
         let ixs: Vec<_> = stuck.iter().map(|&i| pg.add_node(i)).collect();
         for (l, &i) in stuck.iter().enumerate() {
@@ -780,16 +1007,25 @@ impl Graph {
             .map(|scc| scc.into_iter().map(|x| pg[x]).collect::<Vec<_>>())
             .filter(|scc| scc.len() > 1 || self.deps[scc[0]].contains(&scc[0]))
             .min_by_key(|scc| scc.iter().copied().min());
-        let Some(scc) = cyclic else { return "(unknown)".into() };
+        let Some(scc) = cyclic else {
+            return "(unknown)".into();
+        };
         let members: std::collections::HashSet<NodeIx> = scc.iter().copied().collect();
         let mut path: Vec<NodeIx> = Vec::new();
         let mut cur = scc.iter().copied().min().unwrap_or_default();
         while !path.contains(&cur) {
             path.push(cur);
-            cur = self.deps[cur].iter().copied().find(|d| members.contains(d)).unwrap_or(cur);
+            cur = self.deps[cur]
+                .iter()
+                .copied()
+                .find(|d| members.contains(d))
+                .unwrap_or(cur);
         }
         let start = path.iter().position(|&x| x == cur).unwrap_or(0);
-        let mut names: Vec<&str> = path[start..].iter().map(|&i| self.nodes[i].id.as_str()).collect();
+        let mut names: Vec<&str> = path[start..]
+            .iter()
+            .map(|&i| self.nodes[i].id.as_str())
+            .collect();
         names.push(self.nodes[cur].id.as_str());
         names.join(" -> ")
     }
@@ -802,7 +1038,11 @@ impl Graph {
         }
         let mut dir = parent(path);
         while let Some(d) = dir {
-            if let Some(&(n, i)) = self.outputs.get(d).filter(|&&(n, i)| self.nodes[n].outputs[i].dir) {
+            if let Some(&(n, i)) = self
+                .outputs
+                .get(d)
+                .filter(|&&(n, i)| self.nodes[n].outputs[i].dir)
+            {
                 return Some((n, i));
             }
             dir = parent(d);
@@ -819,8 +1059,14 @@ impl Graph {
             let found = self.select_one(pattern);
             if found.is_empty() {
                 let names = self.artifacts.iter().map(|a| a.name.as_str());
-                let help = did_you_mean(pattern, names.chain(self.nodes.iter().map(|n| n.id.as_str())));
-                return Err(Error::UnknownTarget { pattern: pattern.clone(), help });
+                let help = did_you_mean(
+                    pattern,
+                    names.chain(self.nodes.iter().map(|n| n.id.as_str())),
+                );
+                return Err(Error::UnknownTarget {
+                    pattern: pattern.clone(),
+                    help,
+                });
             }
             out.extend(found);
         }
@@ -830,7 +1076,9 @@ impl Graph {
     }
 
     fn select_one(&self, pattern: &str) -> Vec<NodeIx> {
-        let (name, rest) = pattern.split_once('@').map_or((pattern, None), |(n, r)| (n, Some(r)));
+        let (name, rest) = pattern
+            .split_once('@')
+            .map_or((pattern, None), |(n, r)| (n, Some(r)));
         if let Some(an) = self.artifacts.iter().find(|a| a.name == name) {
             let segs: Vec<&str> = rest.map_or(Vec::new(), |r| r.split('/').collect());
             if segs.len() <= an.params.len() && !(rest.is_some() && an.params.is_empty()) {
@@ -844,7 +1092,9 @@ impl Graph {
             return vec![i];
         }
         if pattern.contains(['*', '?']) {
-            return (0..self.nodes.len()).filter(|&i| glob_match(pattern, self.nodes[i].id.as_str())).collect();
+            return (0..self.nodes.len())
+                .filter(|&i| glob_match(pattern, self.nodes[i].id.as_str()))
+                .collect();
         }
         Vec::new()
     }

@@ -12,14 +12,16 @@ use std::path::{Path, PathBuf};
 
 use toml::de::{DeTable, DeValue};
 
-use crate::error::{did_you_mean, Located};
+use crate::error::{Located, did_you_mean};
 use crate::{Error, Result};
 
 type TomlValue<'i> = toml::Spanned<DeValue<'i>>;
 type TomlKey<'i> = toml::Spanned<Cow<'i, str>>;
 
 /// The keys an `[artifact.x]` table may have.
-pub const ARTIFACT_KEYS: [&str; 7] = ["rule", "params", "host", "epoch", "inputs", "outputs", "config"];
+pub const ARTIFACT_KEYS: [&str; 7] = [
+    "rule", "params", "host", "epoch", "inputs", "outputs", "config",
+];
 const TOP_KEYS: [&str; 3] = ["pipeline", "params", "artifact"];
 
 /// A value and the byte range it came from in `pipeline.toml`.
@@ -148,7 +150,10 @@ impl Pipeline {
 
     /// Parses the text of `file` (only its shape: see the module docs).
     pub fn parse(file: &Path, text: &str) -> Result<Pipeline> {
-        let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let mut p = Pipeline {
             file: file.to_path_buf(),
             text: text.to_string(),
@@ -175,13 +180,31 @@ impl Pipeline {
     }
 
     /// An [`Error::Pipeline`] pointing at `span` of this file.
-    pub fn error(&self, message: impl Into<String>, span: Range<usize>, help: Option<String>) -> Error {
+    pub fn error(
+        &self,
+        message: impl Into<String>,
+        span: Range<usize>,
+        help: Option<String>,
+    ) -> Error {
         self.error_at(message, Some(span), help)
     }
 
-    fn error_at(&self, message: impl Into<String>, span: Option<Range<usize>>, help: Option<String>) -> Error {
-        let at = Located { file: self.file.clone(), text: self.text.clone(), span };
-        Error::Pipeline { message: message.into(), at: Box::new(at), help }
+    fn error_at(
+        &self,
+        message: impl Into<String>,
+        span: Option<Range<usize>>,
+        help: Option<String>,
+    ) -> Error {
+        let at = Located {
+            file: self.file.clone(),
+            text: self.text.clone(),
+            span,
+        };
+        Error::Pipeline {
+            message: message.into(),
+            at: Box::new(at),
+            help,
+        }
     }
 
     /// The artifact named `name`, if any.
@@ -198,7 +221,11 @@ impl Pipeline {
                 }
                 other => {
                     let help = did_you_mean(other, ["root"]);
-                    return Err(self.error(format!("unknown key `{other}` in `[pipeline]`"), key.span(), help));
+                    return Err(self.error(
+                        format!("unknown key `{other}` in `[pipeline]`"),
+                        key.span(),
+                        help,
+                    ));
                 }
             }
         }
@@ -207,11 +234,17 @@ impl Pipeline {
 
     fn parse_params(&mut self, value: &TomlValue) -> Result<()> {
         for (key, v) in sorted(self.table(value, "[params]")?) {
-            let name = Spanned { value: key.get_ref().to_string(), span: key.span() };
+            let name = Spanned {
+                value: key.get_ref().to_string(),
+                span: key.span(),
+            };
             let source = match v.get_ref() {
-                DeValue::Array(_) => ParamSource::List(self.string_list(v, &format!("param `{}`", name.value))?),
+                DeValue::Array(_) => {
+                    ParamSource::List(self.string_list(v, &format!("param `{}`", name.value))?)
+                }
                 DeValue::Table(t) => {
-                    let (from, lookup) = self.file_lookup(t, v.span(), &format!("param `{}`", name.value))?;
+                    let (from, lookup) =
+                        self.file_lookup(t, v.span(), &format!("param `{}`", name.value))?;
                     ParamSource::File { from, lookup }
                 }
                 _ => {
@@ -228,40 +261,68 @@ impl Pipeline {
     }
 
     /// `{ from = FILE, key = K }` or `{ from = FILE, pointer = P }`.
-    fn file_lookup(&self, t: &DeTable, span: Range<usize>, what: &str) -> Result<(Spanned<String>, Lookup)> {
+    fn file_lookup(
+        &self,
+        t: &DeTable,
+        span: Range<usize>,
+        what: &str,
+    ) -> Result<(Spanned<String>, Lookup)> {
         let (mut from, mut lookup) = (None, None);
         for (key, v) in sorted(t) {
             match key.get_ref().as_ref() {
                 "from" => from = Some(self.string(v, "`from`")?),
                 "key" | "pointer" if lookup.is_some() => {
-                    return Err(self.error(format!("{what}: give either `key` or `pointer`, not both"), key.span(), None));
+                    return Err(self.error(
+                        format!("{what}: give either `key` or `pointer`, not both"),
+                        key.span(),
+                        None,
+                    ));
                 }
                 "key" => lookup = Some(Lookup::Key(self.string(v, "`key`")?)),
                 "pointer" => {
                     let p = self.string(v, "`pointer`")?;
                     if !p.value.is_empty() && !p.value.starts_with('/') {
-                        return Err(self.error(format!("pointer `{}` must start with `/`", p.value), p.span, None));
+                        return Err(self.error(
+                            format!("pointer `{}` must start with `/`", p.value),
+                            p.span,
+                            None,
+                        ));
                     }
                     lookup = Some(Lookup::Pointer(p));
                 }
                 other => {
                     let help = did_you_mean(other, ["from", "key", "pointer"]);
-                    return Err(self.error(format!("unknown key `{other}` in {what}"), key.span(), help));
+                    return Err(self.error(
+                        format!("unknown key `{other}` in {what}"),
+                        key.span(),
+                        help,
+                    ));
                 }
             }
         }
         match (from, lookup) {
             (Some(f), Some(l)) => Ok((f, l)),
             (None, _) => Err(self.error(format!("{what} needs `from = FILE`"), span, None)),
-            (_, None) => Err(self.error(format!("{what} needs `key = \"a.b\"` (TOML) or `pointer = \"/a/b\"` (JSON)"), span, None)),
+            (_, None) => Err(self.error(
+                format!("{what} needs `key = \"a.b\"` (TOML) or `pointer = \"/a/b\"` (JSON)"),
+                span,
+                None,
+            )),
         }
     }
 
     fn parse_artifacts(&mut self, value: &TomlValue) -> Result<()> {
         for (key, v) in sorted(self.table(value, "[artifact]")?) {
             let name = key.get_ref().to_string();
-            if let Some(c) = name.chars().find(|c| INVALID_NAME_CHARS.contains(c) || c.is_whitespace()) {
-                return Err(self.error(format!("artifact name `{name}` must not contain `{c}`"), key.span(), None));
+            if let Some(c) = name
+                .chars()
+                .find(|c| INVALID_NAME_CHARS.contains(c) || c.is_whitespace())
+            {
+                return Err(self.error(
+                    format!("artifact name `{name}` must not contain `{c}`"),
+                    key.span(),
+                    None,
+                ));
             }
             let artifact = self.parse_artifact(name, key.span(), v)?;
             self.artifacts.push(artifact);
@@ -269,14 +330,22 @@ impl Pipeline {
         Ok(())
     }
 
-    fn parse_artifact(&self, name: String, span: Range<usize>, value: &TomlValue) -> Result<Artifact> {
+    fn parse_artifact(
+        &self,
+        name: String,
+        span: Range<usize>,
+        value: &TomlValue,
+    ) -> Result<Artifact> {
         let what = format!("[artifact.{name}]");
         let table = self.table(value, &format!("`{what}`"))?;
         let mut rule = None;
         let mut a = Artifact {
             name,
             span: span.clone(),
-            rule: Spanned { value: String::new(), span: span.clone() },
+            rule: Spanned {
+                value: String::new(),
+                span: span.clone(),
+            },
             params: Vec::new(),
             host: None,
             epoch: None,
@@ -298,11 +367,16 @@ impl Pipeline {
                 }
                 other => {
                     let help = did_you_mean(other, ARTIFACT_KEYS);
-                    return Err(self.error(format!("unknown key `{other}` in `{what}`"), key.span(), help));
+                    return Err(self.error(
+                        format!("unknown key `{other}` in `{what}`"),
+                        key.span(),
+                        help,
+                    ));
                 }
             }
         }
-        a.rule = rule.ok_or_else(|| self.error(format!("`{what}` has no `rule`"), span.clone(), None))?;
+        a.rule =
+            rule.ok_or_else(|| self.error(format!("`{what}` has no `rule`"), span.clone(), None))?;
         if a.outputs.is_empty() {
             return Err(self.error(format!("`{what}` declares no `outputs`"), span, None));
         }
@@ -329,20 +403,33 @@ impl Pipeline {
 
     fn config(&self, v: &TomlValue) -> ConfigValue {
         match v.get_ref() {
-            DeValue::String(s) => ConfigValue::String(Spanned { value: s.to_string(), span: v.span() }),
+            DeValue::String(s) => ConfigValue::String(Spanned {
+                value: s.to_string(),
+                span: v.span(),
+            }),
             DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
                 Ok(n) => ConfigValue::Scalar(n.into()),
                 Err(_) => ConfigValue::Scalar(i.as_str().into()),
             },
             DeValue::Float(f) => {
-                let n = f.as_str().replace('_', "").parse::<f64>().ok().and_then(serde_json::Number::from_f64);
+                let n = f
+                    .as_str()
+                    .replace('_', "")
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64);
                 ConfigValue::Scalar(n.map_or(serde_json::Value::Null, serde_json::Value::Number))
             }
             DeValue::Boolean(b) => ConfigValue::Scalar((*b).into()),
             DeValue::Datetime(d) => ConfigValue::Scalar(d.to_string().into()),
-            DeValue::Array(items) => ConfigValue::Array(items.iter().map(|i| self.config(i)).collect()),
+            DeValue::Array(items) => {
+                ConfigValue::Array(items.iter().map(|i| self.config(i)).collect())
+            }
             DeValue::Table(t) => {
-                let mut entries: Vec<_> = t.iter().map(|(k, v)| (k.get_ref().to_string(), self.config(v))).collect();
+                let mut entries: Vec<_> = t
+                    .iter()
+                    .map(|(k, v)| (k.get_ref().to_string(), self.config(v)))
+                    .collect();
                 entries.sort_by(|a, b| a.0.cmp(&b.0));
                 ConfigValue::Table(entries)
             }
@@ -350,23 +437,44 @@ impl Pipeline {
     }
 
     fn table<'a, 'i>(&self, v: &'a TomlValue<'i>, what: &str) -> Result<&'a DeTable<'i>> {
-        v.get_ref()
-            .as_table()
-            .ok_or_else(|| self.error(format!("{what} must be a table, not a {}", v.get_ref().type_str()), v.span(), None))
+        v.get_ref().as_table().ok_or_else(|| {
+            self.error(
+                format!("{what} must be a table, not a {}", v.get_ref().type_str()),
+                v.span(),
+                None,
+            )
+        })
     }
 
     fn string(&self, v: &TomlValue, what: &str) -> Result<Spanned<String>> {
         match v.get_ref() {
-            DeValue::String(s) => Ok(Spanned { value: s.to_string(), span: v.span() }),
-            other => Err(self.error(format!("{what} must be a string, not a {}", other.type_str()), v.span(), None)),
+            DeValue::String(s) => Ok(Spanned {
+                value: s.to_string(),
+                span: v.span(),
+            }),
+            other => Err(self.error(
+                format!("{what} must be a string, not a {}", other.type_str()),
+                v.span(),
+                None,
+            )),
         }
     }
 
     fn string_list(&self, v: &TomlValue, what: &str) -> Result<Vec<Spanned<String>>> {
         let items = v.get_ref().as_array().ok_or_else(|| {
-            self.error(format!("{what} must be a list of strings, not a {}", v.get_ref().type_str()), v.span(), None)
+            self.error(
+                format!(
+                    "{what} must be a list of strings, not a {}",
+                    v.get_ref().type_str()
+                ),
+                v.span(),
+                None,
+            )
         })?;
-        items.iter().map(|i| self.string(i, &format!("each of {what}"))).collect()
+        items
+            .iter()
+            .map(|i| self.string(i, &format!("each of {what}")))
+            .collect()
     }
 }
 
@@ -405,15 +513,35 @@ impl DataFiles {
             Lookup::Pointer(_) => path.concat(),
             Lookup::Key(_) => path.join("."),
         };
-        let kind = if matches!(lookup, Lookup::Pointer(_)) { "pointer" } else { "key" };
-        found.ok_or_else(|| p.error(format!("{kind} `{text}` not found in `{}`", from.value), lookup.spanned().span.clone(), None))
+        let kind = if matches!(lookup, Lookup::Pointer(_)) {
+            "pointer"
+        } else {
+            "key"
+        };
+        found.ok_or_else(|| {
+            p.error(
+                format!("{kind} `{text}` not found in `{}`", from.value),
+                lookup.spanned().span.clone(),
+                None,
+            )
+        })
     }
 
-    fn load(&mut self, p: &Pipeline, from: &Spanned<String>, lookup: &Lookup) -> Result<&serde_json::Value> {
+    fn load(
+        &mut self,
+        p: &Pipeline,
+        from: &Spanned<String>,
+        lookup: &Lookup,
+    ) -> Result<&serde_json::Value> {
         if !self.files.contains_key(&from.value) {
             let path = p.root.join(&from.value);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| p.error(format!("cannot read params file `{}`: {e}", path.display()), from.span.clone(), None))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                p.error(
+                    format!("cannot read params file `{}`: {e}", path.display()),
+                    from.span.clone(),
+                    None,
+                )
+            })?;
             let value = match lookup {
                 Lookup::Pointer(_) => serde_json::from_str(&text).map_err(|e| {
                     let offset = line_col_offset(&text, e.line(), e.column());
@@ -421,7 +549,12 @@ impl DataFiles {
                 })?,
                 Lookup::Key(_) => toml::from_str::<serde_json::Value>(&text).map_err(|e| {
                     let msg = e.message().trim().replace('\n', ": ");
-                    data_file_error(&path, &text, format!("invalid TOML: {msg}"), e.span().map_or(0, |s| s.start))
+                    data_file_error(
+                        &path,
+                        &text,
+                        format!("invalid TOML: {msg}"),
+                        e.span().map_or(0, |s| s.start),
+                    )
                 })?,
             };
             self.files.insert(from.value.clone(), value);
@@ -431,26 +564,44 @@ impl DataFiles {
 }
 
 fn data_file_error(path: &Path, text: &str, message: String, offset: usize) -> Error {
-    let at = Located { file: path.to_path_buf(), text: text.to_string(), span: Some(offset..offset + 1) };
-    Error::Pipeline { message, at: Box::new(at), help: None }
+    let at = Located {
+        file: path.to_path_buf(),
+        text: text.to_string(),
+        span: Some(offset..offset + 1),
+    };
+    Error::Pipeline {
+        message,
+        at: Box::new(at),
+        help: None,
+    }
 }
 
 /// Byte offset of a 1-based line and column (serde_json's convention).
 fn line_col_offset(text: &str, line: usize, col: usize) -> usize {
-    let start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
     (start + col.saturating_sub(1)).min(text.len())
 }
 
 impl Pipeline {
     /// Resolves every param to its values (literal or from its file), checking each value.
     pub fn resolve_params(&self, files: &mut DataFiles) -> Result<Vec<Vec<String>>> {
-        self.params.iter().map(|param| self.resolve_param(param, files)).collect()
+        self.params
+            .iter()
+            .map(|param| self.resolve_param(param, files))
+            .collect()
     }
 
     fn resolve_param(&self, param: &Param, files: &mut DataFiles) -> Result<Vec<String>> {
         let name = &param.name.value;
         let values: Vec<(String, Range<usize>)> = match &param.source {
-            ParamSource::List(items) => items.iter().map(|s| (s.value.clone(), s.span.clone())).collect(),
+            ParamSource::List(items) => items
+                .iter()
+                .map(|s| (s.value.clone(), s.span.clone()))
+                .collect(),
             ParamSource::File { from, lookup } => {
                 let span = lookup.spanned().span.clone();
                 let path = match lookup {
@@ -459,22 +610,33 @@ impl Pipeline {
                 };
                 let value = files.get(self, from, lookup, &path)?;
                 let not_list = || {
-                    let msg = format!("param `{name}`: `{}` in `{}` is not a list of strings", lookup.spanned().value, from.value);
+                    let msg = format!(
+                        "param `{name}`: `{}` in `{}` is not a list of strings",
+                        lookup.spanned().value,
+                        from.value
+                    );
                     self.error(msg, span.clone(), None)
                 };
                 let items = value.as_array().ok_or_else(not_list)?;
-                let strings: Option<Vec<_>> = items.iter().map(|v| v.as_str().map(|s| (s.to_string(), span.clone()))).collect();
+                let strings: Option<Vec<_>> = items
+                    .iter()
+                    .map(|v| v.as_str().map(|s| (s.to_string(), span.clone())))
+                    .collect();
                 strings.ok_or_else(not_list)?
             }
         };
         let source = match &param.source {
             ParamSource::List(_) => "its list".to_string(),
-            ParamSource::File { from, lookup } => format!("`{}` at `{}`", from.value, lookup.spanned().value),
+            ParamSource::File { from, lookup } => {
+                format!("`{}` at `{}`", from.value, lookup.spanned().value)
+            }
         };
         let mut seen = std::collections::HashSet::new();
         for (value, span) in &values {
             if let Some(problem) = value_problem(value) {
-                let msg = format!("param `{name}` has an invalid value `{value}` (from {source}): {problem}");
+                let msg = format!(
+                    "param `{name}` has an invalid value `{value}` (from {source}): {problem}"
+                );
                 return Err(self.error(msg, span.clone(), None));
             }
             if !seen.insert(value.as_str()) {
@@ -491,6 +653,10 @@ fn value_problem(value: &str) -> Option<String> {
     if value.is_empty() {
         return Some("it is empty".into());
     }
-    let c = value.chars().find(|c| INVALID_NAME_CHARS.contains(c) || c.is_whitespace())?;
-    Some(format!("it contains {c:?}; values may not contain `/`, `@`, `*`, `?`, `{{`, `}}` or whitespace"))
+    let c = value
+        .chars()
+        .find(|c| INVALID_NAME_CHARS.contains(c) || c.is_whitespace())?;
+    Some(format!(
+        "it contains {c:?}; values may not contain `/`, `@`, `*`, `?`, `{{`, `}}` or whitespace"
+    ))
 }

@@ -1,9 +1,9 @@
 //! Tests of `graph`: edges, patterns, cycles, topological order, target selection.
 
-use parity_engine::graph::{Graph, Input};
 use parity_engine::Error;
+use parity_engine::graph::{Graph, Input};
 
-use crate::pipeline::{error, graph, Fixture};
+use crate::pipeline::{Fixture, error, graph};
 
 const CODEX: &str = r#"
 [params]
@@ -58,17 +58,41 @@ fn node_references_and_patterns() {
     let g = graph(CODEX);
     assert_eq!(g.nodes.len(), 1 + 6 + 6 + 2 + 2 + 1);
     let s = &g.nodes[node(&g, "snapshot@0.97.0/macos")];
-    assert_eq!(s.inputs[0], Input::Node { node: node(&g, "binary@0.97.0/macos"), file: None, optional: false });
-    assert_eq!(s.inputs[1], Input::Source { path: "supplement/commands.json".into(), dir: false });
+    assert_eq!(
+        s.inputs[0],
+        Input::Node {
+            node: node(&g, "binary@0.97.0/macos"),
+            file: None,
+            optional: false
+        }
+    );
+    assert_eq!(
+        s.inputs[1],
+        Input::Source {
+            path: "supplement/commands.json".into(),
+            dir: false
+        }
+    );
     let u = &g.nodes[node(&g, "union@0.92.0")];
     let fan_in: Vec<_> = u.inputs[..3].to_vec();
-    let expected: Vec<_> = ["snapshot@0.92.0/linux", "snapshot@0.92.0/macos", "snapshot@0.92.0/windows"]
-        .iter()
-        .map(|id| Input::Node { node: node(&g, id), file: None, optional: true })
-        .collect();
+    let expected: Vec<_> = [
+        "snapshot@0.92.0/linux",
+        "snapshot@0.92.0/macos",
+        "snapshot@0.92.0/windows",
+    ]
+    .iter()
+    .map(|id| Input::Node {
+        node: node(&g, id),
+        file: None,
+        optional: true,
+    })
+    .collect();
     assert_eq!(fan_in, expected);
     assert_eq!(u.inputs.len(), 4);
-    assert_eq!(names(&g, &g.deps[node(&g, "binary@0.92.0/linux")]), ["lock"]);
+    assert_eq!(
+        names(&g, &g.deps[node(&g, "binary@0.92.0/linux")]),
+        ["lock"]
+    );
 }
 
 #[test]
@@ -94,12 +118,28 @@ fn make_style_file_edges() {
     let i = &g.nodes[node(&g, "index")];
     assert_eq!(
         i.inputs[0],
-        Input::Node { node: node(&g, "report@0.97.0"), file: Some("reports/0.97.0/any.json".into()), optional: false }
+        Input::Node {
+            node: node(&g, "report@0.97.0"),
+            file: Some("reports/0.97.0/any.json".into()),
+            optional: false
+        }
     );
-    assert_eq!(names(&g, &g.deps[node(&g, "index")]), ["report@0.92.0", "report@0.97.0"]);
-    assert_eq!(g.producer_of_path("reports/0.92.0/x/y.json"), Some((node(&g, "report@0.92.0"), 0)));
-    assert_eq!(g.producer_of_path("{cache}/raw_help/0.92.0/linux/a.txt"), Some((node(&g, "snapshot@0.92.0/linux"), 1)));
-    assert_eq!(g.producer_of_path("snapshots/0.92.0/linux.json"), Some((node(&g, "snapshot@0.92.0/linux"), 0)));
+    assert_eq!(
+        names(&g, &g.deps[node(&g, "index")]),
+        ["report@0.92.0", "report@0.97.0"]
+    );
+    assert_eq!(
+        g.producer_of_path("reports/0.92.0/x/y.json"),
+        Some((node(&g, "report@0.92.0"), 0))
+    );
+    assert_eq!(
+        g.producer_of_path("{cache}/raw_help/0.92.0/linux/a.txt"),
+        Some((node(&g, "snapshot@0.92.0/linux"), 1))
+    );
+    assert_eq!(
+        g.producer_of_path("snapshots/0.92.0/linux.json"),
+        Some((node(&g, "snapshot@0.92.0/linux"), 0))
+    );
     assert_eq!(g.producer_of_path("snapshots/0.92.0"), None);
     assert_eq!(g.producer_of_path("RULES.json"), None);
 }
@@ -118,14 +158,31 @@ fn topo_order_is_stable() {
     let g = graph(CODEX);
     let order = names(&g, &g.topo);
     assert_eq!(order[0], "lock");
-    assert_eq!(order[1..7], ["binary@0.92.0/linux", "binary@0.92.0/macos", "binary@0.92.0/windows", "binary@0.97.0/linux", "binary@0.97.0/macos", "binary@0.97.0/windows"]);
+    assert_eq!(
+        order[1..7],
+        [
+            "binary@0.92.0/linux",
+            "binary@0.92.0/macos",
+            "binary@0.92.0/windows",
+            "binary@0.97.0/linux",
+            "binary@0.97.0/macos",
+            "binary@0.97.0/windows"
+        ]
+    );
     for (pos, &i) in g.topo.iter().enumerate() {
         for &d in &g.deps[i] {
-            assert!(g.topo[..pos].contains(&d), "{} before its dep {}", g.nodes[i].id, g.nodes[d].id);
+            assert!(
+                g.topo[..pos].contains(&d),
+                "{} before its dep {}",
+                g.nodes[i].id,
+                g.nodes[d].id
+            );
         }
     }
     // Declared late but needed early: dependencies first, otherwise lowest index first.
-    let g = graph("[artifact.c]\nrule = \"pin\"\ninputs = [\"z\"]\noutputs = [\"c\"]\n[artifact.b]\nrule = \"pin\"\noutputs = [\"b\"]\n[artifact.z]\nrule = \"pin\"\noutputs = [\"z\"]\n");
+    let g = graph(
+        "[artifact.c]\nrule = \"pin\"\ninputs = [\"z\"]\noutputs = [\"c\"]\n[artifact.b]\nrule = \"pin\"\noutputs = [\"b\"]\n[artifact.z]\nrule = \"pin\"\noutputs = [\"z\"]\n",
+    );
     assert_eq!(names(&g, &g.topo), ["b", "z", "c"]);
 }
 
@@ -149,7 +206,10 @@ fn self_loop_is_a_cycle() {
 
 #[test]
 fn pattern_matching_nothing() {
-    let text = CODEX.replace("\"snapshot@{version}/*?\"", "\"snapshot@{version}/freebsd?\"");
+    let text = CODEX.replace(
+        "\"snapshot@{version}/*?\"",
+        "\"snapshot@{version}/freebsd?\"",
+    );
     assert_eq!(
         error(&text),
         "pattern `snapshot@0.92.0/freebsd` (input of `union@0.92.0`) matches no node
@@ -179,13 +239,24 @@ fn wrong_segment_count() {
 fn artifact_with_params_named_alone() {
     let text = CODEX.replace("\"binary@{version}/{target}\"", "\"binary\"");
     let e = error(&text);
-    assert!(e.starts_with("input `binary` of `snapshot@0.92.0/linux` names artifact `binary`, which has params"), "{e}");
-    assert!(e.ends_with("help: name its nodes: `binary@{version}/{target}`"), "{e}");
+    assert!(
+        e.starts_with(
+            "input `binary` of `snapshot@0.92.0/linux` names artifact `binary`, which has params"
+        ),
+        "{e}"
+    );
+    assert!(
+        e.ends_with("help: name its nodes: `binary@{version}/{target}`"),
+        "{e}"
+    );
 }
 
 #[test]
 fn unknown_artifact_in_input() {
-    let text = CODEX.replace("\"binary@{version}/{target}\"", "\"binery@{version}/{target}\"");
+    let text = CODEX.replace(
+        "\"binary@{version}/{target}\"",
+        "\"binery@{version}/{target}\"",
+    );
     let e = error(&text);
     assert!(e.starts_with("input `binery@0.92.0/linux` of `snapshot@0.92.0/linux` names an unknown artifact `binery`"), "{e}");
     assert!(e.ends_with("help: did you mean `binary`?"), "{e}");
@@ -194,13 +265,35 @@ fn unknown_artifact_in_input() {
 #[test]
 fn select_patterns() {
     let g = graph(CODEX);
-    let sel = |p: &[&str]| names(&g, &g.select(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap());
+    let sel = |p: &[&str]| {
+        names(
+            &g,
+            &g.select(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap(),
+        )
+    };
     assert_eq!(sel(&["union"]), ["union@0.92.0", "union@0.97.0"]);
     assert_eq!(sel(&["lock"]), ["lock"]);
-    assert_eq!(sel(&["snapshot@0.97.0"]), ["snapshot@0.97.0/linux", "snapshot@0.97.0/macos", "snapshot@0.97.0/windows"]);
-    assert_eq!(sel(&["snapshot@*/macos"]), ["snapshot@0.92.0/macos", "snapshot@0.97.0/macos"]);
-    assert_eq!(sel(&["snapshot@0.9*/m*"]), ["snapshot@0.92.0/macos", "snapshot@0.97.0/macos"]);
-    assert_eq!(sel(&["report@*", "union@0.92.0", "report@0.92.0"]), ["union@0.92.0", "report@0.92.0", "report@0.97.0"]);
+    assert_eq!(
+        sel(&["snapshot@0.97.0"]),
+        [
+            "snapshot@0.97.0/linux",
+            "snapshot@0.97.0/macos",
+            "snapshot@0.97.0/windows"
+        ]
+    );
+    assert_eq!(
+        sel(&["snapshot@*/macos"]),
+        ["snapshot@0.92.0/macos", "snapshot@0.97.0/macos"]
+    );
+    assert_eq!(
+        sel(&["snapshot@0.9*/m*"]),
+        ["snapshot@0.92.0/macos", "snapshot@0.97.0/macos"]
+    );
+    assert_eq!(
+        sel(&["report@*", "union@0.92.0", "report@0.92.0"]),
+        ["union@0.92.0", "report@0.92.0", "report@0.97.0"]
+    );
     assert_eq!(sel(&["*"]).len(), g.nodes.len());
     assert_eq!(sel(&["*@0.92.0"]), ["union@0.92.0", "report@0.92.0"]);
 }
@@ -209,10 +302,17 @@ fn select_patterns() {
 fn select_unknown_target() {
     let g = graph(CODEX);
     let e = g.select(&["unoin@0.92.0".to_string()]).unwrap_err();
-    assert_eq!(e.render(), "no node matches `unoin@0.92.0`\n  help: did you mean `union@0.92.0`?");
-    let e = g.select(&["snapshot@0.92.0/freebsd".to_string()]).unwrap_err();
+    assert_eq!(
+        e.render(),
+        "no node matches `unoin@0.92.0`\n  help: did you mean `union@0.92.0`?"
+    );
+    let e = g
+        .select(&["snapshot@0.92.0/freebsd".to_string()])
+        .unwrap_err();
     assert!(matches!(e, Error::UnknownTarget { .. }));
-    let e = g.select(&["snapshot@0.92.0/linux/x".to_string()]).unwrap_err();
+    let e = g
+        .select(&["snapshot@0.92.0/linux/x".to_string()])
+        .unwrap_err();
     assert!(matches!(e, Error::UnknownTarget { .. }));
 }
 

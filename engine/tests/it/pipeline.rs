@@ -6,7 +6,14 @@ use parity_engine::graph::{Graph, Input, OutputKind};
 use parity_engine::pipeline::Pipeline;
 
 /// The rules the tests' pipelines may use.
-pub const RULES: &[&str] = &["snapshot", "union", "merge-lock", "acquire", "report", "pin"];
+pub const RULES: &[&str] = &[
+    "snapshot",
+    "union",
+    "merge-lock",
+    "acquire",
+    "report",
+    "pin",
+];
 
 /// A temp dir holding `pipeline.toml` and data files.
 pub struct Fixture {
@@ -16,7 +23,9 @@ pub struct Fixture {
 impl Fixture {
     /// A fixture with `pipeline.toml` = `text`.
     pub fn new(text: &str) -> Fixture {
-        let f = Fixture { dir: tempfile::tempdir().unwrap() };
+        let f = Fixture {
+            dir: tempfile::tempdir().unwrap(),
+        };
         f.file("pipeline.toml", text)
     }
 
@@ -36,14 +45,17 @@ impl Fixture {
 
     /// The rendered error of loading and building, with the temp dir stripped.
     pub fn error(&self) -> String {
-        let e = self.build().err().expect("expected an error");
-        e.render().replace(&format!("{}/", self.dir.path().display()), "")
+        let e = self.build().expect_err("expected an error");
+        e.render()
+            .replace(&format!("{}/", self.dir.path().display()), "")
     }
 }
 
 /// Builds `text` (no data files).
 pub fn graph(text: &str) -> Graph {
-    Fixture::new(text).build().unwrap_or_else(|e| panic!("{}", e.render()))
+    Fixture::new(text)
+        .build()
+        .unwrap_or_else(|e| panic!("{}", e.render()))
 }
 
 /// The rendered error of building `text`.
@@ -147,8 +159,14 @@ outputs = ["snapshots/{version}/", "{cache}/raw_help/{version}/"]
 "#,
     ));
     let o = &g.nodes[0].outputs;
-    assert_eq!((o[0].path.as_str(), o[0].kind, o[0].dir), ("snapshots/0.92.0", OutputKind::Committed, true));
-    assert_eq!((o[1].path.as_str(), o[1].kind, o[1].dir), ("raw_help/0.92.0", OutputKind::Cache, true));
+    assert_eq!(
+        (o[0].path.as_str(), o[0].kind, o[0].dir),
+        ("snapshots/0.92.0", OutputKind::Committed, true)
+    );
+    assert_eq!(
+        (o[1].path.as_str(), o[1].kind, o[1].dir),
+        ("raw_help/0.92.0", OutputKind::Cache, true)
+    );
     assert_eq!(o[1].name(), "{cache}/raw_help/0.92.0");
 }
 
@@ -165,9 +183,18 @@ outputs = ["report.json"]
     assert_eq!(
         g.nodes[0].inputs,
         [
-            Input::Source { path: "RULES.json".into(), dir: false },
-            Input::Source { path: "supplement".into(), dir: true },
-            Input::Source { path: "a/b.json".into(), dir: false },
+            Input::Source {
+                path: "RULES.json".into(),
+                dir: false
+            },
+            Input::Source {
+                path: "supplement".into(),
+                dir: true
+            },
+            Input::Source {
+                path: "a/b.json".into(),
+                dir: false
+            },
         ]
     );
 }
@@ -210,15 +237,24 @@ fn unknown_artifact_key() {
 #[test]
 fn missing_rule_and_outputs() {
     let e = error("[artifact.x]\noutputs = [\"a\"]\n");
-    assert!(e.starts_with("`[artifact.x]` has no `rule`\n --> pipeline.toml:1:11"), "{e}");
+    assert!(
+        e.starts_with("`[artifact.x]` has no `rule`\n --> pipeline.toml:1:11"),
+        "{e}"
+    );
     let e = error("[artifact.x]\nrule = \"pin\"\n");
-    assert!(e.starts_with("`[artifact.x]` declares no `outputs`\n --> pipeline.toml:1:11"), "{e}");
+    assert!(
+        e.starts_with("`[artifact.x]` declares no `outputs`\n --> pipeline.toml:1:11"),
+        "{e}"
+    );
 }
 
 #[test]
 fn wrong_type() {
     let e = error("[artifact.x]\nrule = \"pin\"\noutputs = \"a\"\n");
-    assert!(e.starts_with("`outputs` must be a list of strings, not a string\n --> pipeline.toml:3:11"), "{e}");
+    assert!(
+        e.starts_with("`outputs` must be a list of strings, not a string\n --> pipeline.toml:3:11"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -236,18 +272,27 @@ fn unknown_rule() {
 
 #[test]
 fn unknown_param() {
-    let e = error(&with_base("[artifact.x]\nrule = \"pin\"\nparams = [\"versoin\"]\noutputs = [\"a\"]\n"));
+    let e = error(&with_base(
+        "[artifact.x]\nrule = \"pin\"\nparams = [\"versoin\"]\noutputs = [\"a\"]\n",
+    ));
     assert!(
         e.starts_with("unknown param `versoin` in `[artifact.x]`\n --> pipeline.toml:"),
         "{e}"
     );
-    assert!(e.ends_with("params = [\"versoin\"]\n  |           ^^^^^^^^^\n  help: did you mean `version`?"), "{e}");
+    assert!(
+        e.ends_with(
+            "params = [\"versoin\"]\n  |           ^^^^^^^^^\n  help: did you mean `version`?"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
 fn unknown_placeholder() {
     assert_eq!(
-        error(&with_base("[artifact.x]\nrule = \"pin\"\nparams = [\"version\"]\noutputs = [\"a/{verison}.json\"]\n")),
+        error(&with_base(
+            "[artifact.x]\nrule = \"pin\"\nparams = [\"version\"]\noutputs = [\"a/{verison}.json\"]\n"
+        )),
         "unknown placeholder `{verison}`: the params of `[artifact.x]` are `version`
  --> pipeline.toml:8:15
   |
@@ -259,17 +304,32 @@ fn unknown_placeholder() {
 
 #[test]
 fn placeholder_of_a_param_not_listed() {
-    let e = error(&with_base("[artifact.x]\nrule = \"pin\"\nparams = [\"version\"]\noutputs = [\"a/{target}.json\"]\n"));
-    assert!(e.starts_with("placeholder `{target}` is not a param of `[artifact.x]`\n --> pipeline.toml:8:15"), "{e}");
+    let e = error(&with_base(
+        "[artifact.x]\nrule = \"pin\"\nparams = [\"version\"]\noutputs = [\"a/{target}.json\"]\n",
+    ));
+    assert!(
+        e.starts_with(
+            "placeholder `{target}` is not a param of `[artifact.x]`\n --> pipeline.toml:8:15"
+        ),
+        "{e}"
+    );
     assert!(e.ends_with("help: add `target` to its `params`"), "{e}");
 }
 
 #[test]
 fn cache_placeholder_only_leads_outputs() {
     let e = error("[artifact.x]\nrule = \"pin\"\noutputs = [\"a/{cache}/b\"]\n");
-    assert!(e.starts_with("`{cache}` may only start an output path (in `[artifact.x]`)\n --> pipeline.toml:3:15"), "{e}");
+    assert!(
+        e.starts_with(
+            "`{cache}` may only start an output path (in `[artifact.x]`)\n --> pipeline.toml:3:15"
+        ),
+        "{e}"
+    );
     let e = error("[artifact.x]\nrule = \"pin\"\ninputs = [\"{cache}/b\"]\noutputs = [\"a\"]\n");
-    assert!(e.starts_with("`{cache}` may only start an output path"), "{e}");
+    assert!(
+        e.starts_with("`{cache}` may only start an output path"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -284,17 +344,29 @@ fn output_outside_the_workspace() {
   help: outputs are relative paths below the root"
     );
     let e = error("[artifact.x]\nrule = \"pin\"\noutputs = [\"/abs\"]\n");
-    assert!(e.starts_with("output `/abs` of `x` is outside the workspace\n --> pipeline.toml:3:12"), "{e}");
+    assert!(
+        e.starts_with("output `/abs` of `x` is outside the workspace\n --> pipeline.toml:3:12"),
+        "{e}"
+    );
     let e = error("[artifact.x]\nrule = \"pin\"\noutputs = [\"{cache}/a/../../b\"]\n");
-    assert!(e.starts_with("output `{cache}/a/../../b` of `x` is outside the workspace"), "{e}");
+    assert!(
+        e.starts_with("output `{cache}/a/../../b` of `x` is outside the workspace"),
+        "{e}"
+    );
     let e = error("[artifact.x]\nrule = \"pin\"\noutputs = [\"\"]\n");
-    assert!(e.starts_with("output `` of `x` is outside the workspace"), "{e}");
+    assert!(
+        e.starts_with("output `` of `x` is outside the workspace"),
+        "{e}"
+    );
 }
 
 #[test]
 fn input_outside_the_workspace() {
     let e = error("[artifact.x]\nrule = \"pin\"\ninputs = [\"a/../../b\"]\noutputs = [\"a\"]\n");
-    assert!(e.starts_with("input `a/../../b` of `x` is outside the workspace\n --> pipeline.toml:3:11"), "{e}");
+    assert!(
+        e.starts_with("input `a/../../b` of `x` is outside the workspace\n --> pipeline.toml:3:11"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -309,13 +381,22 @@ fn duplicate_output_path() {
 8 | outputs = [\"out.json\"]
   |            ^^^^^^^^^^"
     );
-    let e = error("[artifact.a]\nrule = \"pin\"\noutputs = [\"{cache}/x\"]\n[artifact.b]\nrule = \"pin\"\noutputs = [\"{cache}/x\"]\n");
-    assert!(e.starts_with("duplicate output path `{cache}/x`: declared by `a` and `b`\n --> pipeline.toml:6:12"), "{e}");
+    let e = error(
+        "[artifact.a]\nrule = \"pin\"\noutputs = [\"{cache}/x\"]\n[artifact.b]\nrule = \"pin\"\noutputs = [\"{cache}/x\"]\n",
+    );
+    assert!(
+        e.starts_with(
+            "duplicate output path `{cache}/x`: declared by `a` and `b`\n --> pipeline.toml:6:12"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
 fn duplicate_output_inside_a_directory_output() {
-    let e = error("[artifact.a]\nrule = \"pin\"\noutputs = [\"raw/\"]\n[artifact.b]\nrule = \"pin\"\noutputs = [\"raw/x/y.json\"]\n");
+    let e = error(
+        "[artifact.a]\nrule = \"pin\"\noutputs = [\"raw/\"]\n[artifact.b]\nrule = \"pin\"\noutputs = [\"raw/x/y.json\"]\n",
+    );
     assert_eq!(
         e,
         "duplicate output path `raw/x/y.json`: `b` declares it inside the directory output `raw/` of `a`
@@ -338,9 +419,15 @@ fn bad_param_value() {
   |                      ^^^^^^"
     );
     let e = error("[params]\nversion = [\"\"]\n");
-    assert!(e.starts_with("param `version` has an invalid value `` (from its list): it is empty"), "{e}");
+    assert!(
+        e.starts_with("param `version` has an invalid value `` (from its list): it is empty"),
+        "{e}"
+    );
     let e = error("[params]\nversion = [\"a\", \"a\"]\n");
-    assert!(e.starts_with("param `version` lists the value `a` twice"), "{e}");
+    assert!(
+        e.starts_with("param `version` lists the value `a` twice"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -358,8 +445,14 @@ params = ["version", "target"]
 outputs = ["s/{version}/{target}.json"]
 "#,
     )
-    .file("codex/RULES.json", r#"{"union": {"expected_targets": ["x86_64-linux", "aarch64-darwin"]}}"#)
-    .file("codex/versions.toml", "[tracked]\nlist = [\"0.97.0\", \"0.92.0\"]\n");
+    .file(
+        "codex/RULES.json",
+        r#"{"union": {"expected_targets": ["x86_64-linux", "aarch64-darwin"]}}"#,
+    )
+    .file(
+        "codex/versions.toml",
+        "[tracked]\nlist = [\"0.97.0\", \"0.92.0\"]\n",
+    );
     let g = f.build().unwrap_or_else(|e| panic!("{}", e.render()));
     assert_eq!(
         ids(&g),
@@ -374,17 +467,23 @@ outputs = ["s/{version}/{target}.json"]
 
 #[test]
 fn params_file_missing() {
-    let e = Fixture::new("[params]\ntarget = { from = \"RULES.json\", pointer = \"/t\" }\n").error();
-    assert!(e.starts_with("cannot read params file `RULES.json`: "), "{e}");
+    let e =
+        Fixture::new("[params]\ntarget = { from = \"RULES.json\", pointer = \"/t\" }\n").error();
+    assert!(
+        e.starts_with("cannot read params file `RULES.json`: "),
+        "{e}"
+    );
     assert!(e.contains(" --> pipeline.toml:2:19\n"), "{e}");
     assert!(e.ends_with("2 | target = { from = \"RULES.json\", pointer = \"/t\" }\n  |                   ^^^^^^^^^^^^"), "{e}");
 }
 
 #[test]
 fn params_bad_pointer_and_key() {
-    let e = Fixture::new("[params]\ntarget = { from = \"RULES.json\", pointer = \"/union/targets\" }\n")
-        .file("RULES.json", r#"{"union": {}}"#)
-        .error();
+    let e = Fixture::new(
+        "[params]\ntarget = { from = \"RULES.json\", pointer = \"/union/targets\" }\n",
+    )
+    .file("RULES.json", r#"{"union": {}}"#)
+    .error();
     assert_eq!(
         e,
         "pointer `/union/targets` not found in `RULES.json`
@@ -393,24 +492,48 @@ fn params_bad_pointer_and_key() {
 2 | target = { from = \"RULES.json\", pointer = \"/union/targets\" }
   |                                           ^^^^^^^^^^^^^^^^"
     );
-    let e = Fixture::new("[params]\nv = { from = \"v.toml\", key = \"trackd\" }\n").file("v.toml", "tracked = [\"1\"]\n").error();
-    assert!(e.starts_with("key `trackd` not found in `v.toml`\n --> pipeline.toml:2:30"), "{e}");
-    let e = Fixture::new("[params]\nv = { from = \"v.toml\", key = \"tracked\" }\n").file("v.toml", "tracked = [1]\n").error();
-    assert!(e.starts_with("param `v`: `tracked` in `v.toml` is not a list of strings"), "{e}");
-    let e = Fixture::new("[params]\nv = { from = \"v.toml\", key = \"tracked\" }\n").file("v.toml", "tracked = [\"a/b\"]\n").error();
-    assert!(e.starts_with("param `v` has an invalid value `a/b` (from `v.toml` at `tracked`): it contains '/'"), "{e}");
-    let e = Fixture::new("[params]\nv = { from = \"v.json\", pointer = \"/a\" }\n").file("v.json", "{\n  \"a\": [,]\n}").error();
+    let e = Fixture::new("[params]\nv = { from = \"v.toml\", key = \"trackd\" }\n")
+        .file("v.toml", "tracked = [\"1\"]\n")
+        .error();
+    assert!(
+        e.starts_with("key `trackd` not found in `v.toml`\n --> pipeline.toml:2:30"),
+        "{e}"
+    );
+    let e = Fixture::new("[params]\nv = { from = \"v.toml\", key = \"tracked\" }\n")
+        .file("v.toml", "tracked = [1]\n")
+        .error();
+    assert!(
+        e.starts_with("param `v`: `tracked` in `v.toml` is not a list of strings"),
+        "{e}"
+    );
+    let e = Fixture::new("[params]\nv = { from = \"v.toml\", key = \"tracked\" }\n")
+        .file("v.toml", "tracked = [\"a/b\"]\n")
+        .error();
+    assert!(
+        e.starts_with(
+            "param `v` has an invalid value `a/b` (from `v.toml` at `tracked`): it contains '/'"
+        ),
+        "{e}"
+    );
+    let e = Fixture::new("[params]\nv = { from = \"v.json\", pointer = \"/a\" }\n")
+        .file("v.json", "{\n  \"a\": [,]\n}")
+        .error();
     assert!(e.starts_with("invalid JSON: "), "{e}");
     assert!(e.contains(" --> v.json:2:"), "{e}");
     let e = Fixture::new("[params]\nv = { from = \"v.json\", pointer = \"a\" }\n").error();
     assert!(e.starts_with("pointer `a` must start with `/`"), "{e}");
     let e = Fixture::new("[params]\nv = { from = \"v.json\" }\n").error();
-    assert!(e.starts_with("param `v` needs `key = \"a.b\"` (TOML) or `pointer = \"/a/b\"` (JSON)"), "{e}");
+    assert!(
+        e.starts_with("param `v` needs `key = \"a.b\"` (TOML) or `pointer = \"/a/b\"` (JSON)"),
+        "{e}"
+    );
 }
 
 #[test]
 fn epoch_template_must_be_an_integer() {
-    let e = error(&with_base("[artifact.b]\nrule = \"pin\"\nparams = [\"version\"]\nepoch = \"{version}\"\noutputs = [\"b/{version}\"]\n"));
+    let e = error(&with_base(
+        "[artifact.b]\nrule = \"pin\"\nparams = [\"version\"]\nepoch = \"{version}\"\noutputs = [\"b/{version}\"]\n",
+    ));
     assert_eq!(
         e,
         "`epoch` of `b@0.92.0` is `0.92.0`, not an integer (seconds since 1970)
@@ -458,7 +581,17 @@ outputs = ["e"]
     let epochs: Vec<_> = g.nodes.iter().map(|n| n.epoch).collect();
     assert_eq!(
         epochs,
-        [Some(1769990400), Some(1769990400), Some(1769992), Some(1769997), Some(100), Some(200), Some(300), Some(400), None]
+        [
+            Some(1769990400),
+            Some(1769990400),
+            Some(1769992),
+            Some(1769997),
+            Some(100),
+            Some(200),
+            Some(300),
+            Some(400),
+            None
+        ]
     );
 }
 
@@ -486,7 +619,10 @@ fn epoch_missing_key_and_not_integer() {
     ))
     .file("v.json", r#"{"e": {"0.92.0": 5}}"#)
     .error();
-    assert!(e.starts_with("pointer `/e/0.97.0` not found in `v.json`\n --> pipeline.toml:8:"), "{e}");
+    assert!(
+        e.starts_with("pointer `/e/0.97.0` not found in `v.json`\n --> pipeline.toml:8:"),
+        "{e}"
+    );
     let e = error("[artifact.c]\nrule = \"pin\"\nepoch = 1.5\noutputs = [\"c\"]\n");
     assert!(e.starts_with("`epoch` must be an integer, a string"), "{e}");
 }
