@@ -258,16 +258,15 @@ enum Piece {
 
 /// A string of `pipeline.toml` with its placeholders resolved to the artifact's param positions.
 #[derive(Debug, Clone)]
-struct Template<'p> {
+struct Template {
     pieces: Vec<Piece>,
     /// Where it is in `pipeline.toml`.
     span: Range<usize>,
     /// Started with `{cache}/` (outputs only; the prefix is not in `pieces`).
     cache: bool,
-    _src: std::marker::PhantomData<&'p str>,
 }
 
-impl Template<'_> {
+impl Template {
     fn render(&self, values: &[&str]) -> String {
         let mut out = String::new();
         self.render_into(values, &mut out);
@@ -288,14 +287,14 @@ impl Template<'_> {
 
 /// The rule config with its strings compiled.
 #[derive(Debug, Clone)]
-enum ConfigTemplate<'p> {
-    String(Template<'p>),
-    Array(Vec<ConfigTemplate<'p>>),
-    Table(Vec<(String, ConfigTemplate<'p>)>),
+enum ConfigTemplate {
+    String(Template),
+    Array(Vec<ConfigTemplate>),
+    Table(Vec<(String, ConfigTemplate)>),
     Scalar(serde_json::Value),
 }
 
-impl ConfigTemplate<'_> {
+impl ConfigTemplate {
     fn render(&self, values: &[&str]) -> serde_json::Value {
         match self {
             ConfigTemplate::String(t) => serde_json::Value::String(t.render(values)),
@@ -315,21 +314,21 @@ impl ConfigTemplate<'_> {
 enum EpochTemplate<'p> {
     None,
     Integer(i64),
-    Template(Template<'p>),
+    Template(Template),
     File {
         from: &'p Spanned<String>,
         lookup: &'p Lookup,
-        path: Vec<Template<'p>>,
+        path: Vec<Template>,
     },
 }
 
 /// One artifact with every string compiled against its params.
 struct CompiledArtifact<'p> {
-    inputs: Vec<Template<'p>>,
-    outputs: Vec<Template<'p>>,
-    host: Option<Template<'p>>,
+    inputs: Vec<Template>,
+    outputs: Vec<Template>,
+    host: Option<Template>,
     epoch: EpochTemplate<'p>,
-    config: Option<ConfigTemplate<'p>>,
+    config: Option<ConfigTemplate>,
 }
 
 /// Expansion state shared by the steps of [`Graph::build`].
@@ -346,7 +345,7 @@ impl<'p> Builder<'p> {
         params: &[String],
         artifact: &str,
         output: bool,
-    ) -> Result<Template<'p>> {
+    ) -> Result<Template> {
         self.template_part(s, 0..s.value.len(), params, artifact, output)
     }
 
@@ -358,7 +357,7 @@ impl<'p> Builder<'p> {
         params: &[String],
         artifact: &str,
         output: bool,
-    ) -> Result<Template<'p>> {
+    ) -> Result<Template> {
         let (mut pieces, mut cache, mut lit) = (Vec::new(), false, String::new());
         let v = &s.value[part.clone()];
         let mut i = 0;
@@ -408,7 +407,6 @@ impl<'p> Builder<'p> {
             pieces,
             span,
             cache,
-            _src: std::marker::PhantomData,
         })
     }
 
@@ -453,7 +451,7 @@ impl<'p> Builder<'p> {
         c: &'p ConfigValue,
         params: &[String],
         artifact: &str,
-    ) -> Result<ConfigTemplate<'p>> {
+    ) -> Result<ConfigTemplate> {
         Ok(match c {
             ConfigValue::String(s) => {
                 ConfigTemplate::String(self.template(s, params, artifact, false)?)
