@@ -403,3 +403,48 @@ fn timing_100k_nodes() {
         eprintln!("{} nodes, {edges} edges: {elapsed:?}", g.nodes.len());
     }
 }
+
+#[test]
+fn optional_marks_exact_refs_and_file_edges() {
+    let g = graph(
+        "[artifact.a]\nrule = \"pin\"\noutputs = [\"a.json\", \"dir/\"]\n[artifact.b]\nrule = \"pin\"\ninputs = [\"a?\", \"a.json?\", \"dir/x?\", \"src?\"]\noutputs = [\"b\"]\n",
+    );
+    assert_eq!(
+        g.nodes[1].inputs,
+        [
+            Input::Node {
+                node: 0,
+                file: None,
+                optional: true
+            },
+            Input::Node {
+                node: 0,
+                file: Some("a.json".into()),
+                optional: true
+            },
+            Input::Node {
+                node: 0,
+                file: Some("dir/x".into()),
+                optional: true
+            },
+            Input::Source {
+                path: "src".into(),
+                dir: false
+            },
+        ]
+    );
+    assert_eq!(g.deps[1], [0]);
+}
+
+#[test]
+fn select_artifact_without_params() {
+    let g = graph(CODEX);
+    assert_eq!(
+        g.select(&["index".to_string()]).unwrap(),
+        [node(&g, "index")]
+    );
+    assert!(matches!(
+        g.select(&["index@x".to_string()]),
+        Err(Error::UnknownTarget { .. })
+    ));
+}

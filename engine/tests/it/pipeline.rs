@@ -626,3 +626,15 @@ fn epoch_missing_key_and_not_integer() {
     let e = error("[artifact.c]\nrule = \"pin\"\nepoch = 1.5\noutputs = [\"c\"]\n");
     assert!(e.starts_with("`epoch` must be an integer, a string"), "{e}");
 }
+
+#[test]
+fn duplicate_key_is_malformed_toml() {
+    assert_eq!(
+        error("[artifact.x]\nrule = \"pin\"\nrule = \"pin\"\noutputs = [\"a\"]\n"),
+        "invalid TOML: duplicate key
+ --> pipeline.toml:3:1
+  |
+3 | rule = \"pin\"
+  | ^^^^"
+    );
+}
