@@ -132,4 +132,994 @@ pub struct Graph {
     pub topo: Vec<NodeIx>,
     /// Lookup by id.
     pub by_id: std::collections::HashMap<NodeId, NodeIx>,
+    /// The nodes of each artifact, in declaration order (index = artifact index).
+    pub artifacts: Vec<ArtifactNodes>,
+    /// Every declared output by [`Output::name`] -> (producer, output index).
+    pub outputs: std::collections::HashMap<String, (NodeIx, usize)>,
+}
+
+use std::collections::{BinaryHeap, HashMap};
+use std::ops::Range;
+
+use crate::error::did_you_mean;
+use crate::pipeline::{ConfigValue, DataFiles, Epoch, Lookup, Pipeline, Spanned};
+use crate::{Error, Result};
+
+/// The nodes of one artifact: a contiguous run of [`Graph::nodes`] laid out as the cartesian
+/// product of its params' values, so a node's index is computed from its values' indices
+/// (patterns enumerate their matches without scanning other nodes).
+#[derive(Debug, Clone, Default)]
+pub struct ArtifactNodes {
+    /// The artifact name.
+    pub name: String,
+    /// Index of its first node.
+    pub first: NodeIx,
+    /// How many nodes it has (the product of its params' value counts; 1 without params).
+    pub len: usize,
+    /// Its params, in order.
+    pub params: Vec<String>,
+    /// Each param's values, in declared order.
+    pub values: Vec<Vec<String>>,
+    /// Each param's value -> position in `values`.
+    value_ix: Vec<HashMap<String, usize>>,
+}
+
+impl ArtifactNodes {
+    /// The nodes whose i-th value is one of `allowed[i]` (positions in `values[i]`), ascending.
+    fn product(&self, allowed: &[Vec<usize>]) -> Vec<NodeIx> {
+        let mut strides = vec![1; self.values.len()];
+        for i in (0..self.values.len().saturating_sub(1)).rev() {
+            strides[i] = strides[i + 1] * self.values[i + 1].len();
+        }
+        let mut out = vec![self.first];
+        for (options, &stride) in allowed.iter().zip(&strides) {
+            out = out
+                .iter()
+                .flat_map(|base| options.iter().map(move |v| base + v * stride))
+                .collect();
+        }
+        if self.len == 0 {
+            out.clear();
+        }
+        out
+    }
+
+    /// Positions of the values of param `k` matching one pattern segment (`*`, a glob, a value).
+    fn segment(&self, k: usize, seg: &str) -> Vec<usize> {
+        if seg == "*" {
+            (0..self.values[k].len()).collect()
+        } else if seg.contains(['*', '?']) {
+            (0..self.values[k].len())
+                .filter(|&i| glob_match(seg, &self.values[k][i]))
+                .collect()
+        } else {
+            self.value_ix[k]
+                .get(seg)
+                .map(|&i| vec![i])
+                .unwrap_or_default()
+        }
+    }
+
+    /// The node `name@rest` when `rest` names one value per param (no patterns), without
+    /// allocating.
+    fn exact(&self, rest: &str) -> Option<NodeIx> {
+        let mut ix = 0;
+        let mut segs = rest.split('/');
+        for (k, values) in self.value_ix.iter().enumerate() {
+            ix = ix * self.values[k].len() + values.get(segs.next()?)?;
+        }
+        segs.next()
+            .is_none()
+            .then_some(self.first + ix)
+            .filter(|_| !self.params.is_empty())
+    }
+
+    /// `name@{p1}/{p2}`, for messages.
+    fn template_id(&self) -> String {
+        let ps: Vec<String> = self.params.iter().map(|p| format!("{{{p}}}")).collect();
+        format!("{}@{}", self.name, ps.join("/"))
+    }
+
+    fn params_list(&self) -> String {
+        let ps: Vec<String> = self.params.iter().map(|p| format!("`{p}`")).collect();
+        ps.join(", ")
+    }
+}
+
+/// `*` (any run) and `?` (any one char) glob over a whole string.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// A piece of a compiled `{param}` template.
+#[derive(Debug, Clone)]
+enum Piece {
+    Lit(String),
+    Param(usize),
+}
+
+/// A string of `pipeline.toml` with its placeholders resolved to the artifact's param positions.
+#[derive(Debug, Clone)]
+struct Template {
+    pieces: Vec<Piece>,
+    /// Where it is in `pipeline.toml`.
+    span: Range<usize>,
+    /// Started with `{cache}/` (outputs only; the prefix is not in `pieces`).
+    cache: bool,
+}
+
+impl Template {
+    fn render(&self, values: &[&str]) -> String {
+        let mut out = String::new();
+        self.render_into(values, &mut out);
+        out
+    }
+
+    /// Renders into `out` (cleared first), reusing its allocation.
+    fn render_into(&self, values: &[&str], out: &mut String) {
+        out.clear();
+        for piece in &self.pieces {
+            match piece {
+                Piece::Lit(s) => out.push_str(s),
+                Piece::Param(i) => out.push_str(values[*i]),
+            }
+        }
+    }
+}
+
+/// The rule config with its strings compiled.
+#[derive(Debug, Clone)]
+enum ConfigTemplate {
+    String(Template),
+    Array(Vec<ConfigTemplate>),
+    Table(Vec<(String, ConfigTemplate)>),
+    Scalar(serde_json::Value),
+}
+
+impl ConfigTemplate {
+    fn render(&self, values: &[&str]) -> serde_json::Value {
+        match self {
+            ConfigTemplate::String(t) => serde_json::Value::String(t.render(values)),
+            ConfigTemplate::Array(items) => items.iter().map(|i| i.render(values)).collect(),
+            ConfigTemplate::Table(entries) => serde_json::Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.render(values)))
+                    .collect(),
+            ),
+            ConfigTemplate::Scalar(v) => v.clone(),
+        }
+    }
+}
+
+/// `epoch` with its strings compiled.
+enum EpochTemplate<'p> {
+    None,
+    Integer(i64),
+    Template(Template),
+    File {
+        from: &'p Spanned<String>,
+        lookup: &'p Lookup,
+        path: Vec<Template>,
+    },
+}
+
+/// One artifact with every string compiled against its params.
+struct CompiledArtifact<'p> {
+    inputs: Vec<Template>,
+    outputs: Vec<Template>,
+    host: Option<Template>,
+    epoch: EpochTemplate<'p>,
+    config: Option<ConfigTemplate>,
+}
+
+/// Expansion state shared by the steps of [`Graph::build`].
+struct Builder<'p> {
+    p: &'p Pipeline,
+    artifact_names: HashMap<&'p str, usize>,
+}
+
+impl<'p> Builder<'p> {
+    /// Compiles `s`, allowing only `params` and, for outputs, a leading `{cache}`.
+    fn template(
+        &self,
+        s: &'p Spanned<String>,
+        params: &[String],
+        artifact: &str,
+        output: bool,
+    ) -> Result<Template> {
+        self.template_part(s, 0..s.value.len(), params, artifact, output)
+    }
+
+    /// Compiles the part `part` (a byte range of the value) of `s`.
+    fn template_part(
+        &self,
+        s: &'p Spanned<String>,
+        part: Range<usize>,
+        params: &[String],
+        artifact: &str,
+        output: bool,
+    ) -> Result<Template> {
+        let (mut pieces, mut cache, mut lit) = (Vec::new(), false, String::new());
+        let v = &s.value[part.clone()];
+        let mut i = 0;
+        while i < v.len() {
+            let rest = &v[i..];
+            let close = rest
+                .strip_prefix('{')
+                .and_then(|r| r.find('}'))
+                .map(|c| c + 1);
+            let name = close.map(|c| &rest[1..c]).filter(|n| is_ident(n));
+            let (Some(name), Some(close)) = (name, close) else {
+                let ch = rest.chars().next().unwrap_or_default();
+                lit.push(ch);
+                i += ch.len_utf8();
+                continue;
+            };
+            let span = self.sub_span(s, part.start + i..part.start + i + close + 1);
+            if let Some(k) = params.iter().position(|p| p == name) {
+                pieces.push(Piece::Lit(std::mem::take(&mut lit)));
+                pieces.push(Piece::Param(k));
+            } else if name == "cache" && output && i == 0 && rest[close + 1..].starts_with('/') {
+                cache = true;
+                i += close + 2;
+                continue;
+            } else if name == "cache" {
+                let msg = format!(
+                    "`{{cache}}` may only start an output path (in `[artifact.{artifact}]`)"
+                );
+                return Err(self.p.error(
+                    msg,
+                    span,
+                    Some("write `{cache}/path` in `outputs`".into()),
+                ));
+            } else {
+                return Err(self.unknown_placeholder(name, span, params, artifact));
+            }
+            i += close + 1;
+        }
+        pieces.push(Piece::Lit(lit));
+        pieces.retain(|p| !matches!(p, Piece::Lit(l) if l.is_empty()));
+        let span = if part.len() == s.value.len() {
+            s.span.clone()
+        } else {
+            self.sub_span(s, part)
+        };
+        Ok(Template {
+            pieces,
+            span,
+            cache,
+        })
+    }
+
+    fn unknown_placeholder(
+        &self,
+        name: &str,
+        span: Range<usize>,
+        params: &[String],
+        artifact: &str,
+    ) -> Error {
+        if self.p.params.iter().any(|p| p.name.value == name) {
+            let msg = format!("placeholder `{{{name}}}` is not a param of `[artifact.{artifact}]`");
+            return self
+                .p
+                .error(msg, span, Some(format!("add `{name}` to its `params`")));
+        }
+        let listed: Vec<String> = params.iter().map(|p| format!("`{p}`")).collect();
+        let msg = if listed.is_empty() {
+            format!("unknown placeholder `{{{name}}}`: `[artifact.{artifact}]` has no params")
+        } else {
+            format!(
+                "unknown placeholder `{{{name}}}`: the params of `[artifact.{artifact}]` are {}",
+                listed.join(", ")
+            )
+        };
+        let help = did_you_mean(name, params.iter().map(String::as_str).chain(["cache"]));
+        self.p.error(msg, span, help)
+    }
+
+    /// The span of `inner` (a byte range of the string's value) in the file, when the string
+    /// is written without escapes; else the whole string.
+    fn sub_span(&self, s: &Spanned<String>, inner: Range<usize>) -> Range<usize> {
+        let body = s.span.start + 1..s.span.end.saturating_sub(1);
+        match self.p.text.get(body.clone()) {
+            Some(raw) if raw == s.value => body.start + inner.start..body.start + inner.end,
+            _ => s.span.clone(),
+        }
+    }
+
+    fn config(
+        &self,
+        c: &'p ConfigValue,
+        params: &[String],
+        artifact: &str,
+    ) -> Result<ConfigTemplate> {
+        Ok(match c {
+            ConfigValue::String(s) => {
+                ConfigTemplate::String(self.template(s, params, artifact, false)?)
+            }
+            ConfigValue::Array(items) => ConfigTemplate::Array(
+                items
+                    .iter()
+                    .map(|i| self.config(i, params, artifact))
+                    .collect::<Result<_>>()?,
+            ),
+            ConfigValue::Table(entries) => ConfigTemplate::Table(
+                entries
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), self.config(v, params, artifact)?)))
+                    .collect::<Result<_>>()?,
+            ),
+            ConfigValue::Scalar(v) => ConfigTemplate::Scalar(v.clone()),
+        })
+    }
+
+    fn compile(&self, ix: usize, params: &[String]) -> Result<CompiledArtifact<'p>> {
+        let a = &self.p.artifacts[ix];
+        let t = |s: &'p Spanned<String>, output| self.template(s, params, &a.name, output);
+        let epoch = match &a.epoch {
+            None => EpochTemplate::None,
+            Some(Epoch::Integer(n)) => EpochTemplate::Integer(n.value),
+            Some(Epoch::Template(s)) => EpochTemplate::Template(t(s, false)?),
+            Some(Epoch::File { from, lookup }) => {
+                let s = lookup.spanned();
+                let path = match lookup {
+                    Lookup::Pointer(_) => vec![t(s, false)?],
+                    Lookup::Key(_) => key_segments(&s.value)
+                        .map(|seg| self.template_part(s, seg, params, &a.name, false))
+                        .collect::<Result<_>>()?,
+                };
+                EpochTemplate::File { from, lookup, path }
+            }
+        };
+        Ok(CompiledArtifact {
+            inputs: a
+                .inputs
+                .iter()
+                .map(|s| t(s, false))
+                .collect::<Result<_>>()?,
+            outputs: a
+                .outputs
+                .iter()
+                .map(|s| t(s, true))
+                .collect::<Result<_>>()?,
+            host: a.host.as_ref().map(|s| t(s, false)).transpose()?,
+            epoch,
+            config: a
+                .config
+                .as_ref()
+                .map(|c| self.config(c, params, &a.name))
+                .transpose()?,
+        })
+    }
+}
+
+/// Byte ranges of the dotted segments of a key.
+fn key_segments(key: &str) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut start = 0;
+    key.split('.').map(move |seg| {
+        let r = start..start + seg.len();
+        start = r.end + 1;
+        r
+    })
+}
+
+fn is_ident(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// `s` as a clean relative path (`/` separators, no `.`/`..`, no trailing `/`) and whether it
+/// ended with `/`; `None` when it is empty, absolute or escapes with `..`.
+fn clean_path(s: &str) -> Option<(String, bool)> {
+    clean_owned_path(s.to_string())
+}
+
+/// [`clean_path`] reusing the allocation of `s` in the common case.
+fn clean_owned_path(mut s: String) -> Option<(String, bool)> {
+    let dir = s.ends_with('/');
+    if s.starts_with('/') || s.contains('\\') || std::path::Path::new(&s).is_absolute() {
+        return None;
+    }
+    let trimmed = s.trim_end_matches('/');
+    if !trimmed.is_empty() && trimmed.split('/').all(|c| !matches!(c, "" | "." | "..")) {
+        s.truncate(trimmed.len());
+        return Some((s, dir));
+    }
+    let mut parts = Vec::new();
+    for part in s.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return None,
+            part => parts.push(part),
+        }
+    }
+    (!parts.is_empty()).then(|| (parts.join("/"), dir))
+}
+
+impl Builder<'_> {
+    /// Creates node `ix` of artifact `ai` with param values `vals` (inputs come later).
+    fn node(
+        &self,
+        ai: usize,
+        an: &ArtifactNodes,
+        c: &CompiledArtifact,
+        vals: &[&str],
+        files: &mut DataFiles,
+    ) -> Result<Node> {
+        let id = if vals.is_empty() {
+            an.name.clone()
+        } else {
+            format!("{}@{}", an.name, vals.join("/"))
+        };
+        let mut outputs = Vec::with_capacity(c.outputs.len());
+        for t in &c.outputs {
+            let Some((path, dir)) = clean_owned_path(t.render(vals)) else {
+                let rendered = t.render(vals);
+                let shown = if t.cache {
+                    format!("{{cache}}/{rendered}")
+                } else {
+                    rendered
+                };
+                let msg = format!("output `{shown}` of `{id}` is outside the workspace");
+                return Err(self.p.error(
+                    msg,
+                    t.span.clone(),
+                    Some("outputs are relative paths below the root".into()),
+                ));
+            };
+            let kind = if t.cache {
+                OutputKind::Cache
+            } else {
+                OutputKind::Committed
+            };
+            outputs.push(Output { path, kind, dir });
+        }
+        Ok(Node {
+            epoch: self.epoch(&c.epoch, vals, &id, files)?,
+            params: an
+                .params
+                .iter()
+                .cloned()
+                .zip(vals.iter().map(|v| v.to_string()))
+                .collect(),
+            rule: self.p.artifacts[ai].rule.value.clone(),
+            config: c.config.as_ref().map_or_else(
+                || serde_json::Value::Object(Default::default()),
+                |t| t.render(vals),
+            ),
+            host: c.host.as_ref().map(|t| t.render(vals)),
+            inputs: Vec::new(),
+            outputs,
+            artifact: ai,
+            id: NodeId(id),
+        })
+    }
+
+    fn epoch(
+        &self,
+        e: &EpochTemplate,
+        vals: &[&str],
+        id: &str,
+        files: &mut DataFiles,
+    ) -> Result<Option<i64>> {
+        let (text, span) = match e {
+            EpochTemplate::None => return Ok(None),
+            EpochTemplate::Integer(n) => return Ok(Some(*n)),
+            EpochTemplate::Template(t) => (t.render(vals), t.span.clone()),
+            EpochTemplate::File { from, lookup, path } => {
+                let path: Vec<String> = path.iter().map(|t| t.render(vals)).collect();
+                let span = lookup.spanned().span.clone();
+                match files.get(self.p, from, lookup, &path)? {
+                    serde_json::Value::Number(n) if n.is_i64() => return Ok(n.as_i64()),
+                    serde_json::Value::String(s) => (s.clone(), span),
+                    other => (other.to_string(), span),
+                }
+            }
+        };
+        text.trim().parse::<i64>().map(Some).map_err(|_| {
+            let msg = format!("`epoch` of `{id}` is `{text}`, not an integer (seconds since 1970)");
+            self.p.error(msg, span, None)
+        })
+    }
+
+    /// Resolves one input of node `ni` (rendered text `rendered`) into `out`.
+    fn input(
+        &self,
+        g: &Graph,
+        ni: NodeIx,
+        t: &Template,
+        rendered: &str,
+        out: &mut Vec<Input>,
+    ) -> Result<()> {
+        let (s, optional) = rendered
+            .strip_suffix('?')
+            .map_or((rendered, false), |r| (r, true));
+        let node = &g.nodes[ni].id;
+        let err = |msg: String, help: Option<String>| Err(self.p.error(msg, t.span.clone(), help));
+        if let Some((name, rest)) = s.split_once('@') {
+            let Some(&ai) = self.artifact_names.get(name) else {
+                let help = did_you_mean(name, self.artifact_names.keys().copied());
+                return err(
+                    format!("input `{s}` of `{node}` names an unknown artifact `{name}`"),
+                    help,
+                );
+            };
+            let an = &g.artifacts[ai];
+            if let Some(node) = an.exact(rest) {
+                out.push(Input::Node {
+                    node,
+                    file: None,
+                    optional,
+                });
+                return Ok(());
+            }
+            let segs: Vec<&str> = rest.split('/').collect();
+            if an.params.is_empty() {
+                return err(
+                    format!("input `{s}` of `{node}`: `{name}` has no params"),
+                    Some(format!("write `{name}`")),
+                );
+            }
+            if segs.len() != an.params.len() {
+                let msg = format!(
+                    "input `{s}` of `{node}` gives {} segment(s) but `{name}` has {} param(s): {}",
+                    segs.len(),
+                    an.params.len(),
+                    an.params_list()
+                );
+                return err(msg, Some(format!("write `{}`", an.template_id())));
+            }
+            let allowed: Vec<Vec<usize>> = segs
+                .iter()
+                .enumerate()
+                .map(|(k, seg)| an.segment(k, seg))
+                .collect();
+            let matched = an.product(&allowed);
+            if matched.is_empty() {
+                let ids = g.nodes[an.first..an.first + an.len]
+                    .iter()
+                    .map(|n| n.id.as_str());
+                return err(
+                    format!("pattern `{s}` (input of `{node}`) matches no node"),
+                    did_you_mean(s, ids),
+                );
+            }
+            out.extend(matched.into_iter().map(|node| Input::Node {
+                node,
+                file: None,
+                optional,
+            }));
+        } else if let Some(&ai) = self.artifact_names.get(s) {
+            let an = &g.artifacts[ai];
+            if !an.params.is_empty() {
+                let msg = format!("input `{s}` of `{node}` names artifact `{s}`, which has params");
+                return err(msg, Some(format!("name its nodes: `{}`", an.template_id())));
+            }
+            out.push(Input::Node {
+                node: an.first,
+                file: None,
+                optional,
+            });
+        } else {
+            let Some((path, dir)) = clean_path(s) else {
+                return err(
+                    format!("input `{s}` of `{node}` is outside the workspace"),
+                    None,
+                );
+            };
+            out.push(match g.producer_of_path(&path) {
+                Some((node, _)) => Input::Node {
+                    node,
+                    file: Some(path),
+                    optional,
+                },
+                None => Input::Source { path, dir },
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The parent of a `/`-separated path, if any.
+fn parent(path: &str) -> Option<&str> {
+    path.rfind('/').map(|i| &path[..i])
+}
+
+impl Graph {
+    /// Expands `pipeline` into nodes and checks everything: rules (against `known_rules`),
+    /// params, placeholders, inputs, outputs, cycles. Reads params files; writes nothing.
+    pub fn build(pipeline: &Pipeline, known_rules: &[&str]) -> Result<Graph> {
+        let p = pipeline;
+        let mut files = DataFiles::default();
+        let values = p.resolve_params(&mut files)?;
+        let b = Builder {
+            p,
+            artifact_names: p
+                .artifacts
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (a.name.as_str(), i))
+                .collect(),
+        };
+        let mut g = Graph {
+            artifacts: Self::layout(p, &values, known_rules)?,
+            ..Graph::default()
+        };
+        let compiled: Vec<CompiledArtifact> = g
+            .artifacts
+            .iter()
+            .enumerate()
+            .map(|(i, an)| b.compile(i, &an.params))
+            .collect::<Result<_>>()?;
+        g.nodes.reserve(g.artifacts.iter().map(|a| a.len).sum());
+        for (ai, (an, c)) in g.artifacts.iter().zip(&compiled).enumerate() {
+            let mut digits = vec![0; an.values.len()];
+            let mut vals: Vec<&str> = Vec::with_capacity(digits.len());
+            for _ in 0..an.len {
+                vals.clear();
+                vals.extend(
+                    digits
+                        .iter()
+                        .enumerate()
+                        .map(|(k, &d)| an.values[k][d].as_str()),
+                );
+                g.nodes.push(b.node(ai, an, c, &vals, &mut files)?);
+                for k in (0..digits.len()).rev() {
+                    digits[k] += 1;
+                    if digits[k] < an.values[k].len() {
+                        break;
+                    }
+                    digits[k] = 0;
+                }
+            }
+        }
+        g.by_id = g
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.id.clone(), i))
+            .collect();
+        g.index_outputs(p)?;
+        let mut inputs = Vec::with_capacity(g.nodes.len());
+        let mut buf = String::new();
+        for (an, c) in g.artifacts.iter().zip(&compiled) {
+            // Inputs without placeholders resolve the same for every node: once.
+            let mut constant: Vec<Option<Vec<Input>>> = vec![None; c.inputs.len()];
+            for ni in an.first..an.first + an.len {
+                let vals = an.values_of(ni);
+                let mut resolved = Vec::with_capacity(c.inputs.len());
+                for (t, constant) in c.inputs.iter().zip(&mut constant) {
+                    if let Some(known) = constant {
+                        resolved.extend(known.iter().cloned());
+                        continue;
+                    }
+                    let start = resolved.len();
+                    t.render_into(&vals, &mut buf);
+                    b.input(&g, ni, t, &buf, &mut resolved)?;
+                    if t.pieces.iter().all(|p| matches!(p, Piece::Lit(_))) {
+                        *constant = Some(resolved[start..].to_vec());
+                    }
+                }
+                inputs.push(resolved);
+            }
+        }
+        for (node, inputs) in g.nodes.iter_mut().zip(inputs) {
+            node.inputs = inputs;
+        }
+        g.link()?;
+        Ok(g)
+    }
+
+    /// Checks rules and params of every artifact and lays out its nodes.
+    fn layout(
+        p: &Pipeline,
+        values: &[Vec<String>],
+        known_rules: &[&str],
+    ) -> Result<Vec<ArtifactNodes>> {
+        let mut first = 0;
+        let mut out = Vec::with_capacity(p.artifacts.len());
+        for a in &p.artifacts {
+            if !known_rules.contains(&a.rule.value.as_str()) {
+                let msg = format!("unknown rule `{}` in `[artifact.{}]`", a.rule.value, a.name);
+                return Err(p.error(
+                    msg,
+                    a.rule.span.clone(),
+                    did_you_mean(&a.rule.value, known_rules.iter().copied()),
+                ));
+            }
+            let (mut params, mut vals) = (Vec::new(), Vec::new());
+            for name in &a.params {
+                let Some(k) = p.params.iter().position(|q| q.name.value == name.value) else {
+                    let msg = format!("unknown param `{}` in `[artifact.{}]`", name.value, a.name);
+                    let help =
+                        did_you_mean(&name.value, p.params.iter().map(|q| q.name.value.as_str()))
+                            .or_else(|| Some("declare it in `[params]`".into()));
+                    return Err(p.error(msg, name.span.clone(), help));
+                };
+                if params.contains(&name.value) {
+                    let msg = format!(
+                        "param `{}` is listed twice in `[artifact.{}]`",
+                        name.value, a.name
+                    );
+                    return Err(p.error(msg, name.span.clone(), None));
+                }
+                params.push(name.value.clone());
+                vals.push(values[k].clone());
+            }
+            let len = vals.iter().map(Vec::len).product();
+            let value_ix = vals
+                .iter()
+                .map(|vs| vs.iter().enumerate().map(|(i, v)| (v.clone(), i)).collect())
+                .collect();
+            out.push(ArtifactNodes {
+                name: a.name.clone(),
+                first,
+                len,
+                params,
+                values: vals,
+                value_ix,
+            });
+            first += len;
+        }
+        Ok(out)
+    }
+
+    /// Fills [`Graph::outputs`], rejecting a path declared twice or inside a directory output.
+    fn index_outputs(&mut self, p: &Pipeline) -> Result<()> {
+        let span = |ni: NodeIx, oi: usize| {
+            p.artifacts[self.nodes[ni].artifact].outputs[oi]
+                .span
+                .clone()
+        };
+        let mut map: HashMap<String, (NodeIx, usize)> =
+            HashMap::with_capacity(self.nodes.len() * 2);
+        for (ni, node) in self.nodes.iter().enumerate() {
+            for (oi, o) in node.outputs.iter().enumerate() {
+                if let Some((other, _)) = map.insert(o.name(), (ni, oi)) {
+                    let msg = format!(
+                        "duplicate output path `{}`: declared by `{}` and `{}`",
+                        o.name(),
+                        self.nodes[other].id,
+                        node.id
+                    );
+                    return Err(p.error(msg, span(ni, oi), None));
+                }
+            }
+        }
+        let is_dir = |name: &str| {
+            map.get(name)
+                .filter(|&&(n, i)| self.nodes[n].outputs[i].dir)
+                .copied()
+        };
+        // The first (in node order) output lying inside a directory output, if any.
+        let nested = map
+            .iter()
+            .filter_map(|(name, &at)| {
+                let mut dir = parent(name);
+                while let Some(d) = dir {
+                    if let Some((owner, _)) = is_dir(d) {
+                        return Some((at, owner, d));
+                    }
+                    dir = parent(d);
+                }
+                None
+            })
+            .min();
+        if let Some(((ni, oi), owner, d)) = nested {
+            let msg = format!(
+                "duplicate output path `{}`: `{}` declares it inside the directory output `{d}/` of `{}`",
+                self.nodes[ni].outputs[oi].name(),
+                self.nodes[ni].id,
+                self.nodes[owner].id
+            );
+            return Err(p.error(msg, span(ni, oi), None));
+        }
+        self.outputs = map;
+        Ok(())
+    }
+
+    /// Fills `deps`, `rdeps` and `topo` from the node inputs; rejects cycles.
+    fn link(&mut self) -> Result<()> {
+        let n = self.nodes.len();
+        self.deps = self
+            .nodes
+            .iter()
+            .map(|node| {
+                let mut d: Vec<NodeIx> = node
+                    .inputs
+                    .iter()
+                    .filter_map(|i| match i {
+                        Input::Node { node, .. } => Some(*node),
+                        Input::Source { .. } => None,
+                    })
+                    .collect();
+                d.sort_unstable();
+                d.dedup();
+                d
+            })
+            .collect();
+        self.rdeps = vec![Vec::new(); n];
+        for (i, deps) in self.deps.iter().enumerate() {
+            for &d in deps {
+                self.rdeps[d].push(i);
+            }
+        }
+        let mut pending: Vec<usize> = self.deps.iter().map(Vec::len).collect();
+        let mut ready: BinaryHeap<std::cmp::Reverse<NodeIx>> = (0..n)
+            .filter(|&i| pending[i] == 0)
+            .map(std::cmp::Reverse)
+            .collect();
+        self.topo = Vec::with_capacity(n);
+        while let Some(std::cmp::Reverse(i)) = ready.pop() {
+            self.topo.push(i);
+            for &r in &self.rdeps[i] {
+                pending[r] -= 1;
+                if pending[r] == 0 {
+                    ready.push(std::cmp::Reverse(r));
+                }
+            }
+        }
+        if self.topo.len() < n {
+            return Err(Error::Cycle {
+                cycle: self.find_cycle(&pending),
+            });
+        }
+        Ok(())
+    }
+
+    /// One whole concrete cycle among the nodes Kahn's algorithm could not order
+    /// (`pending > 0`): `a -> b -> a`, each node depending on the next.
+    fn find_cycle(&self, pending: &[usize]) -> String {
+        let stuck: Vec<NodeIx> = (0..self.nodes.len()).filter(|&i| pending[i] > 0).collect();
+        let local: HashMap<NodeIx, usize> =
+            stuck.iter().enumerate().map(|(l, &i)| (i, l)).collect();
+        let mut pg = petgraph::graph::DiGraph::<NodeIx, ()>::with_capacity(stuck.len(), 0);
+        let ixs: Vec<_> = stuck.iter().map(|&i| pg.add_node(i)).collect();
+        for (l, &i) in stuck.iter().enumerate() {
+            for d in self.deps[i].iter().filter_map(|d| local.get(d)) {
+                pg.add_edge(ixs[l], ixs[*d], ());
+            }
+        }
+        let cyclic = petgraph::algo::tarjan_scc(&pg)
+            .into_iter()
+            .map(|scc| scc.into_iter().map(|x| pg[x]).collect::<Vec<_>>())
+            .filter(|scc| scc.len() > 1 || self.deps[scc[0]].contains(&scc[0]))
+            .min_by_key(|scc| scc.iter().copied().min());
+        let Some(scc) = cyclic else {
+            return "(unknown)".into();
+        };
+        let members: std::collections::HashSet<NodeIx> = scc.iter().copied().collect();
+        let mut path: Vec<NodeIx> = Vec::new();
+        let mut cur = scc.iter().copied().min().unwrap_or_default();
+        while !path.contains(&cur) {
+            path.push(cur);
+            cur = self.deps[cur]
+                .iter()
+                .copied()
+                .find(|d| members.contains(d))
+                .unwrap_or(cur);
+        }
+        let start = path.iter().position(|&x| x == cur).unwrap_or(0);
+        let mut names: Vec<&str> = path[start..]
+            .iter()
+            .map(|&i| self.nodes[i].id.as_str())
+            .collect();
+        names.push(self.nodes[cur].id.as_str());
+        names.join(" -> ")
+    }
+
+    /// The node producing `path` (an output name: a committed path, or `{cache}/path`), directly
+    /// or inside one of its directory outputs, with the output's index.
+    pub fn producer_of_path(&self, path: &str) -> Option<(NodeIx, usize)> {
+        if let Some(&found) = self.outputs.get(path) {
+            return Some(found);
+        }
+        let mut dir = parent(path);
+        while let Some(d) = dir {
+            if let Some(&(n, i)) = self
+                .outputs
+                .get(d)
+                .filter(|&&(n, i)| self.nodes[n].outputs[i].dir)
+            {
+                return Some((n, i));
+            }
+            dir = parent(d);
+        }
+        None
+    }
+
+    /// The nodes matching command-line `patterns` (ascending, deduplicated): `name` (all its
+    /// nodes), `name@seg/seg` with `*` or glob segments (missing trailing segments match
+    /// anything), an exact id, or a glob over ids (`*`, `report@*`).
+    pub fn select(&self, patterns: &[String]) -> Result<Vec<NodeIx>> {
+        let mut out = Vec::new();
+        for pattern in patterns {
+            let found = self.select_one(pattern);
+            if found.is_empty() {
+                let names = self.artifacts.iter().map(|a| a.name.as_str());
+                let help = did_you_mean(
+                    pattern,
+                    names.chain(self.nodes.iter().map(|n| n.id.as_str())),
+                );
+                return Err(Error::UnknownTarget {
+                    pattern: pattern.clone(),
+                    help,
+                });
+            }
+            out.extend(found);
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    fn select_one(&self, pattern: &str) -> Vec<NodeIx> {
+        let (name, rest) = pattern
+            .split_once('@')
+            .map_or((pattern, None), |(n, r)| (n, Some(r)));
+        if let Some(an) = self.artifacts.iter().find(|a| a.name == name) {
+            let segs: Vec<&str> = rest.map_or(Vec::new(), |r| r.split('/').collect());
+            if segs.len() <= an.params.len() && !(rest.is_some() && an.params.is_empty()) {
+                let allowed: Vec<Vec<usize>> = (0..an.params.len())
+                    .map(|k| an.segment(k, segs.get(k).copied().unwrap_or("*")))
+                    .collect();
+                return an.product(&allowed);
+            }
+        }
+        if let Some(&i) = self.by_id.get(&NodeId(pattern.to_string())) {
+            return vec![i];
+        }
+        if pattern.contains(['*', '?']) {
+            return (0..self.nodes.len())
+                .filter(|&i| glob_match(pattern, self.nodes[i].id.as_str()))
+                .collect();
+        }
+        Vec::new()
+    }
+
+    /// `roots` and everything they transitively depend on, in topological order.
+    pub fn closure(&self, roots: &[NodeIx]) -> Vec<NodeIx> {
+        let mut keep = vec![false; self.nodes.len()];
+        let mut stack: Vec<NodeIx> = roots.to_vec();
+        while let Some(i) = stack.pop() {
+            if !std::mem::replace(&mut keep[i], true) {
+                stack.extend(self.deps[i].iter().copied().filter(|&d| !keep[d]));
+            }
+        }
+        self.topo.iter().copied().filter(|&i| keep[i]).collect()
+    }
+}
+
+impl ArtifactNodes {
+    /// The param values of node `ni` (one of this artifact's), in param order.
+    pub fn values_of(&self, ni: NodeIx) -> Vec<&str> {
+        let mut offset = ni - self.first;
+        let mut out = vec![""; self.values.len()];
+        for k in (0..self.values.len()).rev() {
+            let len = self.values[k].len();
+            out[k] = self.values[k][offset % len].as_str();
+            offset /= len;
+        }
+        out
+    }
 }
