@@ -1,3 +1,4 @@
 //! Integration tests of parity-engine.
 mod graph;
 mod pipeline;
+mod build;
