@@ -80,7 +80,8 @@ pub fn crawl(runner: &Runner, global: &[String], jobs: usize) -> Result<Crawl> {
                     next.push(child);
                 }
             }
-            out.commands.insert(path.clone(), entry_from_help(path.clone(), help));
+            out.commands
+                .insert(path.clone(), entry_from_help(path.clone(), help));
             out.help.insert(path, text);
         }
         frontier = next;
@@ -90,8 +91,14 @@ pub fn crawl(runner: &Runner, global: &[String], jobs: usize) -> Result<Crawl> {
 
 /// The help texts of `paths`, in order, with at most `jobs` children at once. The first
 /// failing path (in `paths` order) is the error.
-fn help_all(runner: &Runner, global: &[String], paths: &[CmdPath], jobs: usize) -> Result<Vec<String>> {
-    let results: Vec<Mutex<Option<Result<String>>>> = paths.iter().map(|_| Mutex::new(None)).collect();
+fn help_all(
+    runner: &Runner,
+    global: &[String],
+    paths: &[CmdPath],
+    jobs: usize,
+) -> Result<Vec<String>> {
+    let results: Vec<Mutex<Option<Result<String>>>> =
+        paths.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     std::thread::scope(|scope| {
@@ -134,7 +141,10 @@ pub fn help_text(runner: &Runner, args: &[String]) -> Result<String> {
     match runner.run(args) {
         Err(e) => bail!("command failed: {cmd}: {e}"),
         Ok(Outcome::TimedOut) => {
-            bail!("command failed: timeout after {}ms: {cmd}", runner.timeout().as_millis())
+            bail!(
+                "command failed: timeout after {}ms: {cmd}",
+                runner.timeout().as_millis()
+            )
         }
         Ok(Outcome::Exited(done)) if !done.success() => {
             bail!("command failed: {}", done.failure(&cmd))

@@ -51,7 +51,13 @@ impl Runner {
             std::fs::create_dir(dir)
                 .with_context(|| format!("failed to create `{}`", dir.display()))?;
         }
-        Ok(Runner { program, home, codex_home, timeout, _sandbox: sandbox })
+        Ok(Runner {
+            program,
+            home,
+            codex_home,
+            timeout,
+            _sandbox: sandbox,
+        })
     }
 
     /// The command line as the reference renders it, with the program's full path (stderr).
@@ -178,7 +184,9 @@ pub fn render_cmd(program: &str, args: &[String]) -> String {
     for arg in args {
         s.push(' ');
         let plain = !arg.is_empty()
-            && arg.chars().all(|c| c.is_ascii_alphanumeric() || "_./:-".contains(c));
+            && arg
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_./:-".contains(c));
         if plain {
             s.push_str(arg);
         } else {
@@ -192,7 +200,11 @@ pub fn render_cmd(program: &str, args: &[String]) -> String {
 /// (a deviation: the reference keeps them, real binaries with `NO_COLOR` print none).
 pub fn normalize_text(stdout: &[u8], stderr: &[u8]) -> String {
     let out = String::from_utf8_lossy(stdout);
-    let text = if out.trim().is_empty() { String::from_utf8_lossy(stderr) } else { out };
+    let text = if out.trim().is_empty() {
+        String::from_utf8_lossy(stderr)
+    } else {
+        out
+    };
     strip_ansi(&text.replace("\r\n", "\n"))
 }
 
@@ -236,7 +248,9 @@ pub fn strip_ansi(s: &str) -> String {
 
 /// The probed binary's display name in errors that end up in JSON.
 pub fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -258,6 +272,9 @@ mod tests {
     #[test]
     fn strip_ansi_removes_csi_and_osc() {
         assert_eq!(strip_ansi("\u{1b}[1mexec\u{1b}[0m  Run"), "exec  Run");
-        assert_eq!(strip_ansi("\u{1b}]8;;http://x\u{7}link\u{1b}]8;;\u{1b}\\"), "link");
+        assert_eq!(
+            strip_ansi("\u{1b}]8;;http://x\u{7}link\u{1b}]8;;\u{1b}\\"),
+            "link"
+        );
     }
 }

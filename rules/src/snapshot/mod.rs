@@ -112,8 +112,12 @@ pub fn run(opts: &SnapshotOptions) -> Result<()> {
     let runner = Runner::new(binary, opts.timeout)?;
     let mut info = probe_version(&runner)?;
     let version = info.semantic_version.clone().ok_or_else(|| {
-        anyhow!("`{}` printed {:?}", runner.render(&["--version".to_string()]), info.version_output)
-            .context("failed to probe semantic version; required for per-target snapshots")
+        anyhow!(
+            "`{}` printed {:?}",
+            runner.render(&["--version".to_string()]),
+            info.version_output
+        )
+        .context("failed to probe semantic version; required for per-target snapshots")
     })?;
     let layout = resolve_layout(opts, &version)?;
     info.target_triple = layout.target.clone();
@@ -128,11 +132,16 @@ pub fn run(opts: &SnapshotOptions) -> Result<()> {
     let raw_help = if features_listed.is_empty() {
         pass_a.help
     } else {
-        let global: Vec<String> =
-            features_listed.iter().flat_map(|f| ["--enable".to_string(), f.name.clone()]).collect();
+        let global: Vec<String> = features_listed
+            .iter()
+            .flat_map(|f| ["--enable".to_string(), f.name.clone()])
+            .collect();
         let pass_b = crawl::crawl(&runner, &global, opts.jobs)?;
-        let added: Vec<&CmdPath> =
-            pass_b.commands.keys().filter(|p| !commands.contains_key(*p)).collect();
+        let added: Vec<&CmdPath> = pass_b
+            .commands
+            .keys()
+            .filter(|p| !commands.contains_key(*p))
+            .collect();
         features.insert("commands_added_when_all_enabled".into(), json!(added));
         let names: Vec<&str> = features_listed.iter().map(|f| f.name.as_str()).collect();
         features.insert("enabled_for_snapshot".into(), json!(names));
@@ -196,7 +205,9 @@ static COMMIT: LazyLock<Regex> =
 
 /// `<bin> --version` → version output, semantic version, channel, commit (spec §1.3).
 fn probe_version(runner: &Runner) -> Result<Binary> {
-    let version_output = crawl::help_text(runner, &["--version".to_string()])?.trim().to_string();
+    let version_output = crawl::help_text(runner, &["--version".to_string()])?
+        .trim()
+        .to_string();
     let semantic_version = SEMVER.find(&version_output).map(|m| m.as_str().to_string());
     let channel = semantic_version.as_deref().map(|v| {
         let channel = if v.contains("nightly") {
@@ -212,7 +223,10 @@ fn probe_version(runner: &Runner) -> Result<Binary> {
     Ok(Binary {
         sha256: String::new(),
         size_bytes: 0,
-        platform: Platform { os: std::env::consts::OS, arch: std::env::consts::ARCH },
+        platform: Platform {
+            os: std::env::consts::OS,
+            arch: std::env::consts::ARCH,
+        },
         target_triple: String::new(),
         version_output,
         semantic_version,
@@ -235,7 +249,10 @@ fn probe_features(runner: &Runner) -> Result<Result<Vec<Feature>, String>> {
         Ok(Outcome::Exited(done)) => done,
     };
     if !done.success() {
-        return Ok(Err(done.failure(&runner.render_short(&args)).trim().to_string()));
+        return Ok(Err(done
+            .failure(&runner.render_short(&args))
+            .trim()
+            .to_string()));
     }
     Ok(Ok(parse_features(&done.text())))
 }
@@ -253,7 +270,11 @@ fn parse_features(text: &str) -> Vec<Feature> {
                 "false" => false,
                 _ => return None,
             };
-            Some(Feature { name: tokens[0].into(), stage: tokens[1].into(), effective })
+            Some(Feature {
+                name: tokens[0].into(),
+                stage: tokens[1].into(),
+                effective,
+            })
         })
         .collect();
     features.sort_by(|a, b| a.name.cmp(&b.name));
@@ -264,13 +285,17 @@ fn parse_features(text: &str) -> Vec<Feature> {
 fn resolve_layout(opts: &SnapshotOptions, version: &str) -> Result<Layout> {
     let layout_err = |msg: String| anyhow!("invalid --out-file layout: {msg}");
     let name_of = |p: Option<&Path>| {
-        p.and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        p.and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     };
     let out = &opts.out_file;
     let parent = out.parent();
     let parent_name = name_of(parent);
     if parent_name != version {
-        return Err(layout_err(format!("expected parent dir name {version}, got {parent_name}")));
+        return Err(layout_err(format!(
+            "expected parent dir name {version}, got {parent_name}"
+        )));
     }
     let snapshots = parent.and_then(Path::parent);
     let grand_name = name_of(snapshots);
@@ -281,11 +306,18 @@ fn resolve_layout(opts: &SnapshotOptions, version: &str) -> Result<Layout> {
     }
     let file_name = name_of(Some(out));
     let Some(stem) = file_name.strip_suffix(".json") else {
-        return Err(layout_err("expected out-file name like <target_triple>.json".into()));
+        return Err(layout_err(
+            "expected out-file name like <target_triple>.json".into(),
+        ));
     };
-    let target = opts.raw_help_target.clone().unwrap_or_else(|| stem.to_string());
+    let target = opts
+        .raw_help_target
+        .clone()
+        .unwrap_or_else(|| stem.to_string());
     if file_name != format!("{target}.json") {
-        return Err(layout_err(format!("expected filename {target}.json, got {file_name}")));
+        return Err(layout_err(format!(
+            "expected filename {target}.json, got {file_name}"
+        )));
     }
     let root = match snapshots.and_then(Path::parent) {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -297,9 +329,13 @@ fn resolve_layout(opts: &SnapshotOptions, version: &str) -> Result<Layout> {
             "--capture-raw-help requires a target triple (use --raw-help-target, or infer it from --out-file)"
         );
     }
-    let raw_help_dir =
-        opts.capture_raw_help.then(|| root.join("raw_help").join(version).join(&target));
-    Ok(Layout { target, raw_help_dir })
+    let raw_help_dir = opts
+        .capture_raw_help
+        .then(|| root.join("raw_help").join(version).join(&target));
+    Ok(Layout {
+        target,
+        raw_help_dir,
+    })
 }
 
 fn check_rules(path: &Path, target: &str) -> Result<()> {
@@ -307,7 +343,12 @@ fn check_rules(path: &Path, target: &str) -> Result<()> {
         .map_err(|e| anyhow!("failed to read rules file: {}: {e}", path.display()))?;
     let rules: Value =
         serde_json::from_str(&text).map_err(|e| anyhow!("failed to parse JSON: {e}"))?;
-    let sorting = |key: &str| rules["sorting"][key].as_str().unwrap_or("<missing>").to_string();
+    let sorting = |key: &str| {
+        rules["sorting"][key]
+            .as_str()
+            .unwrap_or("<missing>")
+            .to_string()
+    };
     let (commands, flags, args) = (sorting("commands"), sorting("flags"), sorting("args"));
     if commands != "lexicographic_path"
         || flags != "by_key_then_long_then_short"
@@ -350,21 +391,30 @@ fn apply_supplement(
     let supplement: Supplement = serde_json::from_str(&text)
         .map_err(|e| anyhow!("failed to parse JSON: {}: {e}", path.display()))?;
     if supplement.version != 1 {
-        bail!("supplement file version must be 1 (got {})", supplement.version);
+        bail!(
+            "supplement file version must be 1 (got {})",
+            supplement.version
+        );
     }
     let mut records = Vec::new();
     for item in supplement.commands {
         let mut applied = false;
         let entry = commands.entry(item.path.clone()).or_insert_with(|| {
             applied = true;
-            CommandEntry { path: item.path.clone(), ..CommandEntry::default() }
+            CommandEntry {
+                path: item.path.clone(),
+                ..CommandEntry::default()
+            }
         });
         if item.platforms.is_some() && item.platforms != entry.platforms {
             entry.platforms = item.platforms;
             applied = true;
         }
         if applied {
-            records.push(format!("supplement/commands.json:v1:{}", item.path.join(" ")));
+            records.push(format!(
+                "supplement/commands.json:v1:{}",
+                item.path.join(" ")
+            ));
         }
     }
     records.sort();
@@ -381,7 +431,12 @@ fn stage_raw_help(dir: &Path, help: &BTreeMap<CmdPath, String>) -> Result<tempfi
     let staged = tempfile::Builder::new()
         .prefix(".parity-raw-help-")
         .tempdir_in(parent)
-        .map_err(|e| anyhow!("I/O error: failed to create a temp dir in `{}`: {e}", parent.display()))?;
+        .map_err(|e| {
+            anyhow!(
+                "I/O error: failed to create a temp dir in `{}`: {e}",
+                parent.display()
+            )
+        })?;
     for (path, text) in help {
         let mut file = staged.path().to_path_buf();
         if !path.is_empty() {
@@ -404,7 +459,10 @@ fn swap_into_place(staged: tempfile::TempDir, dir: &Path) -> Result<()> {
     let staged = staged.keep();
     let io = |e: std::io::Error| anyhow!("I/O error: failed to replace `{}`: {e}", dir.display());
     if dir.exists() {
-        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let old = dir.with_file_name(format!(".{name}.parity-old"));
         let _ = std::fs::remove_dir_all(&old);
         std::fs::rename(dir, &old).map_err(io)?;

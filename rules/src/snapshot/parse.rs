@@ -112,8 +112,11 @@ fn parse_about(lines: &[&str], usage_idx: Option<usize>) -> Option<String> {
     if title + 1 >= end {
         return None;
     }
-    let about: Vec<&str> =
-        lines[title + 1..end].iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect();
+    let about: Vec<&str> = lines[title + 1..end]
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .collect();
     (!about.is_empty()).then(|| about.join("\n"))
 }
 
@@ -149,7 +152,9 @@ pub fn parse_command_token(line: &str) -> Option<String> {
     if desc.is_empty() && head != token {
         return None;
     }
-    let charset = token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let charset = token
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     charset.then(|| token.to_string())
 }
 
@@ -164,14 +169,16 @@ pub fn parse_flag(line: &str) -> Option<FlagEntry> {
     for raw in head.split_whitespace() {
         let tok = raw.trim_end_matches(',').trim();
         if let Some(rest) = tok.strip_prefix("--") {
-            let valid = !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            let valid =
+                !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
             if flag.long.is_none() && valid {
                 flag.long = Some(tok.to_string());
             }
         } else if tok.starts_with('-') {
             let mut chars = tok.chars();
             let second = chars.nth(1);
-            let is_short = tok.chars().count() == 2 && second.is_some_and(|c| c.is_ascii_alphanumeric());
+            let is_short =
+                tok.chars().count() == 2 && second.is_some_and(|c| c.is_ascii_alphanumeric());
             if flag.short.is_none() && is_short {
                 flag.short = Some(tok.to_string());
             }
@@ -258,7 +265,9 @@ pub fn infer_usage_args(usage: &str, path: &[String], has_subcommands: bool) -> 
     let mut out: Vec<ArgEntry> = Vec::new();
     for line in usage.lines() {
         let tokens: Vec<&str> = line.split_whitespace().collect();
-        let Some(rest) = skip_command_path(&tokens, path) else { continue };
+        let Some(rest) = skip_command_path(&tokens, path) else {
+            continue;
+        };
         for arg in usage_line_args(rest, has_subcommands) {
             if !out.iter().any(|a| a.name == arg.name) {
                 out.push(arg);
@@ -272,7 +281,11 @@ fn skip_command_path<'a>(tokens: &'a [&'a str], path: &[String]) -> Option<&'a [
     if tokens.is_empty() {
         return None;
     }
-    let mut rest = if tokens[0] == "codex" { &tokens[1..] } else { tokens };
+    let mut rest = if tokens[0] == "codex" {
+        &tokens[1..]
+    } else {
+        tokens
+    };
     for token in path {
         let (first, tail) = rest.split_first()?;
         if first != token {
@@ -372,7 +385,9 @@ pub fn merge_flags(flags: &mut Vec<FlagEntry>, extra: Vec<FlagEntry>) {
     for new in extra {
         let found = match &new.long {
             Some(long) => flags.iter_mut().find(|f| f.long.as_ref() == Some(long)),
-            None => flags.iter_mut().find(|f| f.short.is_some() && f.short == new.short),
+            None => flags
+                .iter_mut()
+                .find(|f| f.short.is_some() && f.short == new.short),
         };
         match found {
             Some(old) => fill_flag(old, new),
@@ -397,7 +412,11 @@ pub fn sort_flags(flags: &mut [FlagEntry]) {
     fn key(v: &Option<String>) -> (bool, Option<&str>) {
         (v.is_none(), v.as_deref())
     }
-    flags.sort_by(|a, b| key(&a.long).cmp(&key(&b.long)).then(key(&a.short).cmp(&key(&b.short))));
+    flags.sort_by(|a, b| {
+        key(&a.long)
+            .cmp(&key(&b.long))
+            .then(key(&a.short).cmp(&key(&b.short)))
+    });
 }
 
 #[cfg(test)]
@@ -413,11 +432,21 @@ Initial instructions\n          read from stdin\n\nOptions:\n  -c <key=value>  C
     fn parses_sections_of_clap_help() {
         let h = parse_help(EXEC);
         assert_eq!(h.about, None);
-        assert_eq!(h.usage.as_deref(), Some("codex exec [OPTIONS] [PROMPT] [COMMAND]"));
+        assert_eq!(
+            h.usage.as_deref(),
+            Some("codex exec [OPTIONS] [PROMPT] [COMMAND]")
+        );
         assert_eq!(h.subcommands, ["start", "resume", "session"]);
         assert_eq!(h.args.len(), 1);
-        assert_eq!(h.args[0].note.as_deref(), Some("Initial instructions\nread from stdin"));
-        let keys: Vec<_> = h.flags.iter().map(|f| (f.long.clone(), f.short.clone())).collect();
+        assert_eq!(
+            h.args[0].note.as_deref(),
+            Some("Initial instructions\nread from stdin")
+        );
+        let keys: Vec<_> = h
+            .flags
+            .iter()
+            .map(|f| (f.long.clone(), f.short.clone()))
+            .collect();
         assert_eq!(
             keys,
             [
@@ -435,12 +464,18 @@ Initial instructions\n          read from stdin\n\nOptions:\n  -c <key=value>  C
         let text = "Title\nMore about\n  it\nUsage: codex [OPTIONS] [PROMPT]\n       codex [OPTIONS] <COMMAND> [ARGS]\n\nOptions:\n";
         let h = parse_help(text);
         assert_eq!(h.about.as_deref(), Some("More about\nit"));
-        assert_eq!(h.usage.as_deref(), Some("codex [OPTIONS] [PROMPT]\ncodex [OPTIONS] <COMMAND> [ARGS]"));
+        assert_eq!(
+            h.usage.as_deref(),
+            Some("codex [OPTIONS] [PROMPT]\ncodex [OPTIONS] <COMMAND> [ARGS]")
+        );
     }
 
     #[test]
     fn command_tokens_follow_the_reference_rules() {
-        assert_eq!(parse_command_token("  exec  Run [aliases: e]").as_deref(), Some("exec"));
+        assert_eq!(
+            parse_command_token("  exec  Run [aliases: e]").as_deref(),
+            Some("exec")
+        );
         assert_eq!(parse_command_token("  wrapped"), Some("wrapped".into()));
         assert_eq!(parse_command_token("  two words"), None);
         assert_eq!(parse_command_token("exec  Run"), None);
@@ -477,16 +512,35 @@ Initial instructions\n          read from stdin\n\nOptions:\n  -c <key=value>  C
             &path,
             true,
         );
-        let names: Vec<_> = args.iter().map(|a| (a.name.as_str(), a.required, a.variadic)).collect();
-        assert_eq!(names, [("PROMPT", true, false), ("FILES", false, true), ("REST", false, false)]);
-        assert_eq!(infer_usage_args("codex [OPTIONS] <COMMAND> [ARGS]", &[], false).len(), 2);
+        let names: Vec<_> = args
+            .iter()
+            .map(|a| (a.name.as_str(), a.required, a.variadic))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("PROMPT", true, false),
+                ("FILES", false, true),
+                ("REST", false, false)
+            ]
+        );
+        assert_eq!(
+            infer_usage_args("codex [OPTIONS] <COMMAND> [ARGS]", &[], false).len(),
+            2
+        );
     }
 
     #[test]
     fn merges_and_sorts() {
         let mut flags = vec![
-            FlagEntry { short: Some("-v".into()), ..FlagEntry::default() },
-            FlagEntry { long: Some("--b".into()), ..FlagEntry::default() },
+            FlagEntry {
+                short: Some("-v".into()),
+                ..FlagEntry::default()
+            },
+            FlagEntry {
+                long: Some("--b".into()),
+                ..FlagEntry::default()
+            },
         ];
         merge_flags(
             &mut flags,
@@ -497,18 +551,40 @@ Initial instructions\n          read from stdin\n\nOptions:\n  -c <key=value>  C
                     takes_value: true,
                     ..FlagEntry::default()
                 },
-                FlagEntry { long: Some("--a".into()), short: Some("-a".into()), ..FlagEntry::default() },
+                FlagEntry {
+                    long: Some("--a".into()),
+                    short: Some("-a".into()),
+                    ..FlagEntry::default()
+                },
             ],
         );
-        let longs: Vec<_> = flags.iter().map(|f| f.long.as_deref().or(f.short.as_deref())).collect();
+        let longs: Vec<_> = flags
+            .iter()
+            .map(|f| f.long.as_deref().or(f.short.as_deref()))
+            .collect();
         assert_eq!(longs, [Some("--a"), Some("--b"), Some("-v")]);
         assert!(flags[1].takes_value);
-        let mut args = vec![ArgEntry { name: "B".into(), required: false, variadic: false, note: None }];
+        let mut args = vec![ArgEntry {
+            name: "B".into(),
+            required: false,
+            variadic: false,
+            note: None,
+        }];
         merge_args(
             &mut args,
             vec![
-                ArgEntry { name: "B".into(), required: true, variadic: true, note: Some("n".into()) },
-                ArgEntry { name: "A".into(), required: false, variadic: false, note: None },
+                ArgEntry {
+                    name: "B".into(),
+                    required: true,
+                    variadic: true,
+                    note: Some("n".into()),
+                },
+                ArgEntry {
+                    name: "A".into(),
+                    required: false,
+                    variadic: false,
+                    note: None,
+                },
             ],
         );
         assert_eq!(args[0].name, "A");
