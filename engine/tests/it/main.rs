@@ -1,3 +1,3 @@
 //! Integration tests of parity-engine.
-mod pipeline;
 mod graph;
+mod pipeline;

@@ -322,10 +322,10 @@ fn usage_line_args(tokens: &[&str], has_subcommands: bool) -> Vec<ArgEntry> {
         if is_options_token(tok) {
             continue;
         }
-        if let Some(arg) = usage_arg(tok) {
-            if !(has_subcommands && (arg.name == "COMMAND" || arg.name == "ARGS")) {
-                out.push(arg);
-            }
+        if let Some(arg) = usage_arg(tok)
+            && !(has_subcommands && (arg.name == "COMMAND" || arg.name == "ARGS"))
+        {
+            out.push(arg);
         }
     }
     out
