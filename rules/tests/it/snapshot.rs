@@ -1,5 +1,6 @@
 //! Tests of the `snapshot` rule, against a fake codex (`fixtures/snapshot/fake_codex.sh`) and
-//! small per-test fakes written into the temp dir.
+//! small per-test fakes written into the temp dir. The fakes are bash scripts: unix only.
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -153,6 +154,25 @@ fn snapshot_and_raw_help_match_expected_bytes() {
             rel.display()
         );
     }
+}
+
+#[test]
+fn raw_help_dir_is_replaced_as_a_whole() {
+    let root = Root::new();
+    let stale = root.raw_help().join("commands/gone/help.txt");
+    std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+    std::fs::write(&stale, "old").unwrap();
+    run_fixture(&root, 2);
+    assert!(!stale.exists());
+    assert_eq!(
+        files_under(&root.raw_help()),
+        files_under(&fixtures().join("expected/raw_help"))
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(root.raw_help().parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(leftovers, [TARGET]);
 }
 
 #[test]
