@@ -99,56 +99,110 @@ struct Feature {
 /// Probes the binary and writes the snapshot (and raw help).
 pub fn run(opts: &SnapshotOptions) -> Result<()> {
     let binary = canonical_binary(&opts.codex_binary)?;
-    let collected_at = match &opts.collected_at {
-        Some(s) => {
-            s.parse::<jiff::Timestamp>()
-                .map_err(|_| anyhow!("invalid collected_at (must be RFC3339): {s}"))?;
-            s.clone()
-        }
-        None => common::timestamp()?,
-    };
+    let collected_at = collected_at(opts.collected_at.as_deref())?;
     let bytes = std::fs::read(&binary)
         .map_err(|e| anyhow!("I/O error: failed to read `{}`: {e}", binary.display()))?;
     let runner = Runner::new(binary, opts.timeout)?;
-    let mut info = probe_version(&runner)?;
-    let version = info.semantic_version.clone().ok_or_else(|| {
-        anyhow!(
-            "`{}` printed {:?}",
-            runner.render(&["--version".to_string()]),
-            info.version_output
-        )
-        .context("failed to probe semantic version; required for per-target snapshots")
+    let version = probe_version(&runner)?;
+    let semver = version.semantic_version.clone().ok_or_else(|| {
+        let cmd = runner.render(&["--version".to_string()]);
+        anyhow!("`{cmd}` printed {:?}", version.version_output)
+            .context("failed to probe semantic version; required for per-target snapshots")
     })?;
-    let layout = resolve_layout(opts, &version)?;
-    info.target_triple = layout.target.clone();
-    info.sha256 = common::sha256_hex(&bytes);
-    info.size_bytes = bytes.len() as u64;
+    let layout = resolve_layout(opts, &semver)?;
 
     let probe = probe_features(&runner)?;
-    let features_listed = probe.as_ref().map(|l| l.as_slice()).unwrap_or_default();
-    let pass_a = crawl::crawl(&runner, &[], opts.jobs)?;
-    let mut commands = pass_a.commands;
-    let mut features = Map::new();
-    let raw_help = if features_listed.is_empty() {
-        pass_a.help
-    } else {
-        let global: Vec<String> = features_listed
-            .iter()
-            .flat_map(|f| ["--enable".to_string(), f.name.clone()])
-            .collect();
-        let pass_b = crawl::crawl(&runner, &global, opts.jobs)?;
-        let added: Vec<&CmdPath> = pass_b
-            .commands
-            .keys()
-            .filter(|p| !commands.contains_key(*p))
-            .collect();
-        features.insert("commands_added_when_all_enabled".into(), json!(added));
-        let names: Vec<&str> = features_listed.iter().map(|f| f.name.as_str()).collect();
-        features.insert("enabled_for_snapshot".into(), json!(names));
-        crawl::merge_passes(&mut commands, pass_b.commands);
-        pass_b.help
+    let mut found = discover(&runner, probe.as_deref().unwrap_or_default(), opts.jobs)?;
+    let known_omissions = match &opts.supplement {
+        Some(path) => apply_supplement(&mut found.commands, path)?,
+        None => None,
     };
-    match &probe {
+    let snapshot = Snapshot {
+        snapshot_schema_version: 1,
+        tool: "codex-cli",
+        collected_at,
+        binary: Binary {
+            sha256: common::sha256_hex(&bytes),
+            size_bytes: bytes.len() as u64,
+            platform: Platform {
+                os: std::env::consts::OS,
+                arch: std::env::consts::ARCH,
+            },
+            target_triple: layout.target.clone(),
+            version_output: version.version_output,
+            semantic_version: version.semantic_version,
+            channel: version.channel,
+            commit: version.commit,
+        },
+        features: features_object(&probe, &found),
+        commands: found.commands.into_values().collect(),
+        known_omissions,
+    };
+    write_outputs(opts, &layout, &snapshot, &found.help)
+}
+
+/// `--collected-at` validated as RFC 3339 and kept verbatim, else the §0.3 timestamp.
+fn collected_at(given: Option<&str>) -> Result<String> {
+    match given {
+        Some(s) => {
+            s.parse::<jiff::Timestamp>()
+                .map_err(|_| anyhow!("invalid collected_at (must be RFC3339): {s}"))?;
+            Ok(s.to_string())
+        }
+        None => common::timestamp(),
+    }
+}
+
+/// What the crawl passes found (spec §1.5).
+#[derive(Debug)]
+struct Discovery {
+    commands: BTreeMap<CmdPath, CommandEntry>,
+    /// Help text per path: pass B's when it ran, else pass A's (the reference's capture-only
+    /// third crawl runs the same invocations as pass A, so its texts are pass A's).
+    help: BTreeMap<CmdPath, String>,
+    /// Pass B: the `--enable` names and the paths it added; `None` when it did not run.
+    pass_b: Option<(Vec<String>, Vec<CmdPath>)>,
+}
+
+/// Pass A without global args; with features, pass B with `--enable` for each, merged A ← B.
+fn discover(runner: &Runner, features: &[Feature], jobs: usize) -> Result<Discovery> {
+    let pass_a = crawl::crawl(runner, &[], jobs)?;
+    if features.is_empty() {
+        return Ok(Discovery {
+            commands: pass_a.commands,
+            help: pass_a.help,
+            pass_b: None,
+        });
+    }
+    let names: Vec<String> = features.iter().map(|f| f.name.clone()).collect();
+    let global: Vec<String> = names
+        .iter()
+        .flat_map(|n| ["--enable".to_string(), n.clone()])
+        .collect();
+    let pass_b = crawl::crawl(runner, &global, jobs)?;
+    let added: Vec<CmdPath> = pass_b
+        .commands
+        .keys()
+        .filter(|p| !pass_a.commands.contains_key(*p))
+        .cloned()
+        .collect();
+    let mut commands = pass_a.commands;
+    crawl::merge_passes(&mut commands, pass_b.commands);
+    Ok(Discovery {
+        commands,
+        help: pass_b.help,
+        pass_b: Some((names, added)),
+    })
+}
+
+/// The `features` object; a `Value` map, so its keys serialize sorted (spec §1.11).
+fn features_object(probe: &Result<Vec<Feature>, String>, found: &Discovery) -> Value {
+    let mut features = Map::new();
+    if let Some((names, added)) = &found.pass_b {
+        features.insert("commands_added_when_all_enabled".into(), json!(added));
+        features.insert("enabled_for_snapshot".into(), json!(names));
+    }
+    match probe {
         Ok(listed) => {
             let listed: Vec<Value> = listed
                 .iter()
@@ -161,28 +215,25 @@ pub fn run(opts: &SnapshotOptions) -> Result<()> {
         }
     }
     features.insert("mode".into(), json!("default_plus_all_enabled"));
+    Value::Object(features)
+}
 
-    let known_omissions = match &opts.supplement {
-        Some(path) => apply_supplement(&mut commands, path)?,
-        None => None,
-    };
-    let snapshot = Snapshot {
-        snapshot_schema_version: 1,
-        tool: "codex-cli",
-        collected_at,
-        binary: info,
-        commands: commands.into_values().collect(),
-        features: Value::Object(features),
-        known_omissions,
-    };
-    let json = common::to_json_pretty(&snapshot)?;
+/// Raw help is staged first, then the snapshot is written atomically, then the staged raw help
+/// replaces the old directory: a failure before this point leaves every output untouched.
+fn write_outputs(
+    opts: &SnapshotOptions,
+    layout: &Layout,
+    snapshot: &Snapshot,
+    help: &BTreeMap<CmdPath, String>,
+) -> Result<()> {
+    let json = common::to_json_pretty(snapshot)?;
     let staged = match &layout.raw_help_dir {
-        Some(dir) => Some(stage_raw_help(dir, &raw_help)?),
+        Some(dir) => Some((dir, stage_raw_help(dir, help)?)),
         None => None,
     };
     common::write_atomic(&opts.out_file, json.as_bytes())
         .map_err(|e| anyhow!("I/O error: {e:#}"))?;
-    if let (Some(dir), Some(staged)) = (&layout.raw_help_dir, staged) {
+    if let Some((dir, staged)) = staged {
         swap_into_place(staged, dir)?;
     }
     Ok(())
@@ -203,8 +254,17 @@ static SEMVER: LazyLock<Regex> = LazyLock::new(|| {
 static COMMIT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b([0-9a-f]{7,40})\b").expect("commit pattern is valid"));
 
+/// What `<bin> --version` says (spec §1.3).
+#[derive(Debug)]
+struct VersionInfo {
+    version_output: String,
+    semantic_version: Option<String>,
+    channel: Option<String>,
+    commit: Option<String>,
+}
+
 /// `<bin> --version` → version output, semantic version, channel, commit (spec §1.3).
-fn probe_version(runner: &Runner) -> Result<Binary> {
+fn probe_version(runner: &Runner) -> Result<VersionInfo> {
     let version_output = crawl::help_text(runner, &["--version".to_string()])?
         .trim()
         .to_string();
@@ -220,14 +280,7 @@ fn probe_version(runner: &Runner) -> Result<Binary> {
         channel.to_string()
     });
     let commit = COMMIT.captures(&version_output).map(|c| c[1].to_string());
-    Ok(Binary {
-        sha256: String::new(),
-        size_bytes: 0,
-        platform: Platform {
-            os: std::env::consts::OS,
-            arch: std::env::consts::ARCH,
-        },
-        target_triple: String::new(),
+    Ok(VersionInfo {
         version_output,
         semantic_version,
         channel,
