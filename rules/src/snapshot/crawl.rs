@@ -71,12 +71,11 @@ pub fn crawl(runner: &Runner, global: &[String], jobs: usize) -> Result<Crawl> {
         for (path, text) in frontier.into_iter().zip(texts) {
             let help = parse::parse_help(&text);
             for token in &help.subcommands {
-                if path.len() + 1 > MAX_DEPTH || path.contains(token) {
-                    continue;
-                }
                 let mut child = path.clone();
                 child.push(token.clone());
-                if visited.insert(child.clone()) {
+                if let Some(why) = guard(&path, token) {
+                    eprintln!("warning: not crawling `{}`: {why}", child.join(" "));
+                } else if visited.insert(child.clone()) {
                     next.push(child);
                 }
             }
@@ -87,6 +86,18 @@ pub fn crawl(runner: &Runner, global: &[String], jobs: usize) -> Result<Crawl> {
         frontier = next;
     }
     Ok(out)
+}
+
+/// Why `token` listed in the help of `path` is not crawled, if it is not: too deep, or
+/// already in its own path (a cycle).
+fn guard(path: &[String], token: &str) -> Option<String> {
+    if path.len() + 1 > MAX_DEPTH {
+        Some(format!("deeper than {MAX_DEPTH} levels"))
+    } else if path.iter().any(|t| t == token) {
+        Some(format!("`{token}` is already in its path"))
+    } else {
+        None
+    }
 }
 
 /// The help texts of `paths`, in order, with at most `jobs` children at once. The first

@@ -476,6 +476,24 @@ fn self_listing_subcommand_is_not_recursed_into() {
 }
 
 #[test]
+fn crawl_stops_at_the_depth_limit() {
+    let root = Root::new();
+    // every help lists one more, new subcommand: `c1`, then `c2` under it, …
+    let fake = root.fake(
+        "codex-deep",
+        r#"printf 'Usage: codex\n\nCommands:\n  c%s  deeper\n' "$#""#,
+    );
+    snapshot::run(&root.opts(&fake)).unwrap();
+    let commands = root.snapshot_json()["commands"].as_array().unwrap().clone();
+    let deepest = commands
+        .iter()
+        .map(|c| c["path"].as_array().unwrap().len())
+        .max();
+    assert_eq!(commands.len(), 13);
+    assert_eq!(deepest, Some(12));
+}
+
+#[test]
 fn children_get_a_fresh_home() {
     let root = Root::new();
     let body = r#"[[ -d "$HOME" && -z "$(ls -A "$HOME")" && -d "$CODEX_HOME" ]] && state=fresh || state=dirty
