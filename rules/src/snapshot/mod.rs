@@ -526,3 +526,41 @@ fn swap_into_place(staged: tempfile::TempDir, dir: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_need_a_boolean_third_column_and_sort_by_name() {
+        // codex 0.169.0 prints the stage `under development` as two words: such lines are
+        // skipped, as the reference does.
+        let text = "zeta  stable  TRUE\nalpha  experimental  false\nbeta  under development  false\n\nbad\n";
+        let names: Vec<(String, bool)> = parse_features(text)
+            .into_iter()
+            .map(|f| (f.name, f.effective))
+            .collect();
+        assert_eq!(
+            names,
+            [("alpha".to_string(), false), ("zeta".to_string(), true)]
+        );
+    }
+
+    #[test]
+    fn version_probe_fields() {
+        let m = |s: &str| SEMVER.find(s).map(|m| m.as_str().to_string());
+        assert_eq!(m("codex-cli 0.92.0").as_deref(), Some("0.92.0"));
+        assert_eq!(
+            m("codex 1.2.3-beta.1 (abc)").as_deref(),
+            Some("1.2.3-beta.1")
+        );
+        assert_eq!(
+            COMMIT
+                .captures("codex 0.1.0 ABCDEF1")
+                .map(|c| c[1].to_string())
+                .as_deref(),
+            Some("ABCDEF1")
+        );
+        assert!(COMMIT.captures("codex-cli 0.92.0").is_none());
+    }
+}
