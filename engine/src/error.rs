@@ -102,11 +102,7 @@ impl Error {
 
     /// Shorthand for an [`Error::Io`].
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io {
-            action,
-            path: path.into(),
-            source,
-        }
+        Error::Io { action, path: path.into(), source }
     }
 
     /// The error as the user sees it, without the `error: ` prefix: the message, then for
@@ -134,26 +130,15 @@ pub fn render_located(message: &str, at: &Located, help: Option<&str>) -> String
         Some(span) => {
             let start = span.start.min(at.text.len());
             let line_start = at.text[..start].rfind('\n').map_or(0, |i| i + 1);
-            let line_end = at.text[start..]
-                .find('\n')
-                .map_or(at.text.len(), |i| start + i);
+            let line_end = at.text[start..].find('\n').map_or(at.text.len(), |i| start + i);
             let line_no = at.text[..line_start].matches('\n').count() + 1;
             let col = at.text[line_start..start].chars().count() + 1;
             let line = &at.text[line_start..line_end];
-            let width = at.text[start..span.end.clamp(start, line_end)]
-                .chars()
-                .count()
-                .max(1);
+            let width = at.text[start..span.end.clamp(start, line_end)].chars().count().max(1);
             let gutter = " ".repeat(line_no.to_string().len());
-            out.push_str(&format!(
-                "\n{gutter}--> {file}:{line_no}:{col}\n{gutter} |\n"
-            ));
+            out.push_str(&format!("\n{gutter}--> {file}:{line_no}:{col}\n{gutter} |\n"));
             out.push_str(&format!("{line_no} | {line}\n"));
-            out.push_str(&format!(
-                "{gutter} | {}{}",
-                " ".repeat(col - 1),
-                "^".repeat(width)
-            ));
+            out.push_str(&format!("{gutter} | {}{}", " ".repeat(col - 1), "^".repeat(width)));
         }
         None => out.push_str(&format!("\n --> {file}")),
     }
@@ -164,10 +149,7 @@ pub fn render_located(message: &str, at: &Located, help: Option<&str>) -> String
 }
 
 /// The closest candidate to `name` by Jaro-Winkler similarity, if any is close enough.
-pub fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(name, c), c))

@@ -13,9 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// A node id: `name` or `name@p1/p2`.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct NodeId(pub String);
 

@@ -106,11 +106,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// A command path rendered for messages: tokens joined by a space, or `<root>` for `[]`.
 pub fn display_path(path: &[String]) -> String {
-    if path.is_empty() {
-        "<root>".to_string()
-    } else {
-        path.join(" ")
-    }
+    if path.is_empty() { "<root>".to_string() } else { path.join(" ") }
 }
 
 #[cfg(test)]
@@ -120,10 +116,7 @@ mod tests {
     #[test]
     fn epoch_renders_without_fraction() {
         assert_eq!(epoch_to_rfc3339(0).unwrap(), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            epoch_to_rfc3339(1_700_000_000).unwrap(),
-            "2023-11-14T22:13:20Z"
-        );
+        assert_eq!(epoch_to_rfc3339(1_700_000_000).unwrap(), "2023-11-14T22:13:20Z");
     }
 
     #[test]

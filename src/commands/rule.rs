@@ -83,12 +83,7 @@ enum ModeArg {
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// The parity root.
-    #[arg(
-        long,
-        alias = "codex-dir",
-        default_value = "cli_manifests/codex",
-        value_name = "DIR"
-    )]
+    #[arg(long, alias = "codex-dir", default_value = "cli_manifests/codex", value_name = "DIR")]
     root: PathBuf,
     /// `check` reports violations; `fix` first repairs pointers and current.json.
     #[arg(long, value_enum, default_value = "check")]

@@ -1,3 +1,3 @@
 //! Integration tests of parity-engine.
-mod graph;
 mod pipeline;
+mod graph;

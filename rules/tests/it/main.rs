@@ -1,7 +1,7 @@
 //! Integration tests of parity-rules.
-mod metadata;
-mod report;
-mod retain;
 mod snapshot;
 mod union;
+mod report;
+mod metadata;
 mod validate;
+mod retain;
