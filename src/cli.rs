@@ -26,10 +26,21 @@ pub struct GlobalArgs {
     #[arg(short = 'C', global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// The pipeline file.
-    #[arg(long, global = true, value_name = "FILE", default_value = "pipeline.toml")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        default_value = "pipeline.toml"
+    )]
     pub pipeline: PathBuf,
     /// When to use colors.
-    #[arg(long, global = true, value_enum, default_value = "auto", value_name = "WHEN")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        value_name = "WHEN"
+    )]
     pub color: ColorChoice,
     /// Say more (fresh nodes, reasons, timings).
     #[arg(short, long, global = true)]
@@ -145,7 +156,9 @@ pub fn use_color(g: &GlobalArgs) -> bool {
     match g.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
     }
 }
 

@@ -13,7 +13,14 @@ pub fn reporter(json: bool, verbose: bool, color: bool) -> Box<dyn Reporter> {
         return Box::new(JsonReporter);
     }
     let tty = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-    Box::new(HumanReporter { verbose, color, bar: None, tty, done: 0, running: Vec::new() })
+    Box::new(HumanReporter {
+        verbose,
+        color,
+        bar: None,
+        tty,
+        done: 0,
+        running: Vec::new(),
+    })
 }
 
 /// The closing line(s): the JSON summary record, or the human sentence.
@@ -40,17 +47,34 @@ pub fn finish(json: bool, color: bool, summary: &Summary, dry_run: bool) {
         }
     }
     parts.push(format!("{} fresh", summary.fresh));
-    for (n, what) in [(summary.blocked, "blocked"), (summary.failed, "failed"), (summary.skipped, "skipped")] {
+    for (n, what) in [
+        (summary.blocked, "blocked"),
+        (summary.failed, "failed"),
+        (summary.skipped, "skipped"),
+    ] {
         if n > 0 {
             parts.push(format!("{n} {what}"));
         }
     }
-    let verb = if summary.failed > 0 { paint(color, "1;31", "Failed") } else { paint(color, "1;32", "Finished") };
-    eprintln!("{:>12} {} in {:.2}s", verb, parts.join(", "), summary.elapsed.as_secs_f64());
+    let verb = if summary.failed > 0 {
+        paint(color, "1;31", "Failed")
+    } else {
+        paint(color, "1;32", "Finished")
+    };
+    eprintln!(
+        "{:>12} {} in {:.2}s",
+        verb,
+        parts.join(", "),
+        summary.elapsed.as_secs_f64()
+    );
 }
 
 fn paint(color: bool, code: &str, s: &str) -> String {
-    if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    if color {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
 }
 
 struct JsonReporter;
@@ -62,7 +86,12 @@ impl Reporter for JsonReporter {
                 serde_json::json!({"event": "plan", "total": total, "recovered": recovered})
             }
             Event::Started { node } => serde_json::json!({"event": "started", "node": node}),
-            Event::Finished { node, outcome, reasons, elapsed } => {
+            Event::Finished {
+                node,
+                outcome,
+                reasons,
+                elapsed,
+            } => {
                 let mut v = serde_json::json!({
                     "event": "finished",
                     "node": node,
@@ -130,13 +159,19 @@ impl Reporter for HumanReporter {
         match event {
             Event::Plan { total, recovered } => {
                 if recovered > 0 {
-                    self.line("Recovered", "1;33", &format!("{recovered} node(s) from an interrupted build"));
+                    self.line(
+                        "Recovered",
+                        "1;33",
+                        &format!("{recovered} node(s) from an interrupted build"),
+                    );
                 }
                 if self.tty {
                     let bar = indicatif::ProgressBar::new(total as u64);
                     bar.set_style(
-                        indicatif::ProgressStyle::with_template("{prefix:>12.cyan.bold} [{pos}/{len}] {wide_msg} eta {eta}")
-                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                        indicatif::ProgressStyle::with_template(
+                            "{prefix:>12.cyan.bold} [{pos}/{len}] {wide_msg} eta {eta}",
+                        )
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
                     );
                     bar.set_prefix("Building");
                     bar.enable_steady_tick(Duration::from_millis(120));
@@ -150,19 +185,33 @@ impl Reporter for HumanReporter {
                 }
                 self.refresh();
             }
-            Event::Finished { node, outcome, reasons, elapsed } => {
+            Event::Finished {
+                node,
+                outcome,
+                reasons,
+                elapsed,
+            } => {
                 self.done += 1;
                 self.running.retain(|r| r != node.as_str());
-                let why = reasons.first().map(|r| format!(" ({r})")).unwrap_or_default();
+                let why = reasons
+                    .first()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
                 let secs = format!("{:.2}s", elapsed.as_secs_f64());
                 match outcome {
                     Outcome::Ran => self.line("Built", "1;32", &format!("{node} in {secs}{why}")),
-                    Outcome::Cached => self.line("Restored", "1;32", &format!("{node} from the cache{why}")),
+                    Outcome::Cached => {
+                        self.line("Restored", "1;32", &format!("{node} from the cache{why}"))
+                    }
                     Outcome::WouldRun => self.line("Would build", "1;36", &format!("{node}{why}")),
-                    Outcome::WouldRestore => self.line("Would restore", "1;36", &format!("{node}{why}")),
+                    Outcome::WouldRestore => {
+                        self.line("Would restore", "1;36", &format!("{node}{why}"))
+                    }
                     Outcome::Blocked(m) => self.line("Blocked", "1;33", &format!("{node}: {m}")),
                     Outcome::Failed(m) => self.line("Failed", "1;31", &format!("{node}: {m}")),
-                    Outcome::Skipped(m) if self.verbose => self.line("Skipped", "1;33", &format!("{node}: {m}")),
+                    Outcome::Skipped(m) if self.verbose => {
+                        self.line("Skipped", "1;33", &format!("{node}: {m}"))
+                    }
                     Outcome::Fresh if self.verbose => self.line("Fresh", "1;32", node.as_str()),
                     _ => {}
                 }

@@ -161,14 +161,27 @@ pub fn build(
     let (lock, recovered) = ws.recorded_state(&hasher)?;
     let lock = std::sync::RwLock::new(lock);
     let selection = ws.graph.closure(targets);
-    reporter.event(Event::Plan { total: selection.len(), recovered });
-    let forced: std::collections::HashSet<NodeIx> =
-        if opts.force { targets.iter().copied().collect() } else { Default::default() };
+    reporter.event(Event::Plan {
+        total: selection.len(),
+        recovered,
+    });
+    let forced: std::collections::HashSet<NodeIx> = if opts.force {
+        targets.iter().copied().collect()
+    } else {
+        Default::default()
+    };
     let real = RealExecutor;
     let dry = DryRunExecutor;
     let executor: &dyn Executor = if opts.dry_run { &dry } else { &real };
-    let mut journal = if opts.dry_run { None } else { Some(Journal::open(&ws.journal_path())?) };
-    let mut summary = Summary { total: selection.len(), ..Summary::default() };
+    let mut journal = if opts.dry_run {
+        None
+    } else {
+        Some(Journal::open(&ws.journal_path())?)
+    };
+    let mut summary = Summary {
+        total: selection.len(),
+        ..Summary::default()
+    };
 
     let mut sched = Scheduler::new(ws, &selection);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -183,8 +196,16 @@ pub fn build(
             while !stop && sched.running < opts.jobs.max(1) {
                 let Some(ix) = sched.pop_ready() else { break };
                 let view = sched.views(ix);
-                let entry = read(&lock)?.nodes.get(ws.graph.nodes[ix].id.as_str()).cloned();
-                let task = Task { ix, view, entry, forced: forced.contains(&ix) };
+                let entry = read(&lock)?
+                    .nodes
+                    .get(ws.graph.nodes[ix].id.as_str())
+                    .cloned();
+                let task = Task {
+                    ix,
+                    view,
+                    entry,
+                    forced: forced.contains(&ix),
+                };
                 let (tx, hasher, lock_ref) = (tx.clone(), &hasher, &lock);
                 sched.running += 1;
                 scope.spawn(move |_| {
@@ -196,7 +217,9 @@ pub fn build(
                 break;
             }
             match rx.recv() {
-                Ok(Msg::Started(ix)) => reporter.event(Event::Started { node: &ws.graph.nodes[ix].id }),
+                Ok(Msg::Started(ix)) => reporter.event(Event::Started {
+                    node: &ws.graph.nodes[ix].id,
+                }),
                 Ok(Msg::Done(ix, result)) => {
                     sched.running -= 1;
                     let done = match result {
@@ -257,7 +280,8 @@ pub fn build(
         j.sync()?;
         drop(j);
         let mut lock = lock.into_inner().map_err(|_| poisoned())?;
-        lock.nodes.retain(|id, _| ws.graph.by_id.contains_key(&NodeId(id.clone())));
+        lock.nodes
+            .retain(|id, _| ws.graph.by_id.contains_key(&NodeId(id.clone())));
         lock.write(&ws.lock_path)?;
         Journal::remove(&ws.journal_path())?;
         hasher.save()?;
@@ -298,9 +322,12 @@ fn count(s: &mut Summary, outcome: &Outcome, id: &NodeId) {
 
 fn dep_state(done: &TaskDone, lock: &Lock, id: &NodeId) -> DepState {
     match &done.outcome {
-        Outcome::Fresh | Outcome::Ran | Outcome::Cached => {
-            DepState::Built(lock.nodes.get(id.as_str()).map(|e| e.outputs.clone()).unwrap_or_default())
-        }
+        Outcome::Fresh | Outcome::Ran | Outcome::Cached => DepState::Built(
+            lock.nodes
+                .get(id.as_str())
+                .map(|e| e.outputs.clone())
+                .unwrap_or_default(),
+        ),
         Outcome::Blocked(_) => DepState::Blocked,
         Outcome::Failed(_) | Outcome::Skipped(_) => DepState::Failed,
         Outcome::WouldRun | Outcome::WouldRestore => DepState::Unknown,
@@ -354,12 +381,23 @@ impl<'a> Scheduler<'a> {
         let mut pending = vec![0; n];
         let mut ready = BinaryHeap::new();
         for &ix in selection {
-            pending[ix] = ws.graph.deps[ix].iter().filter(|d| in_selection[**d]).count();
+            pending[ix] = ws.graph.deps[ix]
+                .iter()
+                .filter(|d| in_selection[**d])
+                .count();
             if pending[ix] == 0 {
                 ready.push(std::cmp::Reverse((topo_pos[ix], ix)));
             }
         }
-        Scheduler { ws, pending, in_selection, ready, topo_pos, states: vec![None; n], running: 0 }
+        Scheduler {
+            ws,
+            pending,
+            in_selection,
+            ready,
+            topo_pos,
+            states: vec![None; n],
+            running: 0,
+        }
     }
 
     fn pop_ready(&mut self) -> Option<NodeIx> {
@@ -386,7 +424,13 @@ impl<'a> Scheduler<'a> {
     }
 
     fn unfinished(&self) -> Vec<NodeIx> {
-        self.ws.graph.topo.iter().copied().filter(|&ix| self.in_selection[ix] && self.states[ix].is_none()).collect()
+        self.ws
+            .graph
+            .topo
+            .iter()
+            .copied()
+            .filter(|&ix| self.in_selection[ix] && self.states[ix].is_none())
+            .collect()
     }
 }
 
@@ -411,10 +455,16 @@ fn run_task(
     };
     match &eval.unavailable {
         Some(Unavailable::DepFailed(d)) => {
-            return Ok(done(Outcome::Skipped(format!("dependency `{d}` failed")), None));
+            return Ok(done(
+                Outcome::Skipped(format!("dependency `{d}` failed")),
+                None,
+            ));
         }
         Some(Unavailable::DepBlocked(d)) => {
-            return Ok(done(Outcome::Blocked(format!("needs `{d}`, which is blocked")), None));
+            return Ok(done(
+                Outcome::Blocked(format!("needs `{d}`, which is blocked")),
+                None,
+            ));
         }
         Some(u @ (Unavailable::MissingInput(_) | Unavailable::NoEpoch)) => {
             return Ok(done(Outcome::Failed(u.to_string()), None));
@@ -450,7 +500,13 @@ trait Executor: Sync {
 }
 
 fn task_done(outcome: Outcome, entry: Option<LockEntry>) -> TaskDone {
-    TaskDone { outcome, reasons: Vec::new(), entry, extra: Vec::new(), elapsed: Duration::ZERO }
+    TaskDone {
+        outcome,
+        reasons: Vec::new(),
+        entry,
+        extra: Vec::new(),
+        elapsed: Duration::ZERO,
+    }
 }
 
 /// Says what would happen; touches nothing.
@@ -468,12 +524,19 @@ impl Executor for DryRunExecutor {
         _: &AtomicBool,
         _: &mpsc::Sender<Msg>,
     ) -> Result<TaskDone> {
-        if !forced && eval.key().is_some_and(|k| ws.cache.get_action(&k).is_some()) {
+        if !forced
+            && eval
+                .key()
+                .is_some_and(|k| ws.cache.get_action(&k).is_some())
+        {
             return Ok(task_done(Outcome::WouldRestore, None));
         }
         if !ws.can_run_here(ix) {
             let host = ws.graph.nodes[ix].host.clone().unwrap_or_default();
-            return Ok(task_done(Outcome::Blocked(format!("needs host `{host}`")), None));
+            return Ok(task_done(
+                Outcome::Blocked(format!("needs host `{host}`")),
+                None,
+            ));
         }
         Ok(task_done(Outcome::WouldRun, None))
     }
@@ -494,10 +557,9 @@ impl Executor for RealExecutor {
         cancel: &AtomicBool,
         tx: &mpsc::Sender<Msg>,
     ) -> Result<TaskDone> {
-        let material = eval
-            .material
-            .as_ref()
-            .ok_or_else(|| Error::Internal(format!("`{}` has unknown inputs", ws.graph.nodes[ix].id)))?;
+        let material = eval.material.as_ref().ok_or_else(|| {
+            Error::Internal(format!("`{}` has unknown inputs", ws.graph.nodes[ix].id))
+        })?;
         let key = material.key();
         let entry_for = |outputs| LockEntry {
             key,
@@ -508,12 +570,18 @@ impl Executor for RealExecutor {
         };
         if !forced && let Some(action) = ws.cache.get_action(&key) {
             if restore(ws, hasher, ix, &action)? {
-                return Ok(task_done(Outcome::Cached, Some(entry_for(digests(&action)))));
+                return Ok(task_done(
+                    Outcome::Cached,
+                    Some(entry_for(digests(&action))),
+                ));
             }
         }
         if !ws.can_run_here(ix) {
             let host = ws.graph.nodes[ix].host.clone().unwrap_or_default();
-            return Ok(task_done(Outcome::Blocked(format!("needs host `{host}`")), None));
+            return Ok(task_done(
+                Outcome::Blocked(format!("needs host `{host}`")),
+                None,
+            ));
         }
         let mut extra = Vec::new();
         materialize_inputs(ws, hasher, lock, ix, cancel, &mut extra)?;
@@ -534,14 +602,20 @@ impl Executor for RealExecutor {
 }
 
 fn digests(action: &ActionEntry) -> BTreeMap<String, crate::hash::FileDigest> {
-    action.outputs.iter().map(|(k, v)| (k.clone(), v.digest)).collect()
+    action
+        .outputs
+        .iter()
+        .map(|(k, v)| (k.clone(), v.digest))
+        .collect()
 }
 
 /// Puts the committed outputs of a cached action in place (cache-only outputs stay in the
 /// store until a consumer needs them). `false` if an object was missing or corrupt.
 fn restore(ws: &Workspace, hasher: &Hasher, ix: NodeIx, action: &ActionEntry) -> Result<bool> {
     for o in &ws.graph.nodes[ix].outputs {
-        let Some(rec) = action.outputs.get(&o.name()) else { return Ok(false) };
+        let Some(rec) = action.outputs.get(&o.name()) else {
+            return Ok(false);
+        };
         if o.kind == OutputKind::Cache {
             continue;
         }
@@ -568,15 +642,26 @@ fn materialize_inputs(
     extra: &mut Vec<(NodeId, LockEntry)>,
 ) -> Result<()> {
     for input in &ws.graph.nodes[ix].inputs {
-        let Input::Node { node: p, .. } = input else { continue };
+        let Input::Node { node: p, .. } = input else {
+            continue;
+        };
         let producer = &ws.graph.nodes[*p];
         if !producer.outputs.iter().any(|o| o.kind == OutputKind::Cache) {
             continue;
         }
-        let Some(entry) = read(lock)?.nodes.get(producer.id.as_str()).cloned() else { continue };
-        let all_there = producer.outputs.iter().filter(|o| o.kind == OutputKind::Cache).try_fold(true, |ok, o| {
-            Ok::<_, Error>(ok && hasher.digest(&ws.output_path(o))?.as_ref() == entry.outputs.get(&o.name()))
-        })?;
+        let Some(entry) = read(lock)?.nodes.get(producer.id.as_str()).cloned() else {
+            continue;
+        };
+        let all_there = producer
+            .outputs
+            .iter()
+            .filter(|o| o.kind == OutputKind::Cache)
+            .try_fold(true, |ok, o| {
+                Ok::<_, Error>(
+                    ok && hasher.digest(&ws.output_path(o))?.as_ref()
+                        == entry.outputs.get(&o.name()),
+                )
+            })?;
         if all_there {
             continue;
         }
@@ -603,10 +688,16 @@ fn materialize_inputs(
         let view = |d: NodeIx| snapshot.get(&d).cloned().unwrap_or(DepState::Unknown);
         let eval = ws.evaluate(hasher, *p, Some(&entry), &view, true)?;
         let material = eval.material.clone().ok_or_else(|| {
-            Error::Internal(format!("cannot re-run `{}`: its inputs are unknown", producer.id))
+            Error::Internal(format!(
+                "cannot re-run `{}`: its inputs are unknown",
+                producer.id
+            ))
         })?;
         let action = run_rule(ws, hasher, *p, &eval, cancel).map_err(|m| {
-            Error::Usage(format!("`{}` had to be re-run to materialize its outputs and failed: {m}", producer.id))
+            Error::Usage(format!(
+                "`{}` had to be re-run to materialize its outputs and failed: {m}",
+                producer.id
+            ))
         })?;
         extra.push((
             producer.id.clone(),
@@ -622,9 +713,20 @@ fn materialize_inputs(
     Ok(())
 }
 
-fn restore_cache_outputs(ws: &Workspace, hasher: &Hasher, ix: NodeIx, action: &ActionEntry) -> Result<bool> {
-    for o in ws.graph.nodes[ix].outputs.iter().filter(|o| o.kind == OutputKind::Cache) {
-        let Some(rec) = action.outputs.get(&o.name()) else { return Ok(false) };
+fn restore_cache_outputs(
+    ws: &Workspace,
+    hasher: &Hasher,
+    ix: NodeIx,
+    action: &ActionEntry,
+) -> Result<bool> {
+    for o in ws.graph.nodes[ix]
+        .outputs
+        .iter()
+        .filter(|o| o.kind == OutputKind::Cache)
+    {
+        let Some(rec) = action.outputs.get(&o.name()) else {
+            return Ok(false);
+        };
         let dest = ws.output_path(o);
         if !ws.cache.restore_output(rec, &dest)? {
             return Ok(false);
@@ -645,7 +747,10 @@ fn run_rule(
 ) -> std::result::Result<ActionEntry, String> {
     let node = &ws.graph.nodes[ix];
     let material = eval.material.as_ref().ok_or("inputs are not known")?;
-    let rule = ws.registry.get(&node.rule).ok_or_else(|| format!("unknown rule `{}`", node.rule))?;
+    let rule = ws
+        .registry
+        .get(&node.rule)
+        .ok_or_else(|| format!("unknown rule `{}`", node.rule))?;
     let sandbox = Sandbox::create(&ws.cache.dir().join("tmp")).map_err(|e| e.render())?;
     for (name, path) in &eval.input_paths {
         sandbox.add_input(name, path).map_err(|e| e.render())?;
@@ -663,13 +768,19 @@ fn run_rule(
     for o in &node.outputs {
         let produced = sandbox.output_path(o);
         if !produced.exists() {
-            return Err(format!("rule `{}` did not write its declared output `{}`", node.rule, o.name()));
+            return Err(format!(
+                "rule `{}` did not write its declared output `{}`",
+                node.rule,
+                o.name()
+            ));
         }
         let rec = ws.cache.store_output(&produced).map_err(|e| e.render())?;
         outputs.insert(o.name(), rec);
     }
     let action = ActionEntry { outputs };
-    ws.cache.put_action(&material.key(), &action).map_err(|e| e.render())?;
+    ws.cache
+        .put_action(&material.key(), &action)
+        .map_err(|e| e.render())?;
     for o in &node.outputs {
         let dest = ws.output_path(o);
         fsutil::rename_into_place(&sandbox.output_path(o), &dest).map_err(|e| e.render())?;

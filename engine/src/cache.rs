@@ -85,14 +85,20 @@ impl LocalCache {
         }
         let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
         if Digest::of(&bytes) != digest.blake3 {
-            return Err(Error::Internal(format!("`{}` changed while it was stored", path.display())));
+            return Err(Error::Internal(format!(
+                "`{}` changed while it was stored",
+                path.display()
+            )));
         }
         fsutil::write_atomic(&dest, &bytes)
     }
 
     /// Adds raw bytes, returning their digest.
     pub fn put_bytes(&self, bytes: &[u8]) -> Result<FileDigest> {
-        let digest = FileDigest { blake3: Digest::of(bytes), size: bytes.len() as u64 };
+        let digest = FileDigest {
+            blake3: Digest::of(bytes),
+            size: bytes.len() as u64,
+        };
         let dest = self.object_path(&digest.blake3);
         if !dest.is_file() {
             fsutil::write_atomic(&dest, bytes)?;
@@ -105,7 +111,9 @@ impl LocalCache {
         let path = self.object_path(d);
         let mut bytes = Vec::new();
         match std::fs::File::open(&path) {
-            Ok(mut f) => f.read_to_end(&mut bytes).map_err(|e| Error::io("read", &path, e))?,
+            Ok(mut f) => f
+                .read_to_end(&mut bytes)
+                .map_err(|e| Error::io("read", &path, e))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io("read", &path, e)),
         };
@@ -120,16 +128,20 @@ impl LocalCache {
     /// Writes the object `digest` to `dest` atomically (with the executable bit if asked),
     /// verifying it first. `false` if the object is absent or was corrupt (then deleted).
     pub fn restore_file(&self, digest: &FileDigest, executable: bool, dest: &Path) -> Result<bool> {
-        let Some(bytes) = self.get_bytes(&digest.blake3)? else { return Ok(false) };
+        let Some(bytes) = self.get_bytes(&digest.blake3)? else {
+            return Ok(false);
+        };
         let dir = fsutil::parent_dir(dest);
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
         let mut tmp = tempfile::Builder::new()
             .prefix(".parity-tmp-")
             .tempfile_in(dir)
             .map_err(|e| Error::io("create a temp file in", dir, e))?;
-        tmp.write_all(&bytes).map_err(|e| Error::io("write", dest, e))?;
+        tmp.write_all(&bytes)
+            .map_err(|e| Error::io("write", dest, e))?;
         set_executable(tmp.path(), executable)?;
-        tmp.persist(dest).map_err(|e| Error::io("write", dest, e.error))?;
+        tmp.persist(dest)
+            .map_err(|e| Error::io("write", dest, e.error))?;
         Ok(true)
     }
 
@@ -141,11 +153,19 @@ impl LocalCache {
             for e in &entries {
                 self.put_file(&fsutil::join_rel(path, &e.path), &e.digest)?;
             }
-            Ok(OutputRecord { digest: hash::tree_digest(&entries), executable: false, tree: Some(entries) })
+            Ok(OutputRecord {
+                digest: hash::tree_digest(&entries),
+                executable: false,
+                tree: Some(entries),
+            })
         } else {
             let digest = hash::hash_file(path).map_err(|e| Error::io("read", path, e))?;
             self.put_file(path, &digest)?;
-            Ok(OutputRecord { digest, executable: hash::is_executable(&meta), tree: None })
+            Ok(OutputRecord {
+                digest,
+                executable: hash::is_executable(&meta),
+                tree: None,
+            })
         }
     }
 
@@ -162,7 +182,11 @@ impl LocalCache {
             .tempdir_in(dir)
             .map_err(|e| Error::io("create a temp dir in", dir, e))?;
         for e in tree {
-            if !self.restore_file(&e.digest, e.executable, &fsutil::join_rel(tmp.path(), &e.path))? {
+            if !self.restore_file(
+                &e.digest,
+                e.executable,
+                &fsutil::join_rel(tmp.path(), &e.path),
+            )? {
                 return Ok(false);
             }
         }
@@ -199,14 +223,20 @@ impl LocalCache {
         if cas.is_dir() {
             for entry in walkdir::WalkDir::new(&cas).min_depth(2).max_depth(2) {
                 let entry = entry.map_err(|e| Error::io("read", &cas, std::io::Error::other(e)))?;
-                let meta = entry.metadata().map_err(|e| Error::io("read", entry.path(), std::io::Error::other(e)))?;
+                let meta = entry
+                    .metadata()
+                    .map_err(|e| Error::io("read", entry.path(), std::io::Error::other(e)))?;
                 let used = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
                 objects.push((used, meta.len(), entry.into_path()));
             }
         }
         objects.sort();
         let before: u64 = objects.iter().map(|o| o.1).sum();
-        let mut stats = GcStats { before, after: before, deleted: 0 };
+        let mut stats = GcStats {
+            before,
+            after: before,
+            deleted: 0,
+        };
         for (_, len, path) in objects {
             if stats.after <= max_size {
                 break;
@@ -266,7 +296,10 @@ mod tests {
         let rec = cache.store_output(&src).unwrap();
         let dest = dir.path().join("dest");
         assert!(cache.restore_output(&rec, &dest).unwrap());
-        assert_eq!(std::fs::read_to_string(dest.join("a/b/help.txt")).unwrap(), "x");
+        assert_eq!(
+            std::fs::read_to_string(dest.join("a/b/help.txt")).unwrap(),
+            "x"
+        );
         assert_eq!(cache.store_output(&dest).unwrap().digest, rec.digest);
     }
 

@@ -38,7 +38,11 @@ impl Rule for CommandRule {
         node.config
             .get("env")
             .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -56,7 +60,9 @@ impl Rule for CommandRule {
         if let Some(obj) = node.config.as_object()
             && let Some(k) = obj.keys().find(|k| *k != "command" && *k != "env")
         {
-            return Err(format!("unknown key `config.{k}` (expected `command` or `env`)"));
+            return Err(format!(
+                "unknown key `config.{k}` (expected `command` or `env`)"
+            ));
         }
         Ok(())
     }
@@ -68,8 +74,12 @@ impl Rule for CommandRule {
             relative_to(&p, ctx.root())
         };
         let ins: Vec<String> = ctx.inputs.iter().map(|n| shell_quote(&rel(n))).collect();
-        let outs: Vec<String> =
-            ctx.node.outputs.iter().map(|o| shell_quote(&rel(&o.name()))).collect();
+        let outs: Vec<String> = ctx
+            .node
+            .outputs
+            .iter()
+            .map(|o| shell_quote(&rel(&o.name())))
+            .collect();
         let script = substitute(template, &ins.join(" "), &outs.join(" "));
         for out in ctx.outputs() {
             if let Some(dir) = out.parent() {
@@ -104,7 +114,9 @@ impl Rule for CommandRule {
         let _ = out_reader.join();
         let err_text = err_reader.join().unwrap_or_default();
         if !status.success() {
-            let code = status.code().map_or("a signal".to_string(), |c| c.to_string());
+            let code = status
+                .code()
+                .map_or("a signal".to_string(), |c| c.to_string());
             let mut msg = format!("command exited with {code}: {script}");
             let tail: Vec<&str> = err_text.lines().rev().take(20).collect();
             if !tail.is_empty() {
@@ -133,9 +145,9 @@ fn substitute(template: &str, ins: &str, outs: &str) -> String {
         out.push_str(&rest[..pos]);
         let after = &rest[pos + 1..];
         let word_end = |w: &str| {
-            after.strip_prefix(w).is_some_and(|r| {
-                !r.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-            })
+            after
+                .strip_prefix(w)
+                .is_some_and(|r| !r.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
         };
         if let Some(r) = after.strip_prefix('$') {
             out.push('$');
@@ -156,7 +168,10 @@ fn substitute(template: &str, ins: &str, outs: &str) -> String {
 }
 
 fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+@%=:,".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+@%=:,".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
@@ -168,7 +183,10 @@ fn relative_to(path: &Path, base: &Path) -> String {
         return rel.to_string_lossy().replace('\\', "/");
     }
     // `{cache}` paths live beside the root in the sandbox.
-    match (path.strip_prefix(base.parent().unwrap_or(base)), base.file_name()) {
+    match (
+        path.strip_prefix(base.parent().unwrap_or(base)),
+        base.file_name(),
+    ) {
         (Ok(rel), Some(_)) => format!("../{}", rel.to_string_lossy().replace('\\', "/")),
         _ => path.to_string_lossy().into_owned(),
     }
@@ -180,12 +198,18 @@ mod tests {
 
     #[test]
     fn substitutes_in_and_out_but_not_longer_names() {
-        assert_eq!(substitute("cat $in > $out; echo $$x $input", "a b", "c"), "cat a b > c; echo $x $input");
+        assert_eq!(
+            substitute("cat $in > $out; echo $$x $input", "a b", "c"),
+            "cat a b > c; echo $x $input"
+        );
     }
 
     #[test]
     fn quotes_only_when_needed() {
-        assert_eq!(shell_quote("snapshots/0.92.0/x.json"), "snapshots/0.92.0/x.json");
+        assert_eq!(
+            shell_quote("snapshots/0.92.0/x.json"),
+            "snapshots/0.92.0/x.json"
+        );
         assert_eq!(shell_quote("a b'c"), r"'a b'\''c'");
     }
 }

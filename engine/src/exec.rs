@@ -105,7 +105,11 @@ impl RuleContext<'_> {
     }
     /// Where every output must be written, in declaration order.
     pub fn outputs(&self) -> Vec<PathBuf> {
-        self.node.outputs.iter().map(|o| self.sandbox.output_path(o)).collect()
+        self.node
+            .outputs
+            .iter()
+            .map(|o| self.sandbox.output_path(o))
+            .collect()
     }
 }
 

@@ -120,18 +120,35 @@ impl fmt::Display for DirtyReason {
             DirtyReason::Forced => f.write_str("forced"),
             DirtyReason::RuleChanged { old, new } => write!(f, "rule changed ({old} -> {new})"),
             DirtyReason::ConfigChanged => f.write_str("params or config changed"),
-            DirtyReason::InputChanged { input, old: Some(o), new: Some(n) } => {
-                write!(f, "input `{input}` changed ({} -> {})", o.blake3.short(), n.blake3.short())
+            DirtyReason::InputChanged {
+                input,
+                old: Some(o),
+                new: Some(n),
+            } => {
+                write!(
+                    f,
+                    "input `{input}` changed ({} -> {})",
+                    o.blake3.short(),
+                    n.blake3.short()
+                )
             }
-            DirtyReason::InputChanged { input, old: None, .. } => write!(f, "input `{input}` added"),
-            DirtyReason::InputChanged { input, new: None, .. } => {
+            DirtyReason::InputChanged {
+                input, old: None, ..
+            } => write!(f, "input `{input}` added"),
+            DirtyReason::InputChanged {
+                input, new: None, ..
+            } => {
                 write!(f, "input `{input}` removed")
             }
             DirtyReason::DependencyStale { dependency } => {
                 write!(f, "dependency `{dependency}` is not fresh")
             }
             DirtyReason::OutputMissing { output } => write!(f, "output `{output}` is missing"),
-            DirtyReason::OutputModified { output, recorded, actual } => write!(
+            DirtyReason::OutputModified {
+                output,
+                recorded,
+                actual,
+            } => write!(
                 f,
                 "output `{output}` was modified (recorded {}, now {})",
                 recorded.blake3.short(),
@@ -151,7 +168,10 @@ pub fn diff_key(
 ) -> Vec<DirtyReason> {
     let mut reasons = Vec::new();
     if recorded_rule != now.rule_id() {
-        reasons.push(DirtyReason::RuleChanged { old: recorded_rule.to_string(), new: now.rule_id() });
+        reasons.push(DirtyReason::RuleChanged {
+            old: recorded_rule.to_string(),
+            new: now.rule_id(),
+        });
     }
     if recorded_settings != now.settings_digest() {
         reasons.push(DirtyReason::ConfigChanged);

@@ -19,7 +19,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| Error::io("write", path, e))?;
-    tmp.persist(path).map_err(|e| Error::io("write", path, e.error))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("write", path, e.error))?;
     Ok(())
 }
 
@@ -72,7 +73,10 @@ fn copy_then_rename(from: &Path, to: &Path) -> Result<()> {
 }
 
 fn sibling_temp_path(to: &Path) -> PathBuf {
-    let name = to.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = to
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let unique = format!(
         ".parity-tmp-{}-{}-{name}",
         std::process::id(),
@@ -94,7 +98,9 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         }
         Ok(())
     } else {
-        std::fs::copy(from, to).map(|_| ()).map_err(|e| Error::io("copy", from, e))
+        std::fs::copy(from, to)
+            .map(|_| ())
+            .map_err(|e| Error::io("copy", from, e))
     }
 }
 
@@ -114,7 +120,9 @@ pub fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
     if std::fs::hard_link(from, to).is_ok() {
         return Ok(());
     }
-    std::fs::copy(from, to).map(|_| ()).map_err(|e| Error::io("copy", from, e))
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| Error::io("copy", from, e))
 }
 
 /// Removes a file or a directory tree; a missing path is fine.

@@ -28,7 +28,9 @@ impl Digest {
     }
     /// Parses 64 hex digits.
     pub fn from_hex(s: &str) -> Option<Digest> {
-        blake3::Hash::from_hex(s).ok().map(|h| Digest(*h.as_bytes()))
+        blake3::Hash::from_hex(s)
+            .ok()
+            .map(|h| Digest(*h.as_bytes()))
     }
     /// The first 12 hex digits, for messages.
     pub fn short(&self) -> String {
@@ -83,7 +85,10 @@ pub fn hash_file(path: &Path) -> std::io::Result<FileDigest> {
     } else {
         hasher.update_reader(std::fs::File::open(path)?)?;
     }
-    Ok(FileDigest { blake3: Digest(*hasher.finalize().as_bytes()), size })
+    Ok(FileDigest {
+        blake3: Digest(*hasher.finalize().as_bytes()),
+        size,
+    })
 }
 
 /// One file of a directory tree: path relative to the tree root (`/` separators), digest, mode.
@@ -106,8 +111,14 @@ pub fn tree_entries(dir: &Path) -> std::io::Result<Vec<TreeEntry>> {
         if !entry.file_type().is_file() {
             continue;
         }
-        let rel = entry.path().strip_prefix(dir).map_err(std::io::Error::other)?;
-        let rel: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        let rel = entry
+            .path()
+            .strip_prefix(dir)
+            .map_err(std::io::Error::other)?;
+        let rel: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
         out.push(TreeEntry {
             path: rel.join("/"),
             digest: hash_file(entry.path())?,
@@ -120,7 +131,10 @@ pub fn tree_entries(dir: &Path) -> std::io::Result<Vec<TreeEntry>> {
 /// The digest of a tree: blake3 over its canonical manifest.
 pub fn tree_digest(entries: &[TreeEntry]) -> FileDigest {
     let manifest = serde_json::to_vec(entries).unwrap_or_default();
-    FileDigest { blake3: Digest::of(&manifest), size: entries.iter().map(|e| e.digest.size).sum() }
+    FileDigest {
+        blake3: Digest::of(&manifest),
+        size: entries.iter().map(|e| e.digest.size).sum(),
+    }
 }
 
 /// Whether a file's owner-execute bit is set (always false off Unix).
@@ -165,7 +179,12 @@ impl StatKey {
                 .ok()
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_nanos() as i128);
-            StatKey { size: meta.len(), mtime_ns, ino: 0, ctime_ns: 0 }
+            StatKey {
+                size: meta.len(),
+                mtime_ns,
+                ino: 0,
+                ctime_ns: 0,
+            }
         }
     }
 }
@@ -184,7 +203,9 @@ impl Hasher {
     /// Loads the stat cache from `file` (a missing or unreadable cache is simply empty). Paths
     /// are recorded relative to `base` (the workspace), never absolute.
     pub fn load(file: PathBuf, base: PathBuf) -> Hasher {
-        let entries = std::fs::read_to_string(&file).map(|t| parse_stat_cache(&t)).unwrap_or_default();
+        let entries = std::fs::read_to_string(&file)
+            .map(|t| parse_stat_cache(&t))
+            .unwrap_or_default();
         Hasher {
             file,
             base,
@@ -200,7 +221,10 @@ impl Hasher {
             return Ok(*d);
         }
         let d = self.digest_uncached(path)?;
-        self.memo.lock().map_err(poisoned)?.insert(path.to_path_buf(), d);
+        self.memo
+            .lock()
+            .map_err(poisoned)?
+            .insert(path.to_path_buf(), d);
         Ok(d)
     }
 
@@ -243,7 +267,10 @@ impl Hasher {
             return Ok(Some(*d));
         }
         let digest = hash_file(path).map_err(|e| Error::io("read", path, e))?;
-        self.entries.lock().map_err(poisoned)?.insert(rel, (key, digest));
+        self.entries
+            .lock()
+            .map_err(poisoned)?
+            .insert(rel, (key, digest));
         self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(Some(digest))
     }
@@ -292,7 +319,21 @@ fn parse_stat_cache(text: &str) -> HashMap<PathBuf, (StatKey, FileDigest)> {
             let ino = it.next()?.parse().ok()?;
             let ctime_ns = it.next()?.parse().ok()?;
             let path = PathBuf::from(it.next()?);
-            Some((path, (StatKey { size, mtime_ns, ino, ctime_ns }, FileDigest { blake3: digest, size })))
+            Some((
+                path,
+                (
+                    StatKey {
+                        size,
+                        mtime_ns,
+                        ino,
+                        ctime_ns,
+                    },
+                    FileDigest {
+                        blake3: digest,
+                        size,
+                    },
+                ),
+            ))
         })
         .collect()
 }

@@ -126,16 +126,25 @@ impl Journal {
             .append(true)
             .open(path)
             .map_err(|e| Error::io("open", path, e))?;
-        Ok(Journal { path: path.to_path_buf(), file, last_sync: std::time::Instant::now() })
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file,
+            last_sync: std::time::Instant::now(),
+        })
     }
 
     /// Appends one completed node with a single `write` (a killed process loses nothing that
     /// was written); fsyncs at most once a second, and at [`Journal::sync`].
     pub fn append(&mut self, id: &str, entry: &LockEntry) -> Result<()> {
-        let mut line = serde_json::to_vec(&JournalLine { id: id.to_string(), entry: entry.clone() })
-            .map_err(|e| Error::Internal(e.to_string()))?;
+        let mut line = serde_json::to_vec(&JournalLine {
+            id: id.to_string(),
+            entry: entry.clone(),
+        })
+        .map_err(|e| Error::Internal(e.to_string()))?;
         line.push(b'\n');
-        self.file.write_all(&line).map_err(|e| Error::io("write", &self.path, e))?;
+        self.file
+            .write_all(&line)
+            .map_err(|e| Error::io("write", &self.path, e))?;
         if self.last_sync.elapsed() > std::time::Duration::from_secs(1) {
             self.sync()?;
         }
@@ -145,7 +154,9 @@ impl Journal {
     /// Flushes the journal to disk.
     pub fn sync(&mut self) -> Result<()> {
         self.last_sync = std::time::Instant::now();
-        self.file.sync_data().map_err(|e| Error::io("sync", &self.path, e))
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io("sync", &self.path, e))
     }
 
     /// The entries of a journal left by an earlier build, in order (later lines win). A torn
@@ -185,7 +196,10 @@ mod tests {
             inputs: BTreeMap::new(),
             outputs: BTreeMap::from([(
                 "out.txt".to_string(),
-                FileDigest { blake3: Digest([n; 32]), size: 3 },
+                FileDigest {
+                    blake3: Digest([n; 32]),
+                    size: 3,
+                },
             )]),
         }
     }
@@ -201,7 +215,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pipeline.lock");
         assert!(lock.write(&p).unwrap());
-        assert!(!lock.write(&p).unwrap(), "unchanged bytes are not rewritten");
+        assert!(
+            !lock.write(&p).unwrap(),
+            "unchanged bytes are not rewritten"
+        );
         assert_eq!(Lock::read(&p).unwrap(), lock);
     }
 
@@ -223,6 +240,9 @@ mod tests {
         let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
         f.write_all(b"{\"id\":\"c\",\"entr").unwrap();
         let got = Journal::replay(&p).unwrap();
-        assert_eq!(got.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            got.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
     }
 }

@@ -134,11 +134,16 @@ impl Workspace {
                 Error::Internal(format!("rule `{}` vanished from the registry", node.rule))
             })?;
             rule.check(node).map_err(|msg| {
-                Error::Usage(format!("invalid config for `{}` (rule `{}`): {msg}", node.id, node.rule))
+                Error::Usage(format!(
+                    "invalid config for `{}` (rule `{}`): {msg}",
+                    node.id, node.rule
+                ))
             })?;
         }
         let dir = fsutil::parent_dir(pipeline_file).to_path_buf();
-        let stem = pipeline_file.file_stem().map_or("pipeline".into(), |s| s.to_string_lossy());
+        let stem = pipeline_file
+            .file_stem()
+            .map_or("pipeline".into(), |s| s.to_string_lossy());
         Ok(Workspace {
             lock_path: dir.join(format!("{stem}.lock")),
             cache: LocalCache::new(dir.join("cache")),
@@ -210,7 +215,10 @@ impl Workspace {
 
     /// Whether `node` may run on this machine.
     pub fn can_run_here(&self, ix: NodeIx) -> bool {
-        self.graph.nodes[ix].host.as_deref().is_none_or(host_matches)
+        self.graph.nodes[ix]
+            .host
+            .as_deref()
+            .is_none_or(host_matches)
     }
 
     /// Evaluates node `ix`: its key material from its inputs (dependencies seen through
@@ -249,7 +257,11 @@ impl Workspace {
                         }
                     }
                 }
-                Input::Node { node: p, file, optional } => {
+                Input::Node {
+                    node: p,
+                    file,
+                    optional,
+                } => {
                     let producer = &self.graph.nodes[*p];
                     match dep(*p) {
                         DepState::Built(outputs) => {
@@ -282,7 +294,8 @@ impl Workspace {
                                 Some(Unavailable::DepBlocked(producer.id.to_string()));
                         }
                         DepState::Failed => {
-                            eval.unavailable = Some(Unavailable::DepFailed(producer.id.to_string()));
+                            eval.unavailable =
+                                Some(Unavailable::DepFailed(producer.id.to_string()));
                         }
                     }
                 }
@@ -338,8 +351,10 @@ impl Workspace {
         let Some(entry) = recorded else {
             eval.reasons.insert(0, DirtyReason::NeverBuilt);
             for o in &self.graph.nodes[ix].outputs {
-                if o.kind == OutputKind::Committed && hasher.digest(&self.output_path(o))?.is_none() {
-                    eval.reasons.push(DirtyReason::OutputMissing { output: o.name() });
+                if o.kind == OutputKind::Committed && hasher.digest(&self.output_path(o))?.is_none()
+                {
+                    eval.reasons
+                        .push(DirtyReason::OutputMissing { output: o.name() });
                 }
             }
             return Ok(());
@@ -356,14 +371,17 @@ impl Workspace {
         for o in &self.graph.nodes[ix].outputs {
             let name = o.name();
             let Some(want) = entry.outputs.get(&name) else {
-                eval.reasons.push(DirtyReason::OutputMissing { output: name });
+                eval.reasons
+                    .push(DirtyReason::OutputMissing { output: name });
                 continue;
             };
             if o.kind == OutputKind::Cache {
                 continue; // build without the bytes: materialized only when a consumer runs
             }
             match hasher.digest(&self.output_path(o))? {
-                None => eval.reasons.push(DirtyReason::OutputMissing { output: name }),
+                None => eval
+                    .reasons
+                    .push(DirtyReason::OutputMissing { output: name }),
                 Some(actual) if actual != *want => eval.reasons.push(DirtyReason::OutputModified {
                     output: name,
                     recorded: *want,
@@ -377,8 +395,14 @@ impl Workspace {
 
     /// The state of every node in `nodes` (any order), without building: dependencies that
     /// are not fresh make their consumers stale. Returned in topological order.
-    pub fn status(&self, hasher: &Hasher, lock: &Lock, nodes: &[NodeIx]) -> Result<Vec<NodeStatus>> {
-        let wanted: std::collections::HashSet<NodeIx> = self.graph.closure(nodes).into_iter().collect();
+    pub fn status(
+        &self,
+        hasher: &Hasher,
+        lock: &Lock,
+        nodes: &[NodeIx],
+    ) -> Result<Vec<NodeStatus>> {
+        let wanted: std::collections::HashSet<NodeIx> =
+            self.graph.closure(nodes).into_iter().collect();
         let mut dep_states: Vec<Option<DepState>> = vec![None; self.graph.nodes.len()];
         let mut out = Vec::new();
         for &ix in &self.graph.topo {
@@ -391,14 +415,24 @@ impl Workspace {
             let eval = self.evaluate(hasher, ix, entry, &view, false)?;
             let (state, dep_state) = self.classify(ix, &eval, entry);
             dep_states[ix] = Some(dep_state);
-            out.push(NodeStatus { node: ix, state, reasons: eval.reasons, unavailable: eval.unavailable });
+            out.push(NodeStatus {
+                node: ix,
+                state,
+                reasons: eval.reasons,
+                unavailable: eval.unavailable,
+            });
         }
         let keep: std::collections::HashSet<NodeIx> = nodes.iter().copied().collect();
         out.retain(|s| keep.contains(&s.node));
         Ok(out)
     }
 
-    fn classify(&self, ix: NodeIx, eval: &Evaluation, entry: Option<&LockEntry>) -> (State, DepState) {
+    fn classify(
+        &self,
+        ix: NodeIx,
+        eval: &Evaluation,
+        entry: Option<&LockEntry>,
+    ) -> (State, DepState) {
         if eval.reasons.is_empty() && eval.unavailable.is_none() {
             let outputs = entry.map(|e| e.outputs.clone()).unwrap_or_default();
             return (State::Fresh, DepState::Built(outputs));
@@ -410,13 +444,23 @@ impl Workspace {
             Some(Unavailable::DepBlocked(_)) => return (State::Blocked, DepState::Blocked),
             _ => {}
         }
-        let restorable = eval.key().is_some_and(|k| self.cache.get_action(&k).is_some());
+        let restorable = eval
+            .key()
+            .is_some_and(|k| self.cache.get_action(&k).is_some());
         if !self.can_run_here(ix) && !restorable {
             return (State::Blocked, DepState::Blocked);
         }
-        let state = if eval.reasons.iter().any(|r| matches!(r, DirtyReason::OutputModified { .. })) {
+        let state = if eval
+            .reasons
+            .iter()
+            .any(|r| matches!(r, DirtyReason::OutputModified { .. }))
+        {
             State::Modified
-        } else if eval.reasons.iter().any(|r| matches!(r, DirtyReason::OutputMissing { .. })) {
+        } else if eval
+            .reasons
+            .iter()
+            .any(|r| matches!(r, DirtyReason::OutputMissing { .. }))
+        {
             State::Missing
         } else {
             State::Stale
@@ -442,7 +486,9 @@ pub struct NodeStatus {
 pub fn env_epoch() -> Result<Option<i64>> {
     match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) => v.trim().parse().map(Some).map_err(|_| {
-            Error::Usage(format!("invalid SOURCE_DATE_EPOCH `{v}`: expected whole seconds since 1970"))
+            Error::Usage(format!(
+                "invalid SOURCE_DATE_EPOCH `{v}`: expected whole seconds since 1970"
+            ))
         }),
         Err(_) => Ok(None),
     }

@@ -28,7 +28,12 @@ fn version(node: &Node) -> Result<String, String> {
     node.params
         .get("version")
         .cloned()
-        .or_else(|| node.config.get("version").and_then(|v| v.as_str()).map(String::from))
+        .or_else(|| {
+            node.config
+                .get("version")
+                .and_then(|v| v.as_str())
+                .map(String::from)
+        })
         .ok_or_else(|| "needs a `version` param (or `config.version`)".to_string())
 }
 
@@ -36,7 +41,10 @@ fn no_config_but(node: &Node, allowed: &[&str]) -> Result<(), String> {
     if let Some(obj) = node.config.as_object()
         && let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str()))
     {
-        return Err(format!("unknown key `config.{k}` (expected one of: {})", allowed.join(", ")));
+        return Err(format!(
+            "unknown key `config.{k}` (expected one of: {})",
+            allowed.join(", ")
+        ));
     }
     Ok(())
 }
@@ -102,13 +110,22 @@ impl Rule for MetadataRule {
         version(node)?;
         match node.config.get("status").and_then(|s| s.as_str()) {
             Some("snapshotted" | "reported" | "validated" | "supported") => {}
-            Some(other) => return Err(format!("`config.status` `{other}` is not one of snapshotted, reported, validated, supported")),
+            Some(other) => {
+                return Err(format!(
+                    "`config.status` `{other}` is not one of snapshotted, reported, validated, supported"
+                ));
+            }
             None => return Err("`config.status` is required".into()),
         }
         no_config_but(node, &["version", "status"])
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
-        let status = ctx.node.config.get("status").and_then(|s| s.as_str()).ok_or_else(|| anyhow!("no status"))?;
+        let status = ctx
+            .node
+            .config
+            .get("status")
+            .and_then(|s| s.as_str())
+            .ok_or_else(|| anyhow!("no status"))?;
         metadata::run(&metadata::MetadataOptions {
             root: ctx.root().to_path_buf(),
             version: version(ctx.node)?,

@@ -39,7 +39,13 @@ pub fn run(opts: &UnionOptions) -> Result<()> {
     let rules: UnionRules = read_rules(&rules_path)?;
     let cfg = rules.check()?;
     let inputs = load_inputs(&root, &opts.version, &cfg)?;
-    let union = build(&root, &opts.version, &cfg, &inputs, common::timestamp_for(opts.epoch)?);
+    let union = build(
+        &root,
+        &opts.version,
+        &cfg,
+        &inputs,
+        common::timestamp_for(opts.epoch)?,
+    );
     let out = root
         .join("snapshots")
         .join(&opts.version)

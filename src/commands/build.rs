@@ -34,7 +34,9 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
     let ws = cli::workspace(g)?;
     let targets = cli::select(&ws, &a.targets)?;
     let opts = BuildOptions {
-        jobs: a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        jobs: a
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         keep_going: a.keep_going,
         force: a.force,
         dry_run: a.dry_run,
@@ -65,11 +67,18 @@ fn lock(ws: &parity_engine::workspace::Workspace) -> anyhow::Result<std::fs::Fil
     let dir = ws.cache.dir();
     std::fs::create_dir_all(dir)?;
     let path = dir.join("lock");
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
-            eprintln!("    Blocking waiting for another `parity build` to finish (lock `{}`)", path.display());
+            eprintln!(
+                "    Blocking waiting for another `parity build` to finish (lock `{}`)",
+                path.display()
+            );
             file.lock()?;
         }
         Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),

@@ -33,11 +33,14 @@ pub fn exec(g: &GlobalArgs, a: ExplainArgs) -> anyhow::Result<i32> {
         for r in &s.reasons {
             match r {
                 DirtyReason::InputChanged { input, old, new } => {
-                    println!("  input `{input}` {}", match (old, new) {
-                        (Some(_), Some(_)) => "changed",
-                        (None, _) => "added",
-                        (_, None) => "removed",
-                    });
+                    println!(
+                        "  input `{input}` {}",
+                        match (old, new) {
+                            (Some(_), Some(_)) => "changed",
+                            (None, _) => "added",
+                            (_, None) => "removed",
+                        }
+                    );
                     if let Some(o) = old {
                         println!("      old {} ({} bytes)", o.blake3, o.size);
                     }
@@ -45,9 +48,16 @@ pub fn exec(g: &GlobalArgs, a: ExplainArgs) -> anyhow::Result<i32> {
                         println!("      new {} ({} bytes)", n.blake3, n.size);
                     }
                 }
-                DirtyReason::OutputModified { output, recorded, actual } => {
+                DirtyReason::OutputModified {
+                    output,
+                    recorded,
+                    actual,
+                } => {
                     println!("  output `{output}` was modified by hand");
-                    println!("      recorded {} ({} bytes)", recorded.blake3, recorded.size);
+                    println!(
+                        "      recorded {} ({} bytes)",
+                        recorded.blake3, recorded.size
+                    );
                     println!("      on disk  {} ({} bytes)", actual.blake3, actual.size);
                 }
                 other => println!("  {other}"),

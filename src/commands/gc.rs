@@ -26,7 +26,9 @@ fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (num, mult) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
         Some((i, _)) => {
-            let unit = s[i..].trim_end_matches(['B', 'b', 'i']).to_ascii_uppercase();
+            let unit = s[i..]
+                .trim_end_matches(['B', 'b', 'i'])
+                .to_ascii_uppercase();
             let mult: u64 = match unit.as_str() {
                 "" => 1,
                 "K" => 1 << 10,
@@ -39,8 +41,12 @@ fn parse_size(s: &str) -> Result<u64, String> {
         }
         None => (s, 1),
     };
-    let n: u64 = num.trim().parse().map_err(|_| format!("invalid size `{s}`"))?;
-    n.checked_mul(mult).ok_or_else(|| format!("size `{s}` is too large"))
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid size `{s}`"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size `{s}` is too large"))
 }
 
 #[cfg(test)]

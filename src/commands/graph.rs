@@ -27,7 +27,12 @@ pub fn exec(g: &GlobalArgs, a: GraphArgs) -> anyhow::Result<i32> {
     let keep: std::collections::HashSet<usize> = nodes.iter().copied().collect();
     let edges: Vec<(usize, usize)> = nodes
         .iter()
-        .flat_map(|&n| ws.graph.deps[n].iter().filter(|d| keep.contains(d)).map(move |&d| (d, n)))
+        .flat_map(|&n| {
+            ws.graph.deps[n]
+                .iter()
+                .filter(|d| keep.contains(d))
+                .map(move |&d| (d, n))
+        })
         .collect();
     let id = |n: usize| ws.graph.nodes[n].id.as_str();
     let mut out = String::new();
@@ -35,7 +40,11 @@ pub fn exec(g: &GlobalArgs, a: GraphArgs) -> anyhow::Result<i32> {
         Format::Dot => {
             out.push_str("digraph parity {\n  rankdir=LR;\n");
             for &n in &nodes {
-                out.push_str(&format!("  {:?} [label={:?}];\n", id(n), format!("{}\n({})", id(n), ws.graph.nodes[n].rule)));
+                out.push_str(&format!(
+                    "  {:?} [label={:?}];\n",
+                    id(n),
+                    format!("{}\n({})", id(n), ws.graph.nodes[n].rule)
+                ));
             }
             for (d, n) in &edges {
                 out.push_str(&format!("  {:?} -> {:?};\n", id(*d), id(*n)));

@@ -39,7 +39,15 @@ pub fn exec(g: &GlobalArgs, a: StatusArgs) -> anyhow::Result<i32> {
                 (None, Some(r)) => r.to_string(),
                 (None, None) => String::new(),
             };
-            println!("{:<9}{id}{}", s.state.as_str(), if why.is_empty() { why } else { format!("  {why}") });
+            println!(
+                "{:<9}{id}{}",
+                s.state.as_str(),
+                if why.is_empty() {
+                    why
+                } else {
+                    format!("  {why}")
+                }
+            );
         }
     }
     if a.json {
@@ -49,8 +57,20 @@ pub fn exec(g: &GlobalArgs, a: StatusArgs) -> anyhow::Result<i32> {
         }
         println!("{v}");
     } else {
-        let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {}", s.as_str())).collect();
-        println!("{} node{}: {}", statuses.len(), if statuses.len() == 1 { "" } else { "s" }, if parts.is_empty() { "nothing declared".into() } else { parts.join(", ") });
+        let parts: Vec<String> = counts
+            .iter()
+            .map(|(s, n)| format!("{n} {}", s.as_str()))
+            .collect();
+        println!(
+            "{} node{}: {}",
+            statuses.len(),
+            if statuses.len() == 1 { "" } else { "s" },
+            if parts.is_empty() {
+                "nothing declared".into()
+            } else {
+                parts.join(", ")
+            }
+        );
     }
     Ok(0)
 }

@@ -39,7 +39,11 @@ impl Rule for FakeRule {
         if cfg.get("interrupt").and_then(|v| v.as_bool()) == Some(true) {
             self.interrupt.store(true, Ordering::SeqCst);
         }
-        self.calls.lock().unwrap().push(Call { node: ctx.node.id.to_string(), start, end: Instant::now() });
+        self.calls.lock().unwrap().push(Call {
+            node: ctx.node.id.to_string(),
+            start,
+            end: Instant::now(),
+        });
         if cfg.get("fail").and_then(|v| v.as_bool()) == Some(true) {
             return Err(format!("`{}` failed on purpose", ctx.node.id).into());
         }
@@ -82,7 +86,10 @@ struct Fixture {
 
 impl Fixture {
     fn new(pipeline: &str) -> Fixture {
-        let f = Fixture { dir: tempfile::tempdir().unwrap(), rule: FakeRule::default() };
+        let f = Fixture {
+            dir: tempfile::tempdir().unwrap(),
+            rule: FakeRule::default(),
+        };
         f.write("pipeline.toml", pipeline);
         f
     }
@@ -102,10 +109,18 @@ impl Fixture {
         reg.register(self.rule.clone());
         Workspace::open(&self.path("pipeline.toml"), reg).unwrap()
     }
-    fn build_with(&self, targets: &[&str], opts: BuildOptions) -> (Summary, Vec<(String, Outcome)>) {
+    fn build_with(
+        &self,
+        targets: &[&str],
+        opts: BuildOptions,
+    ) -> (Summary, Vec<(String, Outcome)>) {
         let ws = self.ws();
         let targets: Vec<String> = targets.iter().map(|s| s.to_string()).collect();
-        let sel = if targets.is_empty() { (0..ws.graph.nodes.len()).collect() } else { ws.graph.select(&targets).unwrap() };
+        let sel = if targets.is_empty() {
+            (0..ws.graph.nodes.len()).collect()
+        } else {
+            ws.graph.select(&targets).unwrap()
+        };
         let mut rec = Recorder::default();
         let summary = build::build(&ws, &sel, &opts, &self.rule.interrupt, &mut rec).unwrap();
         (summary, rec.outcomes)
@@ -131,11 +146,20 @@ impl Fixture {
 }
 
 fn opts(jobs: usize) -> BuildOptions {
-    BuildOptions { jobs, keep_going: false, force: false, dry_run: false }
+    BuildOptions {
+        jobs,
+        keep_going: false,
+        force: false,
+        dry_run: false,
+    }
 }
 
 fn outcome<'a>(outcomes: &'a [(String, Outcome)], node: &str) -> &'a Outcome {
-    &outcomes.iter().find(|(n, _)| n == node).unwrap_or_else(|| panic!("no outcome for {node}")).1
+    &outcomes
+        .iter()
+        .find(|(n, _)| n == node)
+        .unwrap_or_else(|| panic!("no outcome for {node}"))
+        .1
 }
 
 const CHAIN: &str = r#"
@@ -181,7 +205,13 @@ fn an_edited_input_rebuilds_only_what_depends_on_it() {
     f.build();
     f.calls();
     f.write("other.txt", "changed");
-    assert_eq!(f.states().into_iter().filter(|(_, s)| *s != State::Fresh).collect::<Vec<_>>(), [("c".to_string(), State::Stale)]);
+    assert_eq!(
+        f.states()
+            .into_iter()
+            .filter(|(_, s)| *s != State::Fresh)
+            .collect::<Vec<_>>(),
+        [("c".to_string(), State::Stale)]
+    );
     f.build();
     assert_eq!(f.calls(), ["c"]);
 }
@@ -207,7 +237,11 @@ outputs = ["b.txt"]
     f.calls();
     f.write("src.txt", "2");
     let (_, out) = f.build();
-    assert_eq!(f.calls(), ["a"], "a reran, produced the same bytes, so b did not");
+    assert_eq!(
+        f.calls(),
+        ["a"],
+        "a reran, produced the same bytes, so b did not"
+    );
     assert_eq!(*outcome(&out, "b"), Outcome::Fresh);
 }
 
@@ -230,9 +264,16 @@ config = { sleep_ms = 300 }
     let elapsed = started.elapsed();
     let calls = f.rule.calls.lock().unwrap().clone();
     assert_eq!(calls.len(), 4);
-    let overlapping = calls.iter().any(|a| calls.iter().any(|b| a.node != b.node && a.start < b.end && b.start < a.end));
+    let overlapping = calls.iter().any(|a| {
+        calls
+            .iter()
+            .any(|b| a.node != b.node && a.start < b.end && b.start < a.end)
+    });
     assert!(overlapping, "with -j 4 some runs overlap");
-    assert!(elapsed < Duration::from_millis(4 * 300), "4 x 300 ms with -j 4 took {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(4 * 300),
+        "4 x 300 ms with -j 4 took {elapsed:?}"
+    );
 }
 
 #[test]
@@ -261,9 +302,19 @@ config = { sleep_ms = 50 }
     assert!(!f.path("bad.txt").exists(), "a failed node writes nothing");
 
     let f = Fixture::new(pipeline);
-    let (s, out) = f.build_with(&[], BuildOptions { keep_going: true, ..opts(1) });
+    let (s, out) = f.build_with(
+        &[],
+        BuildOptions {
+            keep_going: true,
+            ..opts(1)
+        },
+    );
     assert_eq!(s.exit_code(), 1);
-    assert_eq!(*outcome(&out, "z_independent"), Outcome::Ran, "keep-going builds what does not depend on the failure");
+    assert_eq!(
+        *outcome(&out, "z_independent"),
+        Outcome::Ran,
+        "keep-going builds what does not depend on the failure"
+    );
     assert!(matches!(outcome(&out, "after"), Outcome::Skipped(m) if m.contains("bad")));
     assert_eq!((s.failed, s.ran, s.skipped), (1, 1, 1));
 }
@@ -298,7 +349,11 @@ fn host_bound_nodes_are_blocked_and_optional_fan_in_runs_with_the_rest() {
     assert!(matches!(outcome(&out, "snap@plan9"), Outcome::Blocked(m) if m.contains("plan9")));
     assert_eq!(*outcome(&out, "union"), Outcome::Ran);
     assert_eq!(f.read("union.txt"), format!("union|snap@{os}"));
-    assert_eq!((s.exit_code(), s.blocked), (0, 1), "blocked is not a failure");
+    assert_eq!(
+        (s.exit_code(), s.blocked),
+        (0, 1),
+        "blocked is not a failure"
+    );
     let states = f.states();
     assert!(states.contains(&("snap@plan9".to_string(), State::Blocked)));
     assert!(states.contains(&("union".to_string(), State::Fresh)));
@@ -344,7 +399,10 @@ outputs = ["second.txt"]
     f.rule.interrupt.store(false, Ordering::SeqCst);
     f.calls();
     let states = f.states();
-    assert!(states.contains(&("first".to_string(), State::Fresh)), "{states:?}");
+    assert!(
+        states.contains(&("first".to_string(), State::Fresh)),
+        "{states:?}"
+    );
     f.build();
     assert_eq!(f.calls(), ["second"], "the completed node is not run again");
 }
@@ -373,7 +431,11 @@ fn a_corrupt_cache_object_is_detected_and_rebuilt() {
         std::fs::write(&entry, "garbage").unwrap();
     }
     let (_, out) = f.build();
-    assert_eq!(*outcome(&out, "b"), Outcome::Ran, "the corrupt object was not used");
+    assert_eq!(
+        *outcome(&out, "b"),
+        Outcome::Ran,
+        "the corrupt object was not used"
+    );
     assert_eq!(f.calls(), ["b"]);
     assert_eq!(f.read("b.txt"), "b|a|1");
 }
@@ -392,7 +454,13 @@ fn a_hand_edited_output_is_modified_and_rebuilt() {
 #[test]
 fn dry_run_writes_nothing() {
     let f = chain();
-    let (s, out) = f.build_with(&[], BuildOptions { dry_run: true, ..opts(2) });
+    let (s, out) = f.build_with(
+        &[],
+        BuildOptions {
+            dry_run: true,
+            ..opts(2)
+        },
+    );
     assert_eq!(s.would_run, 3);
     assert!(out.iter().all(|(_, o)| *o == Outcome::WouldRun));
     assert!(f.calls().is_empty());
@@ -406,7 +474,13 @@ fn force_reruns_only_the_named_targets() {
     let f = chain();
     f.build();
     f.calls();
-    f.build_with(&["b"], BuildOptions { force: true, ..opts(2) });
+    f.build_with(
+        &["b"],
+        BuildOptions {
+            force: true,
+            ..opts(2)
+        },
+    );
     assert_eq!(f.calls(), ["b"]);
 }
 
@@ -425,8 +499,15 @@ fn the_lock_is_deterministic() {
     let first = f.read("pipeline.lock");
     let g = chain();
     g.build();
-    assert_eq!(first, g.read("pipeline.lock"), "same inputs, same lock bytes");
-    assert!(!first.contains(&f.dir.path().display().to_string()), "no absolute paths");
+    assert_eq!(
+        first,
+        g.read("pipeline.lock"),
+        "same inputs, same lock bytes"
+    );
+    assert!(
+        !first.contains(&f.dir.path().display().to_string()),
+        "no absolute paths"
+    );
 }
 
 #[test]
@@ -450,7 +531,10 @@ outputs = ["use.txt"]
     f.calls();
     // A fresh clone: the committed files only, no cache.
     std::fs::remove_dir_all(f.path("cache")).unwrap();
-    assert!(f.states().iter().all(|(_, s)| *s == State::Fresh), "fresh without the bytes");
+    assert!(
+        f.states().iter().all(|(_, s)| *s == State::Fresh),
+        "fresh without the bytes"
+    );
     // A consumer must run: the producer's bytes are gone everywhere, so it is re-run here.
     f.write("other.txt", "y");
     f.build();
@@ -467,7 +551,11 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
     }
     out
 }

@@ -1,4 +1,4 @@
 //! Integration tests of parity-engine.
+mod build;
 mod graph;
 mod pipeline;
-mod build;
