@@ -210,7 +210,7 @@ pub fn build(
                 sched.running += 1;
                 scope.spawn(move |_| {
                     let result = run_task(ws, hasher, lock_ref, executor, &task, cancel, &tx);
-                    let _ = tx.send(Msg::Done(task.ix, result));
+                    let _ = tx.send(Msg::Done(task.ix, Box::new(result)));
                 });
             }
             if sched.running == 0 {
@@ -222,7 +222,7 @@ pub fn build(
                 }),
                 Ok(Msg::Done(ix, result)) => {
                     sched.running -= 1;
-                    let done = match result {
+                    let done = match *result {
                         Ok(done) => done,
                         Err(e) => TaskDone {
                             outcome: Outcome::Failed(e.render()),
@@ -336,7 +336,7 @@ fn dep_state(done: &TaskDone, lock: &Lock, id: &NodeId) -> DepState {
 
 enum Msg {
     Started(NodeIx),
-    Done(NodeIx, Result<TaskDone>),
+    Done(NodeIx, Box<Result<TaskDone>>),
 }
 
 struct Task {
@@ -568,13 +568,14 @@ impl Executor for RealExecutor {
             inputs: material.inputs.clone(),
             outputs,
         };
-        if !forced && let Some(action) = ws.cache.get_action(&key) {
-            if restore(ws, hasher, ix, &action)? {
-                return Ok(task_done(
-                    Outcome::Cached,
-                    Some(entry_for(digests(&action))),
-                ));
-            }
+        if !forced
+            && let Some(action) = ws.cache.get_action(&key)
+            && restore(ws, hasher, ix, &action)?
+        {
+            return Ok(task_done(
+                Outcome::Cached,
+                Some(entry_for(digests(&action))),
+            ));
         }
         if !ws.can_run_here(ix) {
             let host = ws.graph.nodes[ix].host.clone().unwrap_or_default();
