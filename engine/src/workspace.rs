@@ -11,7 +11,7 @@ use crate::fingerprint::{ActionKey, DirtyReason, KeyMaterial, diff_key};
 use crate::fsutil;
 use crate::graph::{Graph, Input, NodeIx, Output, OutputKind};
 use crate::hash::{FileDigest, Hasher};
-use crate::pipeline::{self, Pipeline};
+use crate::pipeline::Pipeline;
 use crate::state::{Journal, Lock, LockEntry};
 
 /// Everything a command needs, loaded once.
@@ -127,7 +127,7 @@ impl Evaluation {
 impl Workspace {
     /// Loads `pipeline_file`, expands the graph and checks every node's rule and config.
     pub fn open(pipeline_file: &Path, registry: Registry) -> Result<Workspace> {
-        let pipeline = pipeline::load(pipeline_file)?;
+        let pipeline = Pipeline::load(pipeline_file)?;
         let graph = Graph::build(&pipeline, &registry.names())?;
         for node in &graph.nodes {
             let rule = registry.get(&node.rule).ok_or_else(|| {
