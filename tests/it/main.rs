@@ -1,1 +1,4 @@
-//! Integration tests of the parity CLI.
+//! Integration tests of the parity CLI: one binary, one module per area.
+
+mod build;
+mod support;
