@@ -1,4 +1,5 @@
 //! Integration tests of the parity CLI: one binary, one module per area.
 
 mod build;
+mod status;
 mod support;
