@@ -1,5 +1,6 @@
 //! Integration tests of the parity CLI: one binary, one module per area.
 
 mod build;
+mod interrupt;
 mod status;
 mod support;

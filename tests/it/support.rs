@@ -111,6 +111,12 @@ impl Project {
         text.lines().map(String::from).collect()
     }
 
+    /// The ids logged so far, without clearing the log.
+    pub fn take_runs_peek(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.runlog()).unwrap_or_default();
+        text.lines().map(String::from).collect()
+    }
+
     /// The same ids, sorted.
     pub fn take_runs_sorted(&self) -> Vec<String> {
         let mut runs = self.take_runs();
