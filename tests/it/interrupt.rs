@@ -36,7 +36,10 @@ fn slow_chain() -> Project {
         } else {
             id(k - 1)
         };
-        let recipe = format!("sleep 0.3; {{ cat $in; echo \"step {k}\"; }} > $out");
+        // The second log says when a rule is over, even one orphaned by `kill -9`.
+        let recipe = format!(
+            r#"sleep 0.3; {{ cat $in; echo "step {k}"; }} > $out; echo "$$PARITY_NODE" >> "$$RUNLOG.done""#
+        );
         pipeline.push_str(&command_node(&id(k), &[&input], &[&out(k)], &recipe));
     }
     Project::new()
@@ -48,14 +51,12 @@ fn existing_outputs(p: &Project) -> BTreeSet<usize> {
     (0..N).filter(|&k| p.exists(&out(k))).collect()
 }
 
-/// Starts a `-j 1` build and waits until the first three outputs exist, so that `n0` and `n1`
-/// are surely journaled (`n2` could only start after `n1` was).
+/// Starts a `-j 1` build and waits until the rule of `n3` has started: `n0` to `n2` are then
+/// journaled (the coordinator journals a node before it schedules the next).
 fn start_and_wait(p: &Project) -> Child {
     let child = p.spawn(&["build", "-j", "1", "--json"]);
-    assert!(
-        wait_until(POLL, || p.exists(&out(2))),
-        "the build did not get to `n2`"
-    );
+    let started = wait_until(POLL, || p.take_runs_peek().contains(&id(3)));
+    assert!(started, "the build did not get to `n3`");
     child
 }
 
@@ -94,7 +95,7 @@ fn check_after_interruption(p: &Project) -> BTreeSet<usize> {
     status.ok();
     let states = status.states();
     let fresh: BTreeSet<usize> = (0..N).filter(|&k| states[&id(k)] == "fresh").collect();
-    assert!(fresh.contains(&0) && fresh.contains(&1), "{states:?}");
+    assert!((0..3).all(|k| fresh.contains(&k)), "{states:?}");
     assert!(
         fresh.is_subset(&existing),
         "{states:?} with outputs {existing:?}"
@@ -109,9 +110,11 @@ fn check_after_interruption(p: &Project) -> BTreeSet<usize> {
     fresh
 }
 
-/// The next build runs exactly the nodes that were not fresh, and ends with everything fresh.
+/// The next build runs exactly the nodes that were not fresh (one whose output was renamed into
+/// place but not journaled may come from the cache instead), and ends with everything fresh.
 /// `recovered`: how many nodes it should replay from the journal.
 fn check_second_build(p: &Project, fresh: &BTreeSet<usize>, recovered: usize) {
+    let existing = existing_outputs(p);
     p.take_runs();
     let build = p.parity(&["build", "--json"]);
     build.ok();
@@ -122,8 +125,23 @@ fn check_second_build(p: &Project, fresh: &BTreeSet<usize>, recovered: usize) {
         "{}",
         build.stdout
     );
-    let want: Vec<String> = (0..N).filter(|k| !fresh.contains(k)).map(id).collect();
-    assert_eq!(p.take_runs(), want);
+    let outcomes = build.outcomes();
+    for k in 0..N {
+        let want: &[&str] = if fresh.contains(&k) {
+            &["fresh"]
+        } else if existing.contains(&k) {
+            &["cached", "ran"]
+        } else {
+            &["ran"]
+        };
+        assert!(
+            want.contains(&outcomes[&id(k)].as_str()),
+            "{}",
+            build.stdout
+        );
+    }
+    let ran: Vec<String> = (0..N).map(id).filter(|n| outcomes[n] == "ran").collect();
+    assert_eq!(p.take_runs(), ran);
     for k in 0..N {
         assert_eq!(p.read(&out(k)), expected(k));
     }
@@ -142,6 +160,13 @@ fn kill_9_keeps_completed_nodes_and_the_next_build_finishes_the_rest() {
     signal(&child, "-KILL");
     let status = child.wait().unwrap();
     assert_eq!(status.code(), None, "killed by a signal");
+    // `kill -9` orphans the running rule; let it end before the next build cleans `cache/tmp`.
+    let done_log = p.runlog().with_extension("log.done");
+    let orphan_done = || std::fs::read_to_string(&done_log).is_ok_and(|t| t.contains("n3"));
+    assert!(
+        wait_until(POLL, orphan_done),
+        "the orphaned rule of `n3` did not end"
+    );
     assert!(
         !p.exists("pipeline.lock"),
         "the lock is only written at the end of a build"

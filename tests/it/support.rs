@@ -100,7 +100,8 @@ impl Project {
         out
     }
 
-    fn runlog(&self) -> PathBuf {
+    /// The log every test rule appends its node id to (outside the project).
+    pub fn runlog(&self) -> PathBuf {
         self.tmp.path().join("runs.log")
     }
 
