@@ -206,3 +206,171 @@ fn one_target_builds_only_it_and_its_dependencies() {
     assert_eq!(only_c.outcomes(), map(&[("c", "ran")]));
     assert_eq!(p.take_runs(), ["c"]);
 }
+
+/// `bad` fails after writing part of its output; `after` needs it; `ok` does not.
+fn failing() -> Project {
+    let pipeline = [
+        command_node(
+            "bad",
+            &["src.txt"],
+            &["out/bad.txt"],
+            "echo partial > $out; echo first line >&2; echo boom: disk on fire >&2; exit 3",
+        ),
+        command_node("after", &["bad"], &["out/after.txt"], "cat $in > $out"),
+        command_node("ok", &["src.txt"], &["out/ok.txt"], "cat $in > $out"),
+    ]
+    .concat();
+    Project::new()
+        .file("pipeline.toml", &pipeline)
+        .file("src.txt", "source\n")
+}
+
+#[test]
+fn failing_node_exits_1_with_its_stderr_and_writes_no_output() {
+    let p = failing();
+    let run = p.parity(&["build", "-j", "1", "bad", "after"]);
+    run.code(1);
+    assert!(
+        run.stderr.contains("Failed bad: command exited with 3: ")
+            && run
+                .stderr
+                .contains("--- stderr ---\nfirst line\nboom: disk on fire\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("Failed 0 ran, 0 fresh, 1 failed, 1 skipped in "),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !p.exists("out/bad.txt"),
+        "a failed rule's output must not be moved into place"
+    );
+    assert!(!p.exists("out/after.txt"));
+    assert_eq!(p.take_runs(), ["bad"]);
+    let status = p.parity(&["status", "--json"]);
+    assert_eq!(
+        status.states(),
+        map(&[("after", "missing"), ("bad", "missing"), ("ok", "missing")])
+    );
+}
+
+#[test]
+fn keep_going_builds_independent_nodes_and_skips_dependents() {
+    let p = failing();
+    let run = p.parity(&["build", "--keep-going", "--json"]);
+    run.code(1);
+    assert_eq!(
+        run.outcomes(),
+        map(&[("after", "skipped"), ("bad", "failed"), ("ok", "ran")])
+    );
+    let finished = run.events("finished");
+    let msg = |node: &str| {
+        finished.iter().find(|e| e["node"] == node).unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        msg("bad").ends_with("\n--- stderr ---\nfirst line\nboom: disk on fire"),
+        "{}",
+        msg("bad")
+    );
+    assert_eq!(msg("after"), "dependency `bad` failed");
+    let summary = run.summary();
+    assert_eq!(
+        (
+            summary["ran"].as_u64(),
+            summary["failed"].as_u64(),
+            summary["skipped"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!(p.take_runs_sorted(), ["bad", "ok"]);
+    assert_eq!(p.read("out/ok.txt"), "source\n");
+    assert!(!p.exists("out/bad.txt"));
+    // What succeeded is recorded; the failure is retried next time, `ok` is not.
+    let again = p.parity(&["build", "--keep-going", "--json"]);
+    again.code(1);
+    assert_eq!(
+        again.outcomes(),
+        map(&[("after", "skipped"), ("bad", "failed"), ("ok", "fresh")])
+    );
+    assert_eq!(p.take_runs(), ["bad"]);
+}
+
+#[test]
+fn rule_that_does_not_write_its_output_fails() {
+    let p = Project::new()
+        .file(
+            "pipeline.toml",
+            &command_node("lazy", &["src.txt"], &["out/lazy.txt"], "true"),
+        )
+        .file("src.txt", "source\n");
+    let run = p.parity(&["build"]);
+    run.code(1);
+    assert!(
+        run.stderr.contains(
+            "Failed lazy: rule `command` did not write its declared output `out/lazy.txt`"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!p.exists("pipeline.lock") || !p.read("pipeline.lock").contains("\"lazy\""));
+}
+
+/// Every file of the project with its bytes, to prove a command wrote nothing.
+fn snapshot(p: &Project) -> Vec<(String, Option<Vec<u8>>)> {
+    p.tree()
+        .into_iter()
+        .map(|f| (f.clone(), std::fs::read(p.path(&f)).ok()))
+        .collect()
+}
+
+#[test]
+fn dry_run_lists_what_would_build_and_writes_nothing() {
+    let p = chain();
+    let before = snapshot(&p);
+    let run = p.parity(&["build", "--dry-run", "-j", "1"]);
+    run.ok();
+    assert_eq!(
+        run.stderr.lines().take(3).collect::<Vec<_>>(),
+        [
+            " Would build a (never built)",
+            " Would build b (never built)",
+            " Would build c (never built)"
+        ]
+    );
+    assert!(
+        run.stderr.contains("Finished 3 would run, 0 fresh in "),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(&p), before, "no lock, no cache, no output");
+    assert_eq!(p.take_runs(), Vec::<String>::new());
+
+    p.parity(&["build"]).ok();
+    p.take_runs();
+    p.write("src.txt", "changed\n");
+    p.remove("out/c.txt");
+    let before = snapshot(&p);
+    let run = p.parity(&["build", "-n", "--json"]);
+    run.ok();
+    assert_eq!(
+        run.outcomes(),
+        map(&[
+            ("a", "would-run"),
+            ("b", "would-run"),
+            ("c", "would-restore")
+        ])
+    );
+    assert_eq!(run.summary()["would_run"], 3);
+    assert_eq!(
+        snapshot(&p),
+        before,
+        "a dry run over a built project writes nothing either"
+    );
+    assert_eq!(p.take_runs(), Vec::<String>::new());
+}

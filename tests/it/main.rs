@@ -2,6 +2,7 @@
 
 mod build;
 mod errors;
+mod graph;
 mod interrupt;
 mod status;
 mod support;
