@@ -1,7 +1,7 @@
 //! Bad pipelines and bad targets: a message that points at the file and line (or names the
 //! node), exit code 2, and nothing written: no `pipeline.lock`, no `cache/`, no output.
 
-use crate::support::{Project, Run};
+use crate::support::Project;
 
 /// Runs `parity ARGS` over `pipeline`, expects exit code 2 and an untouched project; returns
 /// stderr.
