@@ -76,10 +76,10 @@ fn check_after_interruption(p: &Project) -> BTreeSet<usize> {
     for &k in &existing {
         assert_eq!(p.read(&out(k)), expected(k), "`{}` is incomplete", out(k));
     }
-    let leftovers: Vec<String> = std::fs::read_dir(p.path("out"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".parity-tmp"))
+    let leftovers: Vec<String> = p
+        .tree()
+        .into_iter()
+        .filter(|f| !f.starts_with("cache") && f.contains(".parity-tmp"))
         .collect();
     assert_eq!(
         leftovers,
