@@ -1,1 +1,8 @@
-//! Integration tests of the parity CLI.
+//! Integration tests of the parity CLI: one binary, one module per area.
+
+mod build;
+mod errors;
+mod graph;
+mod interrupt;
+mod status;
+mod support;

@@ -1,0 +1,267 @@
+//! The CLI test builder: a project in a temp dir, `parity` run in it as many times as needed.
+//!
+//! Every `command` node in the test pipelines appends its id to `$RUNLOG` (a file outside the
+//! project, passed through the environment so it is not part of any action key): that log
+//! says which rules really ran, as opposed to being fresh or restored from the cache.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A pipeline root in its own temp dir.
+pub struct Project {
+    tmp: tempfile::TempDir,
+    root: PathBuf,
+}
+
+/// What one `parity` invocation did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// The `command` recipe of a test node: log the run, then `recipe`.
+pub fn logged(recipe: &str) -> String {
+    format!(r#"echo "$$PARITY_NODE" >> "$$RUNLOG"; {recipe}"#)
+}
+
+/// A `[artifact.NAME]` table of rule `command` (inputs and outputs as TOML arrays' contents).
+pub fn command_node(name: &str, inputs: &[&str], outputs: &[&str], recipe: &str) -> String {
+    let list = |xs: &[&str]| {
+        xs.iter()
+            .map(|x| format!("{x:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "[artifact.{name}]\nrule = \"command\"\ninputs = [{}]\noutputs = [{}]\nconfig = {{ command = '{}' }}\n\n",
+        list(inputs),
+        list(outputs),
+        logged(recipe)
+    )
+}
+
+impl Project {
+    pub fn new() -> Project {
+        let tmp = tempfile::Builder::new()
+            .prefix("parity-it-")
+            .tempdir()
+            .expect("temp dir");
+        let root = tmp.path().join("work");
+        std::fs::create_dir(&root).expect("create project dir");
+        Project { tmp, root }
+    }
+
+    /// Writes `text` to `path` (relative to the project), creating directories.
+    pub fn file(self, path: &str, text: &str) -> Project {
+        self.write(path, text);
+        self
+    }
+
+    /// Writes (or overwrites) a file of the project.
+    pub fn write(&self, path: &str, text: &str) {
+        let p = self.path(path);
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir).expect("create dir");
+        }
+        std::fs::write(&p, text).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        self.path(rel).exists()
+    }
+
+    pub fn remove(&self, rel: &str) {
+        std::fs::remove_file(self.path(rel)).unwrap_or_else(|e| panic!("remove {rel}: {e}"));
+    }
+
+    /// Every file and directory under the project, relative, sorted (to assert "nothing written").
+    pub fn tree(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        walk(&self.root, &self.root, &mut out);
+        out.sort();
+        out
+    }
+
+    /// The log every test rule appends its node id to (outside the project).
+    pub fn runlog(&self) -> PathBuf {
+        self.tmp.path().join("runs.log")
+    }
+
+    /// The ids of the nodes whose rule ran since the last call, in order; clears the log.
+    pub fn take_runs(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.runlog()).unwrap_or_default();
+        let _ = std::fs::remove_file(self.runlog());
+        text.lines().map(String::from).collect()
+    }
+
+    /// The ids logged so far, without clearing the log.
+    pub fn take_runs_peek(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.runlog()).unwrap_or_default();
+        text.lines().map(String::from).collect()
+    }
+
+    /// The same ids, sorted.
+    pub fn take_runs_sorted(&self) -> Vec<String> {
+        let mut runs = self.take_runs();
+        runs.sort();
+        runs
+    }
+
+    fn env(&self, cmd: &mut std::process::Command) {
+        cmd.current_dir(&self.root)
+            .env("RUNLOG", self.runlog())
+            .env("CI", "1")
+            .env("NO_COLOR", "1")
+            .env_remove("SOURCE_DATE_EPOCH")
+            .env_remove("PARITY_HOST");
+    }
+
+    /// Runs `parity ARGS` in the project and waits for it.
+    pub fn parity(&self, args: &[&str]) -> Run {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("parity"));
+        self.env(&mut cmd);
+        let out = assert_cmd::Command::from_std(cmd)
+            .args(args)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .expect("run parity");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Starts `parity ARGS` in the project without waiting (output piped).
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("parity"));
+        self.env(&mut cmd);
+        cmd.args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn parity")
+    }
+}
+
+fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        out.push(p.strip_prefix(base).unwrap().to_string_lossy().into_owned());
+        if p.is_dir() {
+            walk(base, &p, out);
+        }
+    }
+}
+
+impl Run {
+    /// Asserts the exit code, showing the output when it differs.
+    #[track_caller]
+    pub fn code(&self, want: i32) -> &Run {
+        assert_eq!(
+            self.code, want,
+            "exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn ok(&self) -> &Run {
+        self.code(0)
+    }
+
+    /// Stdout as JSON lines.
+    pub fn json(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    /// `build --json`: node -> outcome of every `finished` event.
+    pub fn outcomes(&self) -> BTreeMap<String, String> {
+        self.events("finished")
+            .iter()
+            .map(|e| {
+                (
+                    e["node"].as_str().unwrap().to_string(),
+                    e["outcome"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The events of one kind.
+    pub fn events(&self, kind: &str) -> Vec<Value> {
+        self.json()
+            .into_iter()
+            .filter(|e| e["event"] == kind)
+            .collect()
+    }
+
+    /// The last record (`summary`), which every `--json` run ends with.
+    pub fn summary(&self) -> Value {
+        let last = self.json().pop().expect("a summary record");
+        assert_eq!(
+            last["event"], "summary",
+            "last record is not a summary: {last}"
+        );
+        last
+    }
+
+    /// `status --json`: node -> state.
+    pub fn states(&self) -> BTreeMap<String, String> {
+        self.json()
+            .iter()
+            .filter(|e| e.get("node").is_some())
+            .map(|e| {
+                (
+                    e["node"].as_str().unwrap().to_string(),
+                    e["state"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// `[(k, v)]` as a map, for comparing with [`Run::outcomes`] and [`Run::states`].
+pub fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Polls `cond` every 20 ms until it holds or `timeout` passes; whether it held.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
