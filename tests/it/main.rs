@@ -1,1 +1,2 @@
 //! Integration tests of the parity CLI.
+mod manifests;
