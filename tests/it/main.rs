@@ -4,5 +4,6 @@ mod build;
 mod errors;
 mod graph;
 mod interrupt;
+mod manifests;
 mod status;
 mod support;
