@@ -594,7 +594,12 @@ impl Executor for RealExecutor {
                 Ok(done)
             }
             Err(message) => {
-                let mut done = task_done(Outcome::Failed(message), None);
+                let outcome = if cancel.load(Ordering::Relaxed) {
+                    Outcome::Skipped("interrupted".into())
+                } else {
+                    Outcome::Failed(message)
+                };
+                let mut done = task_done(outcome, None);
                 done.extra = extra;
                 Ok(done)
             }

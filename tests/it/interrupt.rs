@@ -209,7 +209,6 @@ fn ctrl_c_exits_130_and_keeps_completed_nodes() {
 }
 
 #[test]
-#[ignore = "bug: the node whose rule Ctrl-C stopped is reported `failed` (message `interrupted`) and counted in `summary.failed`"]
 fn ctrl_c_does_not_count_the_stopped_node_as_failed() {
     let p = slow_chain();
     let child = start_and_wait(&p);
