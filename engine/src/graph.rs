@@ -81,6 +81,9 @@ pub enum Input {
         path: String,
         /// Declared with a trailing `/`.
         dir: bool,
+        /// Declared with `?`: a missing file is simply absent (and its presence is part of
+        /// the key, so the node rebuilds when it appears).
+        optional: bool,
     },
     /// Another node's outputs: all of them, or only `file` when the input named a file that
     /// the other node produces (make-style edge).
@@ -733,7 +736,11 @@ impl Builder<'_> {
                     file: Some(path),
                     optional,
                 },
-                None => Input::Source { path, dir },
+                None => Input::Source {
+                    path,
+                    dir,
+                    optional,
+                },
             });
         }
         Ok(())

@@ -245,13 +245,14 @@ impl Workspace {
         let mut pending = false;
         for input in &node.inputs {
             match input {
-                Input::Source { path, .. } => {
+                Input::Source { path, optional, .. } => {
                     let abs = fsutil::join_rel(self.root(), path);
                     match hasher.digest(&abs)? {
                         Some(d) => {
                             inputs.insert(path.clone(), d);
                             eval.input_paths.push((path.clone(), abs));
                         }
+                        None if *optional => {}
                         None => {
                             eval.unavailable = Some(Unavailable::MissingInput(path.clone()));
                         }

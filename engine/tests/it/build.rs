@@ -559,3 +559,25 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn an_optional_source_file_is_keyed_by_its_presence() {
+    let f = Fixture::new(
+        r#"
+[artifact.union]
+rule = "fake"
+inputs = ["linux.json", "macos.json?"]
+outputs = ["union.txt"]
+"#,
+    );
+    f.write("linux.json", "L");
+    f.build();
+    assert_eq!(f.read("union.txt"), "union|L");
+    f.write("macos.json", "M");
+    assert!(
+        f.states().contains(&("union".to_string(), State::Stale)),
+        "the file appeared"
+    );
+    f.build();
+    assert_eq!(f.read("union.txt"), "union|L|M");
+}

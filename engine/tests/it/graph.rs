@@ -70,7 +70,8 @@ fn node_references_and_patterns() {
         s.inputs[1],
         Input::Source {
             path: "supplement/commands.json".into(),
-            dir: false
+            dir: false,
+            optional: false
         }
     );
     let u = &g.nodes[node(&g, "union@0.92.0")];
@@ -429,7 +430,8 @@ fn optional_marks_exact_refs_and_file_edges() {
             },
             Input::Source {
                 path: "src".into(),
-                dir: false
+                dir: false,
+                optional: true
             },
         ]
     );

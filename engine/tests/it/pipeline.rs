@@ -185,15 +185,18 @@ outputs = ["report.json"]
         [
             Input::Source {
                 path: "RULES.json".into(),
-                dir: false
+                dir: false,
+                optional: false
             },
             Input::Source {
                 path: "supplement".into(),
-                dir: true
+                dir: true,
+                optional: false
             },
             Input::Source {
                 path: "a/b.json".into(),
-                dir: false
+                dir: false,
+                optional: false
             },
         ]
     );
