@@ -287,3 +287,28 @@ fn exclusions_buckets_and_wrapper_only() {
     );
     assert_eq!(d["wrapper_only_args"][0]["name"], json!("E"));
 }
+
+#[test]
+fn wrong_schema_versions_are_errors_that_write_nothing() {
+    use super::union::chain;
+    let dir = root_with(&[(LINUX, snapshot(LINUX, json!([{ "path": [] }])))]);
+    union(dir.path()).unwrap();
+    wrapper(dir.path(), json!([]));
+    // A union document of an unknown schema version.
+    let union_file = dir.path().join("snapshots/0.77.0/union.json");
+    let good = std::fs::read(&union_file).unwrap();
+    let mut wrong = read(&union_file);
+    wrong["snapshot_schema_version"] = json!(3);
+    write(&union_file, &wrong);
+    let err = chain(&report(dir.path()).unwrap_err());
+    assert!(err.contains("invalid union snapshot kind"), "{err}");
+    std::fs::write(&union_file, good).unwrap();
+    // A wrapper coverage manifest of an unknown schema version.
+    write(
+        &dir.path().join("wrapper_coverage.json"),
+        &json!({ "schema_version": 2, "coverage": [] }),
+    );
+    let err = chain(&report(dir.path()).unwrap_err());
+    assert!(err.contains("invalid wrapper coverage kind"), "{err}");
+    assert!(!dir.path().join("reports").exists(), "nothing written");
+}

@@ -320,3 +320,35 @@ fn canonical_values_come_from_the_required_target() {
     assert_eq!(u["commands"][1]["available_on"], json!([MAC]));
     assert_eq!(u["commands"][1]["flags"][0]["key"], json!("-y"));
 }
+
+/// The whole error chain as one string.
+pub(crate) fn chain(err: &anyhow::Error) -> String {
+    err.chain()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+#[test]
+fn malformed_snapshot_json_names_the_file_and_writes_nothing() {
+    let dir = root_with(&[]);
+    let bad = dir.path().join(format!("snapshots/0.77.0/{LINUX}.json"));
+    std::fs::create_dir_all(bad.parent().unwrap()).unwrap();
+    std::fs::write(&bad, "{ \"snapshot_schema_version\": 1, ").unwrap();
+    let err = chain(&union(dir.path()).unwrap_err());
+    assert!(err.contains("failed to parse JSON"), "{err}");
+    assert!(
+        err.contains(&format!("{LINUX}.json")),
+        "the message names the file: {err}"
+    );
+    assert!(!union_path(dir.path()).exists());
+}
+
+#[test]
+fn malformed_rules_json_is_an_error() {
+    let dir = root_with(&[(LINUX, snapshot(LINUX, json!([{ "path": [] }])))]);
+    std::fs::write(dir.path().join("RULES.json"), "not json").unwrap();
+    let err = chain(&union(dir.path()).unwrap_err());
+    assert!(err.contains("RULES.json"), "{err}");
+    assert!(!union_path(dir.path()).exists());
+}
