@@ -18,8 +18,8 @@ use crate::{metadata, report, union};
 
 /// Registers every codex rule.
 pub fn register(registry: &mut Registry) {
-    registry.register(UnionRule);
-    registry.register(ReportRule);
+    registry.register(UNION);
+    registry.register(REPORT);
     registry.register(MetadataRule);
 }
 
@@ -49,35 +49,39 @@ fn no_config_but(node: &Node, allowed: &[&str]) -> Result<(), String> {
     Ok(())
 }
 
-struct UnionRule;
-
-impl Rule for UnionRule {
-    fn name(&self) -> &'static str {
-        "union"
-    }
-    fn reads_time(&self) -> bool {
-        true
-    }
-    fn check(&self, node: &Node) -> Result<(), String> {
-        version(node)?;
-        no_config_but(node, &["version"])
-    }
-    fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
-        union::run(&union::UnionOptions {
-            root: ctx.root().to_path_buf(),
-            version: version(ctx.node)?,
-            rules: None,
-            epoch: ctx.epoch,
-        })?;
-        Ok(())
-    }
+/// A rule over one version's root that stamps a time: `union` and `report`.
+struct VersionRule {
+    name: &'static str,
+    run: fn(&std::path::Path, String, Option<i64>) -> anyhow::Result<()>,
 }
 
-struct ReportRule;
+const UNION: VersionRule = VersionRule {
+    name: "union",
+    run: |root, version, epoch| {
+        union::run(&union::UnionOptions {
+            root: root.to_path_buf(),
+            version,
+            rules: None,
+            epoch,
+        })
+    },
+};
 
-impl Rule for ReportRule {
+const REPORT: VersionRule = VersionRule {
+    name: "report",
+    run: |root, version, epoch| {
+        report::run(&report::ReportOptions {
+            root: root.to_path_buf(),
+            version,
+            rules: None,
+            epoch,
+        })
+    },
+};
+
+impl Rule for VersionRule {
     fn name(&self) -> &'static str {
-        "report"
+        self.name
     }
     fn reads_time(&self) -> bool {
         true
@@ -87,12 +91,7 @@ impl Rule for ReportRule {
         no_config_but(node, &["version"])
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
-        report::run(&report::ReportOptions {
-            root: ctx.root().to_path_buf(),
-            version: version(ctx.node)?,
-            rules: None,
-            epoch: ctx.epoch,
-        })?;
+        (self.run)(ctx.root(), version(ctx.node)?, ctx.epoch)?;
         Ok(())
     }
 }
