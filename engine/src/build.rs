@@ -5,6 +5,7 @@
 //! business: [`RealExecutor`] restores it from the cache or runs its rule in a sandbox and
 //! commits its outputs atomically; [`DryRunExecutor`] only says what would happen.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -444,7 +445,11 @@ fn run_task(
     tx: &mpsc::Sender<Msg>,
 ) -> Result<TaskDone> {
     let started = Instant::now();
-    let view = |d: NodeIx| task.view.get(&d).cloned().unwrap_or(DepState::Unknown);
+    let view = |d: NodeIx| {
+        task.view
+            .get(&d)
+            .map_or(Cow::Owned(DepState::Unknown), Cow::Borrowed)
+    };
     let eval = ws.evaluate(hasher, task.ix, task.entry.as_ref(), &view, task.forced)?;
     let done = |outcome, entry| TaskDone {
         outcome,
@@ -691,7 +696,11 @@ fn materialize_inputs(
                 })
                 .collect()
         };
-        let view = |d: NodeIx| snapshot.get(&d).cloned().unwrap_or(DepState::Unknown);
+        let view = |d: NodeIx| {
+            snapshot
+                .get(&d)
+                .map_or(Cow::Owned(DepState::Unknown), Cow::Borrowed)
+        };
         let eval = ws.evaluate(hasher, *p, Some(&entry), &view, true)?;
         let material = eval.material.clone().ok_or_else(|| {
             Error::Internal(format!(
