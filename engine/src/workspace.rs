@@ -144,16 +144,39 @@ impl Workspace {
             })?;
         }
         let dir = fsutil::parent_dir(pipeline_file).to_path_buf();
-        let stem = pipeline_file
-            .file_stem()
-            .map_or("pipeline".into(), |s| s.to_string_lossy());
         Ok(Workspace {
-            lock_path: dir.join(format!("{stem}.lock")),
+            lock_path: lock_path_of(pipeline_file, &dir),
             cache: LocalCache::new(dir.join("cache")),
             dir,
             pipeline,
             graph,
             registry,
+        })
+    }
+
+    /// Opens the workspace ([`Workspace::open`]) and, on a second thread meanwhile, loads its
+    /// recorded state: the stat cache and `pipeline.lock` with the journal applied
+    /// ([`Workspace::recorded_state`]). For commands that only read the state; a build reads
+    /// the lock after taking the build lock.
+    pub fn open_with_state(
+        pipeline_file: &Path,
+        registry: Registry,
+    ) -> Result<(Workspace, Hasher, Lock)> {
+        let dir = fsutil::parent_dir(pipeline_file).to_path_buf();
+        let lock_path = lock_path_of(pipeline_file, &dir);
+        let stat_path = dir.join("cache").join("stat");
+        std::thread::scope(|s| {
+            let loader = s.spawn(|| {
+                let hasher = Hasher::load(stat_path, dir.clone());
+                (hasher, Lock::read(&lock_path))
+            });
+            let ws = Workspace::open(pipeline_file, registry);
+            let (hasher, lock) = loader
+                .join()
+                .map_err(|_| Error::Internal("the state loader panicked".into()))?;
+            let ws = ws?;
+            let lock = ws.apply_journal(lock?, &hasher)?.0;
+            Ok((ws, hasher, lock))
         })
     }
 
@@ -165,7 +188,10 @@ impl Workspace {
     /// `pipeline.lock` with the journal of an interrupted build applied (entries whose
     /// committed outputs are on disk as recorded).
     pub fn recorded_state(&self, hasher: &Hasher) -> Result<(Lock, usize)> {
-        let mut lock = Lock::read(&self.lock_path)?;
+        self.apply_journal(Lock::read(&self.lock_path)?, hasher)
+    }
+
+    fn apply_journal(&self, mut lock: Lock, hasher: &Hasher) -> Result<(Lock, usize)> {
         let mut recovered = 0;
         for (id, entry) in Journal::replay(&self.journal_path())? {
             let Some(&ix) = self.graph.by_id.get(&crate::graph::NodeId(id.clone())) else {
@@ -582,6 +608,14 @@ impl Workspace {
         };
         (state, DepState::Unknown)
     }
+}
+
+/// `pipeline.lock` next to `pipeline_file` (in `dir`), same stem.
+fn lock_path_of(pipeline_file: &Path, dir: &Path) -> PathBuf {
+    let stem = pipeline_file
+        .file_stem()
+        .map_or("pipeline".into(), |s| s.to_string_lossy());
+    dir.join(format!("{stem}.lock"))
 }
 
 /// A node evaluated by [`Workspace::evaluate_all`].
