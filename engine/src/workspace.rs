@@ -510,6 +510,13 @@ impl Workspace {
                     };
                     let eval = self.evaluate(hasher, ix, entry, &view, forced(ix))?;
                     let (state, dep_state) = self.classify(ix, &eval, entry);
+                    // Callers keep only the verdict: holding every node's key material at
+                    // once would cost tens of MB.
+                    let eval = Evaluation {
+                        material: None,
+                        input_paths: Vec::new(),
+                        ..eval
+                    };
                     let elapsed = started.elapsed();
                     Ok((
                         Evaluated {
