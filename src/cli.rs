@@ -150,6 +150,25 @@ pub fn workspace(g: &GlobalArgs) -> anyhow::Result<Workspace> {
     Ok(Workspace::open(&g.pipeline, registry())?)
 }
 
+/// [`workspace`], with its stat cache and recorded state loaded on a second thread meanwhile
+/// (for commands that only read the state).
+pub fn workspace_with_state(
+    g: &GlobalArgs,
+) -> anyhow::Result<(
+    Workspace,
+    parity_engine::hash::Hasher,
+    parity_engine::state::Lock,
+)> {
+    if !g.pipeline.exists() {
+        return Err(parity_engine::Error::Usage(format!(
+            "no `{}` here (run parity in the directory holding it, or pass -C DIR / --pipeline FILE)",
+            g.pipeline.display()
+        ))
+        .into());
+    }
+    Ok(Workspace::open_with_state(&g.pipeline, registry())?)
+}
+
 /// Whether to color stderr.
 pub fn use_color(g: &GlobalArgs) -> bool {
     use std::io::IsTerminal;

@@ -5,6 +5,7 @@
 //! business: [`RealExecutor`] restores it from the cache or runs its rule in a sandbox and
 //! commits its outputs atomically; [`DryRunExecutor`] only says what would happen.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -173,16 +174,37 @@ pub fn build(
     let real = RealExecutor;
     let dry = DryRunExecutor;
     let executor: &dyn Executor = if opts.dry_run { &dry } else { &real };
-    let mut journal = if opts.dry_run {
-        None
-    } else {
-        Some(Journal::open(&ws.journal_path())?)
-    };
+    // The journal file is created when the first node completes with an entry to record: a
+    // no-op build never creates it.
+    let mut journal: Option<Journal> = None;
     let mut summary = Summary {
         total: selection.len(),
         ..Summary::default()
     };
 
+    // Evaluate the whole selection up front, level by level in parallel. A node that is fresh
+    // and whose dependencies are all fresh would be evaluated by its task exactly so (same lock
+    // entry, same dependency views): the scheduler completes it inline, without a task.
+    let prefresh: Vec<Option<Duration>> = {
+        let is_forced = |ix: NodeIx| forced.contains(&ix);
+        let lock = read(&lock)?;
+        match ws.evaluate_all(&hasher, &lock, &selection, &is_forced)? {
+            None => vec![None; ws.graph.nodes.len()],
+            Some(evals) => {
+                let mut fresh: Vec<Option<Duration>> = vec![None; ws.graph.nodes.len()];
+                for &ix in &ws.graph.topo {
+                    let Some(done) = &evals[ix] else { continue };
+                    if done.state == crate::workspace::State::Fresh
+                        && !forced.contains(&ix)
+                        && ws.graph.deps[ix].iter().all(|&d| fresh[d].is_some())
+                    {
+                        fresh[ix] = Some(done.elapsed);
+                    }
+                }
+                fresh
+            }
+        }
+    };
     let mut sched = Scheduler::new(ws, &selection);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
@@ -195,6 +217,28 @@ pub fn build(
         loop {
             while !stop && sched.running < opts.jobs.max(1) {
                 let Some(ix) = sched.pop_ready() else { break };
+                if let Some(elapsed) = prefresh[ix] {
+                    let outcome = Outcome::Fresh;
+                    count(&mut summary, &outcome, &ws.graph.nodes[ix].id);
+                    reporter.event(Event::Finished {
+                        node: &ws.graph.nodes[ix].id,
+                        outcome: &outcome,
+                        reasons: &[],
+                        elapsed,
+                    });
+                    let state = DepState::Built(
+                        read(&lock)?
+                            .nodes
+                            .get(ws.graph.nodes[ix].id.as_str())
+                            .map(|e| e.outputs.clone())
+                            .unwrap_or_default(),
+                    );
+                    sched.complete(ix, state);
+                    if cancel.load(Ordering::Relaxed) {
+                        stop = true;
+                    }
+                    continue;
+                }
                 let view = sched.views(ix);
                 let entry = read(&lock)?
                     .nodes
@@ -234,8 +278,13 @@ pub fn build(
                     };
                     let own = done.entry.iter().map(|e| (&ws.graph.nodes[ix].id, e));
                     for (id, entry) in done.extra.iter().map(|(i, e)| (i, e)).chain(own) {
-                        if let Some(j) = journal.as_mut() {
-                            j.append(id.as_str(), entry)?;
+                        if !opts.dry_run {
+                            if journal.is_none() {
+                                journal = Some(Journal::open(&ws.journal_path())?);
+                            }
+                            if let Some(j) = journal.as_mut() {
+                                j.append(id.as_str(), entry)?;
+                            }
                         }
                         write(&lock)?.nodes.insert(id.to_string(), entry.clone());
                     }
@@ -276,9 +325,11 @@ pub fn build(
         });
     }
 
-    if let Some(mut j) = journal {
-        j.sync()?;
-        drop(j);
+    if !opts.dry_run {
+        if let Some(mut j) = journal {
+            j.sync()?;
+            drop(j);
+        }
         let mut lock = lock.into_inner().map_err(|_| poisoned())?;
         lock.nodes
             .retain(|id, _| ws.graph.by_id.contains_key(&NodeId(id.clone())));
@@ -444,7 +495,11 @@ fn run_task(
     tx: &mpsc::Sender<Msg>,
 ) -> Result<TaskDone> {
     let started = Instant::now();
-    let view = |d: NodeIx| task.view.get(&d).cloned().unwrap_or(DepState::Unknown);
+    let view = |d: NodeIx| {
+        task.view
+            .get(&d)
+            .map_or(Cow::Owned(DepState::Unknown), Cow::Borrowed)
+    };
     let eval = ws.evaluate(hasher, task.ix, task.entry.as_ref(), &view, task.forced)?;
     let done = |outcome, entry| TaskDone {
         outcome,
@@ -691,7 +746,11 @@ fn materialize_inputs(
                 })
                 .collect()
         };
-        let view = |d: NodeIx| snapshot.get(&d).cloned().unwrap_or(DepState::Unknown);
+        let view = |d: NodeIx| {
+            snapshot
+                .get(&d)
+                .map_or(Cow::Owned(DepState::Unknown), Cow::Borrowed)
+        };
         let eval = ws.evaluate(hasher, *p, Some(&entry), &view, true)?;
         let material = eval.material.clone().ok_or_else(|| {
             Error::Internal(format!(

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::RwLock;
 
 use crate::error::{Error, Result};
 use crate::fsutil;
@@ -52,7 +52,7 @@ impl fmt::Display for Digest {
 
 impl serde::Serialize for Digest {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
+        s.serialize_str(blake3::Hash::from_bytes(self.0).to_hex().as_str())
     }
 }
 
@@ -189,13 +189,62 @@ impl StatKey {
     }
 }
 
+/// A fast, non-cryptographic hasher (FxHash) for the engine's in-memory path maps: their keys
+/// come from the workspace itself, so SipHash's flooding resistance buys nothing here.
+#[derive(Clone, Copy, Default)]
+pub struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes([
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+            ]));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A `HashMap` with [`FxHasher`].
+pub type FxHashMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
+
 /// Hashes files, consulting and updating the stat cache; memoizes within one run so a file that
 /// is the input of many nodes is looked at once. Shared by the worker threads.
 pub struct Hasher {
     file: PathBuf,
     base: PathBuf,
-    entries: Mutex<HashMap<PathBuf, (StatKey, FileDigest)>>,
-    memo: Mutex<HashMap<PathBuf, Option<FileDigest>>>,
+    entries: RwLock<FxHashMap<PathBuf, (StatKey, FileDigest)>>,
+    memo: RwLock<FxHashMap<PathBuf, Option<FileDigest>>>,
     dirty: std::sync::atomic::AtomicBool,
 }
 
@@ -209,20 +258,20 @@ impl Hasher {
         Hasher {
             file,
             base,
-            entries: Mutex::new(entries),
-            memo: Mutex::new(HashMap::new()),
+            entries: RwLock::new(entries),
+            memo: RwLock::new(FxHashMap::default()),
             dirty: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// Digest of the file or directory at `path`, `None` if it does not exist.
     pub fn digest(&self, path: &Path) -> Result<Option<FileDigest>> {
-        if let Some(d) = self.memo.lock().map_err(poisoned)?.get(path) {
+        if let Some(d) = self.memo.read().map_err(poisoned)?.get(path) {
             return Ok(*d);
         }
         let d = self.digest_uncached(path)?;
         self.memo
-            .lock()
+            .write()
             .map_err(poisoned)?
             .insert(path.to_path_buf(), d);
         Ok(d)
@@ -230,7 +279,7 @@ impl Hasher {
 
     /// Forgets what this run learnt about `path` (it was just rewritten).
     pub fn invalidate(&self, path: &Path) {
-        if let Ok(mut memo) = self.memo.lock() {
+        if let Ok(mut memo) = self.memo.write() {
             memo.retain(|p, _| !p.starts_with(path));
         }
     }
@@ -239,12 +288,12 @@ impl Hasher {
     pub fn remember(&self, path: &Path, digest: FileDigest) {
         if let Ok(meta) = std::fs::metadata(path)
             && meta.is_file()
-            && let Ok(mut entries) = self.entries.lock()
+            && let Ok(mut entries) = self.entries.write()
         {
             entries.insert(self.rel(path), (StatKey::of(&meta), digest));
             self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
         }
-        if let Ok(mut memo) = self.memo.lock() {
+        if let Ok(mut memo) = self.memo.write() {
             memo.insert(path.to_path_buf(), Some(digest));
         }
     }
@@ -261,14 +310,14 @@ impl Hasher {
         }
         let key = StatKey::of(&meta);
         let rel = self.rel(path);
-        if let Some((k, d)) = self.entries.lock().map_err(poisoned)?.get(&rel)
+        if let Some((k, d)) = self.entries.read().map_err(poisoned)?.get(&rel)
             && *k == key
         {
             return Ok(Some(*d));
         }
         let digest = hash_file(path).map_err(|e| Error::io("read", path, e))?;
         self.entries
-            .lock()
+            .write()
             .map_err(poisoned)?
             .insert(rel, (key, digest));
         self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -287,7 +336,7 @@ impl Hasher {
         let now_ns = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i128);
-        let entries = self.entries.lock().map_err(poisoned)?;
+        let entries = self.entries.read().map_err(poisoned)?;
         let mut sorted: Vec<_> = entries.iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(b.0));
         let mut text = String::from("parity-stat-cache 1\n");
@@ -305,10 +354,10 @@ impl Hasher {
     }
 }
 
-fn parse_stat_cache(text: &str) -> HashMap<PathBuf, (StatKey, FileDigest)> {
+fn parse_stat_cache(text: &str) -> FxHashMap<PathBuf, (StatKey, FileDigest)> {
     let mut lines = text.lines();
     if lines.next() != Some("parity-stat-cache 1") {
-        return HashMap::new();
+        return FxHashMap::default();
     }
     lines
         .filter_map(|line| {

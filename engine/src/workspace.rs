@@ -1,8 +1,11 @@
 //! A loaded workspace: `pipeline.toml`, its graph, `pipeline.lock`, `cache/`; and the
 //! evaluation of a node's freshness, shared by `status`, `explain`, `build` and `--dry-run`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
 
 use crate::cache::LocalCache;
 use crate::error::{Error, Result};
@@ -141,16 +144,39 @@ impl Workspace {
             })?;
         }
         let dir = fsutil::parent_dir(pipeline_file).to_path_buf();
-        let stem = pipeline_file
-            .file_stem()
-            .map_or("pipeline".into(), |s| s.to_string_lossy());
         Ok(Workspace {
-            lock_path: dir.join(format!("{stem}.lock")),
+            lock_path: lock_path_of(pipeline_file, &dir),
             cache: LocalCache::new(dir.join("cache")),
             dir,
             pipeline,
             graph,
             registry,
+        })
+    }
+
+    /// Opens the workspace ([`Workspace::open`]) and, on a second thread meanwhile, loads its
+    /// recorded state: the stat cache and `pipeline.lock` with the journal applied
+    /// ([`Workspace::recorded_state`]). For commands that only read the state; a build reads
+    /// the lock after taking the build lock.
+    pub fn open_with_state(
+        pipeline_file: &Path,
+        registry: Registry,
+    ) -> Result<(Workspace, Hasher, Lock)> {
+        let dir = fsutil::parent_dir(pipeline_file).to_path_buf();
+        let lock_path = lock_path_of(pipeline_file, &dir);
+        let stat_path = dir.join("cache").join("stat");
+        std::thread::scope(|s| {
+            let loader = s.spawn(|| {
+                let hasher = Hasher::load(stat_path, dir.clone());
+                (hasher, Lock::read(&lock_path))
+            });
+            let ws = Workspace::open(pipeline_file, registry);
+            let (hasher, lock) = loader
+                .join()
+                .map_err(|_| Error::Internal("the state loader panicked".into()))?;
+            let ws = ws?;
+            let lock = ws.apply_journal(lock?, &hasher)?.0;
+            Ok((ws, hasher, lock))
         })
     }
 
@@ -162,7 +188,10 @@ impl Workspace {
     /// `pipeline.lock` with the journal of an interrupted build applied (entries whose
     /// committed outputs are on disk as recorded).
     pub fn recorded_state(&self, hasher: &Hasher) -> Result<(Lock, usize)> {
-        let mut lock = Lock::read(&self.lock_path)?;
+        self.apply_journal(Lock::read(&self.lock_path)?, hasher)
+    }
+
+    fn apply_journal(&self, mut lock: Lock, hasher: &Hasher) -> Result<(Lock, usize)> {
         let mut recovered = 0;
         for (id, entry) in Journal::replay(&self.journal_path())? {
             let Some(&ix) = self.graph.by_id.get(&crate::graph::NodeId(id.clone())) else {
@@ -223,12 +252,12 @@ impl Workspace {
 
     /// Evaluates node `ix`: its key material from its inputs (dependencies seen through
     /// `dep`), and every reason it is not fresh with respect to `recorded`.
-    pub fn evaluate(
+    pub fn evaluate<'d>(
         &self,
         hasher: &Hasher,
         ix: NodeIx,
         recorded: Option<&LockEntry>,
-        dep: &dyn Fn(NodeIx) -> DepState,
+        dep: &dyn Fn(NodeIx) -> Cow<'d, DepState>,
         forced: bool,
     ) -> Result<Evaluation> {
         let node = &self.graph.nodes[ix];
@@ -264,7 +293,7 @@ impl Workspace {
                     optional,
                 } => {
                     let producer = &self.graph.nodes[*p];
-                    match dep(*p) {
+                    match &*dep(*p) {
                         DepState::Built(outputs) => {
                             let names: Vec<String> = match file {
                                 Some(f) => vec![f.clone()],
@@ -396,7 +425,122 @@ impl Workspace {
 
     /// The state of every node in `nodes` (any order), without building: dependencies that
     /// are not fresh make their consumers stale. Returned in topological order.
+    ///
+    /// Nodes are evaluated level by level (a node's level is one more than its deepest
+    /// dependency's), each level in parallel. Should any node fail to evaluate, the whole pass
+    /// is redone in topological order so that the error reported is the same one a sequential
+    /// pass would meet first.
     pub fn status(
+        &self,
+        hasher: &Hasher,
+        lock: &Lock,
+        nodes: &[NodeIx],
+    ) -> Result<Vec<NodeStatus>> {
+        let mut keep = vec![false; self.graph.nodes.len()];
+        for &ix in nodes {
+            keep[ix] = true;
+        }
+        let closure = self.graph.closure(nodes);
+        let Some(mut evals) = self.evaluate_all(hasher, lock, &closure, &|_| false)? else {
+            return self.status_sequential(hasher, lock, nodes);
+        };
+        Ok(self
+            .graph
+            .topo
+            .iter()
+            .filter(|&&ix| keep[ix])
+            .filter_map(|&ix| {
+                let done = evals[ix].take()?;
+                Some(NodeStatus {
+                    node: ix,
+                    state: done.state,
+                    reasons: done.eval.reasons,
+                    unavailable: done.eval.unavailable,
+                })
+            })
+            .collect())
+    }
+
+    /// Evaluates every node of `selection` (which must hold the dependencies of each of its
+    /// nodes), level by level in parallel; `forced` nodes are evaluated as forced. `None` when a
+    /// node could not be evaluated (an error): the caller then takes the sequential path.
+    pub(crate) fn evaluate_all(
+        &self,
+        hasher: &Hasher,
+        lock: &Lock,
+        selection: &[NodeIx],
+        forced: &(dyn Fn(NodeIx) -> bool + Sync),
+    ) -> Result<Option<Vec<Option<Evaluated>>>> {
+        let n = self.graph.nodes.len();
+        let mut wanted = vec![false; n];
+        for &ix in selection {
+            wanted[ix] = true;
+        }
+        let mut level = vec![0usize; n];
+        let mut levels: Vec<Vec<NodeIx>> = Vec::new();
+        for &ix in &self.graph.topo {
+            if !wanted[ix] {
+                continue;
+            }
+            let l = self.graph.deps[ix]
+                .iter()
+                .map(|&d| level[d] + 1)
+                .max()
+                .unwrap_or(0);
+            level[ix] = l;
+            if levels.len() <= l {
+                levels.resize_with(l + 1, Vec::new);
+            }
+            levels[l].push(ix);
+        }
+        let mut out: Vec<Option<Evaluated>> = Vec::new();
+        out.resize_with(n, || None);
+        let mut dep_states: Vec<Option<DepState>> = vec![None; n];
+        for nodes in &levels {
+            let states = &dep_states;
+            let done: Vec<Result<(Evaluated, DepState)>> = nodes
+                .par_iter()
+                .with_min_len(32)
+                .map(|&ix| {
+                    let started = std::time::Instant::now();
+                    let entry = lock.nodes.get(self.graph.nodes[ix].id.as_str());
+                    let view = |d: NodeIx| match &states[d] {
+                        Some(s) => Cow::Borrowed(s),
+                        None => Cow::Owned(DepState::Unknown),
+                    };
+                    let eval = self.evaluate(hasher, ix, entry, &view, forced(ix))?;
+                    let (state, dep_state) = self.classify(ix, &eval, entry);
+                    // Callers keep only the verdict: holding every node's key material at
+                    // once would cost tens of MB.
+                    let eval = Evaluation {
+                        material: None,
+                        input_paths: Vec::new(),
+                        ..eval
+                    };
+                    let elapsed = started.elapsed();
+                    Ok((
+                        Evaluated {
+                            eval,
+                            state,
+                            elapsed,
+                        },
+                        dep_state,
+                    ))
+                })
+                .collect();
+            for (&ix, done) in nodes.iter().zip(done) {
+                let Ok((done, dep_state)) = done else {
+                    return Ok(None);
+                };
+                dep_states[ix] = Some(dep_state);
+                out[ix] = Some(done);
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// [`Workspace::status`], one node at a time in topological order.
+    fn status_sequential(
         &self,
         hasher: &Hasher,
         lock: &Lock,
@@ -412,7 +556,10 @@ impl Workspace {
             }
             let node = &self.graph.nodes[ix];
             let entry = lock.nodes.get(node.id.as_str());
-            let view = |d: NodeIx| dep_states[d].clone().unwrap_or(DepState::Unknown);
+            let view = |d: NodeIx| match &dep_states[d] {
+                Some(s) => Cow::Borrowed(s),
+                None => Cow::Owned(DepState::Unknown),
+            };
             let eval = self.evaluate(hasher, ix, entry, &view, false)?;
             let (state, dep_state) = self.classify(ix, &eval, entry);
             dep_states[ix] = Some(dep_state);
@@ -468,6 +615,25 @@ impl Workspace {
         };
         (state, DepState::Unknown)
     }
+}
+
+/// `pipeline.lock` next to `pipeline_file` (in `dir`), same stem.
+fn lock_path_of(pipeline_file: &Path, dir: &Path) -> PathBuf {
+    let stem = pipeline_file
+        .file_stem()
+        .map_or("pipeline".into(), |s| s.to_string_lossy());
+    dir.join(format!("{stem}.lock"))
+}
+
+/// A node evaluated by [`Workspace::evaluate_all`].
+pub(crate) struct Evaluated {
+    /// The evaluation.
+    pub eval: Evaluation,
+    /// How it stands.
+    pub state: State,
+    /// Time the evaluation took.
+    #[allow(dead_code)]
+    pub elapsed: std::time::Duration,
 }
 
 /// One line of `status`.

@@ -55,6 +55,8 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
     let result = build::build(&ws, &targets, &opts, &cancel, reporter.as_mut());
     drop(reporter);
     let summary = result?;
+    // The process exits now: freeing the graph node by node is wasted time.
+    std::mem::forget(ws);
     progress::finish(a.json, color, &summary, a.dry_run);
     if summary.interrupted {
         eprintln!("error: interrupted; every completed node was kept");
