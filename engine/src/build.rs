@@ -616,13 +616,7 @@ impl Executor for RealExecutor {
             Error::Internal(format!("`{}` has unknown inputs", ws.graph.nodes[ix].id))
         })?;
         let key = material.key();
-        let entry_for = |outputs| LockEntry {
-            key,
-            rule: material.rule_id(),
-            settings: material.settings_digest(),
-            inputs: material.inputs.clone(),
-            outputs,
-        };
+        let entry_for = |outputs| lock_entry(material, outputs);
         if !forced
             && let Some(action) = ws.cache.get_action(&key)
             && restore(ws, hasher, ix, &action)?
@@ -659,6 +653,20 @@ impl Executor for RealExecutor {
                 Ok(done)
             }
         }
+    }
+}
+
+/// What the lock records of a node built from `material` with these outputs.
+fn lock_entry(
+    material: &crate::fingerprint::KeyMaterial,
+    outputs: BTreeMap<String, crate::hash::FileDigest>,
+) -> LockEntry {
+    LockEntry {
+        key: material.key(),
+        rule: material.rule_id(),
+        settings: material.settings_digest(),
+        inputs: material.inputs.clone(),
+        outputs,
     }
 }
 
@@ -764,16 +772,7 @@ fn materialize_inputs(
                 producer.id
             ))
         })?;
-        extra.push((
-            producer.id.clone(),
-            LockEntry {
-                key: material.key(),
-                rule: material.rule_id(),
-                settings: material.settings_digest(),
-                inputs: material.inputs.clone(),
-                outputs: digests(&action),
-            },
-        ));
+        extra.push((producer.id.clone(), lock_entry(&material, digests(&action))));
     }
     Ok(())
 }
