@@ -2,7 +2,8 @@
 //!
 //! - `cas/ab/abcdef…`: objects named by the blake3 of their bytes. Written atomically, verified
 //!   against their name on every read: a corrupt object is deleted and reported as missing, so
-//!   the caller rebuilds instead of using it.
+//!   the caller rebuilds instead of using it. (So cache writes are renamed into place but
+//!   not fsynced: a torn object after a power loss is caught by that check.)
 //! - `ac/<action key>`: what an action produced (output name -> digest, mode, tree).
 //! - `parity gc --max-size` deletes least recently used objects (reads touch the mtime).
 
@@ -90,7 +91,7 @@ impl LocalCache {
                 path.display()
             )));
         }
-        fsutil::write_atomic(&dest, &bytes)
+        fsutil::write_atomic_unsynced(&dest, &bytes)
     }
 
     /// Adds raw bytes, returning their digest.
@@ -101,7 +102,7 @@ impl LocalCache {
         };
         let dest = self.object_path(&digest.blake3);
         if !dest.is_file() {
-            fsutil::write_atomic(&dest, bytes)?;
+            fsutil::write_atomic_unsynced(&dest, bytes)?;
         }
         Ok(digest)
     }
@@ -197,7 +198,7 @@ impl LocalCache {
     /// Records what an action produced.
     pub fn put_action(&self, key: &ActionKey, entry: &ActionEntry) -> Result<()> {
         let bytes = serde_json::to_vec(entry).map_err(|e| Error::Internal(e.to_string()))?;
-        fsutil::write_atomic(&self.action_path(key), &bytes)
+        fsutil::write_atomic_unsynced(&self.action_path(key), &bytes)
     }
 
     /// What an action produced, if recorded and every object it names is present. A corrupt

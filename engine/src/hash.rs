@@ -278,8 +278,18 @@ impl Hasher {
     }
 
     /// Forgets what this run learnt about `path` (it was just rewritten).
+    ///
+    /// Drops the path itself and its ancestors (a memoized directory digest that contains it);
+    /// only a directory scans the memo for what lies below it, so rewriting files stays O(1)
+    /// however much the run has hashed.
     pub fn invalidate(&self, path: &Path) {
-        if let Ok(mut memo) = self.memo.write() {
+        let Ok(mut memo) = self.memo.write() else {
+            return;
+        };
+        for ancestor in path.ancestors() {
+            memo.remove(ancestor);
+        }
+        if path.is_dir() {
             memo.retain(|p, _| !p.starts_with(path));
         }
     }
