@@ -619,7 +619,7 @@ impl Executor for RealExecutor {
         let entry_for = |outputs| lock_entry(material, outputs);
         if !forced
             && let Some(action) = ws.cache.get_action(&key)
-            && restore(ws, hasher, ix, &action)?
+            && restore(ws, hasher, ix, &action, OutputKind::Committed)?
         {
             return Ok(task_done(
                 Outcome::Cached,
@@ -678,18 +678,22 @@ fn digests(action: &ActionEntry) -> BTreeMap<String, crate::hash::FileDigest> {
         .collect()
 }
 
-/// Puts the committed outputs of a cached action in place (cache-only outputs stay in the
-/// store until a consumer needs them). `false` if an object was missing or corrupt.
-fn restore(ws: &Workspace, hasher: &Hasher, ix: NodeIx, action: &ActionEntry) -> Result<bool> {
+/// Puts the outputs of kind `kind` of a cached action in place, skipping those already there
+/// (committed outputs when restoring a node; cache-only ones stay in the store until a
+/// consumer needs them). `false` if the action lacks one, or an object was missing or corrupt.
+fn restore(
+    ws: &Workspace,
+    hasher: &Hasher,
+    ix: NodeIx,
+    action: &ActionEntry,
+    kind: OutputKind,
+) -> Result<bool> {
     for o in &ws.graph.nodes[ix].outputs {
         let Some(rec) = action.outputs.get(&o.name()) else {
             return Ok(false);
         };
-        if o.kind == OutputKind::Cache {
-            continue;
-        }
         let dest = ws.output_path(o);
-        if hasher.digest(&dest)? == Some(rec.digest) {
+        if o.kind != kind || hasher.digest(&dest)? == Some(rec.digest) {
             continue;
         }
         if !ws.cache.restore_output(rec, &dest)? {
@@ -735,7 +739,7 @@ fn materialize_inputs(
             continue;
         }
         if let Some(action) = ws.cache.get_action(&entry.key)
-            && restore_cache_outputs(ws, hasher, *p, &action)?
+            && restore(ws, hasher, *p, &action, OutputKind::Cache)?
         {
             continue;
         }
@@ -775,29 +779,6 @@ fn materialize_inputs(
         extra.push((producer.id.clone(), lock_entry(&material, digests(&action))));
     }
     Ok(())
-}
-
-fn restore_cache_outputs(
-    ws: &Workspace,
-    hasher: &Hasher,
-    ix: NodeIx,
-    action: &ActionEntry,
-) -> Result<bool> {
-    for o in ws.graph.nodes[ix]
-        .outputs
-        .iter()
-        .filter(|o| o.kind == OutputKind::Cache)
-    {
-        let Some(rec) = action.outputs.get(&o.name()) else {
-            return Ok(false);
-        };
-        let dest = ws.output_path(o);
-        if !ws.cache.restore_output(rec, &dest)? {
-            return Ok(false);
-        }
-        hasher.invalidate(&dest);
-    }
-    Ok(true)
 }
 
 /// Runs the node's rule in a sandbox; on success stores the outputs, records the action and
