@@ -554,6 +554,12 @@ trait Executor: Sync {
     ) -> Result<TaskDone>;
 }
 
+/// The outcome of a node whose own host constraint excludes this machine.
+fn host_blocked(ws: &Workspace, ix: NodeIx) -> Outcome {
+    let host = ws.graph.nodes[ix].host.clone().unwrap_or_default();
+    Outcome::Blocked(Unavailable::Host(host).to_string())
+}
+
 fn task_done(outcome: Outcome, entry: Option<LockEntry>) -> TaskDone {
     TaskDone {
         outcome,
@@ -587,11 +593,7 @@ impl Executor for DryRunExecutor {
             return Ok(task_done(Outcome::WouldRestore, None));
         }
         if !ws.can_run_here(ix) {
-            let host = ws.graph.nodes[ix].host.clone().unwrap_or_default();
-            return Ok(task_done(
-                Outcome::Blocked(format!("needs host `{host}`")),
-                None,
-            ));
+            return Ok(task_done(host_blocked(ws, ix), None));
         }
         Ok(task_done(Outcome::WouldRun, None))
     }
@@ -616,7 +618,7 @@ impl Executor for RealExecutor {
             Error::Internal(format!("`{}` has unknown inputs", ws.graph.nodes[ix].id))
         })?;
         let key = material.key();
-        let entry_for = |outputs| lock_entry(material, outputs);
+        let entry_for = |outputs| lock_entry(key, material, outputs);
         if !forced
             && let Some(action) = ws.cache.get_action(&key)
             && restore(ws, hasher, ix, &action, OutputKind::Committed)?
@@ -627,11 +629,7 @@ impl Executor for RealExecutor {
             ));
         }
         if !ws.can_run_here(ix) {
-            let host = ws.graph.nodes[ix].host.clone().unwrap_or_default();
-            return Ok(task_done(
-                Outcome::Blocked(format!("needs host `{host}`")),
-                None,
-            ));
+            return Ok(task_done(host_blocked(ws, ix), None));
         }
         let mut extra = Vec::new();
         materialize_inputs(ws, hasher, lock, ix, cancel, &mut extra)?;
@@ -658,11 +656,12 @@ impl Executor for RealExecutor {
 
 /// What the lock records of a node built from `material` with these outputs.
 fn lock_entry(
+    key: crate::fingerprint::ActionKey,
     material: &crate::fingerprint::KeyMaterial,
     outputs: BTreeMap<String, crate::hash::FileDigest>,
 ) -> LockEntry {
     LockEntry {
-        key: material.key(),
+        key,
         rule: material.rule_id(),
         settings: material.settings_digest(),
         inputs: material.inputs.clone(),
@@ -776,7 +775,10 @@ fn materialize_inputs(
                 producer.id
             ))
         })?;
-        extra.push((producer.id.clone(), lock_entry(&material, digests(&action))));
+        extra.push((
+            producer.id.clone(),
+            lock_entry(material.key(), &material, digests(&action)),
+        ));
     }
     Ok(())
 }

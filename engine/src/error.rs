@@ -66,17 +66,6 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// One or more nodes failed to build (details were already reported as they happened).
-    #[error("{count} node(s) failed: {first}")]
-    BuildFailed {
-        /// How many nodes failed.
-        count: usize,
-        /// The first failed node's id.
-        first: String,
-    },
-    /// The build was interrupted (Ctrl-C); every completed node was kept.
-    #[error("interrupted")]
-    Interrupted,
     /// Anything else that is the user's mistake (bad flag value, ...).
     #[error("{0}")]
     Usage(String),
@@ -86,16 +75,15 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code for this error: 1 build failure, 2 usage/pipeline/graph,
-    /// 101 internal, 130 interrupted.
+    /// The process exit code for this error: 1 state unreadable or unwritable, 2 usage/pipeline/graph,
+    /// 101 internal (an interrupted build is not an error: its summary says 130).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::BuildFailed { .. } | Error::Io { .. } | Error::Corrupt { .. } => 1,
+            Error::Io { .. } | Error::Corrupt { .. } => 1,
             Error::Pipeline { .. }
             | Error::Cycle { .. }
             | Error::UnknownTarget { .. }
             | Error::Usage(_) => 2,
-            Error::Interrupted => 130,
             Error::Internal(_) => 101,
         }
     }
