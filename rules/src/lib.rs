@@ -12,16 +12,20 @@
 //! - [`coverage`]  the wrapper coverage manifest and its scope resolution (spec §3).
 //! - [`report`]    coverage reports any / all / per target (spec §4).
 //! - [`metadata`]  `versions/V.json` (spec §5.1, §5.2).
+//! - [`promote`]   recorded validation results, pointers and `current.json` (spec §5.3, §5.4).
 //! - [`validate`]  the validator (spec §6).
 //! - [`retain`]    pruning of out-of-window versions (spec §7).
+//! - [`wrapper_check`] the real-binary check behind a recorded validation (`validation.toml`).
 //! - [`nodes`]     the rules above as pipeline nodes, registered into the engine.
 
 pub mod common;
 pub mod coverage;
 pub mod metadata;
 pub mod nodes;
+pub mod promote;
 pub mod report;
 pub mod retain;
 pub mod snapshot;
 pub mod union;
 pub mod validate;
+pub mod wrapper_check;

@@ -32,94 +32,178 @@ pub struct MetadataOptions {
     pub epoch: Option<i64>,
 }
 
-/// Writes `<root>/versions/<V>.json`.
+/// Writes `<root>/versions/<V>.json` with `opts.status`, carrying `notes` and `validation` over
+/// from the existing file (the reference behaviour).
 pub fn run(opts: &MetadataOptions) -> Result<()> {
     let status = opts.status.as_str();
-    if !["snapshotted", "reported", "validated", "supported"].contains(&status) {
+    if !STATUSES.contains(&status) {
         bail!("invalid --status {status} (expected snapshotted, reported, validated or supported)");
     }
-    let root = union::canonical_root(&opts.root);
-    let rules_path = opts
-        .rules
-        .clone()
-        .unwrap_or_else(|| root.join("RULES.json"));
-    let rules: MetadataRules = union::read_rules(&rules_path)?;
-    if rules.union.expected_targets.is_empty() {
-        bail!("invalid rules file: union.expected_targets must not be empty");
-    }
-    let policy = &rules.version_metadata.supported_policy;
-    if policy.requires_semantic_version
-        && let Err(e) = semver::Version::parse(&opts.version)
-    {
-        bail!("cannot set status to {status}: version is not a semantic version: {e}");
-    }
-    let v = &opts.version;
-    let upstream = union::read_union(&root.join("snapshots").join(v).join("union.json"))?;
-    if status != "snapshotted" {
-        let any = root.join("reports").join(v).join("coverage.any.json");
-        if !any.is_file() {
-            bail!("missing required input file: {}", any.display());
+    let computed = Computed::read(opts, status)?;
+    let validation = computed.previous_validation.clone();
+    computed.write(status, validation)
+}
+
+/// Writes `<root>/versions/<V>.json` with a status derived from recorded validation results
+/// (a pipeline node: the status is not a config value). `recorded` is this version's
+/// `validation` block from the results file. The status is the highest of `supported`,
+/// `validated` whose gates pass — both need `recorded` to list the required target as passed —
+/// else `reported`. Returns the status written.
+pub fn run_derived(opts: &MetadataOptions, recorded: Option<Validation>) -> Result<&'static str> {
+    let computed = Computed::read(opts, "reported")?;
+    let required = &computed.rules.union.required_target;
+    let passed = recorded
+        .as_ref()
+        .and_then(|v| v.passed_targets.as_ref())
+        .is_some_and(|p| p.contains(required));
+    let mut status = "reported";
+    if passed {
+        for candidate in ["supported", "validated"] {
+            match computed.gates(candidate, recorded.as_ref()) {
+                Ok(()) => {
+                    status = candidate;
+                    break;
+                }
+                Err(e) if candidate == "validated" => {
+                    eprintln!(
+                        "warning: version {}: {e:#}; status stays reported",
+                        opts.version
+                    );
+                }
+                Err(_) => {}
+            }
         }
     }
-    let wrapper_path = root.join("wrapper_coverage.json");
-    let wrapper = if status == "snapshotted" && !wrapper_path.exists() {
-        None
-    } else {
-        Some(coverage::read(&wrapper_path)?)
-    };
-    let out = root.join("versions").join(format!("{v}.json"));
-    let previous: Option<Previous> = if out.exists() {
-        Some(common::read_json(&out)?)
-    } else {
-        None
-    };
-    let updated_at = common::timestamp_for(opts.epoch)?;
+    computed.write(status, recorded)?;
+    Ok(status)
+}
 
-    let space = TargetSpace {
-        expected: rules.union.expected_targets.clone(),
-        platform_mapping: rules.union.platform_mapping.clone(),
-    };
-    let exclusions = Exclusions::new(rules.parity_exclusions.as_ref());
-    let cov = wrapper.map(|w| {
-        let support = Support {
-            index: space.index(&w),
-            policy,
-            exclusions: &exclusions,
+const STATUSES: [&str; 4] = ["snapshotted", "reported", "validated", "supported"];
+
+/// Everything `versions/<V>.json` is computed from, read and checked before any write.
+struct Computed {
+    rules: MetadataRules,
+    upstream: UnionView,
+    coverage: Option<Coverage>,
+    previous_validation: Option<Validation>,
+    notes: Option<String>,
+    updated_at: String,
+    version: String,
+    out: PathBuf,
+}
+
+impl Computed {
+    /// Reads RULES, the union, the wrapper coverage and the existing file; computes coverage.
+    /// `status` decides which inputs are required (spec §5.1 steps 1-8).
+    fn read(opts: &MetadataOptions, status: &str) -> Result<Computed> {
+        let root = union::canonical_root(&opts.root);
+        let rules_path = opts
+            .rules
+            .clone()
+            .unwrap_or_else(|| root.join("RULES.json"));
+        let rules: MetadataRules = union::read_rules(&rules_path)?;
+        if rules.union.expected_targets.is_empty() {
+            bail!("invalid rules file: union.expected_targets must not be empty");
+        }
+        let policy = &rules.version_metadata.supported_policy;
+        if policy.requires_semantic_version
+            && let Err(e) = semver::Version::parse(&opts.version)
+        {
+            bail!("cannot set status to {status}: version is not a semantic version: {e}");
+        }
+        let v = &opts.version;
+        let upstream = union::read_union(&root.join("snapshots").join(v).join("union.json"))?;
+        if status != "snapshotted" {
+            let any = root.join("reports").join(v).join("coverage.any.json");
+            if !any.is_file() {
+                bail!("missing required input file: {}", any.display());
+            }
+        }
+        let wrapper_path = root.join("wrapper_coverage.json");
+        let wrapper = if status == "snapshotted" && !wrapper_path.exists() {
+            None
+        } else {
+            Some(coverage::read(&wrapper_path)?)
         };
-        let supported_targets: Vec<String> = space
-            .expected
-            .iter()
-            .filter(|t| upstream.inputs.iter().any(|i| i.target_triple == **t))
-            .filter(|t| support.supported_on(&upstream, t))
-            .cloned()
-            .collect();
-        let supported_required_target = supported_targets.contains(&rules.union.required_target);
-        Coverage {
-            supported_targets,
-            supported_required_target,
-        }
-    });
-    let (notes, validation) = previous.map_or((None, None), |p| (p.notes, p.validation));
-    gates(status, &rules, &upstream, cov.as_ref(), validation.as_ref())?;
+        let out = root.join("versions").join(format!("{v}.json"));
+        let previous: Option<Previous> = if out.exists() {
+            Some(common::read_json(&out)?)
+        } else {
+            None
+        };
+        let updated_at = common::timestamp_for(opts.epoch)?;
 
-    let doc = VersionMetadata {
-        schema_version: 1,
-        semantic_version: v,
-        status,
-        updated_at,
-        notes,
-        artifacts: Artifacts {
-            snapshots_dir: format!("snapshots/{v}"),
-            reports_dir: format!("reports/{v}"),
-            union_complete: upstream.complete,
-        },
-        coverage: cov,
-        validation,
-        promotion: Promotion {
-            eligible_for_latest_validated: status == "validated",
-        },
-    };
-    common::write_json(&out, &doc)
+        let space = TargetSpace {
+            expected: rules.union.expected_targets.clone(),
+            platform_mapping: rules.union.platform_mapping.clone(),
+        };
+        let exclusions = Exclusions::new(rules.parity_exclusions.as_ref());
+        let coverage = wrapper.map(|w| {
+            let support = Support {
+                index: space.index(&w),
+                policy,
+                exclusions: &exclusions,
+            };
+            let supported_targets: Vec<String> = space
+                .expected
+                .iter()
+                .filter(|t| upstream.inputs.iter().any(|i| i.target_triple == **t))
+                .filter(|t| support.supported_on(&upstream, t))
+                .cloned()
+                .collect();
+            let supported_required_target =
+                supported_targets.contains(&rules.union.required_target);
+            Coverage {
+                supported_targets,
+                supported_required_target,
+            }
+        });
+        let (notes, validation) = previous.map_or((None, None), |p| (p.notes, p.validation));
+        Ok(Computed {
+            rules,
+            upstream,
+            coverage,
+            previous_validation: validation,
+            notes,
+            updated_at,
+            version: v.clone(),
+            out,
+        })
+    }
+
+    fn gates(&self, status: &str, validation: Option<&Validation>) -> Result<()> {
+        gates(
+            status,
+            &self.rules,
+            &self.upstream,
+            self.coverage.as_ref(),
+            validation,
+        )
+    }
+
+    /// Checks the gates of `status`, then writes the file (nothing on a gate failure).
+    fn write(self, status: &str, validation: Option<Validation>) -> Result<()> {
+        self.gates(status, validation.as_ref())?;
+        let v = &self.version;
+        let doc = VersionMetadata {
+            schema_version: 1,
+            semantic_version: v,
+            status,
+            updated_at: self.updated_at,
+            notes: self.notes,
+            artifacts: Artifacts {
+                snapshots_dir: format!("snapshots/{v}"),
+                reports_dir: format!("reports/{v}"),
+                union_complete: self.upstream.complete,
+            },
+            coverage: self.coverage,
+            validation,
+            promotion: Promotion {
+                eligible_for_latest_validated: status == "validated",
+            },
+        };
+        common::write_json(&self.out, &doc)
+    }
 }
 
 /// The status gates (spec §5.1 step 9).
@@ -257,14 +341,19 @@ struct Coverage {
     supported_required_target: bool,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
-struct Validation {
+/// The `validation` block of `versions/<V>.json`: targets by recorded outcome (each list only
+/// if present).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Validation {
+    /// Targets whose validation passed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    passed_targets: Option<Vec<String>>,
+    pub passed_targets: Option<Vec<String>>,
+    /// Targets whose validation failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    failed_targets: Option<Vec<String>>,
+    pub failed_targets: Option<Vec<String>>,
+    /// Targets not validated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    skipped_targets: Option<Vec<String>>,
+    pub skipped_targets: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize)]

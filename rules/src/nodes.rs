@@ -8,19 +8,31 @@
 //! |--------------------|----------|--------------------------------------------------------------|
 //! | `union`            | version  | in: `snapshot@{version}/*?`, `RULES.json`; out: `snapshots/{version}/union.json` |
 //! | `report`           | version  | in: `union@{version}`, `wrapper_coverage.json`, `RULES.json`; out: `reports/{version}/` |
-//! | `version-metadata` | version  | in: union, report, wrapper coverage, RULES; out: `versions/{version}.json`; config `status` |
+//! | `version-metadata` | version  | in: union, report, wrapper coverage, RULES, `validation.toml`; out: `versions/{version}.json`; status derived (or fixed by config `status`) |
+//! | `snapshot`         | version, target | in: the codex binary (first), `supplement/commands.json`, RULES; out: `snapshots/{version}/{target}.json`, `{cache}/raw_help/{version}/{target}/`; config `help_timeout_ms` |
+//! | `pointers`         | —        | in: `version@*`, `min_supported.txt`, RULES; out: `pointers/`, `latest_validated.txt` |
+//! | `current`          | —        | in: `latest_validated.txt`, `union@*`, RULES; out: `current.json` |
+//! | `validate`         | —        | in: every committed artifact; out: the JSON report (e.g. `{cache}/validate/report.json`) |
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use parity_engine::exec::{Registry, Rule, RuleContext, RuleError};
-use parity_engine::graph::Node;
+use parity_engine::graph::{Input, Node, OutputKind};
 
-use crate::{metadata, report, union};
+use crate::promote::{self, Promoted, PromotionRules, Results};
+use crate::{common, metadata, report, snapshot, union, validate};
 
 /// Registers every codex rule.
 pub fn register(registry: &mut Registry) {
     registry.register(UNION);
     registry.register(REPORT);
     registry.register(MetadataRule);
+    registry.register(SnapshotRule);
+    registry.register(PointersRule);
+    registry.register(CurrentRule);
+    registry.register(ValidateRule);
 }
 
 /// The node's `version`: its `version` param, else `config.version`.
@@ -96,11 +108,17 @@ impl Rule for VersionRule {
     }
 }
 
+/// `version-metadata`: with `config.status`, that status (the reference command); without it,
+/// the status is derived from the recorded validation results (`validation.toml`, a required
+/// input), see [`metadata::run_derived`].
 struct MetadataRule;
 
 impl Rule for MetadataRule {
     fn name(&self) -> &'static str {
         "version-metadata"
+    }
+    fn version(&self) -> u32 {
+        2
     }
     fn reads_time(&self) -> bool {
         true
@@ -114,25 +132,292 @@ impl Rule for MetadataRule {
                     "`config.status` `{other}` is not one of snapshotted, reported, validated, supported"
                 ));
             }
-            None => return Err("`config.status` is required".into()),
+            None if !has_source_input(node, promote::RESULTS_FILE) => {
+                return Err(format!(
+                    "derives its status from recorded validation results: declare the input `{}` (or set `config.status`)",
+                    promote::RESULTS_FILE
+                ));
+            }
+            None => {}
         }
         no_config_but(node, &["version", "status"])
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
-        let status = ctx
-            .node
-            .config
-            .get("status")
-            .and_then(|s| s.as_str())
-            .ok_or_else(|| anyhow!("no status"))?;
-        metadata::run(&metadata::MetadataOptions {
+        let opts = metadata::MetadataOptions {
             root: ctx.root().to_path_buf(),
             version: version(ctx.node)?,
-            status: status.to_string(),
+            status: String::new(),
             rules: None,
             epoch: ctx.epoch,
+        };
+        if let Some(status) = ctx.node.config.get("status").and_then(|s| s.as_str()) {
+            let opts = metadata::MetadataOptions {
+                status: status.to_string(),
+                ..opts
+            };
+            metadata::run(&opts).context("version metadata failed")?;
+            return Ok(());
+        }
+        let rules = PromotionRules::read(ctx.root())?;
+        let results = Results::read(&ctx.path(promote::RESULTS_FILE), rules.expected_targets())?;
+        let recorded = results.validation(&opts.version, rules.expected_targets());
+        metadata::run_derived(&opts, recorded).context("version metadata failed")?;
+        Ok(())
+    }
+}
+
+/// Whether `node` declares the source file `path` as an input.
+fn has_source_input(node: &Node, path: &str) -> bool {
+    node.inputs
+        .iter()
+        .any(|i| matches!(i, Input::Source { path: p, .. } if p == path))
+}
+
+/// Checks that the node declares exactly these committed outputs (the rule writes fixed paths).
+fn outputs_are(node: &Node, want: &[(&str, bool)]) -> Result<(), String> {
+    let got: Vec<(&str, bool)> = node
+        .outputs
+        .iter()
+        .map(|o| (o.path.as_str(), o.dir && o.kind == OutputKind::Committed))
+        .collect();
+    let committed = node.outputs.iter().all(|o| o.kind == OutputKind::Committed);
+    if got != want || !committed {
+        let list = |xs: &[(&str, bool)]| {
+            xs.iter()
+                .map(|(p, d)| format!("\"{p}{}\"", if *d { "/" } else { "" }))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        return Err(format!("declare `outputs = [{}]`", list(want)));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// snapshot@V/T
+
+/// `snapshot`: crawls the codex binary (the first input) into the per-target snapshot, exactly
+/// as `parity rule snapshot --out-file snapshots/V/T.json --raw-help-target T --capture-raw-help
+/// --supplement supplement/commands.json` with SOURCE_DATE_EPOCH = the node's epoch.
+struct SnapshotRule;
+
+const SUPPLEMENT: &str = "supplement/commands.json";
+
+impl SnapshotRule {
+    fn target(node: &Node) -> Result<String, String> {
+        node.params
+            .get("target")
+            .cloned()
+            .ok_or_else(|| "needs a `target` param".to_string())
+    }
+    fn timeout(node: &Node) -> Result<Duration, String> {
+        match node.config.get("help_timeout_ms") {
+            None => Ok(Duration::from_secs(30)),
+            Some(v) => v
+                .as_u64()
+                .filter(|ms| *ms > 0)
+                .map(Duration::from_millis)
+                .ok_or_else(|| {
+                    format!("`config.help_timeout_ms` must be a positive integer (got {v})")
+                }),
+        }
+    }
+}
+
+impl Rule for SnapshotRule {
+    fn name(&self) -> &'static str {
+        "snapshot"
+    }
+    fn reads_time(&self) -> bool {
+        true
+    }
+    fn check(&self, node: &Node) -> Result<(), String> {
+        version(node)?;
+        let target = Self::target(node)?;
+        Self::timeout(node)?;
+        no_config_but(node, &["help_timeout_ms"])?;
+        if node.inputs.is_empty() {
+            return Err("the first input must be the codex binary".into());
+        }
+        let first = node.outputs.first();
+        if !first.is_some_and(|o| o.kind == OutputKind::Committed && !o.dir) {
+            return Err(format!(
+                "the first output must be the snapshot file `snapshots/{{version}}/{target}.json`"
+            ));
+        }
+        match node.outputs.get(1) {
+            Some(o) if !o.dir => Err("the second output (raw help) must be a directory".into()),
+            _ if node.outputs.len() > 2 => Err("declares at most two outputs".into()),
+            _ => Ok(()),
+        }
+    }
+    fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
+        let target = Self::target(ctx.node)?;
+        let binary_name = ctx
+            .inputs
+            .first()
+            .ok_or("the codex binary input is absent")?;
+        let private = tempfile::Builder::new()
+            .prefix("bin-")
+            .tempdir_in(ctx.root().parent().unwrap_or(ctx.root()))
+            .context("failed to create a private directory for the codex binary")?;
+        let binary = executable(&ctx.path(binary_name), private.path())?;
+        let epoch = ctx
+            .epoch
+            .ok_or("the snapshot rule needs the node's epoch")?;
+        let supplement = ctx
+            .inputs
+            .iter()
+            .any(|i| i == SUPPLEMENT)
+            .then(|| ctx.path(SUPPLEMENT));
+        let raw_help = ctx.node.outputs.get(1).map(|_| ctx.output(1));
+        let out_file = ctx.output(0);
+        snapshot::run(&snapshot::SnapshotOptions {
+            codex_binary: binary,
+            out_file: out_file.clone(),
+            capture_raw_help: raw_help.is_some(),
+            raw_help_target: Some(target.clone()),
+            supplement,
+            collected_at: Some(common::epoch_to_rfc3339(epoch)?),
+            timeout: Self::timeout(ctx.node)?,
+            jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
         })
-        .context("version metadata failed")?;
+        .with_context(|| format!("snapshot of `{binary_name}` failed"))?;
+        if let Some(dest) = raw_help {
+            // snapshot::run writes raw help beside `snapshots/`; move it to the declared output.
+            let layout_root = out_file
+                .parent()
+                .and_then(Path::parent)
+                .and_then(Path::parent)
+                .ok_or("the snapshot output is not at `snapshots/<version>/<target>.json`")?;
+            let version_dir = out_file
+                .parent()
+                .and_then(Path::file_name)
+                .ok_or("no version directory")?;
+            let written = layout_root.join("raw_help").join(version_dir).join(&target);
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("failed to create `{}`", parent.display()))?;
+            }
+            std::fs::rename(&written, &dest)
+                .with_context(|| format!("failed to move raw help to `{}`", dest.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// `path` if it is executable; else a copy with mode 0755 in `dir` under the same file name
+/// (a sandbox input may be a hard link or copy without the exec bit).
+fn executable(path: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path)
+            .with_context(|| format!("invalid codex binary path: {}", path.display()))?;
+        if meta.permissions().mode() & 0o111 == 0o111 {
+            return Ok(path.to_path_buf());
+        }
+        let name = path.file_name().ok_or_else(|| anyhow!("no file name"))?;
+        let copy = dir.join(name);
+        std::fs::copy(path, &copy)
+            .with_context(|| format!("failed to copy `{}`", path.display()))?;
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("failed to make `{}` executable", copy.display()))?;
+        Ok(copy)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(path.to_path_buf())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// pointers, current
+
+/// `pointers`: every pointer file derived from the version metadata ([`promote::derive_pointers`]).
+struct PointersRule;
+
+impl Rule for PointersRule {
+    fn name(&self) -> &'static str {
+        "pointers"
+    }
+    fn check(&self, node: &Node) -> Result<(), String> {
+        no_config_but(node, &[])?;
+        outputs_are(node, &[("pointers", true), ("latest_validated.txt", false)])
+    }
+    fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
+        let rules = PromotionRules::read(ctx.root())?;
+        let pointers = promote::derive_pointers(ctx.root(), &rules)?;
+        promote::write_pointers(ctx.root(), &pointers)?;
+        Ok(())
+    }
+}
+
+/// `current`: `current.json` = a verified byte copy of the latest validated version's union.
+/// Bootstrap mode (`latest_validated.txt` is `none`) has no `current.json`: the pipeline then
+/// does not declare this node, and running it fails saying so.
+struct CurrentRule;
+
+impl Rule for CurrentRule {
+    fn name(&self) -> &'static str {
+        "current"
+    }
+    fn check(&self, node: &Node) -> Result<(), String> {
+        no_config_but(node, &[])?;
+        outputs_are(node, &[("current.json", false)])
+    }
+    fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
+        let rules = PromotionRules::read(ctx.root())?;
+        match promote::promote_current(ctx.root(), &rules)? {
+            Promoted::Version(_) => Ok(()),
+            Promoted::Bootstrap => Err(anyhow!(
+                "`latest_validated.txt` is `none` (bootstrap mode): there is no `current.json` to write yet; declare the `current` artifact once a version is validated"
+            )
+            .into()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// validate
+
+/// `validate`: `parity rule validate` over the sandbox root (which holds the declared inputs);
+/// writes the JSON report to the first output, or fails listing the violations.
+struct ValidateRule;
+
+impl Rule for ValidateRule {
+    fn name(&self) -> &'static str {
+        "validate"
+    }
+    fn check(&self, node: &Node) -> Result<(), String> {
+        no_config_but(node, &[])?;
+        match node.outputs.as_slice() {
+            [o] if !o.dir => Ok(()),
+            _ => Err(
+                "declares one output, the JSON report (e.g. `{cache}/validate/report.json`)".into(),
+            ),
+        }
+    }
+    fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
+        let report = validate::check(&validate::ValidateOptions {
+            root: ctx.root().to_path_buf(),
+            mode: validate::Mode::Check,
+            json: false,
+            rules: None,
+            schema: None,
+            version_schema: None,
+        })
+        .context("FAIL: codex-validate")?;
+        if !report.ok() {
+            let mut msg = format!("FAIL: {} violations", report.violations.len());
+            for v in &report.violations {
+                msg.push('\n');
+                msg.push_str(&v.human_line());
+            }
+            return Err(msg.into());
+        }
+        common::write_json(&ctx.output(0), &report.to_json())?;
         Ok(())
     }
 }
