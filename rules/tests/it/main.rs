@@ -1,5 +1,6 @@
 //! Integration tests of parity-rules.
 mod metadata;
+mod real_codex;
 mod report;
 mod retain;
 mod snapshot;

@@ -1,0 +1,86 @@
+//! Opt-in: the example wrapper's claims against a real codex binary, and the recorded result in
+//! `cli_manifests/codex/validation.toml` for that version and target.
+//!
+//!     PARITY_REAL_CODEX=/path/to/codex-x86_64-unknown-linux-musl \
+//!       cargo test -p parity-rules --test it real_codex -- --nocapture
+//!
+//! `PARITY_REAL_CODEX_TARGET` names the binary's target (default `x86_64-unknown-linux-musl`).
+//! Without `PARITY_REAL_CODEX` the test does nothing.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use parity_rules::coverage::TargetSpace;
+use parity_rules::promote::{Outcome, Results};
+use parity_rules::wrapper_check;
+use serde_json::Value;
+
+fn manifests() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli_manifests/codex")
+}
+
+fn space() -> TargetSpace {
+    let rules: Value =
+        serde_json::from_slice(&std::fs::read(manifests().join("RULES.json")).unwrap()).unwrap();
+    TargetSpace {
+        expected: serde_json::from_value(rules["union"]["expected_targets"].clone()).unwrap(),
+        platform_mapping: serde_json::from_value(rules["union"]["platform_mapping"].clone())
+            .unwrap(),
+    }
+}
+
+/// `codex --version` → `0.92.0`.
+fn probe_version(binary: &Path) -> String {
+    let out = std::process::Command::new(binary)
+        .arg("--version")
+        .output()
+        .expect("run codex --version");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let re = regex::Regex::new(r"\d+\.\d+\.\d+").unwrap();
+    re.find(&text)
+        .unwrap_or_else(|| panic!("no version in {text:?}"))
+        .as_str()
+        .to_string()
+}
+
+#[test]
+fn real_codex_backs_the_recorded_validation() {
+    let Ok(binary) = std::env::var("PARITY_REAL_CODEX") else {
+        eprintln!("skipped: set PARITY_REAL_CODEX=/path/to/codex to run");
+        return;
+    };
+    let binary = PathBuf::from(binary);
+    let target = std::env::var("PARITY_REAL_CODEX_TARGET")
+        .unwrap_or_else(|_| "x86_64-unknown-linux-musl".to_string());
+    let version = probe_version(&binary);
+    let space = space();
+    let report = wrapper_check::check(
+        &binary,
+        &manifests().join("wrapper_coverage.json"),
+        &space,
+        &target,
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    eprintln!(
+        "codex {version} on {target}: {} commands, {} flags/args checked, {} failures",
+        report.commands,
+        report.units,
+        report.failures.len()
+    );
+    for f in &report.failures {
+        eprintln!("  {}: {}", f.claim, f.reason);
+    }
+    assert!(report.commands > 0, "the wrapper claims no command");
+    let results = Results::read(&manifests().join("validation.toml"), &space.expected).unwrap();
+    let want = if report.failures.is_empty() {
+        Outcome::Passed
+    } else {
+        Outcome::Failed
+    };
+    assert_eq!(
+        results.outcome(&version, &target),
+        Some(want),
+        "validation.toml must record {want:?} for {version} on {target}"
+    );
+}
