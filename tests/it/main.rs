@@ -1,9 +1,11 @@
 //! Integration tests of the parity CLI: one binary, one module per area.
 
 mod build;
+mod cache_server;
 mod errors;
 mod graph;
 mod interrupt;
 mod manifests;
+mod remote;
 mod status;
 mod support;
