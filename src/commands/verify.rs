@@ -84,10 +84,17 @@ pub fn exec(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<i32> {
         );
     }
     if problems > 0 {
+        let drift = findings
+            .iter()
+            .any(|f| f.problem && (f.line.starts_with("modified") || f.line.starts_with("stale")));
         eprintln!(
-            "error: verify found {problems} problem{} (run `parity build` and commit the result; \
-             an output edited by hand is overwritten by it)",
-            if problems == 1 { "" } else { "s" }
+            "error: verify found {problems} problem{}{}",
+            if problems == 1 { "" } else { "s" },
+            if drift {
+                " (run `parity build` and commit the result; it overwrites outputs edited by hand)"
+            } else {
+                ""
+            }
         );
         return Ok(1);
     }
@@ -149,10 +156,18 @@ fn check_node(ws: &Workspace, s: &parity_engine::workspace::NodeStatus) -> Vec<F
             if let Some(u) = &s.unavailable {
                 reasons.insert(0, u.to_string());
             }
+            // Modified outputs are listed on their own lines: the rest makes the node stale.
+            let word = match s.state {
+                State::Blocked | State::Broken => s.state.as_str(),
+                _ => "stale",
+            };
+            let mut record = json!({"problem": word, "node": id, "reasons": other});
+            if let Some(u) = &s.unavailable {
+                record["message"] = u.to_string().into();
+            }
             out.push(Finding::problem(
-                format!("{}: {id}  {}", s.state.as_str(), reasons.join("; ")),
-                json!({"problem": s.state.as_str(), "node": id, "reasons": other,
-                       "message": s.unavailable.as_ref().map(|u| u.to_string())}),
+                format!("{word}: {id}  {}", reasons.join("; ")),
+                record,
             ));
         }
         _ => {}
@@ -213,7 +228,11 @@ fn rebuild_and_compare(g: &GlobalArgs, ws: &Workspace) -> anyhow::Result<Vec<Fin
     );
     let mut failures = Failures(Vec::new());
     let cancel = AtomicBool::new(false);
-    build::build(&copy, &runnable, &opts, &cancel, &mut failures)?;
+    let summary = build::build(&copy, &runnable, &opts, &cancel, &mut failures)?;
+    eprintln!(
+        "verify: rebuild done: {} ran, {} blocked on this host (their committed outputs kept), {} failed",
+        summary.ran, summary.blocked, summary.failed
+    );
 
     let mut findings = failures.0;
     for node in &ws.graph.nodes {

@@ -9,3 +9,4 @@ mod manifests;
 mod remote;
 mod status;
 mod support;
+mod verify;
