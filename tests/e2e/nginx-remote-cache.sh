@@ -12,6 +12,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 parity="${1:-${PARITY:-$repo/target/debug/parity}}"
 [[ -x "$parity" ]] || { echo "e2e: no parity binary at $parity (cargo build first)" >&2; exit 1; }
+parity="$(cd "$(dirname "$parity")" && pwd)/$(basename "$parity")"
 nginx_bin="$(command -v nginx || true)"
 [[ -z "$nginx_bin" && -x /usr/sbin/nginx ]] && nginx_bin=/usr/sbin/nginx
 if [[ -z "$nginx_bin" ]]; then
