@@ -1,9 +1,11 @@
 //! The command line: global options, subcommands, error printing and exit codes.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use parity_engine::exec::Registry;
+use parity_engine::remote::{RemoteCache, RemoteOptions};
 use parity_engine::workspace::Workspace;
 
 use crate::commands;
@@ -45,6 +47,27 @@ pub struct GlobalArgs {
     /// Say more (fresh nodes, reasons, timings).
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// Shared remote cache (Bazel HTTP layout: `{URL}/cas/<sha256>`, `{URL}/ac/<sha256>`).
+    #[arg(long, global = true, value_name = "URL", env = "PARITY_REMOTE_CACHE")]
+    pub remote_cache: Option<String>,
+    /// Read from the remote cache, never write to it (untrusted runs).
+    #[arg(
+        long,
+        global = true,
+        env = "PARITY_REMOTE_READ_ONLY",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        action = clap::ArgAction::SetTrue
+    )]
+    pub remote_read_only: bool,
+    /// Seconds before a remote cache request is given up (and the remote disabled).
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECS",
+        default_value = "30",
+        env = "PARITY_REMOTE_TIMEOUT"
+    )]
+    pub remote_timeout: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -68,6 +91,8 @@ pub enum Command {
     List(commands::list::ListArgs),
     /// Trim the local cache.
     Gc(commands::gc::GcArgs),
+    /// CI gate: fail on any committed output edited by hand or node not rebuilt after a change.
+    Verify(commands::verify::VerifyArgs),
     /// Run one reference rule directly, as a drop-in for the reference `xtask` commands.
     #[command(subcommand)]
     Rule(commands::rule::RuleCommand),
@@ -94,6 +119,7 @@ pub fn main() -> i32 {
         Command::Graph(a) => commands::graph::exec(g, a),
         Command::List(a) => commands::list::exec(g, a),
         Command::Gc(a) => commands::gc::exec(g, a),
+        Command::Verify(a) => commands::verify::exec(g, a),
         Command::Rule(cmd) => return commands::rule::exec(cmd),
     };
     match result {
@@ -167,6 +193,26 @@ pub fn workspace_with_state(
         .into());
     }
     Ok(Workspace::open_with_state(&g.pipeline, registry())?)
+}
+
+/// The remote cache named by `--remote-cache` / `PARITY_REMOTE_CACHE`, if any.
+pub fn remote(g: &GlobalArgs) -> anyhow::Result<Option<Arc<RemoteCache>>> {
+    let Some(url) = g.remote_cache.as_deref().filter(|u| !u.trim().is_empty()) else {
+        return Ok(None);
+    };
+    if !(g.remote_timeout.is_finite() && g.remote_timeout > 0.0) {
+        return Err(parity_engine::Error::Usage(format!(
+            "invalid --remote-timeout `{}`: expected a positive number of seconds",
+            g.remote_timeout
+        ))
+        .into());
+    }
+    let opts = RemoteOptions {
+        url: url.to_string(),
+        read_only: g.remote_read_only,
+        timeout: std::time::Duration::from_secs_f64(g.remote_timeout),
+    };
+    Ok(Some(Arc::new(RemoteCache::new(&opts)?)))
 }
 
 /// Whether to color stderr.

@@ -32,7 +32,7 @@ pub fn finish(json: bool, color: bool, summary: &Summary, dry_run: bool) {
         println!("{v}");
         return;
     }
-    let did = summary.ran + summary.cached + summary.would_run;
+    let did = summary.ran + summary.cached + summary.remote + summary.would_run;
     if did == 0 && summary.failed == 0 && summary.blocked == 0 {
         eprintln!("no work to do.");
         return;
@@ -44,6 +44,9 @@ pub fn finish(json: bool, color: bool, summary: &Summary, dry_run: bool) {
         parts.push(format!("{} ran", summary.ran));
         if summary.cached > 0 {
             parts.push(format!("{} from cache", summary.cached));
+        }
+        if summary.remote > 0 {
+            parts.push(format!("{} from remote cache", summary.remote));
         }
     }
     parts.push(format!("{} fresh", summary.fresh));
@@ -105,17 +108,23 @@ impl Reporter for JsonReporter {
                 }
                 v
             }
+            Event::Warning { message } => {
+                // Humans read stderr: the warning is there too.
+                eprintln!("warning: {message}");
+                serde_json::json!({"event": "warning", "message": message})
+            }
         };
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{v}");
     }
 }
 
-/// Where a node's outputs came from: `ran`, `local-cache`, `fresh`, or nothing.
+/// Where a node's outputs came from: `ran`, `local-cache`, `remote-cache`, `fresh`, or nothing.
 fn source(outcome: &Outcome) -> Option<&'static str> {
     match outcome {
         Outcome::Ran => Some("ran"),
         Outcome::Cached => Some("local-cache"),
+        Outcome::Remote => Some("remote-cache"),
         Outcome::Fresh => Some("fresh"),
         _ => None,
     }
@@ -203,6 +212,11 @@ impl Reporter for HumanReporter {
                     Outcome::Cached => {
                         self.line("Restored", "1;32", &format!("{node} from the cache{why}"))
                     }
+                    Outcome::Remote => self.line(
+                        "Restored",
+                        "1;32",
+                        &format!("{node} from the remote cache{why}"),
+                    ),
                     Outcome::WouldRun => self.line("Would build", "1;36", &format!("{node}{why}")),
                     Outcome::WouldRestore => {
                         self.line("Would restore", "1;36", &format!("{node}{why}"))
@@ -221,6 +235,13 @@ impl Reporter for HumanReporter {
                     }
                 }
                 self.refresh();
+            }
+            Event::Warning { message } => {
+                let text = format!("{}: {message}", paint(self.color, "1;33", "warning"));
+                match &self.bar {
+                    Some(bar) => bar.println(text),
+                    None => eprintln!("{text}"),
+                }
             }
         }
     }

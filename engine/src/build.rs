@@ -2,11 +2,13 @@
 //!
 //! One coordinator thread owns the state (the lock, the journal) and the reporter; workers
 //! evaluate nodes and run rules. What happens to a node that must run is the executor's
-//! business: [`RealExecutor`] restores it from the cache or runs its rule in a sandbox and
-//! commits its outputs atomically; [`DryRunExecutor`] only says what would happen.
+//! business: [`RealExecutor`] restores it from the local cache, then the remote cache, or runs
+//! its rule in a sandbox, commits its outputs atomically and uploads them; [`DryRunExecutor`]
+//! only says what would happen.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -18,6 +20,7 @@ use crate::fingerprint::DirtyReason;
 use crate::fsutil;
 use crate::graph::{Input, NodeId, NodeIx, OutputKind};
 use crate::hash::Hasher;
+use crate::remote::{RemoteCache, RemoteStats};
 use crate::state::{Journal, Lock, LockEntry};
 use crate::workspace::{DepState, Evaluation, Unavailable, Workspace};
 
@@ -32,6 +35,8 @@ pub struct BuildOptions {
     pub force: bool,
     /// Say what would run; run nothing, write nothing.
     pub dry_run: bool,
+    /// The shared remote cache, if any.
+    pub remote: Option<Arc<RemoteCache>>,
 }
 
 /// What happened to a node.
@@ -43,6 +48,8 @@ pub enum Outcome {
     Ran,
     /// Its outputs were restored from the local cache.
     Cached,
+    /// Its outputs were restored from the remote cache.
+    Remote,
     /// Cannot run on this host (and no cache has it).
     Blocked(String),
     /// Its rule failed (the rendered error).
@@ -62,6 +69,7 @@ impl Outcome {
             Outcome::Fresh => "fresh",
             Outcome::Ran => "ran",
             Outcome::Cached => "cached",
+            Outcome::Remote => "remote",
             Outcome::Blocked(_) => "blocked",
             Outcome::Failed(_) => "failed",
             Outcome::Skipped(_) => "skipped",
@@ -97,6 +105,12 @@ pub enum Event<'a> {
         /// Wall time of the work.
         elapsed: Duration,
     },
+    /// Something the user should know that does not fail the build (the remote cache failed
+    /// and was disabled; a remote object did not verify).
+    Warning {
+        /// The message.
+        message: &'a str,
+    },
 }
 
 /// Receives build events, on the coordinator thread only.
@@ -112,8 +126,10 @@ pub struct Summary {
     pub total: usize,
     /// Rules run.
     pub ran: usize,
-    /// Restored from cache.
+    /// Restored from the local cache.
     pub cached: usize,
+    /// Restored from the remote cache.
+    pub remote: usize,
     /// Already fresh.
     pub fresh: usize,
     /// Blocked on this host.
@@ -132,6 +148,9 @@ pub struct Summary {
     pub first_failed: Option<String>,
     /// The build was interrupted (every completed node was kept).
     pub interrupted: bool,
+    /// What the remote cache did, when one was used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_cache: Option<RemoteStats>,
 }
 
 impl Summary {
@@ -171,8 +190,9 @@ pub fn build(
     } else {
         Default::default()
     };
-    let real = RealExecutor;
-    let dry = DryRunExecutor;
+    let remote = opts.remote.as_deref();
+    let real = RealExecutor { remote };
+    let dry = DryRunExecutor { remote };
     let executor: &dyn Executor = if opts.dry_run { &dry } else { &real };
     // The journal file is created when the first node completes with an entry to record: a
     // no-op build never creates it.
@@ -304,9 +324,11 @@ pub fn build(
                 }
                 Err(_) => return Err(Error::Internal("the worker channel closed".into())),
             }
+            report_warnings(remote, reporter);
         }
         Ok(())
     })?;
+    report_warnings(remote, reporter);
 
     for ix in sched.unfinished() {
         let outcome = Outcome::Skipped(if cancel.load(Ordering::Relaxed) {
@@ -339,7 +361,14 @@ pub fn build(
     }
     summary.elapsed = started.elapsed();
     summary.interrupted = cancel.load(Ordering::Relaxed);
+    summary.remote_cache = remote.map(RemoteCache::stats);
     Ok(summary)
+}
+
+fn report_warnings(remote: Option<&RemoteCache>, reporter: &mut dyn Reporter) {
+    for message in remote.map(RemoteCache::take_warnings).unwrap_or_default() {
+        reporter.event(Event::Warning { message: &message });
+    }
 }
 
 type SharedLock = std::sync::RwLock<Lock>;
@@ -361,6 +390,7 @@ fn count(s: &mut Summary, outcome: &Outcome, id: &NodeId) {
         Outcome::Fresh => s.fresh += 1,
         Outcome::Ran => s.ran += 1,
         Outcome::Cached => s.cached += 1,
+        Outcome::Remote => s.remote += 1,
         Outcome::Blocked(_) => s.blocked += 1,
         Outcome::Failed(_) => {
             s.failed += 1;
@@ -373,7 +403,7 @@ fn count(s: &mut Summary, outcome: &Outcome, id: &NodeId) {
 
 fn dep_state(done: &TaskDone, lock: &Lock, id: &NodeId) -> DepState {
     match &done.outcome {
-        Outcome::Fresh | Outcome::Ran | Outcome::Cached => DepState::Built(
+        Outcome::Fresh | Outcome::Ran | Outcome::Cached | Outcome::Remote => DepState::Built(
             lock.nodes
                 .get(id.as_str())
                 .map(|e| e.outputs.clone())
@@ -570,10 +600,12 @@ fn task_done(outcome: Outcome, entry: Option<LockEntry>) -> TaskDone {
     }
 }
 
-/// Says what would happen; touches nothing.
-struct DryRunExecutor;
+/// Says what would happen; touches nothing (but asks the remote cache what it has).
+struct DryRunExecutor<'r> {
+    remote: Option<&'r RemoteCache>,
+}
 
-impl Executor for DryRunExecutor {
+impl Executor for DryRunExecutor<'_> {
     fn execute(
         &self,
         ws: &Workspace,
@@ -585,11 +617,13 @@ impl Executor for DryRunExecutor {
         _: &AtomicBool,
         _: &mpsc::Sender<Msg>,
     ) -> Result<TaskDone> {
-        if !forced
-            && eval
-                .key()
-                .is_some_and(|k| ws.cache.get_action(&k).is_some())
-        {
+        let restorable = |k: crate::fingerprint::ActionKey| {
+            ws.cache.get_action(&k).is_some()
+                || self
+                    .remote
+                    .is_some_and(|r| r.lookup(&k, &output_names(ws, ix)).is_some())
+        };
+        if !forced && eval.key().is_some_and(restorable) {
             return Ok(task_done(Outcome::WouldRestore, None));
         }
         if !ws.can_run_here(ix) {
@@ -599,10 +633,13 @@ impl Executor for DryRunExecutor {
     }
 }
 
-/// Restores from the cache or runs the rule, then commits the outputs.
-struct RealExecutor;
+/// Restores from the local or remote cache or runs the rule, then commits (and uploads) the
+/// outputs.
+struct RealExecutor<'r> {
+    remote: Option<&'r RemoteCache>,
+}
 
-impl Executor for RealExecutor {
+impl Executor for RealExecutor<'_> {
     fn execute(
         &self,
         ws: &Workspace,
@@ -628,14 +665,26 @@ impl Executor for RealExecutor {
                 Some(entry_for(digests(&action))),
             ));
         }
+        if !forced
+            && let Some(remote) = self.remote
+            && let Some(action) = restore_remote(ws, hasher, remote, ix, &key)?
+        {
+            return Ok(task_done(
+                Outcome::Remote,
+                Some(entry_for(digests(&action))),
+            ));
+        }
         if !ws.can_run_here(ix) {
             return Ok(task_done(host_blocked(ws, ix), None));
         }
         let mut extra = Vec::new();
-        materialize_inputs(ws, hasher, lock, ix, cancel, &mut extra)?;
+        materialize_inputs(ws, hasher, lock, self.remote, ix, cancel, &mut extra)?;
         let _ = tx.send(Msg::Started(ix));
         match run_rule(ws, hasher, ix, eval, cancel) {
             Ok(action) => {
+                if let Some(remote) = self.remote {
+                    remote.upload(&ws.cache, &key, &action);
+                }
                 let mut done = task_done(Outcome::Ran, Some(entry_for(digests(&action))));
                 done.extra = extra;
                 Ok(done)
@@ -703,12 +752,50 @@ fn restore(
     Ok(true)
 }
 
+/// The declared output names of a node.
+fn output_names(ws: &Workspace, ix: NodeIx) -> Vec<String> {
+    ws.graph.nodes[ix]
+        .outputs
+        .iter()
+        .map(|o| o.name())
+        .collect()
+}
+
+/// Looks `key` up in the remote cache; on a hit, downloads (verified) the objects of the
+/// node's committed outputs into the local store, records the action locally and puts the
+/// committed outputs in place. Cache-only outputs stay remote until a consumer needs them.
+fn restore_remote(
+    ws: &Workspace,
+    hasher: &Hasher,
+    remote: &RemoteCache,
+    ix: NodeIx,
+    key: &crate::fingerprint::ActionKey,
+) -> Result<Option<ActionEntry>> {
+    let Some(entry) = remote.lookup(key, &output_names(ws, ix)) else {
+        return Ok(None);
+    };
+    let node = &ws.graph.nodes[ix];
+    let committed = |name: &str| {
+        node.outputs
+            .iter()
+            .any(|o| o.name() == name && o.kind == OutputKind::Committed)
+    };
+    if !remote.fetch(&ws.cache, &entry, &committed) {
+        return Ok(None);
+    }
+    let action = entry.to_action();
+    ws.cache.put_action(key, &action)?;
+    Ok(restore(ws, hasher, ix, &action, OutputKind::Committed)?.then_some(action))
+}
+
 /// Makes sure every cache-only output this node consumes is on disk under `cache/out/`:
-/// restored from the store, or, if the store lost it, by re-running its producer here.
+/// restored from the local store, else from the remote cache, or, if both lost it, by
+/// re-running its producer here.
 fn materialize_inputs(
     ws: &Workspace,
     hasher: &Hasher,
     lock: &SharedLock,
+    remote: Option<&RemoteCache>,
     ix: NodeIx,
     cancel: &AtomicBool,
     extra: &mut Vec<(NodeId, LockEntry)>,
@@ -742,8 +829,15 @@ fn materialize_inputs(
         {
             continue;
         }
-        // The store lost the bytes: run the producer again, here.
-        materialize_inputs(ws, hasher, lock, *p, cancel, extra)?;
+        if let Some(remote) = remote
+            && let Some(re) = remote.lookup(&entry.key, &output_names(ws, *p))
+            && remote.fetch(&ws.cache, &re, &|_| true)
+            && restore(ws, hasher, *p, &re.to_action(), OutputKind::Cache)?
+        {
+            continue;
+        }
+        // The stores lost the bytes: run the producer again, here.
+        materialize_inputs(ws, hasher, lock, remote, *p, cancel, extra)?;
         let snapshot: BTreeMap<NodeIx, DepState> = {
             let l = read(lock)?;
             ws.graph.deps[*p]

@@ -10,6 +10,7 @@
 //! - [`fingerprint`] action keys and [`fingerprint::DirtyReason`].
 //! - [`state`]       `pipeline.lock` (committed build state) and the build journal (`cache/journal`).
 //! - [`cache`]       the local content-addressed store and action cache (`cache/cas`, `cache/ac`).
+//! - [`remote`]      the remote HTTP cache client (Bazel's `cas/` + `ac/` layout).
 //! - [`exec`]        the rule trait and registry, and the sandbox a rule runs in.
 //! - [`workspace`]   a loaded workspace; evaluation of a node against its record; `status`.
 //! - [`build`]       the scheduler (rayon), the real and dry-run executors, build events.
@@ -27,6 +28,7 @@ pub mod fsutil;
 pub mod graph;
 pub mod hash;
 pub mod pipeline;
+pub mod remote;
 pub mod state;
 pub mod workspace;
 

@@ -40,6 +40,7 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
         keep_going: a.keep_going,
         force: a.force,
         dry_run: a.dry_run,
+        remote: cli::remote(g)?,
     };
     let _guard = if a.dry_run { None } else { Some(lock(&ws)?) };
     let cancel = Arc::new(AtomicBool::new(false));

@@ -7,3 +7,4 @@ pub mod graph;
 pub mod list;
 pub mod rule;
 pub mod status;
+pub mod verify;

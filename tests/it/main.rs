@@ -1,10 +1,13 @@
 //! Integration tests of the parity CLI: one binary, one module per area.
 
 mod build;
+mod cache_server;
 mod errors;
 mod graph;
 mod interrupt;
 mod manifests;
 mod nodes;
+mod remote;
 mod status;
 mod support;
+mod verify;

@@ -131,13 +131,22 @@ impl Project {
             .env("CI", "1")
             .env("NO_COLOR", "1")
             .env_remove("SOURCE_DATE_EPOCH")
-            .env_remove("PARITY_HOST");
+            .env_remove("PARITY_HOST")
+            .env_remove("PARITY_REMOTE_CACHE")
+            .env_remove("PARITY_REMOTE_READ_ONLY")
+            .env_remove("PARITY_REMOTE_TIMEOUT");
     }
 
     /// Runs `parity ARGS` in the project and waits for it.
     pub fn parity(&self, args: &[&str]) -> Run {
+        self.parity_env(&[], args)
+    }
+
+    /// Runs `parity ARGS` with extra environment variables and waits for it.
+    pub fn parity_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("parity"));
         self.env(&mut cmd);
+        cmd.envs(env.iter().copied());
         let out = assert_cmd::Command::from_std(cmd)
             .args(args)
             .timeout(Duration::from_secs(60))

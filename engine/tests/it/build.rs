@@ -151,6 +151,7 @@ fn opts(jobs: usize) -> BuildOptions {
         keep_going: false,
         force: false,
         dry_run: false,
+        remote: None,
     }
 }
 

@@ -1,0 +1,721 @@
+//! The remote cache client: Bazel's HTTP cache protocol, so bazel-remote, nginx or Apache with
+//! WebDAV `PUT`, or a bucket behind an HTTP gateway serve it unchanged.
+//!
+//! | request                  | what                                                           |
+//! |--------------------------|----------------------------------------------------------------|
+//! | `GET/HEAD/PUT cas/<sha>` | an object, named by the sha256 (lower hex) of its bytes        |
+//! | `GET/PUT ac/<sha>`       | an action entry, named by sha256 of the 32 bytes of the key    |
+//!
+//! The local store names objects by blake3; the remote one by sha256, computed when an object
+//! is uploaded and recorded next to the blake3 in the action entry ([`RemoteEntry`], JSON).
+//!
+//! Trust: nothing downloaded is used before it is verified. An action entry must parse with
+//! the exact shape below and name exactly the node's outputs; every object must match its sha256,
+//! its blake3 and its size. A mismatch is a miss (one warning), and the node is rebuilt.
+//!
+//! Order of an upload: every object `PUT` (unless a `HEAD` shows it is there with its size),
+//! then a `HEAD` of each (read-back: present, `Content-Length` equal), and only then the action
+//! entry. `read_only` never writes.
+//!
+//! Failures: the first connection error, timeout or unexpected status disables the remote for
+//! the rest of the process with one warning; the build goes on locally.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use sha2::Digest as _;
+
+use crate::cache::{ActionEntry, LocalCache, OutputRecord};
+use crate::error::{Error, Result};
+use crate::fingerprint::ActionKey;
+use crate::hash::{self, Digest, FileDigest, TreeEntry};
+
+/// How to reach the remote cache.
+#[derive(Clone, Debug)]
+pub struct RemoteOptions {
+    /// Base URL (`http://host:port/prefix`); `cas/` and `ac/` are below it.
+    pub url: String,
+    /// Never write (untrusted runs).
+    pub read_only: bool,
+    /// Connect and whole-request timeout.
+    pub timeout: Duration,
+}
+
+/// What went over the wire, for the build summary.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RemoteStats {
+    /// The URL, credentials redacted.
+    pub url: String,
+    /// Action entries found.
+    pub hits: u64,
+    /// Action entries not found (or unusable).
+    pub misses: u64,
+    /// Action entries written.
+    pub uploads: u64,
+    /// Body bytes received.
+    pub bytes_downloaded: u64,
+    /// Body bytes sent.
+    pub bytes_uploaded: u64,
+    /// HTTP requests made.
+    pub requests: u64,
+    /// The remote was disabled after a failure.
+    pub disabled: bool,
+}
+
+/// The action entry stored at `ac/<sha256>`: what an action produced, with both digests of
+/// every object.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteEntry {
+    /// Format version (1).
+    pub parity_ac: u32,
+    /// Output name -> what it holds.
+    pub outputs: BTreeMap<String, RemoteOutput>,
+}
+
+/// One output of a [`RemoteEntry`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteOutput {
+    /// `file` or `dir`.
+    pub kind: OutputShape,
+    /// blake3 of the file, or of the tree manifest of a directory.
+    pub blake3: Digest,
+    /// sha256 of the file (files only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Bytes (a directory: the sum of its files).
+    pub size: u64,
+    /// Executable bit (files).
+    #[serde(default)]
+    pub executable: bool,
+    /// The files of a directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree: Option<Vec<RemoteFile>>,
+}
+
+/// Whether an output is a file or a directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputShape {
+    /// A file.
+    File,
+    /// A directory tree.
+    Dir,
+}
+
+/// One file of a directory output.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteFile {
+    /// Path relative to the directory, `/`-separated.
+    pub path: String,
+    /// blake3 of the bytes.
+    pub blake3: Digest,
+    /// sha256 of the bytes.
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+    /// Executable bit.
+    #[serde(default)]
+    pub executable: bool,
+}
+
+/// An object an entry refers to: both names and the size.
+struct ObjectRef<'a> {
+    blake3: Digest,
+    sha256: &'a str,
+    size: u64,
+}
+
+impl RemoteEntry {
+    /// The local action entry this one describes.
+    pub fn to_action(&self) -> ActionEntry {
+        let outputs = self
+            .outputs
+            .iter()
+            .map(|(name, o)| {
+                let tree = o.tree.as_ref().map(|t| {
+                    t.iter()
+                        .map(|f| TreeEntry {
+                            path: f.path.clone(),
+                            digest: FileDigest {
+                                blake3: f.blake3,
+                                size: f.size,
+                            },
+                            executable: f.executable,
+                        })
+                        .collect()
+                });
+                let rec = OutputRecord {
+                    digest: FileDigest {
+                        blake3: o.blake3,
+                        size: o.size,
+                    },
+                    executable: o.executable,
+                    tree,
+                };
+                (name.clone(), rec)
+            })
+            .collect();
+        ActionEntry { outputs }
+    }
+
+    /// Checks what serde cannot: version, digests of the right form, a directory's digest equal
+    /// to that of its listed files, no path escaping its directory.
+    fn validate(&self) -> std::result::Result<(), String> {
+        if self.parity_ac != 1 {
+            return Err(format!("unsupported entry version {}", self.parity_ac));
+        }
+        for (name, o) in &self.outputs {
+            match (o.kind, &o.sha256, &o.tree) {
+                (OutputShape::File, Some(sha), None) if is_sha256(sha) => {}
+                (OutputShape::Dir, None, Some(tree)) => {
+                    for f in tree {
+                        let bad_path = f.path.is_empty()
+                            || f.path.starts_with('/')
+                            || f.path
+                                .split('/')
+                                .any(|p| p.is_empty() || p == "." || p == "..");
+                        if bad_path || !is_sha256(&f.sha256) {
+                            return Err(format!("output `{name}` lists a bad file `{}`", f.path));
+                        }
+                    }
+                    let action = self.to_action();
+                    let entries = action.outputs[name].tree.as_deref().unwrap_or_default();
+                    let want = hash::tree_digest(entries);
+                    if want.blake3 != o.blake3 || want.size != o.size {
+                        return Err(format!("output `{name}`: tree digest does not match"));
+                    }
+                }
+                _ => return Err(format!("output `{name}` has the wrong shape")),
+            }
+        }
+        Ok(())
+    }
+
+    fn objects(&self, names: &dyn Fn(&str) -> bool) -> Vec<ObjectRef<'_>> {
+        let mut out = Vec::new();
+        for (_, o) in self.outputs.iter().filter(|(n, _)| names(n)) {
+            match (&o.tree, &o.sha256) {
+                (Some(tree), _) => out.extend(tree.iter().map(|f| ObjectRef {
+                    blake3: f.blake3,
+                    sha256: &f.sha256,
+                    size: f.size,
+                })),
+                (None, Some(sha)) => out.push(ObjectRef {
+                    blake3: o.blake3,
+                    sha256: sha,
+                    size: o.size,
+                }),
+                (None, None) => {}
+            }
+        }
+        out
+    }
+}
+
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// sha256 of `bytes`, lower hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let d = sha2::Sha256::digest(bytes);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The remote name of an action key: sha256 of its 32 bytes.
+pub fn ac_name(key: &ActionKey) -> String {
+    sha256_hex(&key.0)
+}
+
+/// A client of one remote cache, shared by every worker of a build.
+pub struct RemoteCache {
+    base: reqwest::Url,
+    shown: String,
+    client: reqwest::blocking::Client,
+    read_only: bool,
+    disabled: AtomicBool,
+    corrupt_warned: AtomicBool,
+    warnings: Mutex<Vec<String>>,
+    /// sha256 names the server returned wrong bytes for: always re-uploaded.
+    bad: Mutex<BTreeSet<String>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    uploads: AtomicU64,
+    down: AtomicU64,
+    up: AtomicU64,
+    requests: AtomicU64,
+}
+
+impl std::fmt::Debug for RemoteCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteCache")
+            .field("url", &self.shown)
+            .field("read_only", &self.read_only)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A failed request: the reason, already worded.
+struct Failure(String);
+
+impl RemoteCache {
+    /// A client for `opts.url` (`http` or `https`); an unusable URL is a usage error.
+    pub fn new(opts: &RemoteOptions) -> Result<RemoteCache> {
+        let mut text = opts.url.trim().to_string();
+        if !text.ends_with('/') {
+            text.push('/');
+        }
+        let bad = |why: &str| {
+            Error::Usage(format!(
+                "invalid remote cache URL `{}`: {why}",
+                redact_text(&opts.url)
+            ))
+        };
+        let base = reqwest::Url::parse(&text).map_err(|e| bad(&e.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(bad("expected an http:// or https:// URL"));
+        }
+        let client = reqwest::blocking::Client::builder()
+            .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
+            .timeout(opts.timeout)
+            .user_agent(concat!("parity/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot create an HTTP client: {e}")))?;
+        Ok(RemoteCache {
+            shown: redact(&base),
+            base,
+            client,
+            read_only: opts.read_only,
+            disabled: AtomicBool::new(false),
+            corrupt_warned: AtomicBool::new(false),
+            warnings: Mutex::new(Vec::new()),
+            bad: Mutex::new(BTreeSet::new()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            uploads: AtomicU64::new(0),
+            down: AtomicU64::new(0),
+            up: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+        })
+    }
+
+    /// The URL as it may be shown (credentials replaced by `***`).
+    pub fn url(&self) -> &str {
+        &self.shown
+    }
+
+    /// Whether this client never writes.
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Whether the remote is still in use (no failure yet).
+    pub fn enabled(&self) -> bool {
+        !self.disabled.load(Ordering::Relaxed)
+    }
+
+    /// Warnings not yet reported (at most one per kind per process).
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.warnings
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> RemoteStats {
+        RemoteStats {
+            url: self.shown.clone(),
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            uploads: self.uploads.load(Ordering::Relaxed),
+            bytes_downloaded: self.down.load(Ordering::Relaxed),
+            bytes_uploaded: self.up.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+            disabled: self.disabled.load(Ordering::Relaxed),
+        }
+    }
+
+    fn warn(&self, message: String) {
+        if let Ok(mut w) = self.warnings.lock() {
+            w.push(message);
+        }
+    }
+
+    /// Disables the remote for the rest of the process; the first failure is reported.
+    fn fail(&self, Failure(why): Failure) {
+        if !self.disabled.swap(true, Ordering::Relaxed) {
+            self.warn(format!(
+                "remote cache `{}` disabled for the rest of this run: {why}; building locally",
+                self.shown
+            ));
+        }
+    }
+
+    /// A downloaded object or entry that does not verify: a miss, reported once.
+    fn corrupt(&self, what: String) {
+        if !self.corrupt_warned.swap(true, Ordering::Relaxed) {
+            self.warn(format!(
+                "remote cache `{}`: {what}; not used, the node is rebuilt",
+                self.shown
+            ));
+        }
+    }
+
+    fn url_of(&self, path: &str) -> std::result::Result<reqwest::Url, Failure> {
+        self.base
+            .join(path)
+            .map_err(|e| Failure(format!("bad path `{path}`: {e}")))
+    }
+
+    /// `GET path`: the body, `None` on 404.
+    fn get(&self, path: &str) -> std::result::Result<Option<Vec<u8>>, Failure> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = self
+            .client
+            .get(self.url_of(path)?)
+            .send()
+            .map_err(|e| request_failure("GET", path, e))?;
+        match resp.status().as_u16() {
+            200 => {
+                let body = resp.bytes().map_err(|e| request_failure("GET", path, e))?;
+                self.down.fetch_add(body.len() as u64, Ordering::Relaxed);
+                Ok(Some(body.to_vec()))
+            }
+            404 => Ok(None),
+            s => Err(Failure(format!("GET {path} answered HTTP {s}"))),
+        }
+    }
+
+    /// `HEAD path`: the Content-Length when present, `None` on 404.
+    fn head(&self, path: &str) -> std::result::Result<Option<Option<u64>>, Failure> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let resp = self
+            .client
+            .head(self.url_of(path)?)
+            .send()
+            .map_err(|e| request_failure("HEAD", path, e))?;
+        match resp.status().as_u16() {
+            200 => Ok(Some(
+                resp.headers()
+                    .get(reqwest::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok()),
+            )),
+            404 => Ok(None),
+            s => Err(Failure(format!("HEAD {path} answered HTTP {s}"))),
+        }
+    }
+
+    fn put(&self, path: &str, body: Vec<u8>) -> std::result::Result<(), Failure> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let len = body.len() as u64;
+        let resp = self
+            .client
+            .put(self.url_of(path)?)
+            .body(body)
+            .send()
+            .map_err(|e| request_failure("PUT", path, e))?;
+        match resp.status().as_u16() {
+            200..=299 => {
+                self.up.fetch_add(len, Ordering::Relaxed);
+                Ok(())
+            }
+            s => Err(Failure(format!("PUT {path} answered HTTP {s}"))),
+        }
+    }
+
+    /// The action entry of `key`, verified in shape and naming exactly `outputs`; `None` when
+    /// absent, unusable, or the remote is disabled.
+    pub fn lookup(&self, key: &ActionKey, outputs: &[String]) -> Option<RemoteEntry> {
+        if !self.enabled() {
+            return None;
+        }
+        let path = format!("ac/{}", ac_name(key));
+        let bytes = match self.get(&path) {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            Err(f) => {
+                self.fail(f);
+                return None;
+            }
+        };
+        let entry = serde_json::from_slice::<RemoteEntry>(&bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|e| e.validate().map(|()| e));
+        let entry = match entry {
+            Ok(e) if e.outputs.keys().eq(outputs.iter().collect::<BTreeSet<_>>()) => e,
+            Ok(_) => {
+                self.corrupt(format!("{path} names other outputs than the node"));
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            Err(why) => {
+                self.corrupt(format!("{path} is not a valid entry ({why})"));
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+        };
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some(entry)
+    }
+
+    /// Downloads into `local` every object of the outputs selected by `names` that it lacks,
+    /// verifying each. `false` if one is missing, does not verify, or the remote failed.
+    pub fn fetch(
+        &self,
+        local: &LocalCache,
+        entry: &RemoteEntry,
+        names: &dyn Fn(&str) -> bool,
+    ) -> bool {
+        for obj in entry.objects(names) {
+            if local.has_object(&obj.blake3) {
+                continue;
+            }
+            if !self.enabled() {
+                return false;
+            }
+            let path = format!("cas/{}", obj.sha256);
+            let bytes = match self.get(&path) {
+                Ok(Some(b)) => b,
+                Ok(None) => return false,
+                Err(f) => {
+                    self.fail(f);
+                    return false;
+                }
+            };
+            let verified = bytes.len() as u64 == obj.size
+                && sha256_hex(&bytes) == obj.sha256
+                && Digest::of(&bytes) == obj.blake3;
+            if !verified {
+                if let Ok(mut bad) = self.bad.lock() {
+                    bad.insert(obj.sha256.to_string());
+                }
+                self.corrupt(format!("{path} does not match its digest"));
+                return false;
+            }
+            if local.put_bytes(&bytes).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Uploads what `action` produced (its objects are in `local`), reads each object back,
+    /// then writes the entry of `key`. Does nothing when read-only or disabled; a failure
+    /// disables the remote.
+    pub fn upload(&self, local: &LocalCache, key: &ActionKey, action: &ActionEntry) {
+        if self.read_only || !self.enabled() {
+            return;
+        }
+        if let Err(f) = self.try_upload(local, key, action) {
+            self.fail(f);
+        }
+    }
+
+    fn try_upload(
+        &self,
+        local: &LocalCache,
+        key: &ActionKey,
+        action: &ActionEntry,
+    ) -> std::result::Result<(), Failure> {
+        let mut sent: BTreeMap<String, u64> = BTreeMap::new();
+        let mut object = |d: &FileDigest| -> std::result::Result<String, Failure> {
+            let bytes = local
+                .get_bytes(&d.blake3)
+                .ok()
+                .flatten()
+                .ok_or_else(|| Failure(format!("object {} left the local cache", d.blake3)))?;
+            let sha = sha256_hex(&bytes);
+            if !sent.contains_key(&sha) {
+                let path = format!("cas/{sha}");
+                let known_bad = self.bad.lock().is_ok_and(|b| b.contains(&sha));
+                if known_bad || self.head(&path)? != Some(Some(d.size)) {
+                    self.put(&path, bytes)?;
+                }
+                sent.insert(sha.clone(), d.size);
+            }
+            Ok(sha)
+        };
+        let mut outputs = BTreeMap::new();
+        for (name, rec) in &action.outputs {
+            let out = match &rec.tree {
+                Some(tree) => {
+                    let mut files = Vec::new();
+                    for e in tree {
+                        files.push(RemoteFile {
+                            path: e.path.clone(),
+                            blake3: e.digest.blake3,
+                            sha256: object(&e.digest)?,
+                            size: e.digest.size,
+                            executable: e.executable,
+                        });
+                    }
+                    RemoteOutput {
+                        kind: OutputShape::Dir,
+                        blake3: rec.digest.blake3,
+                        sha256: None,
+                        size: rec.digest.size,
+                        executable: false,
+                        tree: Some(files),
+                    }
+                }
+                None => RemoteOutput {
+                    kind: OutputShape::File,
+                    blake3: rec.digest.blake3,
+                    sha256: Some(object(&rec.digest)?),
+                    size: rec.digest.size,
+                    executable: rec.executable,
+                    tree: None,
+                },
+            };
+            outputs.insert(name.clone(), out);
+        }
+        // Read-back: every object is there with its size before the entry names it.
+        for (sha, size) in &sent {
+            let path = format!("cas/{sha}");
+            match self.head(&path)? {
+                Some(Some(len)) if len == *size => {}
+                got => {
+                    return Err(Failure(format!(
+                        "read-back of {path} failed (expected {size} bytes, got {got:?})"
+                    )));
+                }
+            }
+        }
+        let entry = RemoteEntry {
+            parity_ac: 1,
+            outputs,
+        };
+        let body = serde_json::to_vec(&entry).map_err(|e| Failure(e.to_string()))?;
+        self.put(&format!("ac/{}", ac_name(key)), body)?;
+        if let Ok(mut bad) = self.bad.lock() {
+            for sha in sent.keys() {
+                bad.remove(sha);
+            }
+        }
+        self.uploads.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Words a transport error (without its URL, which may hold credentials).
+fn request_failure(method: &str, path: &str, e: reqwest::Error) -> Failure {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "failed"
+    };
+    let mut why = String::new();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        why = c.to_string();
+        cause = c.source();
+    }
+    if why.is_empty() {
+        why = e.without_url().to_string();
+    }
+    Failure(format!("{method} {path} {kind} ({why})"))
+}
+
+/// `url` with any user name and password replaced by `***`.
+pub fn redact(url: &reqwest::Url) -> String {
+    let mut u = url.clone();
+    if !u.username().is_empty() || u.password().is_some() {
+        let _ = u.set_password(None);
+        let _ = u.set_username("***");
+    }
+    u.to_string()
+}
+
+/// [`redact`] for a string that may not even parse: everything between `//` and `@` goes.
+pub fn redact_text(url: &str) -> String {
+    if let Ok(u) = reqwest::Url::parse(url) {
+        return redact(&u);
+    }
+    match (url.find("//"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}***{}", &url[..s + 2], &url[at..]),
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_show() {
+        assert_eq!(
+            redact_text("https://user:s3cret@cache.example:8080/x/"),
+            "https://***@cache.example:8080/x/"
+        );
+        assert_eq!(redact_text("http://h/"), "http://h/");
+        assert_eq!(redact_text("nonsense://u:p@"), "nonsense://***@");
+        let err = RemoteCache::new(&RemoteOptions {
+            url: "ftp://u:pw@h/".into(),
+            read_only: false,
+            timeout: Duration::from_secs(1),
+        })
+        .unwrap_err();
+        assert!(!err.to_string().contains("pw"), "{err}");
+    }
+
+    #[test]
+    fn ac_names_are_sha256_of_the_key_bytes() {
+        let key = Digest([7; 32]);
+        let name = ac_name(&key);
+        assert!(is_sha256(&name));
+        assert_eq!(name, sha256_hex(&[7; 32]));
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn entries_with_a_wrong_tree_digest_or_escaping_path_are_rejected() {
+        let file = |path: &str| RemoteFile {
+            path: path.into(),
+            blake3: Digest::of(b"x"),
+            sha256: sha256_hex(b"x"),
+            size: 1,
+            executable: false,
+        };
+        let entries = vec![TreeEntry {
+            path: "a.txt".into(),
+            digest: FileDigest {
+                blake3: Digest::of(b"x"),
+                size: 1,
+            },
+            executable: false,
+        }];
+        let good = hash::tree_digest(&entries);
+        let entry = |path: &str, blake3| RemoteEntry {
+            parity_ac: 1,
+            outputs: BTreeMap::from([(
+                "d/".to_string(),
+                RemoteOutput {
+                    kind: OutputShape::Dir,
+                    blake3,
+                    sha256: None,
+                    size: 1,
+                    executable: false,
+                    tree: Some(vec![file(path)]),
+                },
+            )]),
+        };
+        assert_eq!(entry("a.txt", good.blake3).validate(), Ok(()));
+        assert!(entry("a.txt", Digest([0; 32])).validate().is_err());
+        assert!(entry("../a.txt", good.blake3).validate().is_err());
+    }
+}

@@ -1,0 +1,369 @@
+//! `parity verify [--rebuild] [--json]`: the CI gate "regenerate, fail on drift".
+//!
+//! Without `--rebuild` nothing runs: every committed output must have the digest
+//! `pipeline.lock` records (else it was edited by hand) and every node must be fresh (else an
+//! input changed and the output was not rebuilt). With `--rebuild`, a scratch copy of the
+//! workspace is rebuilt from scratch with a private cache and every committed output compared
+//! byte for byte, to prove the build deterministic.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use clap::Args;
+use parity_engine::build::{self, BuildOptions, Event, Outcome, Reporter};
+use parity_engine::fingerprint::DirtyReason;
+use parity_engine::graph::OutputKind;
+use parity_engine::workspace::{State, Workspace};
+use serde_json::json;
+
+use crate::cli::{self, GlobalArgs};
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Also rebuild every node in a scratch copy (private cache, no remote) and compare bytes.
+    #[arg(long)]
+    rebuild: bool,
+    /// One JSON record per finding on stdout, ending with a `summary` record.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One thing `verify` reports: a problem (fails the gate) or a note.
+struct Finding {
+    problem: bool,
+    line: String,
+    record: serde_json::Value,
+}
+
+impl Finding {
+    fn problem(line: String, record: serde_json::Value) -> Finding {
+        Finding {
+            problem: true,
+            line,
+            record,
+        }
+    }
+}
+
+pub fn exec(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<i32> {
+    let (ws, hasher, lock) = cli::workspace_with_state(g)?;
+    let all: Vec<usize> = (0..ws.graph.nodes.len()).collect();
+    let statuses = ws.status(&hasher, &lock, &all)?;
+    let _ = hasher.save();
+    let mut findings = Vec::new();
+    for s in &statuses {
+        findings.extend(check_node(&ws, s));
+    }
+    if a.rebuild {
+        findings.extend(rebuild_and_compare(g, &ws)?);
+    }
+    let problems = findings.iter().filter(|f| f.problem).count();
+    for f in &findings {
+        if a.json {
+            println!("{}", f.record);
+        } else {
+            println!("{}", f.line);
+        }
+    }
+    if a.json {
+        println!(
+            "{}",
+            json!({"event": "summary", "ok": problems == 0, "nodes": statuses.len(),
+                   "problems": problems, "rebuilt": a.rebuild})
+        );
+    } else if problems == 0 {
+        println!(
+            "verify: ok: {} node{} fresh, every committed output matches `pipeline.lock`{}",
+            statuses.len(),
+            if statuses.len() == 1 { "" } else { "s" },
+            if a.rebuild {
+                ", and a rebuild from scratch reproduces it byte for byte"
+            } else {
+                ""
+            }
+        );
+    }
+    if problems > 0 {
+        let drift = findings
+            .iter()
+            .any(|f| f.problem && (f.line.starts_with("modified") || f.line.starts_with("stale")));
+        eprintln!(
+            "error: verify found {problems} problem{}{}",
+            if problems == 1 { "" } else { "s" },
+            if drift {
+                " (run `parity build` and commit the result; it overwrites outputs edited by hand)"
+            } else {
+                ""
+            }
+        );
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+/// Where an output name lives, relative to the directory of `pipeline.toml` when possible.
+fn shown_path(ws: &Workspace, name: &str) -> String {
+    let path = ws.path_of(name);
+    path.strip_prefix(&ws.dir)
+        .unwrap_or(&path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// What is wrong with one node, from its status.
+fn check_node(ws: &Workspace, s: &parity_engine::workspace::NodeStatus) -> Vec<Finding> {
+    let id = ws.graph.nodes[s.node].id.as_str();
+    let mut out = Vec::new();
+    let mut other = Vec::new();
+    for r in &s.reasons {
+        match r {
+            DirtyReason::OutputModified {
+                output,
+                recorded,
+                actual,
+            } => {
+                let path = shown_path(ws, output);
+                out.push(Finding::problem(
+                    format!(
+                        "modified: {path} (recorded blake3:{}, now {}; node {id})",
+                        recorded.blake3.short(),
+                        actual.blake3.short()
+                    ),
+                    json!({"problem": "modified", "node": id, "output": path,
+                           "recorded": recorded, "actual": actual}),
+                ));
+            }
+            r => other.push(r),
+        }
+    }
+    match s.state {
+        State::Fresh => {}
+        State::Blocked if out.is_empty() && !other.iter().any(|r| is_output_missing(r)) => {
+            let why = s
+                .unavailable
+                .as_ref()
+                .map_or("cannot run on this host".into(), |u| u.to_string());
+            out.push(Finding {
+                problem: false,
+                line: format!(
+                    "note: {id} is blocked here ({why}); its recorded outputs match, counted as fine"
+                ),
+                record: json!({"note": "blocked", "node": id, "message": why}),
+            });
+        }
+        _ if !other.is_empty() || s.unavailable.is_some() => {
+            let mut reasons: Vec<String> = other.iter().map(|r| r.to_string()).collect();
+            if let Some(u) = &s.unavailable {
+                reasons.insert(0, u.to_string());
+            }
+            // Modified outputs are listed on their own lines: the rest makes the node stale.
+            let word = match s.state {
+                State::Blocked | State::Broken => s.state.as_str(),
+                _ => "stale",
+            };
+            let mut record = json!({"problem": word, "node": id, "reasons": other});
+            if let Some(u) = &s.unavailable {
+                record["message"] = u.to_string().into();
+            }
+            out.push(Finding::problem(
+                format!("{word}: {id}  {}", reasons.join("; ")),
+                record,
+            ));
+        }
+        _ => {}
+    }
+    out
+}
+
+fn is_output_missing(r: &DirtyReason) -> bool {
+    matches!(r, DirtyReason::OutputMissing { .. })
+}
+
+/// Copies the workspace into a temp dir, rebuilds every node that can run here (forced, private
+/// cache), and compares every committed output with the original.
+fn rebuild_and_compare(g: &GlobalArgs, ws: &Workspace) -> anyhow::Result<Vec<Finding>> {
+    let scratch = tempfile::Builder::new()
+        .prefix("parity-verify-")
+        .tempdir()?;
+    let copy_dir = scratch.path();
+    let pipeline_name = g
+        .pipeline
+        .file_name()
+        .ok_or_else(|| anyhow::anyhow!("`{}` is not a file", g.pipeline.display()))?;
+    std::fs::copy(&g.pipeline, copy_dir.join(pipeline_name))?;
+    if ws.lock_path.exists() {
+        std::fs::copy(
+            &ws.lock_path,
+            copy_dir.join(ws.lock_path.file_name().unwrap_or_default()),
+        )?;
+    }
+    let rel_root = ws.root().strip_prefix(&ws.dir).map_err(|_| {
+        anyhow::anyhow!(
+            "`verify --rebuild` needs the pipeline root inside the directory of `{}`",
+            g.pipeline.display()
+        )
+    })?;
+    let skip = [
+        ws.cache.dir().to_path_buf(),
+        ws.dir.join(".git"),
+        ws.dir.join("target"),
+    ];
+    copy_tree(ws.root(), &copy_dir.join(rel_root), &skip)?;
+
+    let copy = Workspace::open(&copy_dir.join(pipeline_name), cli::registry())?;
+    let runnable: Vec<usize> = (0..copy.graph.nodes.len())
+        .filter(|&ix| copy.can_run_here(ix))
+        .collect();
+    let opts = BuildOptions {
+        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        keep_going: true,
+        force: true,
+        dry_run: false,
+        remote: None,
+    };
+    eprintln!(
+        "verify: rebuilding {} node{} from scratch in a temporary copy",
+        runnable.len(),
+        if runnable.len() == 1 { "" } else { "s" }
+    );
+    let mut failures = Failures(Vec::new());
+    let cancel = AtomicBool::new(false);
+    let summary = build::build(&copy, &runnable, &opts, &cancel, &mut failures)?;
+    eprintln!(
+        "verify: rebuild done: {} ran, {} blocked on this host (their committed outputs kept), {} failed",
+        summary.ran, summary.blocked, summary.failed
+    );
+
+    let mut findings = failures.0;
+    for node in &ws.graph.nodes {
+        for o in node
+            .outputs
+            .iter()
+            .filter(|o| o.kind == OutputKind::Committed)
+        {
+            let (ours, theirs) = (ws.output_path(o), copy.output_path(o));
+            if let Some(detail) = differs(&ours, &theirs)? {
+                let path = shown_path(ws, &o.name());
+                findings.push(Finding::problem(
+                    format!(
+                        "differs: {path} (node {}): the rebuild {detail}",
+                        node.id.as_str()
+                    ),
+                    json!({"problem": "differs", "node": node.id.as_str(), "output": path,
+                           "detail": detail}),
+                ));
+            }
+        }
+    }
+    Ok(findings)
+}
+
+/// Collects the nodes a rebuild could not build.
+struct Failures(Vec<Finding>);
+
+impl Reporter for Failures {
+    fn event(&mut self, event: Event<'_>) {
+        if let Event::Finished {
+            node,
+            outcome: Outcome::Failed(m),
+            ..
+        } = event
+        {
+            self.0.push(Finding::problem(
+                format!("failed: {} (in the rebuild): {m}", node.as_str()),
+                json!({"problem": "rebuild_failed", "node": node.as_str(), "message": m}),
+            ));
+        }
+    }
+}
+
+/// How `theirs` differs from `ours` (files or whole trees), `None` when byte-identical.
+fn differs(ours: &Path, theirs: &Path) -> anyhow::Result<Option<String>> {
+    let (a, b) = (files_of(ours)?, files_of(theirs)?);
+    if a == b {
+        return Ok(None);
+    }
+    for (rel, bytes) in &a {
+        match b.iter().find(|(r, _)| r == rel) {
+            None => return Ok(Some(format!("lacks `{rel}`"))),
+            Some((_, other)) if other != bytes => {
+                let at = bytes
+                    .iter()
+                    .zip(other)
+                    .position(|(x, y)| x != y)
+                    .unwrap_or(bytes.len().min(other.len()));
+                let what = if rel.is_empty() {
+                    String::new()
+                } else {
+                    format!("`{rel}` ")
+                };
+                return Ok(Some(format!(
+                    "wrote {what}different bytes (first at byte {at})"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    let extra = b
+        .iter()
+        .find(|(r, _)| !a.iter().any(|(x, _)| x == r))
+        .map_or(String::new(), |(r, _)| r.clone());
+    Ok(Some(format!("also wrote `{extra}`")))
+}
+
+/// Every file under `path` (or `path` itself, as ``), sorted by relative path.
+fn files_of(path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    if path.is_file() {
+        return Ok(vec![(String::new(), std::fs::read(path)?)]);
+    }
+    let mut out = Vec::new();
+    for entry in walkdir_sorted(path)? {
+        let rel = entry
+            .strip_prefix(path)?
+            .to_string_lossy()
+            .replace('\\', "/");
+        out.push((rel, std::fs::read(&entry)?));
+    }
+    Ok(out)
+}
+
+fn walkdir_sorted(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walkdir_sorted(&p)?);
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// Copies the tree `from` to `to`, leaving out the paths in `skip`.
+fn copy_tree(from: &Path, to: &Path, skip: &[PathBuf]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let path = entry.path();
+        if skip.iter().any(|s| same_path(s, &path)) {
+            continue;
+        }
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&path, &dest, skip)?;
+        } else if entry.file_type()?.is_file() {
+            std::fs::copy(&path, &dest)?;
+        }
+    }
+    Ok(())
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}

@@ -1,0 +1,366 @@
+//! The remote cache over real HTTP (the in-process server of `cache_server.rs`): clone A
+//! populates it, clone B (empty local cache) runs no rule; corrupt objects are rebuilt, not
+//! used; a dead, failing or stalled server degrades to local work with one warning; read-only
+//! runs write nothing; a host-bound node built on its host is restored elsewhere.
+
+use std::time::{Duration, Instant};
+
+use crate::cache_server::CacheServer;
+use crate::support::{Project, Run, command_node, map};
+
+/// `a` (committed), `gen` (a cache-only directory), `b` over both; `solo` on its own.
+const SOURCES: [(&str, &str); 2] = [("src.txt", "one\ntwo\n"), ("extra.txt", "extra\n")];
+
+fn pipeline() -> String {
+    [
+        command_node("a", &["src.txt"], &["out/a.txt"], "sort -r $in > $out"),
+        command_node(
+            "gen",
+            &["src.txt"],
+            &["{cache}/gen/"],
+            "mkdir -p $out/sub; cp src.txt $out/sub/copy.txt; echo gen > $out/top.txt",
+        ),
+        command_node(
+            "b",
+            &["a", "gen", "extra.txt"],
+            &["out/b.txt"],
+            r#"for f in $in; do if [ -d "$f" ]; then cat "$f/top.txt" "$f/sub/copy.txt"; else cat "$f"; fi; done > $out"#,
+        ),
+        command_node("solo", &["extra.txt"], &["out/solo.txt"], "cp $in $out"),
+    ]
+    .concat()
+}
+
+fn clone() -> Project {
+    let mut p = Project::new().file("pipeline.toml", &pipeline());
+    for (path, text) in SOURCES {
+        p = p.file(path, text);
+    }
+    p
+}
+
+fn warnings(run: &Run) -> Vec<String> {
+    run.stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .map(String::from)
+        .collect()
+}
+
+const ALL: [&str; 4] = ["a", "b", "gen", "solo"];
+
+#[test]
+fn clone_b_restores_everything_from_the_remote_cache_and_runs_no_rule() {
+    let server = CacheServer::start();
+    let a = clone();
+    let url = server.url();
+    let t = Instant::now();
+    let first = a.parity(&["build", "--json", "--remote-cache", &url]);
+    let a_time = t.elapsed();
+    first.ok();
+    assert_eq!(first.outcomes(), map(&ALL.map(|n| (n, "ran"))));
+    let stats = &first.summary()["remote_cache"];
+    assert_eq!(stats["uploads"], 4, "{stats}");
+    assert!(stats["bytes_uploaded"].as_u64().unwrap() > 0);
+    assert_eq!(
+        server
+            .keys()
+            .iter()
+            .filter(|k| k.starts_with("ac/"))
+            .count(),
+        4
+    );
+    assert_eq!(warnings(&first), Vec::<String>::new());
+    a.take_runs();
+
+    let b = clone();
+    server.reset_counts();
+    let t = Instant::now();
+    let second = b.parity(&["build", "--json", "--remote-cache", &url]);
+    let b_time = t.elapsed();
+    second.ok();
+    assert_eq!(second.outcomes(), map(&ALL.map(|n| (n, "remote"))));
+    for e in second.events("finished") {
+        assert_eq!(e["source"], "remote-cache", "{e}");
+    }
+    assert_eq!(
+        b.take_runs(),
+        Vec::<String>::new(),
+        "no rule runs in clone B"
+    );
+    assert_eq!(second.summary()["remote"], 4);
+    for f in ["out/a.txt", "out/b.txt", "out/solo.txt"] {
+        assert_eq!(b.read(f), a.read(f), "{f}");
+    }
+    assert_eq!(server.counts().put, 0, "nothing to upload");
+    // Build without the bytes: `gen`'s cache-only directory was not downloaded.
+    assert!(!b.exists("cache/out/gen"));
+    eprintln!(
+        "clone A {a_time:?}, clone B {b_time:?}, B downloaded {} bytes",
+        server.counts().bytes_out
+    );
+    let status = b.parity(&["status"]);
+    status.ok();
+    assert_eq!(status.stdout, "4 nodes: 4 fresh\n");
+
+    // `b` must run now: `gen`'s bytes are fetched lazily from the remote, `gen` does not run.
+    b.write("extra.txt", "changed\n");
+    let third = b.parity(&["build", "--json", "--remote-cache", &url]);
+    third.ok();
+    assert_eq!(b.take_runs_sorted(), ["b", "solo"]);
+    assert_eq!(b.read("cache/out/gen/sub/copy.txt"), "one\ntwo\n");
+    assert!(
+        b.read("out/b.txt").contains("gen\none\ntwo\n"),
+        "{}",
+        b.read("out/b.txt")
+    );
+}
+
+#[test]
+fn a_corrupted_remote_object_is_detected_rebuilt_and_repaired() {
+    let server = CacheServer::start();
+    let url = server.url();
+    let a = clone();
+    a.parity(&["build", "--remote-cache", &url]).ok();
+    let good = a.read("out/a.txt");
+    let key = server
+        .cas_key_of(good.as_bytes())
+        .expect("out/a.txt uploaded");
+    let mut bad = good.clone().into_bytes();
+    bad[0] ^= 0x20;
+    server.set(&key, &bad);
+
+    let b = clone();
+    let run = b.parity(&["build", "--json", "--remote-cache", &url]);
+    run.ok();
+    let outcomes = run.outcomes();
+    assert_eq!(outcomes["a"], "ran", "the corrupt object is not used");
+    assert_eq!(outcomes["solo"], "remote");
+    assert_eq!(b.read("out/a.txt"), good);
+    let w = warnings(&run);
+    assert_eq!(w.len(), 1, "{}", run.stderr);
+    assert!(w[0].contains("does not match its digest"), "{}", w[0]);
+    assert_eq!(run.events("warning").len(), 1);
+    assert_eq!(
+        server.get(&key).unwrap(),
+        good.as_bytes(),
+        "the rebuilt object replaced the corrupt one"
+    );
+}
+
+#[test]
+fn a_corrupted_action_entry_is_a_miss() {
+    let server = CacheServer::start();
+    let url = server.url();
+    clone().parity(&["build", "--remote-cache", &url]).ok();
+    for k in server.keys().iter().filter(|k| k.starts_with("ac/")) {
+        server.set(k, b"{\"parity_ac\":1,\"outputs\":{\"x\":{}}}");
+    }
+    let b = clone();
+    let run = b.parity(&["build", "--json", "--remote-cache", &url]);
+    run.ok();
+    assert_eq!(run.outcomes(), map(&ALL.map(|n| (n, "ran"))));
+    assert_eq!(warnings(&run).len(), 1, "{}", run.stderr);
+}
+
+#[test]
+fn server_killed_mid_build_degrades_to_local_work_with_one_warning() {
+    let server = CacheServer::start();
+    server.die_at_put(2);
+    let a = clone();
+    let run = a.parity(&[
+        "build",
+        "--json",
+        "-j",
+        "1",
+        "--remote-cache",
+        &server.url(),
+    ]);
+    run.ok();
+    assert!(server.is_dead());
+    assert_eq!(run.outcomes(), map(&ALL.map(|n| (n, "ran"))));
+    assert_eq!(a.take_runs().len(), 4);
+    let w = warnings(&run);
+    assert_eq!(w.len(), 1, "{}", run.stderr);
+    assert!(
+        w[0].contains("disabled for the rest of this run"),
+        "{}",
+        w[0]
+    );
+    assert!(run.summary()["remote_cache"]["disabled"].as_bool().unwrap());
+    assert_eq!(a.read("out/a.txt"), "two\none\n");
+    // The next build is fresh and does not need the dead server.
+    let again = a.parity(&["build", "--remote-cache", &server.url()]);
+    again.ok();
+    assert!(again.stderr.contains("no work to do."), "{}", again.stderr);
+}
+
+#[test]
+fn unreachable_failing_or_stalled_servers_never_fail_the_build() {
+    // A port nobody listens on.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://127.0.0.1:{}/", l.local_addr().unwrap().port())
+    };
+    let p = clone();
+    let run = p.parity(&["build", "--remote-cache", &closed]);
+    run.ok();
+    assert_eq!(warnings(&run).len(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("cannot connect"), "{}", run.stderr);
+
+    let server = CacheServer::start();
+    server.fail_with_500(true);
+    let p = clone();
+    let run = p.parity(&["build", "--remote-cache", &server.url()]);
+    run.ok();
+    assert_eq!(warnings(&run).len(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("HTTP 500"), "{}", run.stderr);
+    assert_eq!(p.take_runs().len(), 4);
+
+    server.fail_with_500(false);
+    server.stall(true);
+    let p = clone();
+    let t = Instant::now();
+    let run = p.parity(&[
+        "build",
+        "--remote-cache",
+        &server.url(),
+        "--remote-timeout",
+        "0.5",
+    ]);
+    run.ok();
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    assert_eq!(warnings(&run).len(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("timed out"), "{}", run.stderr);
+    assert_eq!(p.read("out/solo.txt"), "extra\n");
+}
+
+#[test]
+fn read_only_runs_upload_nothing_but_still_read() {
+    let server = CacheServer::start();
+    let url = server.url();
+    let p = clone();
+    p.parity(&["build", "--remote-cache", &url, "--remote-read-only"])
+        .ok();
+    let c = server.counts();
+    assert_eq!((c.put, c.head, c.bytes_in), (0, 0, 0), "{c:?}");
+    assert!(server.keys().is_empty());
+
+    let p = clone();
+    p.parity_env(
+        &[
+            ("PARITY_REMOTE_CACHE", url.as_str()),
+            ("PARITY_REMOTE_READ_ONLY", "1"),
+        ],
+        &["build"],
+    )
+    .ok();
+    assert_eq!(server.counts().put, 0);
+
+    // Populated by a trusted run, read by an untrusted one.
+    clone().parity(&["build", "--remote-cache", &url]).ok();
+    server.reset_counts();
+    let p = clone();
+    let run = p.parity(&[
+        "build",
+        "--json",
+        "--remote-cache",
+        &url,
+        "--remote-read-only",
+    ]);
+    run.ok();
+    assert_eq!(run.outcomes(), map(&ALL.map(|n| (n, "remote"))));
+    assert_eq!(server.counts().put, 0);
+}
+
+#[test]
+fn credentials_in_the_url_are_never_printed() {
+    let server = CacheServer::start();
+    server.fail_with_500(true);
+    let url = server.url().replace("http://", "http://ci:hunter2@");
+    let run = clone().parity(&["build", "--json", "--remote-cache", &url]);
+    run.ok();
+    assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
+    assert!(!run.stdout.contains("hunter2"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("http://***@127.0.0.1"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// `mac` can only run on macOS; `union` takes it optionally.
+fn host_pipeline() -> Project {
+    let pipeline = format!(
+        "{}[artifact.union]\nrule = \"command\"\ninputs = [\"mac?\", \"src.txt\"]\noutputs = [\"out/union.txt\"]\nconfig = {{ command = '{}' }}\n",
+        command_node(
+            "mac",
+            &["src.txt"],
+            &["out/mac.txt"],
+            "echo built-on-mac > $out"
+        )
+        .replace("rule = \"command\"", "rule = \"command\"\nhost = \"macos\""),
+        crate::support::logged("cat $in > $out")
+    );
+    Project::new()
+        .file("pipeline.toml", &pipeline)
+        .file("src.txt", "src\n")
+}
+
+#[test]
+fn a_host_bound_node_built_on_its_host_is_restored_on_another() {
+    if std::env::consts::OS == "macos" {
+        return; // the point is a machine that cannot run `mac`
+    }
+    let server = CacheServer::start();
+    let url = server.url();
+    let on_mac = host_pipeline();
+    on_mac
+        .parity_env(
+            &[("PARITY_HOST", "macos")],
+            &["build", "--remote-cache", &url],
+        )
+        .ok();
+    assert_eq!(on_mac.take_runs_sorted(), ["mac", "union"]);
+
+    let linux = host_pipeline();
+    let run = linux.parity(&["build", "--json", "--remote-cache", &url]);
+    run.ok();
+    assert_eq!(
+        run.outcomes(),
+        map(&[("mac", "remote"), ("union", "remote")])
+    );
+    assert_eq!(linux.read("out/union.txt"), "built-on-mac\nsrc\n");
+    assert_eq!(linux.take_runs(), Vec::<String>::new());
+
+    // Without the remote cache the same clone is blocked and the union incomplete.
+    let alone = host_pipeline();
+    let run = alone.parity(&["build", "--json"]);
+    run.ok();
+    assert_eq!(run.outcomes(), map(&[("mac", "blocked"), ("union", "ran")]));
+    assert_eq!(alone.read("out/union.txt"), "src\n");
+}
+
+#[test]
+fn dry_run_says_what_the_remote_cache_would_restore() {
+    let server = CacheServer::start();
+    let url = server.url();
+    clone().parity(&["build", "--remote-cache", &url]).ok();
+    let p = clone();
+    let run = p.parity(&["build", "--json", "--dry-run", "--remote-cache", &url, "a"]);
+    run.ok();
+    assert_eq!(run.outcomes(), map(&[("a", "would-restore")]));
+    assert!(!p.exists("out/a.txt"));
+}
+
+#[test]
+fn a_bad_remote_url_is_a_usage_error() {
+    let run = clone().parity(&["build", "--remote-cache", "ftp://u:secret@h/"]);
+    run.code(2);
+    assert!(
+        run.stderr.contains("invalid remote cache URL"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("secret"), "{}", run.stderr);
+}
