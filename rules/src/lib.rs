@@ -14,12 +14,14 @@
 //! - [`metadata`]  `versions/V.json` (spec §5.1, §5.2).
 //! - [`validate`]  the validator (spec §6).
 //! - [`retain`]    pruning of out-of-window versions (spec §7).
+//! - [`release`]   upstream releases, pins, `artifacts.lock.json`, acquisition (spec §8.1-8.3).
 //! - [`nodes`]     the rules above as pipeline nodes, registered into the engine.
 
 pub mod common;
 pub mod coverage;
 pub mod metadata;
 pub mod nodes;
+pub mod release;
 pub mod report;
 pub mod retain;
 pub mod snapshot;

@@ -21,6 +21,7 @@ pub fn register(registry: &mut Registry) {
     registry.register(UNION);
     registry.register(REPORT);
     registry.register(MetadataRule);
+    crate::release::register(registry);
 }
 
 /// The node's `version`: its `version` param, else `config.version`.
