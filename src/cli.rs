@@ -68,6 +68,10 @@ pub enum Command {
     List(commands::list::ListArgs),
     /// Trim the local cache.
     Gc(commands::gc::GcArgs),
+    /// Is there a new upstream release to pin? Exit 0 yes (version on stdout), 3 no.
+    Watch(commands::watch::WatchArgs),
+    /// Track version V: pin its release assets (`pins@V/*`) and rebuild the lock.
+    Pin(commands::pin::PinArgs),
     /// Run one reference rule directly, as a drop-in for the reference `xtask` commands.
     #[command(subcommand)]
     Rule(commands::rule::RuleCommand),
@@ -94,6 +98,8 @@ pub fn main() -> i32 {
         Command::Graph(a) => commands::graph::exec(g, a),
         Command::List(a) => commands::list::exec(g, a),
         Command::Gc(a) => commands::gc::exec(g, a),
+        Command::Watch(a) => commands::watch::exec(g, a),
+        Command::Pin(a) => commands::pin::exec(g, a),
         Command::Rule(cmd) => return commands::rule::exec(cmd),
     };
     match result {
@@ -138,8 +144,8 @@ pub fn registry() -> Registry {
     r
 }
 
-/// Loads the workspace of the pipeline file named by the global options.
-pub fn workspace(g: &GlobalArgs) -> anyhow::Result<Workspace> {
+/// A usage error unless the pipeline file exists.
+fn ensure_pipeline(g: &GlobalArgs) -> anyhow::Result<()> {
     if !g.pipeline.exists() {
         return Err(parity_engine::Error::Usage(format!(
             "no `{}` here (run parity in the directory holding it, or pass -C DIR / --pipeline FILE)",
@@ -147,6 +153,12 @@ pub fn workspace(g: &GlobalArgs) -> anyhow::Result<Workspace> {
         ))
         .into());
     }
+    Ok(())
+}
+
+/// Loads the workspace of the pipeline file named by the global options.
+pub fn workspace(g: &GlobalArgs) -> anyhow::Result<Workspace> {
+    ensure_pipeline(g)?;
     Ok(Workspace::open(&g.pipeline, registry())?)
 }
 
@@ -159,14 +171,22 @@ pub fn workspace_with_state(
     parity_engine::hash::Hasher,
     parity_engine::state::Lock,
 )> {
-    if !g.pipeline.exists() {
-        return Err(parity_engine::Error::Usage(format!(
-            "no `{}` here (run parity in the directory holding it, or pass -C DIR / --pipeline FILE)",
-            g.pipeline.display()
-        ))
-        .into());
-    }
+    ensure_pipeline(g)?;
     Ok(Workspace::open_with_state(&g.pipeline, registry())?)
+}
+
+/// The parsed pipeline file named by the global options (no graph, no rules).
+pub fn pipeline(g: &GlobalArgs) -> anyhow::Result<parity_engine::pipeline::Pipeline> {
+    ensure_pipeline(g)?;
+    Ok(parity_engine::pipeline::Pipeline::load(&g.pipeline)?)
+}
+
+/// The upstream the pipeline pins (a pipeline without one is a usage error).
+pub fn upstream(
+    p: &parity_engine::pipeline::Pipeline,
+) -> anyhow::Result<parity_rules::release::Upstream> {
+    parity_rules::release::Upstream::of(p)
+        .map_err(|e| parity_engine::Error::Usage(format!("{e:#}")).into())
 }
 
 /// Whether to color stderr.

@@ -5,5 +5,7 @@ pub mod explain;
 pub mod gc;
 pub mod graph;
 pub mod list;
+pub mod pin;
 pub mod rule;
 pub mod status;
+pub mod watch;

@@ -5,5 +5,6 @@ mod errors;
 mod graph;
 mod interrupt;
 mod manifests;
+mod release;
 mod status;
 mod support;

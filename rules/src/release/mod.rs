@@ -272,6 +272,26 @@ impl Rule for AcquireRule {
     }
 }
 
+/// `parity rule acquire`: the binary of (version, target) of the lock file `lock` at `out`.
+pub fn acquire_from_lock(
+    lock: &std::path::Path,
+    version: &str,
+    target: &str,
+    out: &std::path::Path,
+    mirror: Option<PathBuf>,
+) -> Result<()> {
+    let entry = lockfile::lock_entry(lock, version, target)?;
+    let settings = Settings::from_env();
+    let cancelled = std::sync::atomic::AtomicBool::new(false);
+    acquire::acquire(
+        &entry,
+        out,
+        &acquire::Sources { mirror },
+        &settings.http()?,
+        &cancelled,
+    )
+}
+
 /// What `parity watch` and `parity pin` read from `pipeline.toml`: the (one)
 /// `github-release-pin` artifact and what surrounds it.
 #[derive(Debug, Clone)]
