@@ -37,8 +37,8 @@ pub fn exec(g: &GlobalArgs, a: PinArgs) -> anyhow::Result<i32> {
     let settings = Settings::from_env();
     let http = settings.http()?;
     let tag = format!("{}{version}", upstream.tag_prefix);
-    let release = GitHub::new(&http, settings.api(upstream.api.as_deref()))
-        .release(&upstream.repo, &tag)?;
+    let release =
+        GitHub::new(&http, settings.api(upstream.api.as_deref())).release(&upstream.repo, &tag)?;
     let epoch = release
         .require_pinnable()
         .with_context(|| format!("cannot pin {version}"))?;

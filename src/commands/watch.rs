@@ -52,7 +52,11 @@ pub fn exec(g: &GlobalArgs, a: WatchArgs) -> anyhow::Result<i32> {
     }
     eprintln!(
         "{}: {} (latest {}, policy {})",
-        if watch.new { "new candidate" } else { "nothing new" },
+        if watch.new {
+            "new candidate"
+        } else {
+            "nothing new"
+        },
         watch.reason,
         watch.latest,
         watch.policy

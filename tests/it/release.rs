@@ -203,7 +203,11 @@ fn watch_proposes_stable_minus_one_and_exits_3_when_nothing_is_new() {
     p.write("m/latest_validated.txt", "0.98\n");
     let run = parity(&p, &server, &["watch"], &[]);
     run.code(1);
-    assert!(run.stderr.contains("`0.98` is not a version"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`0.98` is not a version"),
+        "{}",
+        run.stderr
+    );
 
     let run = parity(&p, &server, &["watch", "--policy", "newest"], &[]);
     run.code(2);
@@ -307,7 +311,11 @@ fn pin_tracks_the_version_pins_every_target_and_binaries_stay_fresh_without_the_
         assert_eq!(dl("0.98.0", t), 2);
     }
     parity(&p, &server, &["build", "binary@0.98.0"], &[]).ok();
-    assert_eq!(dl("0.98.0", LINUX), 2, "a fresh binary is not downloaded again");
+    assert_eq!(
+        dl("0.98.0", LINUX),
+        2,
+        "a fresh binary is not downloaded again"
+    );
 
     // Pinning another version leaves the old binaries fresh.
     serve_release(&server, "0.99.0", "2026-03-10T00:00:00Z", false);
@@ -358,8 +366,16 @@ fn pin_tracks_the_version_pins_every_target_and_binaries_stay_fresh_without_the_
         &p,
         &server,
         &[
-            "rule", "acquire", "--lock", "m/artifacts.lock.json", "--version", "0.98.0",
-            "--target", WINDOWS, "--out", "out/codex.exe",
+            "rule",
+            "acquire",
+            "--lock",
+            "m/artifacts.lock.json",
+            "--version",
+            "0.98.0",
+            "--target",
+            WINDOWS,
+            "--out",
+            "out/codex.exe",
         ],
         &[("PARITY_MIRROR", mirror.to_str().unwrap())],
     );
@@ -402,7 +418,11 @@ fn pin_refuses_a_draft_and_restores_versions_toml_when_a_pin_fails() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("`versions.toml` restored"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`versions.toml` restored"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(p.read("m/versions.toml"), VERSIONS);
     assert!(!p.exists(&format!("m/pins/0.98.0/{WINDOWS}.json")));
 }
@@ -418,7 +438,12 @@ fn a_binary_whose_download_does_not_match_its_pin_fails_and_caches_nothing() {
     evil[3] ^= 0x20;
     let url = format!("/dl/rust-v0.97.0/{name}");
     server.route(&url, vec![Reply::ok(evil.clone())]);
-    let run = parity(&p, &server, &["build", &format!("binary@0.97.0/{WINDOWS}")], &[]);
+    let run = parity(
+        &p,
+        &server,
+        &["build", &format!("binary@0.97.0/{WINDOWS}")],
+        &[],
+    );
     run.code(1);
     assert!(
         run.stderr.contains(&format!(
@@ -465,8 +490,18 @@ fn real_windows_asset_through_the_mirror() {
         &p,
         &server,
         &[
-            "rule", "acquire", "--lock", "lock.json", "--version", "0.92.0", "--target",
-            WINDOWS, "--out", "bin/codex.exe", "--mirror", dir.to_str().unwrap(),
+            "rule",
+            "acquire",
+            "--lock",
+            "lock.json",
+            "--version",
+            "0.92.0",
+            "--target",
+            WINDOWS,
+            "--out",
+            "bin/codex.exe",
+            "--mirror",
+            dir.to_str().unwrap(),
         ],
         &[],
     );

@@ -43,7 +43,12 @@ pub fn acquire(
     let scratch = tempfile::Builder::new()
         .prefix(".parity-acquire-")
         .tempdir_in(dir)
-        .with_context(|| format!("failed to create a scratch directory in `{}`", dir.display()))?;
+        .with_context(|| {
+            format!(
+                "failed to create a scratch directory in `{}`",
+                dir.display()
+            )
+        })?;
     let download = scratch.path().join("download");
     fetch_verified(entry, &download, sources, http, cancelled)?;
     let binary = if entry.asset_name.ends_with(".tar.gz") || entry.asset_name.ends_with(".tgz") {
@@ -85,12 +90,7 @@ fn fetch_verified(
     result
 }
 
-fn from_mirror(
-    entry: &LockEntry,
-    local: &Path,
-    dest: &Path,
-    cancelled: &AtomicBool,
-) -> Result<()> {
+fn from_mirror(entry: &LockEntry, local: &Path, dest: &Path, cancelled: &AtomicBool) -> Result<()> {
     let what = format!("mirror file `{}`", local.display());
     let reader = File::open(local).with_context(|| format!("failed to read {what}"))?;
     let mut sink = create(dest)?;
@@ -104,7 +104,9 @@ fn from_mirror(
 fn from_url(entry: &LockEntry, dest: &Path, http: &Http, cancelled: &AtomicBool) -> Result<()> {
     let what = format!("`{}`", entry.download_url);
     let measured = http
-        .fetch_to(&entry.download_url, entry.size_bytes, cancelled, || create(dest))
+        .fetch_to(&entry.download_url, entry.size_bytes, cancelled, || {
+            create(dest)
+        })
         .with_context(|| {
             format!(
                 "failed to download {what} (pinned: {} bytes, sha256 {})",

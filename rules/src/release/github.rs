@@ -280,7 +280,15 @@ mod tests {
     #[test]
     fn versions_are_strict_and_numeric() {
         assert!(v("0.10.0") > v("0.9.9"));
-        for bad in ["1.2", "1.2.3.4", "1..3", "1.2.3-alpha", "1.2. 3", "+1.2.3", "a.b.c"] {
+        for bad in [
+            "1.2",
+            "1.2.3.4",
+            "1..3",
+            "1.2.3-alpha",
+            "1.2. 3",
+            "+1.2.3",
+            "a.b.c",
+        ] {
             assert!(bad.parse::<Version>().is_err(), "{bad}");
         }
     }

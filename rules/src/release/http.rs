@@ -307,7 +307,10 @@ mod tests {
             ),
         );
         assert_eq!(next_link(&h).as_deref(), Some("http://x/r?page=3"));
-        h.insert(header::LINK, HeaderValue::from_static("<http://x/r?page=1>; rel=\"prev\""));
+        h.insert(
+            header::LINK,
+            HeaderValue::from_static("<http://x/r?page=1>; rel=\"prev\""),
+        );
         assert_eq!(next_link(&h), None);
     }
 
@@ -317,7 +320,10 @@ mod tests {
         h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
         h.insert("x-ratelimit-reset", HeaderValue::from_static("4102444800"));
         let msg = rate_limit(&h, 403).unwrap();
-        assert!(msg.starts_with("resets at 2100-01-01T00:00:00Z (in "), "{msg}");
+        assert!(
+            msg.starts_with("resets at 2100-01-01T00:00:00Z (in "),
+            "{msg}"
+        );
         assert_eq!(rate_limit(&h, 404), None);
         h.insert("x-ratelimit-remaining", HeaderValue::from_static("12"));
         assert_eq!(rate_limit(&h, 403), None);

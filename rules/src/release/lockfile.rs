@@ -159,7 +159,11 @@ mod tests {
     fn merge_sorts_numerically_and_refuses_duplicates() {
         let lock = merge(
             "o/r",
-            vec![entry("0.10.0", "b"), entry("0.9.0", "z"), entry("0.10.0", "a")],
+            vec![
+                entry("0.10.0", "b"),
+                entry("0.9.0", "z"),
+                entry("0.10.0", "a"),
+            ],
         )
         .unwrap();
         let order: Vec<_> = lock
@@ -176,6 +180,9 @@ mod tests {
         let mut e = entry("1.0.0", "a");
         e.asset_name = "../../etc/passwd".into();
         let err = e.check("pin").unwrap_err().to_string();
-        assert!(err.contains("`asset_name` must be a plain file name"), "{err}");
+        assert!(
+            err.contains("`asset_name` must be a plain file name"),
+            "{err}"
+        );
     }
 }

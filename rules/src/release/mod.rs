@@ -338,8 +338,8 @@ impl Upstream {
             }),
             _ => None,
         };
-        let repo = get("repo")
-            .ok_or_else(|| anyhow!("`[artifact.{}]` has no `config.repo`", a.name))?;
+        let repo =
+            get("repo").ok_or_else(|| anyhow!("`[artifact.{}]` has no `config.repo`", a.name))?;
         let tag = get("tag").unwrap_or_else(|| "rust-v{version}".into());
         let tag_prefix = tag
             .strip_suffix("{version}")

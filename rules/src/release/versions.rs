@@ -39,7 +39,8 @@ pub fn track(path: &Path, key: &str, version: Version, epoch: i64) -> Result<Tra
         .parse()
         .with_context(|| format!("failed to parse `{}`", path.display()))?;
     let name = version.to_string();
-    let added = add_to_array(&mut doc, key, &name).with_context(|| format!("in `{}`", path.display()))?;
+    let added =
+        add_to_array(&mut doc, key, &name).with_context(|| format!("in `{}`", path.display()))?;
     let epochs = doc
         .entry("epoch")
         .or_insert_with(|| Item::Table(Table::new()))
@@ -76,7 +77,10 @@ fn add_to_array(doc: &mut DocumentMut, key: &str, name: &str) -> Result<bool> {
     let new: Version = name.parse()?;
     let sorted = versions.iter().all(Option::is_some) && versions.windows(2).all(|w| w[0] <= w[1]);
     let at = if sorted {
-        versions.iter().take_while(|v| v.is_some_and(|v| v < new)).count()
+        versions
+            .iter()
+            .take_while(|v| v.is_some_and(|v| v < new))
+            .count()
     } else {
         array.len()
     };

@@ -129,7 +129,10 @@ const BINARY: &[u8] = b"#!/bin/sh\necho codex-cli 0.98.0\n";
 #[test]
 fn a_good_tar_gz_is_verified_extracted_and_installed_0755() {
     let server = Server::start();
-    let asset = targz(&[(Kind::Dir, "dist/", b""), (Kind::File, "dist/codex", BINARY)]);
+    let asset = targz(&[
+        (Kind::Dir, "dist/", b""),
+        (Kind::File, "dist/codex", BINARY),
+    ]);
     server.route("/good.tar.gz", vec![Reply::ok(asset.clone())]);
     let dest = Dest::new();
     let entry = pin(&server.url("/good.tar.gz"), "codex-x.tar.gz", &asset);
@@ -141,7 +144,11 @@ fn a_good_tar_gz_is_verified_extracted_and_installed_0755() {
         let mode = std::fs::metadata(dest.out()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o755);
     }
-    assert_eq!(dest.tree(), ["out", "out/codex"], "scratch files left behind");
+    assert_eq!(
+        dest.tree(),
+        ["out", "out/codex"],
+        "scratch files left behind"
+    );
     assert_eq!(server.hits("/good.tar.gz"), 1);
 }
 
@@ -182,7 +189,11 @@ fn a_truncated_asset_fails_on_size_with_both_digests_and_no_retry() {
         sha256_hex(&BINARY[..10])
     );
     assert!(msg.contains(&want), "{msg}");
-    assert_eq!(server.hits("/short.exe"), 1, "a digest mismatch is not retried");
+    assert_eq!(
+        server.hits("/short.exe"),
+        1,
+        "a digest mismatch is not retried"
+    );
 }
 
 #[test]
@@ -304,7 +315,11 @@ fn redirects_are_followed_but_bounded() {
         &Sources::default(),
     );
     assert!(msg.contains("too many redirects"), "{msg}");
-    assert_eq!(server.hits("/loop.exe"), 6, "the first request and 5 redirects");
+    assert_eq!(
+        server.hits("/loop.exe"),
+        6,
+        "the first request and 5 redirects"
+    );
 }
 
 #[test]
@@ -453,7 +468,10 @@ fn the_release_list_is_paginated_and_filtered_to_stable_tags() {
                 release("rust-v0.98.0-alpha.1", false, false),
                 release("rust-v0.97.0", false, false),
             ]))
-            .header("Link", &format!("<{page2}>; rel=\"next\", <{page2}>; rel=\"last\"")),
+            .header(
+                "Link",
+                &format!("<{page2}>; rel=\"next\", <{page2}>; rel=\"last\""),
+            ),
         ],
     );
     server.route(
@@ -475,7 +493,10 @@ fn the_release_list_is_paginated_and_filtered_to_stable_tags() {
     assert_eq!(stable, ["0.100.0", "0.97.0", "0.96.0"]);
     assert_eq!(
         server.auth(),
-        [Some("Bearer s3cret".to_string()), Some("Bearer s3cret".into())]
+        [
+            Some("Bearer s3cret".to_string()),
+            Some("Bearer s3cret".into())
+        ]
     );
 }
 
@@ -515,7 +536,14 @@ fn an_interrupted_download_leaves_nothing() {
     let dest = Dest::new();
     let cancelled = AtomicBool::new(true);
     let entry = pin(&server.url("/slow.exe"), "codex-x.exe", BINARY);
-    let err = acquire(&entry, &dest.out(), &Sources::default(), &client(), &cancelled).unwrap_err();
+    let err = acquire(
+        &entry,
+        &dest.out(),
+        &Sources::default(),
+        &client(),
+        &cancelled,
+    )
+    .unwrap_err();
     assert!(format!("{err:#}").contains("interrupted"), "{err:#}");
     assert_eq!(dest.tree(), ["out"]);
     let _ = std::io::stderr().flush();
