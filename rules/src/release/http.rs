@@ -191,7 +191,7 @@ pub fn hash_copy(
     sink.flush()?;
     Ok(Ok(Measured {
         size,
-        sha256: hex(&hasher.finalize()),
+        sha256: format!("{:x}", hasher.finalize()),
     }))
 }
 
@@ -286,11 +286,6 @@ pub fn next_link(headers: &HeaderMap) -> Option<String> {
         let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
         is_next.then(|| target.to_string())
     })
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
