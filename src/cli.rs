@@ -93,6 +93,10 @@ pub enum Command {
     Gc(commands::gc::GcArgs),
     /// CI gate: fail on any committed output edited by hand or node not rebuilt after a change.
     Verify(commands::verify::VerifyArgs),
+    /// Is there a new upstream release to pin? Exit 0 yes (version on stdout), 3 no.
+    Watch(commands::watch::WatchArgs),
+    /// Track version V: pin its release assets (`pins@V/*`) and rebuild the lock.
+    Pin(commands::pin::PinArgs),
     /// Run one reference rule directly, as a drop-in for the reference `xtask` commands.
     #[command(subcommand)]
     Rule(commands::rule::RuleCommand),
@@ -120,6 +124,8 @@ pub fn main() -> i32 {
         Command::List(a) => commands::list::exec(g, a),
         Command::Gc(a) => commands::gc::exec(g, a),
         Command::Verify(a) => commands::verify::exec(g, a),
+        Command::Watch(a) => commands::watch::exec(g, a),
+        Command::Pin(a) => commands::pin::exec(g, a),
         Command::Rule(cmd) => return commands::rule::exec(cmd),
     };
     match result {
@@ -164,8 +170,8 @@ pub fn registry() -> Registry {
     r
 }
 
-/// Loads the workspace of the pipeline file named by the global options.
-pub fn workspace(g: &GlobalArgs) -> anyhow::Result<Workspace> {
+/// A usage error unless the pipeline file exists.
+fn ensure_pipeline(g: &GlobalArgs) -> anyhow::Result<()> {
     if !g.pipeline.exists() {
         return Err(parity_engine::Error::Usage(format!(
             "no `{}` here (run parity in the directory holding it, or pass -C DIR / --pipeline FILE)",
@@ -173,6 +179,12 @@ pub fn workspace(g: &GlobalArgs) -> anyhow::Result<Workspace> {
         ))
         .into());
     }
+    Ok(())
+}
+
+/// Loads the workspace of the pipeline file named by the global options.
+pub fn workspace(g: &GlobalArgs) -> anyhow::Result<Workspace> {
+    ensure_pipeline(g)?;
     Ok(Workspace::open(&g.pipeline, registry())?)
 }
 
@@ -185,13 +197,7 @@ pub fn workspace_with_state(
     parity_engine::hash::Hasher,
     parity_engine::state::Lock,
 )> {
-    if !g.pipeline.exists() {
-        return Err(parity_engine::Error::Usage(format!(
-            "no `{}` here (run parity in the directory holding it, or pass -C DIR / --pipeline FILE)",
-            g.pipeline.display()
-        ))
-        .into());
-    }
+    ensure_pipeline(g)?;
     Ok(Workspace::open_with_state(&g.pipeline, registry())?)
 }
 
@@ -213,6 +219,20 @@ pub fn remote(g: &GlobalArgs) -> anyhow::Result<Option<Arc<RemoteCache>>> {
         timeout: std::time::Duration::from_secs_f64(g.remote_timeout),
     };
     Ok(Some(Arc::new(RemoteCache::new(&opts)?)))
+}
+
+/// The parsed pipeline file named by the global options (no graph, no rules).
+pub fn pipeline(g: &GlobalArgs) -> anyhow::Result<parity_engine::pipeline::Pipeline> {
+    ensure_pipeline(g)?;
+    Ok(parity_engine::pipeline::Pipeline::load(&g.pipeline)?)
+}
+
+/// The upstream the pipeline pins (a pipeline without one is a usage error).
+pub fn upstream(
+    p: &parity_engine::pipeline::Pipeline,
+) -> anyhow::Result<parity_rules::release::Upstream> {
+    parity_rules::release::Upstream::of(p)
+        .map_err(|e| parity_engine::Error::Usage(format!("{e:#}")).into())
 }
 
 /// Whether to color stderr.

@@ -16,6 +16,7 @@
 //! - [`validate`]  the validator (spec §6).
 //! - [`retain`]    pruning of out-of-window versions (spec §7).
 //! - [`wrapper_check`] the real-binary check behind a recorded validation (`validation.toml`).
+//! - [`release`]   upstream releases, pins, `artifacts.lock.json`, acquisition (spec §8.1-8.3).
 //! - [`nodes`]     the rules above as pipeline nodes, registered into the engine.
 
 pub mod common;
@@ -23,6 +24,7 @@ pub mod coverage;
 pub mod metadata;
 pub mod nodes;
 pub mod promote;
+pub mod release;
 pub mod report;
 pub mod retain;
 pub mod snapshot;

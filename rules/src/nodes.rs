@@ -33,6 +33,7 @@ pub fn register(registry: &mut Registry) {
     registry.register(PointersRule);
     registry.register(CurrentRule);
     registry.register(ValidateRule);
+    crate::release::register(registry);
 }
 
 /// The node's `version`: its `version` param, else `config.version`.

@@ -92,3 +92,17 @@ fn lock(ws: &parity_engine::workspace::Workspace) -> anyhow::Result<std::fs::Fil
     }
     Ok(file)
 }
+
+impl BuildArgs {
+    /// `parity build TARGETS` with the default options (for commands that build as a step).
+    pub fn of(targets: Vec<String>, json: bool) -> BuildArgs {
+        BuildArgs {
+            targets,
+            jobs: None,
+            keep_going: false,
+            dry_run: false,
+            force: false,
+            json,
+        }
+    }
+}

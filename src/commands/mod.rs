@@ -5,6 +5,8 @@ pub mod explain;
 pub mod gc;
 pub mod graph;
 pub mod list;
+pub mod pin;
 pub mod rule;
 pub mod status;
 pub mod verify;
+pub mod watch;

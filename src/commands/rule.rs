@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
-use parity_rules::{metadata, report, retain, snapshot, union, validate};
+use parity_rules::{metadata, release, report, retain, snapshot, union, validate};
 
 use crate::cli::print_error;
 
@@ -22,6 +22,27 @@ pub enum RuleCommand {
     Validate(ValidateArgs),
     /// Print, and with --apply delete, versions outside the retention window (reference `codex-retain`).
     Retain(RetainArgs),
+    /// Download, verify and install the pinned binary of one (version, target) of a lock.
+    Acquire(AcquireArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AcquireArgs {
+    /// `artifacts.lock.json`.
+    #[arg(long, value_name = "F")]
+    lock: PathBuf,
+    /// The codex version.
+    #[arg(long, value_name = "V")]
+    version: String,
+    /// The target triple.
+    #[arg(long, value_name = "T")]
+    target: String,
+    /// Where to install the binary (mode 0755).
+    #[arg(long, value_name = "PATH")]
+    out: PathBuf,
+    /// A directory of assets by asset name, looked up before the pinned URL.
+    #[arg(long, value_name = "DIR", env = "PARITY_MIRROR")]
+    mirror: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +191,9 @@ pub fn exec(cmd: RuleCommand) -> i32 {
             apply: a.apply,
             rules: a.rules,
         }),
+        RuleCommand::Acquire(a) => {
+            release::acquire_from_lock(&a.lock, &a.version, &a.target, &a.out, a.mirror)
+        }
     };
     match result {
         Ok(()) => 0,

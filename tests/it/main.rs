@@ -7,6 +7,7 @@ mod graph;
 mod interrupt;
 mod manifests;
 mod nodes;
+mod release;
 mod remote;
 mod status;
 mod support;

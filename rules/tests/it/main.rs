@@ -1,4 +1,5 @@
 //! Integration tests of parity-rules.
+mod acquire;
 mod metadata;
 mod real_codex;
 mod report;

@@ -1,0 +1,380 @@
+//! Upstream releases, pins and acquisition: `parity watch`, `parity pin`, and the rules
+//! `github-release-pin` (`pins@V/T`), `merge-lock` (`lock`) and `acquire` (`binary@V/T`).
+//!
+//! Map:
+//! - [`http`]      the reqwest client: timeouts, bounded redirects, retries with backoff, hashing.
+//! - [`github`]    releases through the REST API (pagination), stable versions, watch policy.
+//! - [`lockfile`]  pin files and `artifacts.lock.json` (reference shape and order).
+//! - [`acquire`]   download or mirror, verify size then sha256, safe extraction, 0755 install.
+//! - [`versions`]  `versions.toml` edits (tracked versions, epochs).
+//!
+//! Pins are digests: `binary@V/T` keys on its own pin file only, so freshness is decided
+//! without the network and pinning a new version leaves every other binary fresh. Where the
+//! bytes come from (`PARITY_MIRROR`, `PARITY_GITHUB_API`, `GITHUB_TOKEN`) is read once when the
+//! rules are registered and is deliberately NOT part of any action key: it changes the
+//! transport, never the bytes accepted, which the pins fix.
+
+pub mod acquire;
+pub mod github;
+pub mod http;
+pub mod lockfile;
+pub mod versions;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, anyhow, bail};
+use parity_engine::exec::{Registry, Rule, RuleContext, RuleError};
+use parity_engine::graph::{Node, OutputKind};
+use parity_engine::pipeline::{ConfigValue, ParamSource, Pipeline};
+
+use crate::common;
+use github::{GitHub, Version};
+use http::{Http, HttpOptions};
+use lockfile::{LockEntry, Pin};
+
+/// The largest asset measured when pinning (4 GiB).
+const MAX_ASSET: u64 = 4 << 30;
+
+/// Where the bytes come from: read from the environment once, never part of a key.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `PARITY_GITHUB_API`: the API base URL (tests point it at a loopback server).
+    pub api: Option<String>,
+    /// `GITHUB_TOKEN`: sent to the API only, never printed.
+    pub token: Option<String>,
+    /// `PARITY_MIRROR`: a directory of assets by asset name, looked up first.
+    pub mirror: Option<PathBuf>,
+    /// Timeouts and retries.
+    pub http: HttpOptions,
+}
+
+impl Settings {
+    /// From `PARITY_GITHUB_API`, `GITHUB_TOKEN` and `PARITY_MIRROR` (empty = unset).
+    pub fn from_env() -> Settings {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Settings {
+            api: var("PARITY_GITHUB_API"),
+            token: var("GITHUB_TOKEN"),
+            mirror: var("PARITY_MIRROR").map(PathBuf::from),
+            http: HttpOptions::default(),
+        }
+    }
+
+    /// The API base: `PARITY_GITHUB_API`, else the config's `api`, else GitHub's.
+    pub fn api<'a>(&'a self, configured: Option<&'a str>) -> &'a str {
+        self.api
+            .as_deref()
+            .or(configured)
+            .unwrap_or(github::DEFAULT_API)
+    }
+
+    /// An HTTP client for these settings.
+    pub fn http(&self) -> Result<Http> {
+        Http::new(self.http.clone(), self.token.as_deref())
+    }
+}
+
+/// Registers `github-release-pin`, `merge-lock` and `acquire`.
+pub fn register(registry: &mut Registry) {
+    let settings = Settings::from_env();
+    registry.register(PinRule(settings.clone()));
+    registry.register(MergeLockRule);
+    registry.register(AcquireRule(settings));
+}
+
+/// The asset of `target` by default: `codex-{target}.exe` on Windows, else `.tar.gz`.
+pub fn default_asset(target: &str) -> String {
+    let ext = if target.contains("-windows") {
+        ".exe"
+    } else {
+        ".tar.gz"
+    };
+    format!("codex-{target}{ext}")
+}
+
+fn param<'n>(node: &'n Node, name: &str) -> Result<&'n str, String> {
+    node.params
+        .get(name)
+        .map(String::as_str)
+        .ok_or_else(|| format!("needs a `{name}` param"))
+}
+
+fn config_str<'n>(node: &'n Node, key: &str) -> Option<&'n str> {
+    node.config.get(key).and_then(|v| v.as_str())
+}
+
+fn check_config(node: &Node, allowed: &[&str], required: &[&str]) -> Result<(), String> {
+    if let Some(obj) = node.config.as_object() {
+        if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(format!(
+                "unknown key `config.{k}` (expected one of: {})",
+                allowed.join(", ")
+            ));
+        }
+        if let Some(k) = obj.iter().find(|(_, v)| !v.is_string()).map(|(k, _)| k) {
+            return Err(format!("`config.{k}` must be a string"));
+        }
+    }
+    match required.iter().find(|k| config_str(node, k).is_none()) {
+        Some(k) => Err(format!("`config.{k}` is required")),
+        None => Ok(()),
+    }
+}
+
+fn one_file_output(node: &Node, kind: OutputKind) -> Result<(), String> {
+    match node.outputs.as_slice() {
+        [o] if !o.dir && o.kind == kind => Ok(()),
+        _ => Err(match kind {
+            OutputKind::Committed => "declares exactly one output: a committed file".into(),
+            OutputKind::Cache => "declares exactly one output: a `{cache}/...` file".into(),
+        }),
+    }
+}
+
+/// `github-release-pin`: measures one release asset and writes its pin file.
+///
+/// config: `repo` (`openai/codex`, required), `tag` (default `rust-v{version}`), `asset`
+/// (default `codex-{target}.tar.gz`, `.exe` on Windows), `api` (default GitHub's).
+struct PinRule(Settings);
+
+impl Rule for PinRule {
+    fn name(&self) -> &'static str {
+        "github-release-pin"
+    }
+    fn check(&self, node: &Node) -> Result<(), String> {
+        param(node, "version")?
+            .parse::<Version>()
+            .map_err(|e| e.to_string())?;
+        param(node, "target")?;
+        check_config(node, &["api", "asset", "repo", "tag"], &["repo"])?;
+        one_file_output(node, OutputKind::Committed)
+            .map_err(|e| format!("{e} (a pin in the cache would be re-measured on a fresh clone)"))
+    }
+    fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
+        let node = ctx.node;
+        let (version, target) = (param(node, "version")?, param(node, "target")?);
+        let repo = config_str(node, "repo").ok_or("no `config.repo`")?;
+        let tag = config_str(node, "tag").map_or_else(|| format!("rust-v{version}"), String::from);
+        let asset = config_str(node, "asset").map_or_else(|| default_asset(target), String::from);
+        let pin = measure(&self.0, config_str(node, "api"), repo, &tag, &asset, ctx)
+            .map(|(release, asset, measured)| Pin {
+                entry: LockEntry {
+                    codex_version: version.to_string(),
+                    target_triple: target.to_string(),
+                    asset_name: asset.name,
+                    download_url: asset.browser_download_url,
+                    sha256: measured.sha256,
+                    size_bytes: measured.size,
+                },
+                published_at: release.published_at.unwrap_or_default(),
+            })
+            .with_context(|| format!("failed to pin `{asset}` of `{repo}` release `{tag}`"))?;
+        pin.entry.check(&format!("pin of `{}`", node.id))?;
+        common::write_json(&ctx.output(0), &pin)?;
+        Ok(())
+    }
+}
+
+/// Looks the release up, requires it pinnable, and streams the asset through sha256 (nothing
+/// is stored: `acquire` downloads it again and checks it against the pin).
+fn measure(
+    settings: &Settings,
+    api: Option<&str>,
+    repo: &str,
+    tag: &str,
+    asset: &str,
+    ctx: &RuleContext<'_>,
+) -> Result<(github::Release, github::Asset, http::Measured)> {
+    let http = settings.http()?;
+    let release = GitHub::new(&http, settings.api(api)).release(repo, tag)?;
+    release.require_pinnable()?;
+    let asset = release.asset(asset)?.clone();
+    let url = &asset.browser_download_url;
+    let measured = http.fetch_to(url, MAX_ASSET, ctx.cancelled, || Ok(std::io::sink()))?;
+    if measured.size != asset.size {
+        bail!(
+            "`{url}` sent {} bytes but the API lists {} bytes for `{}`",
+            measured.size,
+            asset.size,
+            asset.name
+        );
+    }
+    Ok((release, asset, measured))
+}
+
+/// `merge-lock`: every input pin file into `artifacts.lock.json`. config: `upstream_repo`.
+struct MergeLockRule;
+
+impl Rule for MergeLockRule {
+    fn name(&self) -> &'static str {
+        "merge-lock"
+    }
+    fn check(&self, node: &Node) -> Result<(), String> {
+        check_config(node, &["upstream_repo"], &["upstream_repo"])?;
+        one_file_output(node, OutputKind::Committed)
+    }
+    fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
+        let repo = config_str(ctx.node, "upstream_repo").ok_or("no `config.upstream_repo`")?;
+        let entries = ctx
+            .inputs
+            .iter()
+            .map(|name| lockfile::read_pin(&ctx.path(name)).map(|p| p.entry))
+            .collect::<Result<Vec<_>>>()?;
+        let lock = lockfile::merge(repo, entries)?;
+        common::write_json(&ctx.output(0), &lock)?;
+        Ok(())
+    }
+}
+
+/// `acquire`: the verified binary of one pin (its only input) at a `{cache}/` path.
+struct AcquireRule(Settings);
+
+impl Rule for AcquireRule {
+    fn name(&self) -> &'static str {
+        "acquire"
+    }
+    fn check(&self, node: &Node) -> Result<(), String> {
+        check_config(node, &[], &[])?;
+        if node.inputs.len() != 1 {
+            return Err(
+                "takes exactly one input, its pin (`pins@{version}/{target}`), so that its key is that pin alone"
+                    .into(),
+            );
+        }
+        one_file_output(node, OutputKind::Cache)
+    }
+    fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
+        let [input] = ctx.inputs.as_slice() else {
+            return Err(format!("expected one pin input, got {}", ctx.inputs.len()).into());
+        };
+        let pin = lockfile::read_pin(&ctx.path(input)).with_context(|| format!("pin `{input}`"))?;
+        for (p, pinned) in [
+            ("version", &pin.entry.codex_version),
+            ("target", &pin.entry.target_triple),
+        ] {
+            if let Some(v) = ctx.node.params.get(p)
+                && v != pinned
+            {
+                return Err(anyhow!("pin `{input}` is for {p} `{pinned}`, not `{v}`").into());
+            }
+        }
+        let sources = acquire::Sources {
+            mirror: self.0.mirror.clone(),
+        };
+        acquire::acquire(
+            &pin.entry,
+            &ctx.output(0),
+            &sources,
+            &self.0.http()?,
+            ctx.cancelled,
+        )?;
+        Ok(())
+    }
+}
+
+/// `parity rule acquire`: the binary of (version, target) of the lock file `lock` at `out`.
+pub fn acquire_from_lock(
+    lock: &std::path::Path,
+    version: &str,
+    target: &str,
+    out: &std::path::Path,
+    mirror: Option<PathBuf>,
+) -> Result<()> {
+    let entry = lockfile::lock_entry(lock, version, target)?;
+    let settings = Settings::from_env();
+    let cancelled = std::sync::atomic::AtomicBool::new(false);
+    acquire::acquire(
+        &entry,
+        out,
+        &acquire::Sources { mirror },
+        &settings.http()?,
+        &cancelled,
+    )
+}
+
+/// What `parity watch` and `parity pin` read from `pipeline.toml`: the (one)
+/// `github-release-pin` artifact and what surrounds it.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// The pin artifact's name (`pins`).
+    pub pins: String,
+    /// `owner/name`.
+    pub repo: String,
+    /// The tag before the version (`rust-v`).
+    pub tag_prefix: String,
+    /// The config's `api`, if any.
+    pub api: Option<String>,
+    /// The TOML file and key listing the versions (`versions.toml`, `tracked`).
+    pub versions: Option<(String, String)>,
+    /// The `merge-lock` artifacts (`lock`).
+    pub locks: Vec<String>,
+}
+
+impl Upstream {
+    /// Finds the `github-release-pin` artifact of `pipeline`.
+    pub fn of(pipeline: &Pipeline) -> Result<Upstream> {
+        let mut pins = pipeline
+            .artifacts
+            .iter()
+            .filter(|a| a.rule.value == "github-release-pin");
+        let a = pins.next().ok_or_else(|| {
+            anyhow!(
+                "`{}` declares no artifact with rule `github-release-pin`",
+                pipeline.file.display()
+            )
+        })?;
+        if let Some(b) = pins.next() {
+            bail!(
+                "`{}` declares two `github-release-pin` artifacts (`{}`, `{}`)",
+                pipeline.file.display(),
+                a.name,
+                b.name
+            );
+        }
+        let get = |key: &str| match &a.config {
+            Some(ConfigValue::Table(entries)) => entries.iter().find_map(|(k, v)| match v {
+                ConfigValue::String(s) if k == key => Some(s.value.clone()),
+                _ => None,
+            }),
+            _ => None,
+        };
+        let repo =
+            get("repo").ok_or_else(|| anyhow!("`[artifact.{}]` has no `config.repo`", a.name))?;
+        let tag = get("tag").unwrap_or_else(|| "rust-v{version}".into());
+        let tag_prefix = tag
+            .strip_suffix("{version}")
+            .filter(|p| !p.contains('{'))
+            .ok_or_else(|| {
+                anyhow!(
+                    "`[artifact.{}]`: `config.tag` `{tag}` must be a prefix followed by `{{version}}`",
+                    a.name
+                )
+            })?
+            .to_string();
+        let versions = pipeline
+            .params
+            .iter()
+            .find(|p| p.name.value == "version")
+            .and_then(|p| match &p.source {
+                ParamSource::File {
+                    from,
+                    lookup: parity_engine::pipeline::Lookup::Key(k),
+                } => Some((from.value.clone(), k.value.clone())),
+                _ => None,
+            });
+        let locks = pipeline
+            .artifacts
+            .iter()
+            .filter(|a| a.rule.value == "merge-lock")
+            .map(|a| a.name.clone())
+            .collect();
+        Ok(Upstream {
+            pins: a.name.clone(),
+            repo,
+            tag_prefix,
+            api: get("api"),
+            versions,
+            locks,
+        })
+    }
+}

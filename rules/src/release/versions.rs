@@ -1,0 +1,116 @@
+//! `versions.toml`: the tracked versions and the SOURCE_DATE_EPOCH of each, edited in place
+//! (comments, order and formatting kept) by `parity pin`.
+//!
+//! ```toml
+//! tracked = ["0.92.0", "0.97.0"]
+//!
+//! [epoch]
+//! "0.92.0" = 1769990400
+//! ```
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow};
+use toml_edit::{DocumentMut, Item, Table, value};
+
+use super::github::Version;
+use crate::common;
+
+/// What [`track`] changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracked {
+    /// The version was not tracked before.
+    pub added: bool,
+    /// The epoch before, when there was one and it differed.
+    pub epoch_was: Option<i64>,
+    /// Whether the file was rewritten.
+    pub changed: bool,
+}
+
+/// Adds `version` to the `key` array (kept in ascending order when it is) and sets
+/// `epoch."{version}" = epoch`, in the TOML file `path` (created when missing).
+pub fn track(path: &Path, key: &str, version: Version, epoch: i64) -> Result<Tracked> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("failed to read `{}`", path.display())),
+    };
+    let mut doc: DocumentMut = text
+        .parse()
+        .with_context(|| format!("failed to parse `{}`", path.display()))?;
+    let name = version.to_string();
+    let added =
+        add_to_array(&mut doc, key, &name).with_context(|| format!("in `{}`", path.display()))?;
+    let epochs = doc
+        .entry("epoch")
+        .or_insert_with(|| Item::Table(Table::new()))
+        .as_table_like_mut()
+        .ok_or_else(|| anyhow!("`{}`: `epoch` is not a table", path.display()))?;
+    let before = epochs.get(&name).and_then(|i| i.as_integer());
+    if before != Some(epoch) {
+        epochs.insert(&name, value(epoch));
+    }
+    let changed = added || before != Some(epoch);
+    if changed {
+        common::write_atomic(path, doc.to_string().as_bytes())?;
+    }
+    Ok(Tracked {
+        added,
+        epoch_was: before.filter(|&b| b != epoch),
+        changed,
+    })
+}
+
+fn add_to_array(doc: &mut DocumentMut, key: &str, name: &str) -> Result<bool> {
+    let array = doc
+        .entry(key)
+        .or_insert_with(|| value(toml_edit::Array::new()))
+        .as_array_mut()
+        .ok_or_else(|| anyhow!("`{key}` is not an array"))?;
+    let versions: Vec<Option<Version>> = array
+        .iter()
+        .map(|v| v.as_str().and_then(|s| s.parse().ok()))
+        .collect();
+    if array.iter().any(|v| v.as_str() == Some(name)) {
+        return Ok(false);
+    }
+    let new: Version = name.parse()?;
+    let sorted = versions.iter().all(Option::is_some) && versions.windows(2).all(|w| w[0] <= w[1]);
+    let at = if sorted {
+        versions
+            .iter()
+            .take_while(|v| v.is_some_and(|v| v < new))
+            .count()
+    } else {
+        array.len()
+    };
+    array.insert(at, name);
+    array.fmt();
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_comments_and_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("versions.toml");
+        std::fs::write(
+            &p,
+            "# tracked versions\ntracked = [\"0.61.0\", \"0.97.0\"]\n\n[epoch]\n# the reference epoch\n\"0.61.0\" = 1\n\"0.97.0\" = 2\n",
+        )
+        .unwrap();
+        let t = track(&p, "tracked", "0.92.0".parse().unwrap(), 5).unwrap();
+        assert_eq!((t.added, t.epoch_was, t.changed), (true, None, true));
+        let t = track(&p, "tracked", "0.97.0".parse().unwrap(), 3).unwrap();
+        assert_eq!((t.added, t.epoch_was, t.changed), (false, Some(2), true));
+        let t = track(&p, "tracked", "0.97.0".parse().unwrap(), 3).unwrap();
+        assert!(!t.changed);
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "# tracked versions\ntracked = [\"0.61.0\", \"0.92.0\", \"0.97.0\"]\n\n[epoch]\n# the reference epoch\n\"0.61.0\" = 1\n\"0.97.0\" = 3\n\"0.92.0\" = 5\n"
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! A scripted HTTP/1.1 server on 127.0.0.1:0, started by the test itself: per request target
+//! (path and query) a list of replies served in order (the last one repeats), with counts of
+//! the requests and the `Authorization` header each carried. One thread per connection, every
+//! response `Connection: close`.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One scripted response.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// A complete response.
+    Full {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+    /// Announces `declared` bytes, sends `body` (fewer), then closes: a transfer cut short.
+    Cut { declared: usize, body: Vec<u8> },
+    /// Sends the headers and `body`, announcing `declared` bytes, then goes silent for `wait`.
+    Stall {
+        declared: usize,
+        body: Vec<u8>,
+        wait: Duration,
+    },
+}
+
+impl Reply {
+    /// 200 with `body`.
+    pub fn ok(body: impl Into<Vec<u8>>) -> Reply {
+        Reply::Full {
+            status: 200,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+    /// 200 with a JSON body.
+    pub fn json(value: &serde_json::Value) -> Reply {
+        Reply::ok(value.to_string()).header("Content-Type", "application/json")
+    }
+    /// An empty response with this status.
+    pub fn status(status: u16) -> Reply {
+        Reply::Full {
+            status,
+            headers: Vec::new(),
+            body: format!("status {status}").into_bytes(),
+        }
+    }
+    /// 302 to `location`.
+    pub fn redirect(location: &str) -> Reply {
+        Reply::status(302).header("Location", location)
+    }
+    /// Adds a header (full responses only).
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        if let Reply::Full { headers, .. } = &mut self {
+            headers.push((name.into(), value.into()));
+        }
+        self
+    }
+}
+
+#[derive(Default)]
+struct State {
+    routes: BTreeMap<String, VecDeque<Reply>>,
+    hits: BTreeMap<String, usize>,
+    auth: Vec<Option<String>>,
+}
+
+/// The running server (it lives as long as the test process).
+#[derive(Clone)]
+pub struct Server {
+    base: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State::default()));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let state = shared.clone();
+                std::thread::spawn(move || serve(stream, &state));
+            }
+        });
+        Server { base, state }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The URL of `target` (`/path?query`).
+    pub fn url(&self, target: &str) -> String {
+        format!("{}{target}", self.base)
+    }
+
+    /// Scripts `target`: these replies in order, the last one repeating.
+    pub fn route(&self, target: &str, replies: Vec<Reply>) -> &Server {
+        self.state
+            .lock()
+            .unwrap()
+            .routes
+            .insert(target.into(), replies.into());
+        self
+    }
+
+    /// Requests seen for `target`.
+    pub fn hits(&self, target: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .hits
+            .get(target)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The `Authorization` header of every request, in arrival order.
+    pub fn auth(&self) -> Vec<Option<String>> {
+        self.state.lock().unwrap().auth.clone()
+    }
+}
+
+fn serve(stream: TcpStream, state: &Mutex<State>) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let mut auth = None;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':')
+            && k.eq_ignore_ascii_case("authorization")
+        {
+            auth = Some(v.trim().to_string());
+        }
+    }
+    let reply = {
+        let mut s = state.lock().unwrap();
+        *s.hits.entry(target.clone()).or_default() += 1;
+        s.auth.push(auth);
+        match s.routes.get_mut(&target) {
+            Some(q) if q.len() > 1 => q.pop_front().unwrap(),
+            Some(q) => q.front().cloned().unwrap_or_else(|| Reply::status(404)),
+            None => Reply::status(404),
+        }
+    };
+    let _ = respond(stream, reply);
+}
+
+fn head(status: u16, len: usize, headers: &[(String, String)]) -> Vec<u8> {
+    let mut h = format!("HTTP/1.1 {status} X\r\nContent-Length: {len}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        h.push_str(&format!("{k}: {v}\r\n"));
+    }
+    h.push_str("\r\n");
+    h.into_bytes()
+}
+
+fn respond(mut stream: TcpStream, reply: Reply) -> std::io::Result<()> {
+    match reply {
+        Reply::Full {
+            status,
+            headers,
+            body,
+        } => {
+            stream.write_all(&head(status, body.len(), &headers))?;
+            stream.write_all(&body)?;
+        }
+        Reply::Cut { declared, body } => {
+            stream.write_all(&head(200, declared, &[]))?;
+            stream.write_all(&body)?;
+        }
+        Reply::Stall {
+            declared,
+            body,
+            wait,
+        } => {
+            stream.write_all(&head(200, declared, &[]))?;
+            stream.write_all(&body)?;
+            stream.flush()?;
+            std::thread::sleep(wait);
+        }
+    }
+    stream.flush()?;
+    stream.shutdown(Shutdown::Both)
+}

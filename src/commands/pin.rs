@@ -1,0 +1,66 @@
+//! `parity pin V`: track version V and build its pins and the lock.
+//!
+//! The release `{tag prefix}V` must be published, not a draft or a prerelease. V is added to
+//! the versions file of the `version` param with `epoch."V"` = the release's `published_at`
+//! (every artifact of V is stamped with it), then `pins@V/*` and every `merge-lock` node are
+//! built as `parity build` would. If that build fails, the versions file is put back.
+
+use anyhow::Context;
+use clap::Args;
+use parity_rules::release::github::{GitHub, Version};
+use parity_rules::release::{Settings, versions};
+
+use crate::cli::{self, GlobalArgs};
+use crate::commands::build::{self, BuildArgs};
+
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// The version to pin, `X.Y.Z`.
+    version: String,
+    /// Build events as JSON lines on stdout (as `parity build --json`).
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn exec(g: &GlobalArgs, a: PinArgs) -> anyhow::Result<i32> {
+    let version: Version = a
+        .version
+        .parse()
+        .map_err(|e: anyhow::Error| parity_engine::Error::Usage(e.to_string()))?;
+    let pipeline = cli::pipeline(g)?;
+    let upstream = cli::upstream(&pipeline)?;
+    let (file, key) = upstream.versions.clone().ok_or_else(|| {
+        parity_engine::Error::Usage(
+            "the `version` param must come from a TOML file (`version = { from = \"versions.toml\", key = \"tracked\" }`) for `parity pin` to add to it".into(),
+        )
+    })?;
+    let settings = Settings::from_env();
+    let http = settings.http()?;
+    let tag = format!("{}{version}", upstream.tag_prefix);
+    let release =
+        GitHub::new(&http, settings.api(upstream.api.as_deref())).release(&upstream.repo, &tag)?;
+    let epoch = release
+        .require_pinnable()
+        .with_context(|| format!("cannot pin {version}"))?;
+    let path = pipeline.root.join(&file);
+    let before = std::fs::read(&path).ok();
+    let tracked = versions::track(&path, &key, version, epoch)?;
+    match (tracked.added, tracked.epoch_was) {
+        (true, _) => eprintln!("    tracking {version} (SOURCE_DATE_EPOCH {epoch}) in `{file}`"),
+        (false, Some(was)) => {
+            eprintln!("    {version}: SOURCE_DATE_EPOCH {was} -> {epoch} (release published_at)")
+        }
+        (false, None) => eprintln!("    {version} is already tracked"),
+    }
+    let mut targets = vec![format!("{}@{version}", upstream.pins)];
+    targets.extend(upstream.locks.iter().cloned());
+    let result = build::exec(g, BuildArgs::of(targets, a.json));
+    if tracked.changed && !matches!(result, Ok(0)) {
+        match &before {
+            Some(bytes) => parity_rules::common::write_atomic(&path, bytes)?,
+            None => std::fs::remove_file(&path)?,
+        }
+        eprintln!("    pinning {version} failed: `{file}` restored");
+    }
+    result
+}
