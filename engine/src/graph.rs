@@ -698,7 +698,13 @@ impl Builder<'_> {
                 .map(|(k, seg)| an.segment(k, seg))
                 .collect();
             let matched = an.product(&allowed);
-            if matched.is_empty() {
+            // An optional pattern may match nothing (a fan-in over a param that is empty, or a
+            // glob no value matches); a literal segment naming no value is a typo all the same.
+            let unknown_value = segs
+                .iter()
+                .zip(&allowed)
+                .any(|(seg, ok)| ok.is_empty() && !seg.contains(['*', '?']));
+            if matched.is_empty() && (!optional || unknown_value) {
                 let ids = g.nodes[an.first..an.first + an.len]
                     .iter()
                     .map(|n| n.id.as_str());

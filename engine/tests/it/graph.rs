@@ -3,7 +3,7 @@
 use parity_engine::Error;
 use parity_engine::graph::{Graph, Input};
 
-use crate::pipeline::{Fixture, error, graph};
+use crate::pipeline::{Fixture, error, graph, ids};
 
 const CODEX: &str = r#"
 [params]
@@ -219,6 +219,46 @@ fn pattern_matching_nothing() {
 26 | inputs = [\"snapshot@{version}/freebsd?\", \"RULES.json\"]
    |           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
   help: did you mean `snapshot@0.92.0/macos`?"
+    );
+}
+
+/// A fan-in over a param with no values (nothing pinned yet) is an empty, optional input; the
+/// same pattern without `?` is still an error, and so is a literal value that does not exist.
+#[test]
+fn optional_pattern_may_match_nothing() {
+    let text = r#"
+[params]
+pinned = []
+target = ["linux", "macos"]
+
+[artifact.pins]
+rule = "pin"
+params = ["pinned", "target"]
+outputs = ["pins/{pinned}/{target}.json"]
+
+[artifact.lock]
+rule = "merge-lock"
+inputs = ["pins@*/*?", "pins@0.9*/mac*?"]
+outputs = ["artifacts.lock.json"]
+"#;
+    let g = graph(text);
+    assert_eq!(ids(&g), ["lock"]);
+    assert!(g.nodes[node(&g, "lock")].inputs.is_empty());
+
+    assert_eq!(
+        error(&text.replace("\"pins@*/*?\"", "\"pins@*/*\"")),
+        "pattern `pins@*/*` (input of `lock`) matches no node
+  --> pipeline.toml:13:11
+   |
+13 | inputs = [\"pins@*/*\", \"pins@0.9*/mac*?\"]
+   |           ^^^^^^^^^^
+"
+        .trim_end()
+    );
+    let typo = error(&text.replace("mac*?", "freebsd?"));
+    assert!(
+        typo.starts_with("pattern `pins@0.9*/freebsd` (input of `lock`) matches no node"),
+        "{typo}"
     );
 }
 
