@@ -9,7 +9,7 @@
 //! | `union`            | version  | in: `snapshot@{version}/*?`, `RULES.json`; out: `snapshots/{version}/union.json` |
 //! | `report`           | version  | in: `union@{version}`, `wrapper_coverage.json`, `RULES.json`; out: `reports/{version}/` |
 //! | `version-metadata` | version  | in: union, report, wrapper coverage, RULES, `validation.toml`; out: `versions/{version}.json`; status derived (or fixed by config `status`) |
-//! | `snapshot`         | version, target | in: the codex binary (first), `supplement/commands.json`, RULES; out: `snapshots/{version}/{target}.json`, `{cache}/raw_help/{version}/{target}/`; config `help_timeout_ms` |
+//! | `snapshot`         | version, target | in: the codex binary (first), `supplement/commands.json`, RULES; out: `snapshots/{version}/{target}.json`, `{cache}/raw_help/{version}/{target}/`; config `help_timeout_ms`, `version` |
 //! | `pointers`         | —        | in: `version@*`, `min_supported.txt`, RULES; out: `pointers/`, `latest_validated.txt` |
 //! | `current`          | —        | in: `latest_validated.txt`, `union@*`, RULES; out: `current.json` |
 //! | `validate`         | —        | in: every committed artifact; out: the JSON report (e.g. `{cache}/validate/report.json`) |
@@ -236,7 +236,7 @@ impl Rule for SnapshotRule {
         version(node)?;
         let target = Self::target(node)?;
         Self::timeout(node)?;
-        no_config_but(node, &["help_timeout_ms"])?;
+        no_config_but(node, &["help_timeout_ms", "version"])?;
         if node.inputs.is_empty() {
             return Err("the first input must be the codex binary".into());
         }

@@ -1,9 +1,11 @@
 //! `parity pin V`: track version V and build its pins and the lock.
 //!
 //! The release `{tag prefix}V` must be published, not a draft or a prerelease. V is added to
-//! the versions file of the `version` param with `epoch."V"` = the release's `published_at`
-//! (every artifact of V is stamped with it), then `pins@V/*` and every `merge-lock` node are
-//! built as `parity build` would. If that build fails, the versions file is put back.
+//! the TOML list of the `version` param (`tracked`: the versions the pipeline builds) and to
+//! the list of the pin artifact's version param (`pinned`, when that is another list), with
+//! `epoch."V"` = the release's `published_at` (every artifact of V is stamped with it); then
+//! `pins@V/*` and every `merge-lock` node are built as `parity build` would. If that build
+//! fails, the versions file is put back.
 
 use anyhow::Context;
 use clap::Args;
@@ -29,11 +31,8 @@ pub fn exec(g: &GlobalArgs, a: PinArgs) -> anyhow::Result<i32> {
         .map_err(|e: anyhow::Error| parity_engine::Error::Usage(e.to_string()))?;
     let pipeline = cli::pipeline(g)?;
     let upstream = cli::upstream(&pipeline)?;
-    let (file, key) = upstream.versions.clone().ok_or_else(|| {
-        parity_engine::Error::Usage(
-            "the `version` param must come from a TOML file (`version = { from = \"versions.toml\", key = \"tracked\" }`) for `parity pin` to add to it".into(),
-        )
-    })?;
+    let file = versions_file(&upstream.lists)?;
+    let keys: Vec<&str> = upstream.lists.iter().map(|(_, k)| k.as_str()).collect();
     let settings = Settings::from_env();
     let http = settings.http()?;
     let tag = format!("{}{version}", upstream.tag_prefix);
@@ -44,13 +43,17 @@ pub fn exec(g: &GlobalArgs, a: PinArgs) -> anyhow::Result<i32> {
         .with_context(|| format!("cannot pin {version}"))?;
     let path = pipeline.root.join(&file);
     let before = std::fs::read(&path).ok();
-    let tracked = versions::track(&path, &key, version, epoch)?;
-    match (tracked.added, tracked.epoch_was) {
-        (true, _) => eprintln!("    tracking {version} (SOURCE_DATE_EPOCH {epoch}) in `{file}`"),
-        (false, Some(was)) => {
+    let tracked = versions::track(&path, &keys, version, epoch)?;
+    if !tracked.added.is_empty() {
+        let lists = tracked.added.join("`, `");
+        eprintln!("    added {version} to `{lists}` in `{file}` (SOURCE_DATE_EPOCH {epoch})");
+    }
+    match tracked.epoch_was {
+        Some(was) => {
             eprintln!("    {version}: SOURCE_DATE_EPOCH {was} -> {epoch} (release published_at)")
         }
-        (false, None) => eprintln!("    {version} is already tracked"),
+        None if tracked.added.is_empty() => eprintln!("    {version} is already pinned"),
+        None => {}
     }
     let mut targets = vec![format!("{}@{version}", upstream.pins)];
     targets.extend(upstream.locks.iter().cloned());
@@ -63,4 +66,18 @@ pub fn exec(g: &GlobalArgs, a: PinArgs) -> anyhow::Result<i32> {
         eprintln!("    pinning {version} failed: `{file}` restored");
     }
     result
+}
+
+/// The one TOML file holding every list `parity pin` adds to.
+fn versions_file(lists: &[(String, String)]) -> Result<String, parity_engine::Error> {
+    let usage = |m: &str| parity_engine::Error::Usage(m.into());
+    match lists {
+        [] => Err(usage(
+            "the `version` param must come from a TOML file (`version = { from = \"versions.toml\", key = \"tracked\" }`) for `parity pin` to add to it",
+        )),
+        [(file, _), rest @ ..] if rest.iter().all(|(f, _)| f == file) => Ok(file.clone()),
+        _ => Err(usage(
+            "the version lists `parity pin` adds to (the `version` param and the pin artifact's) must come from the same TOML file",
+        )),
+    }
 }

@@ -131,9 +131,9 @@ fn every_node_is_fresh_on_a_fresh_checkout() {
     let summary = summary.expect("a summary line");
     // union, report and version for each of the three tracked versions; pointers, current,
     // validate
-    assert_eq!(nodes, 12, "{text}");
-    assert_eq!(summary["total"], 12, "{text}");
-    assert_eq!(summary["fresh"], 12, "{text}");
+    assert_eq!(nodes, 13, "{text}");
+    assert_eq!(summary["total"], 13, "{text}");
+    assert_eq!(summary["fresh"], 13, "{text}");
 }
 
 #[test]

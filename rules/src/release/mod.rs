@@ -99,6 +99,16 @@ fn param<'n>(node: &'n Node, name: &str) -> Result<&'n str, String> {
         .ok_or_else(|| format!("needs a `{name}` param"))
 }
 
+/// The node's upstream version: its `version` param, else `config.version` (for artifacts over
+/// another param, e.g. `params = ["pinned", "target"]` with `config = { version = "{pinned}" }`).
+fn version_of(node: &Node) -> Result<&str, String> {
+    node.params
+        .get("version")
+        .map(String::as_str)
+        .or_else(|| config_str(node, "version"))
+        .ok_or_else(|| "needs a `version` param (or `config.version`)".to_string())
+}
+
 fn config_str<'n>(node: &'n Node, key: &str) -> Option<&'n str> {
     node.config.get(key).and_then(|v| v.as_str())
 }
@@ -134,7 +144,8 @@ fn one_file_output(node: &Node, kind: OutputKind) -> Result<(), String> {
 /// `github-release-pin`: measures one release asset and writes its pin file.
 ///
 /// config: `repo` (`openai/codex`, required), `tag` (default `rust-v{version}`), `asset`
-/// (default `codex-{target}.tar.gz`, `.exe` on Windows), `api` (default GitHub's).
+/// (default `codex-{target}.tar.gz`, `.exe` on Windows), `api` (default GitHub's), `version`
+/// (when the version param is not named `version`).
 struct PinRule(Settings);
 
 impl Rule for PinRule {
@@ -142,17 +153,17 @@ impl Rule for PinRule {
         "github-release-pin"
     }
     fn check(&self, node: &Node) -> Result<(), String> {
-        param(node, "version")?
+        version_of(node)?
             .parse::<Version>()
             .map_err(|e| e.to_string())?;
         param(node, "target")?;
-        check_config(node, &["api", "asset", "repo", "tag"], &["repo"])?;
+        check_config(node, &["api", "asset", "repo", "tag", "version"], &["repo"])?;
         one_file_output(node, OutputKind::Committed)
             .map_err(|e| format!("{e} (a pin in the cache would be re-measured on a fresh clone)"))
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
         let node = ctx.node;
-        let (version, target) = (param(node, "version")?, param(node, "target")?);
+        let (version, target) = (version_of(node)?, param(node, "target")?);
         let repo = config_str(node, "repo").ok_or("no `config.repo`")?;
         let tag = config_str(node, "tag").map_or_else(|| format!("rust-v{version}"), String::from);
         let asset = config_str(node, "asset").map_or_else(|| default_asset(target), String::from);
@@ -226,7 +237,8 @@ impl Rule for MergeLockRule {
     }
 }
 
-/// `acquire`: the verified binary of one pin (its only input) at a `{cache}/` path.
+/// `acquire`: the verified binary of one pin (its only input) at a `{cache}/` path. config:
+/// `version` (optional, as for `github-release-pin`): checked against the pin, as is `target`.
 struct AcquireRule(Settings);
 
 impl Rule for AcquireRule {
@@ -234,7 +246,7 @@ impl Rule for AcquireRule {
         "acquire"
     }
     fn check(&self, node: &Node) -> Result<(), String> {
-        check_config(node, &[], &[])?;
+        check_config(node, &["version"], &[])?;
         if node.inputs.len() != 1 {
             return Err(
                 "takes exactly one input, its pin (`pins@{version}/{target}`), so that its key is that pin alone"
@@ -248,11 +260,16 @@ impl Rule for AcquireRule {
             return Err(format!("expected one pin input, got {}", ctx.inputs.len()).into());
         };
         let pin = lockfile::read_pin(&ctx.path(input)).with_context(|| format!("pin `{input}`"))?;
-        for (p, pinned) in [
-            ("version", &pin.entry.codex_version),
-            ("target", &pin.entry.target_triple),
+        let node = ctx.node;
+        for (p, pinned, ours) in [
+            ("version", &pin.entry.codex_version, version_of(node).ok()),
+            (
+                "target",
+                &pin.entry.target_triple,
+                param(node, "target").ok(),
+            ),
         ] {
-            if let Some(v) = ctx.node.params.get(p)
+            if let Some(v) = ours
                 && v != pinned
             {
                 return Err(anyhow!("pin `{input}` is for {p} `{pinned}`, not `{v}`").into());
@@ -304,8 +321,10 @@ pub struct Upstream {
     pub tag_prefix: String,
     /// The config's `api`, if any.
     pub api: Option<String>,
-    /// The TOML file and key listing the versions (`versions.toml`, `tracked`).
-    pub versions: Option<(String, String)>,
+    /// The version lists `parity pin` adds to, each a TOML file and key, without repeats: the
+    /// `version` param's (`versions.toml`, `tracked`: every version the pipeline builds), then
+    /// the pin artifact's version param's (`versions.toml`, `pinned`) when that is another list.
+    pub lists: Vec<(String, String)>,
     /// The `merge-lock` artifacts (`lock`).
     pub locks: Vec<String>,
 }
@@ -340,28 +359,26 @@ impl Upstream {
         };
         let repo =
             get("repo").ok_or_else(|| anyhow!("`[artifact.{}]` has no `config.repo`", a.name))?;
-        let tag = get("tag").unwrap_or_else(|| "rust-v{version}".into());
+        let version_param = version_param(&a.name, get("version"))?;
+        let tag = get("tag").unwrap_or_else(|| format!("rust-v{{{version_param}}}"));
         let tag_prefix = tag
-            .strip_suffix("{version}")
+            .strip_suffix(&format!("{{{version_param}}}"))
             .filter(|p| !p.contains('{'))
             .ok_or_else(|| {
                 anyhow!(
-                    "`[artifact.{}]`: `config.tag` `{tag}` must be a prefix followed by `{{version}}`",
+                    "`[artifact.{}]`: `config.tag` `{tag}` must be a prefix followed by `{{{version_param}}}`",
                     a.name
                 )
             })?
             .to_string();
-        let versions = pipeline
-            .params
-            .iter()
-            .find(|p| p.name.value == "version")
-            .and_then(|p| match &p.source {
-                ParamSource::File {
-                    from,
-                    lookup: parity_engine::pipeline::Lookup::Key(k),
-                } => Some((from.value.clone(), k.value.clone())),
-                _ => None,
-            });
+        let mut lists = Vec::new();
+        for name in ["version", version_param.as_str()] {
+            if let Some(list) = toml_list(pipeline, name)
+                && !lists.contains(&list)
+            {
+                lists.push(list);
+            }
+        }
         let locks = pipeline
             .artifacts
             .iter()
@@ -373,8 +390,36 @@ impl Upstream {
             repo,
             tag_prefix,
             api: get("api"),
-            versions,
+            lists,
             locks,
         })
+    }
+}
+
+/// The param holding the pin artifact's version: `P` of `config.version = "{P}"`, else `version`.
+fn version_param(artifact: &str, configured: Option<String>) -> Result<String> {
+    let Some(text) = configured else {
+        return Ok("version".into());
+    };
+    text.strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .filter(|p| !p.is_empty() && !p.contains(['{', '}']))
+        .map(String::from)
+        .ok_or_else(|| {
+            anyhow!(
+                "`[artifact.{artifact}]`: `config.version` `{text}` must be one param, `{{name}}`"
+            )
+        })
+}
+
+/// The TOML file and key the param `name` is read from, if it is a TOML list.
+fn toml_list(pipeline: &Pipeline, name: &str) -> Option<(String, String)> {
+    let param = pipeline.params.iter().find(|p| p.name.value == name)?;
+    match &param.source {
+        ParamSource::File {
+            from,
+            lookup: parity_engine::pipeline::Lookup::Key(k),
+        } => Some((from.value.clone(), k.value.clone())),
+        _ => None,
     }
 }

@@ -1,8 +1,10 @@
-//! `versions.toml`: the tracked versions and the SOURCE_DATE_EPOCH of each, edited in place
-//! (comments, order and formatting kept) by `parity pin`.
+//! `versions.toml`: the version lists (`tracked`: built by the pipeline; `pinned`: pinned and
+//! acquired) and the SOURCE_DATE_EPOCH of each version, edited in place (comments, order and
+//! formatting kept) by `parity pin`.
 //!
 //! ```toml
 //! tracked = ["0.92.0", "0.97.0"]
+//! pinned = ["0.97.0"]
 //!
 //! [epoch]
 //! "0.92.0" = 1769990400
@@ -19,17 +21,17 @@ use crate::common;
 /// What [`track`] changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tracked {
-    /// The version was not tracked before.
-    pub added: bool,
+    /// The lists (keys) the version was added to, in the order given.
+    pub added: Vec<String>,
     /// The epoch before, when there was one and it differed.
     pub epoch_was: Option<i64>,
     /// Whether the file was rewritten.
     pub changed: bool,
 }
 
-/// Adds `version` to the `key` array (kept in ascending order when it is) and sets
-/// `epoch."{version}" = epoch`, in the TOML file `path` (created when missing).
-pub fn track(path: &Path, key: &str, version: Version, epoch: i64) -> Result<Tracked> {
+/// Adds `version` to each of the `keys` arrays (each kept in ascending order when it is) and
+/// sets `epoch."{version}" = epoch`, in the TOML file `path` (created when missing).
+pub fn track(path: &Path, keys: &[&str], version: Version, epoch: i64) -> Result<Tracked> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -39,8 +41,12 @@ pub fn track(path: &Path, key: &str, version: Version, epoch: i64) -> Result<Tra
         .parse()
         .with_context(|| format!("failed to parse `{}`", path.display()))?;
     let name = version.to_string();
-    let added =
-        add_to_array(&mut doc, key, &name).with_context(|| format!("in `{}`", path.display()))?;
+    let mut added = Vec::new();
+    for key in keys {
+        if add_to_array(&mut doc, key, &name).with_context(|| format!("in `{}`", path.display()))? {
+            added.push(key.to_string());
+        }
+    }
     let epochs = doc
         .entry("epoch")
         .or_insert_with(|| Item::Table(Table::new()))
@@ -50,7 +56,7 @@ pub fn track(path: &Path, key: &str, version: Version, epoch: i64) -> Result<Tra
     if before != Some(epoch) {
         epochs.insert(&name, value(epoch));
     }
-    let changed = added || before != Some(epoch);
+    let changed = !added.is_empty() || before != Some(epoch);
     if changed {
         common::write_atomic(path, doc.to_string().as_bytes())?;
     }
@@ -102,15 +108,43 @@ mod tests {
             "# tracked versions\ntracked = [\"0.61.0\", \"0.97.0\"]\n\n[epoch]\n# the reference epoch\n\"0.61.0\" = 1\n\"0.97.0\" = 2\n",
         )
         .unwrap();
-        let t = track(&p, "tracked", "0.92.0".parse().unwrap(), 5).unwrap();
-        assert_eq!((t.added, t.epoch_was, t.changed), (true, None, true));
-        let t = track(&p, "tracked", "0.97.0".parse().unwrap(), 3).unwrap();
-        assert_eq!((t.added, t.epoch_was, t.changed), (false, Some(2), true));
-        let t = track(&p, "tracked", "0.97.0".parse().unwrap(), 3).unwrap();
+        let t = track(&p, &["tracked"], "0.92.0".parse().unwrap(), 5).unwrap();
+        assert_eq!(
+            (t.added, t.epoch_was, t.changed),
+            (vec!["tracked".to_string()], None, true)
+        );
+        let t = track(&p, &["tracked"], "0.97.0".parse().unwrap(), 3).unwrap();
+        assert_eq!((t.added, t.epoch_was, t.changed), (vec![], Some(2), true));
+        let t = track(&p, &["tracked"], "0.97.0".parse().unwrap(), 3).unwrap();
         assert!(!t.changed);
         assert_eq!(
             std::fs::read_to_string(&p).unwrap(),
             "# tracked versions\ntracked = [\"0.61.0\", \"0.92.0\", \"0.97.0\"]\n\n[epoch]\n# the reference epoch\n\"0.61.0\" = 1\n\"0.97.0\" = 3\n\"0.92.0\" = 5\n"
+        );
+    }
+
+    #[test]
+    fn adds_to_every_list_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("versions.toml");
+        std::fs::write(
+            &p,
+            "tracked = [\"0.61.0\", \"0.97.0\"]\n# none pinned yet\npinned = []\n\n[epoch]\n\"0.61.0\" = 1\n\"0.97.0\" = 2\n",
+        )
+        .unwrap();
+        let keys = ["tracked", "pinned"];
+        let t = track(&p, &keys, "0.97.0".parse().unwrap(), 2).unwrap();
+        assert_eq!((t.added, t.epoch_was), (vec!["pinned".to_string()], None));
+        let t = track(&p, &keys, "0.98.0".parse().unwrap(), 7).unwrap();
+        assert_eq!(t.added, ["tracked", "pinned"]);
+        assert!(
+            !track(&p, &keys, "0.98.0".parse().unwrap(), 7)
+                .unwrap()
+                .changed
+        );
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "tracked = [\"0.61.0\", \"0.97.0\", \"0.98.0\"]\n# none pinned yet\npinned = [\"0.97.0\", \"0.98.0\"]\n\n[epoch]\n\"0.61.0\" = 1\n\"0.97.0\" = 2\n\"0.98.0\" = 7\n"
         );
     }
 }
