@@ -1,6 +1,7 @@
 //! Integration tests of the parity CLI: one binary, one module per area.
 
 mod build;
+mod chain;
 mod cache_server;
 mod errors;
 mod graph;
