@@ -4,13 +4,11 @@
 //! macOS and Windows snapshots come from a remote cache filled by runs "on" those hosts) ->
 //! `parity verify`. Plus the opt-in real-bytes test (`PARITY_REAL_CODEX_DIR`).
 
-#[path = "../../rules/tests/it/support/http.rs"]
-mod http;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use http::{Reply, Server};
+// The loopback server of the rules tests, loaded once (by `release`) for the whole binary.
+use crate::release::http::{Reply, Server};
 use serde_json::{Value, json};
 
 use crate::cache_server::CacheServer;
@@ -73,8 +71,14 @@ fn parity(p: &Project, github: &Server, env: &[(&str, &str)], args: &[&str]) -> 
 fn fake_codex(version: &str, target: &str) -> Vec<u8> {
     let text = std::fs::read_to_string(repo().join("rules/tests/fixtures/snapshot/fake_codex.sh"))
         .unwrap();
-    let text = text.replace("echo \"codex 0.77.0\"", &format!("echo \"codex {version}\""));
-    assert!(text.contains(&format!("codex {version}")), "the fixture changed");
+    let text = text.replace(
+        "echo \"codex 0.77.0\"",
+        &format!("echo \"codex {version}\""),
+    );
+    assert!(
+        text.contains(&format!("codex {version}")),
+        "the fixture changed"
+    );
     format!("{text}# fake build for {target}\n").into_bytes()
 }
 
@@ -169,7 +173,11 @@ fn without_windows_only_entries(p: &Project) {
     }
     let rel = at("wrapper_coverage.json");
     let mut coverage = read_json(p, &rel);
-    assert_eq!(drop_windows_only(&mut coverage), 2, "the example wrapper coverage changed");
+    assert_eq!(
+        drop_windows_only(&mut coverage),
+        2,
+        "the example wrapper coverage changed"
+    );
     p.write(&rel, &serde_json::to_string_pretty(&coverage).unwrap());
 }
 
@@ -229,7 +237,11 @@ fn pin_build_snapshot_union_through_the_remote_cache_then_verify() {
         (format!("version@{V}"), "ran"),
         ("validate".to_string(), "ran"),
     ] {
-        assert_eq!(outcomes.get(&node).map(String::as_str), Some(want), "{node}: {outcomes:?}");
+        assert_eq!(
+            outcomes.get(&node).map(String::as_str),
+            Some(want),
+            "{node}: {outcomes:?}"
+        );
     }
     let snapshot = read_json(&p, &at(&format!("snapshots/{V}/{LINUX}.json")));
     assert_eq!(snapshot["binary"]["semantic_version"], V);
@@ -268,13 +280,22 @@ fn pin_build_snapshot_union_through_the_remote_cache_then_verify() {
 
     // Back on Linux, the remote cache restores both snapshots and the union is complete.
     let downloads = github.auth().len();
-    let run = parity(&p, &github, &[], &["build", "--json", "--remote-cache", &url]);
+    let run = parity(
+        &p,
+        &github,
+        &[],
+        &["build", "--json", "--remote-cache", &url],
+    );
     run.ok();
     let outcomes = run.outcomes();
     assert_eq!(outcomes[&format!("snapshot@{V}/{MAC}")], "remote");
     assert_eq!(outcomes[&format!("snapshot@{V}/{WINDOWS}")], "remote");
     assert_eq!(outcomes[&format!("union@{V}")], "ran");
-    assert_eq!(github.auth().len(), downloads, "no binary was downloaded again");
+    assert_eq!(
+        github.auth().len(),
+        downloads,
+        "no binary was downloaded again"
+    );
     let union = read_json(&p, &at(&format!("snapshots/{V}/union.json")));
     assert_eq!(union["complete"], true);
     assert_eq!(union.get("missing_targets"), None);
@@ -332,7 +353,10 @@ fn real_linux_binary_through_the_chain_reproduces_the_committed_snapshot() {
     parity(&p, &github, &[], &["pin", "0.92.0"]).ok();
     let versions = p.read(&at("versions.toml"));
     assert!(versions.contains("\npinned = [\"0.92.0\"]\n"), "{versions}");
-    assert!(versions.contains("\n\"0.92.0\" = 1769990400\n"), "{versions}");
+    assert!(
+        versions.contains("\n\"0.92.0\" = 1769990400\n"),
+        "{versions}"
+    );
     let node = format!("snapshot@0.92.0/{LINUX}");
     let run = parity(&p, &github, &[], &["build", "--json", &node]);
     run.ok();

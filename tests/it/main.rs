@@ -1,8 +1,8 @@
 //! Integration tests of the parity CLI: one binary, one module per area.
 
 mod build;
-mod chain;
 mod cache_server;
+mod chain;
 mod errors;
 mod graph;
 mod interrupt;

@@ -2,7 +2,7 @@
 //! against a loopback GitHub (the API base is passed to the child through PARITY_GITHUB_API).
 
 #[path = "../../rules/tests/it/support/http.rs"]
-mod http;
+pub(crate) mod http;
 
 use std::collections::BTreeMap;
 use std::io::Write;
