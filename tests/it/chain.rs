@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 // The loopback server of the rules tests, loaded once (by `release`) for the whole binary.
+use crate::nodes::copy_dir;
 use crate::release::http::{Reply, Server};
+use crate::release::tar_gz;
 use serde_json::{Value, json};
 
 use crate::cache_server::CacheServer;
@@ -26,19 +28,6 @@ fn repo() -> PathBuf {
 
 fn at(rel: &str) -> String {
     format!("{ROOT}/{rel}")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// A clone of `from` (a repository checkout or another test project): `pipeline.toml`,
@@ -80,23 +69,6 @@ fn fake_codex(version: &str, target: &str) -> Vec<u8> {
         "the fixture changed"
     );
     format!("{text}# fake build for {target}\n").into_bytes()
-}
-
-/// A `.tar.gz` whose first member is a directory and second `binary`, as the real releases.
-fn tar_gz(binary: &[u8], target: &str) -> Vec<u8> {
-    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let mut b = tar::Builder::new(gz);
-    let mut h = tar::Header::new_gnu();
-    h.set_entry_type(tar::EntryType::Directory);
-    h.set_size(0);
-    h.set_mode(0o755);
-    b.append_data(&mut h, "dist/", &[][..]).unwrap();
-    let mut h = tar::Header::new_gnu();
-    h.set_size(binary.len() as u64);
-    h.set_mode(0o755);
-    b.append_data(&mut h, format!("dist/codex-{target}"), binary)
-        .unwrap();
-    b.into_inner().unwrap().finish().unwrap()
 }
 
 /// Serves the stable release `rust-v{version}` of `openai/codex` with one asset per target:

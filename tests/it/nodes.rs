@@ -196,7 +196,7 @@ fn snapshot_node_fails_on_a_broken_binary_and_writes_nothing() {
 
 const ROOT: &str = "cli_manifests/codex";
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

@@ -62,6 +62,12 @@ fn asset(version: &str, target: &str) -> (String, Vec<u8>) {
     if target == WINDOWS {
         return (format!("codex-{target}.exe"), bin);
     }
+    (format!("codex-{target}.tar.gz"), tar_gz(&bin, target))
+}
+
+/// A `.tar.gz` whose first member is a directory and second `bin` (`dist/codex-{target}`), as
+/// the real release assets.
+pub(crate) fn tar_gz(bin: &[u8], target: &str) -> Vec<u8> {
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let mut b = tar::Builder::new(gz);
     let mut h = tar::Header::new_gnu();
@@ -72,12 +78,9 @@ fn asset(version: &str, target: &str) -> (String, Vec<u8>) {
     let mut h = tar::Header::new_gnu();
     h.set_size(bin.len() as u64);
     h.set_mode(0o755);
-    b.append_data(&mut h, format!("dist/codex-{target}"), &bin[..])
+    b.append_data(&mut h, format!("dist/codex-{target}"), bin)
         .unwrap();
-    (
-        format!("codex-{target}.tar.gz"),
-        b.into_inner().unwrap().finish().unwrap(),
-    )
+    b.into_inner().unwrap().finish().unwrap()
 }
 
 /// Serves release `rust-v{version}` (published at `published`, stable unless `draft`) with
