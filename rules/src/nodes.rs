@@ -308,7 +308,8 @@ impl Rule for SnapshotRule {
 }
 
 /// `path` if it is executable; else a copy with mode 0755 in `dir` under the same file name
-/// (a sandbox input may be a hard link or copy without the exec bit).
+/// (a sandbox input may be a hard link or copy without the exec bit). On Windows, a copy named
+/// `*.exe` unless it already is.
 fn executable(path: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
     #[cfg(unix)]
     {
@@ -328,8 +329,16 @@ fn executable(path: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
     }
     #[cfg(not(unix))]
     {
-        let _ = dir;
-        Ok(path.to_path_buf())
+        // Windows runs only what ends in `.exe`; the cache keeps the binary as `codex-{target}`
+        // (an output template cannot vary its extension per target), so run a copy named so.
+        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("exe")) {
+            return Ok(path.to_path_buf());
+        }
+        let name = path.file_name().ok_or_else(|| anyhow!("no file name"))?;
+        let copy = dir.join(name).with_extension("exe");
+        std::fs::copy(path, &copy)
+            .with_context(|| format!("failed to copy `{}`", path.display()))?;
+        Ok(copy)
     }
 }
 
