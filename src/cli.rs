@@ -68,6 +68,10 @@ pub struct GlobalArgs {
         env = "PARITY_REMOTE_TIMEOUT"
     )]
     pub remote_timeout: f64,
+    /// A directory of release assets by asset name, tried before the pinned URL (the bytes are
+    /// verified against the same pins; never part of an action key).
+    #[arg(long, global = true, value_name = "DIR", env = "PARITY_MIRROR")]
+    pub mirror: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -108,7 +112,14 @@ pub fn main() -> i32 {
         eprintln!("error: internal error: {info}");
         eprintln!("parity hit a bug; please report it with the command you ran.");
     }));
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // `--mirror` is relative to where parity was started, not to `-C DIR`.
+    if let Some(m) = cli.global.mirror.as_mut()
+        && m.is_relative()
+        && let Ok(cwd) = std::env::current_dir()
+    {
+        *m = cwd.join(&*m);
+    }
     if let Some(dir) = &cli.global.dir
         && let Err(e) = std::env::set_current_dir(dir)
     {
@@ -162,12 +173,23 @@ fn print_causes<'a>(chain: impl Iterator<Item = &'a (dyn std::error::Error + 'st
     }
 }
 
-/// The rules this binary knows: the generic `command` rule and the codex rules.
-pub fn registry() -> Registry {
+/// The rules this binary knows: the generic `command` rule and the codex rules (the release
+/// rules with `--mirror`).
+pub fn registry(g: &GlobalArgs) -> Registry {
     let mut r = Registry::new();
     r.register(parity_engine::command::CommandRule);
     parity_rules::nodes::register(&mut r);
+    parity_rules::release::register_with(&mut r, release_settings(g));
     r
+}
+
+/// Where release bytes come from: the environment, and `--mirror` / `PARITY_MIRROR`.
+pub fn release_settings(g: &GlobalArgs) -> parity_rules::release::Settings {
+    let mut settings = parity_rules::release::Settings::from_env();
+    if let Some(m) = &g.mirror {
+        settings.mirror = Some(m.clone());
+    }
+    settings
 }
 
 /// A usage error unless the pipeline file exists.
@@ -185,7 +207,7 @@ fn ensure_pipeline(g: &GlobalArgs) -> anyhow::Result<()> {
 /// Loads the workspace of the pipeline file named by the global options.
 pub fn workspace(g: &GlobalArgs) -> anyhow::Result<Workspace> {
     ensure_pipeline(g)?;
-    Ok(Workspace::open(&g.pipeline, registry())?)
+    Ok(Workspace::open(&g.pipeline, registry(g))?)
 }
 
 /// [`workspace`], with its stat cache and recorded state loaded on a second thread meanwhile
@@ -198,7 +220,7 @@ pub fn workspace_with_state(
     parity_engine::state::Lock,
 )> {
     ensure_pipeline(g)?;
-    Ok(Workspace::open_with_state(&g.pipeline, registry())?)
+    Ok(Workspace::open_with_state(&g.pipeline, registry(g))?)
 }
 
 /// The remote cache named by `--remote-cache` / `PARITY_REMOTE_CACHE`, if any.

@@ -331,7 +331,10 @@ fn executable(path: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
     {
         // Windows runs only what ends in `.exe`; the cache keeps the binary as `codex-{target}`
         // (an output template cannot vary its extension per target), so run a copy named so.
-        if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("exe")) {
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("exe"))
+        {
             return Ok(path.to_path_buf());
         }
         let name = path.file_name().ok_or_else(|| anyhow!("no file name"))?;

@@ -10,7 +10,7 @@
 use anyhow::Context;
 use clap::Args;
 use parity_rules::release::github::{GitHub, Version};
-use parity_rules::release::{Settings, versions};
+use parity_rules::release::versions;
 
 use crate::cli::{self, GlobalArgs};
 use crate::commands::build::{self, BuildArgs};
@@ -33,7 +33,7 @@ pub fn exec(g: &GlobalArgs, a: PinArgs) -> anyhow::Result<i32> {
     let upstream = cli::upstream(&pipeline)?;
     let file = versions_file(&upstream.lists)?;
     let keys: Vec<&str> = upstream.lists.iter().map(|(_, k)| k.as_str()).collect();
-    let settings = Settings::from_env();
+    let settings = cli::release_settings(g);
     let http = settings.http()?;
     let tag = format!("{}{version}", upstream.tag_prefix);
     let release =

@@ -210,7 +210,7 @@ fn rebuild_and_compare(g: &GlobalArgs, ws: &Workspace) -> anyhow::Result<Vec<Fin
     ];
     copy_tree(ws.root(), &copy_dir.join(rel_root), &skip)?;
 
-    let copy = Workspace::open(&copy_dir.join(pipeline_name), cli::registry())?;
+    let copy = Workspace::open(&copy_dir.join(pipeline_name), cli::registry(g))?;
     let runnable: Vec<usize> = (0..copy.graph.nodes.len())
         .filter(|&ix| copy.can_run_here(ix))
         .collect();

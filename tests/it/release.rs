@@ -387,6 +387,66 @@ fn pin_tracks_the_version_pins_every_target_and_binaries_stay_fresh_without_the_
 }
 
 #[test]
+fn build_with_mirror_takes_verified_assets_from_the_mirror_and_refuses_a_wrong_one() {
+    let server = Server::start();
+    serve_release(&server, "0.97.0", "2026-02-20T08:30:00Z", false);
+    serve_release(&server, "0.98.0", "2026-03-01T12:00:00Z", false);
+    let p = project();
+    parity(&p, &server, &["pin", "0.98.0"], &[]).ok();
+    let dl = |t: &str| server.hits(&format!("/dl/rust-v0.98.0/{}", asset("0.98.0", t).0));
+    assert_eq!((dl(LINUX), dl(WINDOWS)), (1, 1), "measured once by pin");
+
+    // `--mirror DIR` holding both assets.
+    let mirror = p.path("mirror");
+    std::fs::create_dir_all(&mirror).unwrap();
+    for t in [LINUX, WINDOWS] {
+        let (name, bytes) = asset("0.98.0", t);
+        std::fs::write(mirror.join(name), bytes).unwrap();
+    }
+    let run = parity(
+        &p,
+        &server,
+        &["--mirror", "mirror", "build", "binary@0.98.0"],
+        &[],
+    );
+    run.ok();
+    for t in [LINUX, WINDOWS] {
+        let path = p.path(&format!("cache/out/bin/0.98.0/codex-{t}"));
+        assert_eq!(std::fs::read(&path).unwrap(), binary("0.98.0", t));
+    }
+    assert_eq!((dl(LINUX), dl(WINDOWS)), (1, 1), "nothing downloaded");
+
+    // A mirror file that does not match its pin is an error, not a fall-back to the network.
+    let (name, mut bytes) = asset("0.98.0", WINDOWS);
+    bytes[0] ^= 0xff;
+    std::fs::write(mirror.join(&name), bytes).unwrap();
+    let run = parity(
+        &p,
+        &server,
+        &[
+            "--mirror",
+            "mirror",
+            "build",
+            "--force",
+            &format!("binary@0.98.0/{WINDOWS}"),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&name) && run.stderr.contains("sha256 mismatch"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(dl(WINDOWS), 1, "no fall-back to the pinned URL");
+    assert_eq!(
+        std::fs::read(p.path(&format!("cache/out/bin/0.98.0/codex-{WINDOWS}"))).unwrap(),
+        binary("0.98.0", WINDOWS),
+        "the verified binary is still in place"
+    );
+}
+
+#[test]
 fn pin_refuses_a_draft_and_restores_versions_toml_when_a_pin_fails() {
     let server = Server::start();
     serve_release(&server, "0.97.0", "2026-02-20T08:30:00Z", false);
