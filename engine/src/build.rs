@@ -158,8 +158,7 @@ pub fn build(
     reporter: &mut dyn Reporter,
 ) -> Result<Summary> {
     let started = Instant::now();
-    let hasher = ws.hasher();
-    let (lock, recovered) = ws.recorded_state(&hasher)?;
+    let (hasher, lock, recovered) = ws.load_state()?;
     let lock = std::sync::RwLock::new(lock);
     let selection = ws.graph.closure(targets);
     reporter.event(Event::Plan {
@@ -326,14 +325,19 @@ pub fn build(
     }
 
     if !opts.dry_run {
+        // Nothing recorded, recovered or dropped: the lock on disk is already what it would be.
+        let mut changed = recovered > 0 || journal.is_some();
         if let Some(mut j) = journal {
             j.sync()?;
             drop(j);
         }
         let mut lock = lock.into_inner().map_err(|_| poisoned())?;
-        lock.nodes
-            .retain(|id, _| ws.graph.by_id.contains_key(&NodeId(id.clone())));
-        lock.write(&ws.lock_path)?;
+        let before = lock.nodes.len();
+        lock.nodes.retain(|id, _| ws.graph.by_id.contains_key(id.as_str()));
+        changed |= lock.nodes.len() != before;
+        if changed {
+            lock.write(&ws.lock_path)?;
+        }
         Journal::remove(&ws.journal_path())?;
         hasher.save()?;
     }

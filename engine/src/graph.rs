@@ -30,6 +30,12 @@ impl NodeId {
     }
 }
 
+impl std::borrow::Borrow<str> for NodeId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -1093,7 +1099,7 @@ impl Graph {
                 return an.product(&allowed);
             }
         }
-        if let Some(&i) = self.by_id.get(&NodeId(pattern.to_string())) {
+        if let Some(&i) = self.by_id.get(pattern) {
             return vec![i];
         }
         if pattern.contains(['*', '?']) {

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::cache::LocalCache;
 use crate::error::{Error, Result};
 use crate::exec::Registry;
-use crate::fingerprint::{ActionKey, DirtyReason, KeyMaterial, diff_key};
+use crate::fingerprint::{ActionKey, DirtyReason, KeyMaterial, KeyView, diff_key};
 use crate::fsutil;
 use crate::graph::{Graph, Input, NodeIx, Output, OutputKind};
 use crate::hash::{FileDigest, Hasher};
@@ -110,8 +110,11 @@ impl std::fmt::Display for Unavailable {
 /// The outcome of evaluating one node against its record.
 #[derive(Clone, Debug)]
 pub struct Evaluation {
-    /// The key material, when every dependency's outputs are known.
+    /// The key material, when every dependency's outputs are known (for a verdict-only
+    /// evaluation: only when the key differs from the recorded one, to explain it).
     pub material: Option<KeyMaterial>,
+    /// The action key, when every dependency's outputs are known.
+    pub key: Option<ActionKey>,
     /// Why the node is not fresh; empty = fresh.
     pub reasons: Vec<DirtyReason>,
     /// Why it cannot be evaluated or run at all.
@@ -123,7 +126,7 @@ pub struct Evaluation {
 impl Evaluation {
     /// The action key, when known.
     pub fn key(&self) -> Option<ActionKey> {
-        self.material.as_ref().map(KeyMaterial::key)
+        self.key
     }
 }
 
@@ -185,6 +188,19 @@ impl Workspace {
         Hasher::load(self.cache.dir().join("stat"), self.dir.clone())
     }
 
+    /// The stat cache and [`Workspace::recorded_state`], read concurrently.
+    pub fn load_state(&self) -> Result<(Hasher, Lock, usize)> {
+        std::thread::scope(|s| {
+            let lock = s.spawn(|| Lock::read(&self.lock_path));
+            let hasher = self.hasher();
+            let lock = lock
+                .join()
+                .map_err(|_| Error::Internal("the lock reader panicked".into()))??;
+            let (lock, recovered) = self.apply_journal(lock, &hasher)?;
+            Ok((hasher, lock, recovered))
+        })
+    }
+
     /// `pipeline.lock` with the journal of an interrupted build applied (entries whose
     /// committed outputs are on disk as recorded).
     pub fn recorded_state(&self, hasher: &Hasher) -> Result<(Lock, usize)> {
@@ -194,7 +210,7 @@ impl Workspace {
     fn apply_journal(&self, mut lock: Lock, hasher: &Hasher) -> Result<(Lock, usize)> {
         let mut recovered = 0;
         for (id, entry) in Journal::replay(&self.journal_path())? {
-            let Some(&ix) = self.graph.by_id.get(&crate::graph::NodeId(id.clone())) else {
+            let Some(&ix) = self.graph.by_id.get(id.as_str()) else {
                 continue;
             };
             if self.outputs_match(hasher, ix, &entry)? {
@@ -260,9 +276,24 @@ impl Workspace {
         dep: &dyn Fn(NodeIx) -> Cow<'d, DepState>,
         forced: bool,
     ) -> Result<Evaluation> {
+        self.evaluate_as(hasher, ix, recorded, dep, forced, true)
+    }
+
+    /// [`Workspace::evaluate`]; with `full` false only the verdict is wanted: the key material
+    /// is kept only to explain a changed key, and the inputs' paths are not collected.
+    fn evaluate_as<'d>(
+        &self,
+        hasher: &Hasher,
+        ix: NodeIx,
+        recorded: Option<&LockEntry>,
+        dep: &dyn Fn(NodeIx) -> Cow<'d, DepState>,
+        forced: bool,
+        full: bool,
+    ) -> Result<Evaluation> {
         let node = &self.graph.nodes[ix];
         let mut eval = Evaluation {
             material: None,
+            key: None,
             reasons: Vec::new(),
             unavailable: None,
             input_paths: Vec::new(),
@@ -270,7 +301,7 @@ impl Workspace {
         if forced {
             eval.reasons.push(DirtyReason::Forced);
         }
-        let mut inputs = BTreeMap::new();
+        let mut inputs: BTreeMap<Cow<'_, str>, FileDigest> = BTreeMap::new();
         let mut pending = false;
         for input in &node.inputs {
             match input {
@@ -278,8 +309,10 @@ impl Workspace {
                     let abs = fsutil::join_rel(self.root(), path);
                     match hasher.digest(&abs)? {
                         Some(d) => {
-                            inputs.insert(path.clone(), d);
-                            eval.input_paths.push((path.clone(), abs));
+                            inputs.insert(Cow::Borrowed(path), d);
+                            if full {
+                                eval.input_paths.push((path.clone(), abs));
+                            }
                         }
                         None if *optional => {}
                         None => {
@@ -295,20 +328,24 @@ impl Workspace {
                     let producer = &self.graph.nodes[*p];
                     match &*dep(*p) {
                         DepState::Built(outputs) => {
-                            let names: Vec<String> = match file {
-                                Some(f) => vec![f.clone()],
-                                None => producer.outputs.iter().map(Output::name).collect(),
+                            let names: Vec<Cow<'_, str>> = match file {
+                                Some(f) => vec![Cow::Borrowed(f)],
+                                None => producer.outputs.iter().map(output_name).collect(),
                             };
                             for name in names {
-                                let digest = match outputs.get(&name) {
+                                let digest = match outputs.get(name.as_ref()) {
                                     Some(d) => Some(*d),
                                     None => hasher.digest(&self.path_of(&name))?,
                                 };
                                 if let Some(d) = digest {
-                                    inputs.insert(name.clone(), d);
-                                    eval.input_paths.push((name.clone(), self.path_of(&name)));
+                                    if full {
+                                        eval.input_paths
+                                            .push((name.to_string(), self.path_of(&name)));
+                                    }
+                                    inputs.insert(name, d);
                                 } else {
-                                    eval.unavailable = Some(Unavailable::MissingInput(name));
+                                    eval.unavailable =
+                                        Some(Unavailable::MissingInput(name.into_owned()));
                                 }
                             }
                         }
@@ -356,16 +393,21 @@ impl Workspace {
                     (k, v)
                 })
                 .collect();
-            eval.material = Some(KeyMaterial {
-                rule: node.rule.clone(),
+            let view = KeyView {
+                rule: &node.rule,
                 rule_version: rule.version(),
-                params: node.params.clone(),
-                config: node.config.clone(),
+                params: &node.params,
+                config: &node.config,
                 epoch,
-                env,
-                outputs: node.outputs.iter().map(Output::name).collect(),
-                inputs,
-            });
+                env: &env,
+                outputs: &node.outputs,
+                inputs: &inputs,
+            };
+            let key = view.key();
+            eval.key = Some(key);
+            if full || recorded.is_some_and(|e| e.key != key) {
+                eval.material = Some(view.to_material());
+            }
         }
         self.compare(hasher, ix, recorded, &mut eval)?;
         Ok(eval)
@@ -389,8 +431,8 @@ impl Workspace {
             }
             return Ok(());
         };
-        if let Some(material) = &eval.material
-            && material.key() != entry.key
+        if let (Some(key), Some(material)) = (eval.key, &eval.material)
+            && key != entry.key
         {
             let mut diff = diff_key(&entry.rule, entry.settings, &entry.inputs, material);
             if diff.is_empty() {
@@ -508,7 +550,7 @@ impl Workspace {
                         Some(s) => Cow::Borrowed(s),
                         None => Cow::Owned(DepState::Unknown),
                     };
-                    let eval = self.evaluate(hasher, ix, entry, &view, forced(ix))?;
+                    let eval = self.evaluate_as(hasher, ix, entry, &view, forced(ix), false)?;
                     let (state, dep_state) = self.classify(ix, &eval, entry);
                     // Callers keep only the verdict: holding every node's key material at
                     // once would cost tens of MB.
@@ -560,7 +602,7 @@ impl Workspace {
                 Some(s) => Cow::Borrowed(s),
                 None => Cow::Owned(DepState::Unknown),
             };
-            let eval = self.evaluate(hasher, ix, entry, &view, false)?;
+            let eval = self.evaluate_as(hasher, ix, entry, &view, false, false)?;
             let (state, dep_state) = self.classify(ix, &eval, entry);
             dep_states[ix] = Some(dep_state);
             out.push(NodeStatus {
@@ -614,6 +656,14 @@ impl Workspace {
             State::Stale
         };
         (state, DepState::Unknown)
+    }
+}
+
+/// [`Output::name`], borrowed when it is the path itself.
+fn output_name(o: &Output) -> Cow<'_, str> {
+    match o.kind {
+        OutputKind::Committed => Cow::Borrowed(&o.path),
+        OutputKind::Cache => Cow::Owned(o.name()),
     }
 }
 
