@@ -662,18 +662,18 @@ impl Executor for RealExecutor {
 fn lock_entry(
     key: crate::fingerprint::ActionKey,
     material: &crate::fingerprint::KeyMaterial,
-    outputs: BTreeMap<String, crate::hash::FileDigest>,
+    outputs: crate::hash::DigestMap,
 ) -> LockEntry {
     LockEntry {
         key,
         rule: material.rule_id(),
         settings: material.settings_digest(),
-        inputs: material.inputs.clone(),
+        inputs: material.inputs.clone().into_iter().collect(),
         outputs,
     }
 }
 
-fn digests(action: &ActionEntry) -> BTreeMap<String, crate::hash::FileDigest> {
+fn digests(action: &ActionEntry) -> crate::hash::DigestMap {
     action
         .outputs
         .iter()

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::graph::{Output, OutputKind};
-use crate::hash::{Digest, FileDigest};
+use crate::hash::{Digest, DigestMap, FileDigest};
 
 /// Everything an action key is computed from.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -240,7 +240,7 @@ impl fmt::Display for DirtyReason {
 pub fn diff_key(
     recorded_rule: &str,
     recorded_settings: Digest,
-    recorded_inputs: &BTreeMap<String, FileDigest>,
+    recorded_inputs: &DigestMap,
     now: &KeyMaterial,
 ) -> Vec<DirtyReason> {
     let mut reasons = Vec::new();

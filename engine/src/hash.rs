@@ -73,6 +73,112 @@ pub struct FileDigest {
     pub size: u64,
 }
 
+/// Name -> digest, sorted by name: what the lock records of a node's inputs and outputs. A
+/// sorted vector (a node has a handful; a `BTreeMap` allocates room for eleven), serialized
+/// as a JSON object exactly like a `BTreeMap`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DigestMap(Vec<(String, FileDigest)>);
+
+impl DigestMap {
+    /// The digest recorded for `name`.
+    pub fn get(&self, name: &str) -> Option<&FileDigest> {
+        self.position(name).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Records `digest` for `name`, returning the one it replaces.
+    pub fn insert(&mut self, name: String, digest: FileDigest) -> Option<FileDigest> {
+        match self.position(&name) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, digest)),
+            Err(i) => {
+                self.0.insert(i, (name, digest));
+                None
+            }
+        }
+    }
+
+    /// Name and digest, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &FileDigest)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    /// The names, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    /// The digests, in name order.
+    pub fn values(&self) -> impl Iterator<Item = &FileDigest> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    /// How many names.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn position(&self, name: &str) -> std::result::Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(name))
+    }
+}
+
+impl FromIterator<(String, FileDigest)> for DigestMap {
+    /// Like a `BTreeMap`: sorted, and a repeated name keeps its last digest.
+    fn from_iter<I: IntoIterator<Item = (String, FileDigest)>>(iter: I) -> Self {
+        let mut v: Vec<(String, FileDigest)> = iter.into_iter().collect();
+        if !v.is_sorted_by(|a, b| a.0 < b.0) {
+            v.reverse();
+            v.sort_by(|a, b| a.0.cmp(&b.0)); // stable: the last of equal names comes first
+            v.dedup_by(|later, first| later.0 == first.0);
+        }
+        DigestMap(v)
+    }
+}
+
+impl<'a> IntoIterator for &'a DigestMap {
+    type Item = (&'a String, &'a FileDigest);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, FileDigest)>,
+        fn(&'a (String, FileDigest)) -> (&'a String, &'a FileDigest),
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl serde::Serialize for DigestMap {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DigestMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = DigestMap;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of names to digests")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<DigestMap, A::Error> {
+                let mut v = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+                while let Some(entry) = map.next_entry::<String, FileDigest>()? {
+                    v.push(entry);
+                }
+                Ok(v.into_iter().collect())
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
 /// Files at least this large are hashed with blake3's multi-threaded mmap update.
 const LARGE_FILE: u64 = 16 << 20;
 
@@ -525,6 +631,31 @@ mod tests {
         let sum = *blake3::hash(&old_version[..n]).as_bytes();
         old_version[n..].copy_from_slice(&sum);
         assert!(decode_stat_cache(&old_version).is_none(), "other version");
+    }
+
+    #[test]
+    fn digest_map_behaves_like_a_btree_map() {
+        let d = |n: u8| FileDigest {
+            blake3: Digest([n; 32]),
+            size: n.into(),
+        };
+        let pairs = [("b", 1), ("a", 2), ("c", 3), ("a", 4)];
+        let map: DigestMap = pairs.iter().map(|&(k, n)| (k.to_string(), d(n))).collect();
+        let tree: std::collections::BTreeMap<String, FileDigest> =
+            pairs.iter().map(|&(k, n)| (k.to_string(), d(n))).collect();
+        assert_eq!(
+            serde_json::to_string(&map).unwrap(),
+            serde_json::to_string(&tree).unwrap()
+        );
+        assert_eq!(map.get("a"), Some(&d(4)));
+        assert_eq!(map.get("z"), None);
+        let back: DigestMap = serde_json::from_str(&serde_json::to_string(&tree).unwrap()).unwrap();
+        assert_eq!(back, map);
+        let mut m = DigestMap::default();
+        assert_eq!(m.insert("b".into(), d(1)), None);
+        assert_eq!(m.insert("a".into(), d(2)), None);
+        assert_eq!(m.insert("b".into(), d(3)), Some(d(1)));
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["a", "b"]);
     }
 
     #[test]

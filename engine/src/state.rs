@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::fingerprint::ActionKey;
 use crate::fsutil;
-use crate::hash::{Digest, FileDigest};
+use crate::hash::{Digest, DigestMap};
 
 /// What the lock records of one node.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -29,10 +29,10 @@ pub struct LockEntry {
     /// Digest of params, config, env and epoch.
     pub settings: Digest,
     /// Input name -> digest.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub inputs: BTreeMap<String, FileDigest>,
+    #[serde(default, skip_serializing_if = "DigestMap::is_empty")]
+    pub inputs: DigestMap,
     /// Output name -> digest.
-    pub outputs: BTreeMap<String, FileDigest>,
+    pub outputs: DigestMap,
 }
 
 /// The recorded state of every node.
@@ -240,14 +240,16 @@ mod tests {
             key: Digest([n; 32]),
             rule: "command@1".into(),
             settings: Digest([0; 32]),
-            inputs: BTreeMap::new(),
-            outputs: BTreeMap::from([(
+            inputs: DigestMap::default(),
+            outputs: [(
                 "out.txt".to_string(),
-                FileDigest {
+                crate::hash::FileDigest {
                     blake3: Digest([n; 32]),
                     size: 3,
                 },
-            )]),
+            )]
+            .into_iter()
+            .collect(),
         }
     }
 

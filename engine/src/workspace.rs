@@ -13,7 +13,7 @@ use crate::exec::Registry;
 use crate::fingerprint::{ActionKey, DirtyReason, KeyMaterial, KeyView, diff_key};
 use crate::fsutil;
 use crate::graph::{Graph, Input, NodeIx, Output, OutputKind};
-use crate::hash::{FileDigest, Hasher};
+use crate::hash::{DigestMap, FileDigest, Hasher};
 use crate::pipeline::Pipeline;
 use crate::state::{Journal, Lock, LockEntry};
 
@@ -69,7 +69,7 @@ impl State {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DepState {
     /// Fresh or built: its current output digests.
-    Built(BTreeMap<String, FileDigest>),
+    Built(DigestMap),
     /// Will (or would) be rebuilt: its outputs are not known yet.
     Unknown,
     /// Cannot run here.
