@@ -46,6 +46,24 @@ pub struct KeyMaterial {
 /// A node's action key.
 pub type ActionKey = Digest;
 
+const KEY_PREFIX: &[u8] = b"parity-action-key/1\n";
+
+/// blake3 of `prefix` followed by the JSON of `value`, serialized into a buffer reused by the
+/// thread (hashing one slice beats many small hasher updates, and nothing is allocated).
+fn digest_json(prefix: &[u8], value: &impl serde::Serialize) -> Digest {
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        buf.extend_from_slice(prefix);
+        // Serializing these types into memory cannot fail.
+        let _ = serde_json::to_writer(&mut *buf, value);
+        Digest::of(&buf)
+    })
+}
+
 /// [`KeyMaterial`] borrowed from the graph: serializes to the same bytes, so it yields the same
 /// key, without cloning a node's params, config and names (a no-op evaluates every node).
 #[derive(serde::Serialize)]
@@ -72,10 +90,7 @@ pub struct KeyView<'a> {
 impl KeyView<'_> {
     /// The action key: equal to [`KeyMaterial::key`] of the same material.
     pub fn key(&self) -> ActionKey {
-        let mut h = blake3::Hasher::new();
-        h.update(b"parity-action-key/1\n");
-        let _ = serde_json::to_writer(&mut h, self);
-        Digest(*h.finalize().as_bytes())
+        digest_json(KEY_PREFIX, self)
     }
 
     /// The owned material (to run the node, or to diff it against its record).
@@ -114,11 +129,7 @@ fn output_names<S: serde::Serializer>(outputs: &&[Output], s: S) -> Result<S::Ok
 impl KeyMaterial {
     /// The action key.
     pub fn key(&self) -> ActionKey {
-        let mut h = blake3::Hasher::new();
-        h.update(b"parity-action-key/1\n");
-        // Streamed into the hasher: no intermediate buffer (writing to a hasher cannot fail).
-        let _ = serde_json::to_writer(&mut h, self);
-        Digest(*h.finalize().as_bytes())
+        digest_json(KEY_PREFIX, self)
     }
 
     /// `name@version` of the rule, as recorded in the lock.
@@ -137,9 +148,7 @@ impl KeyMaterial {
             &self.env,
             &self.outputs,
         );
-        let mut h = blake3::Hasher::new();
-        let _ = serde_json::to_writer(&mut h, &settings);
-        Digest(*h.finalize().as_bytes())
+        digest_json(b"", &settings)
     }
 }
 

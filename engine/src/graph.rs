@@ -140,14 +140,16 @@ pub struct Graph {
     /// A topological order of all nodes (dependencies first), stable with respect to node order.
     pub topo: Vec<NodeIx>,
     /// Lookup by id.
-    pub by_id: std::collections::HashMap<NodeId, NodeIx>,
+    pub by_id: FxHashMap<NodeId, NodeIx>,
     /// The nodes of each artifact, in declaration order (index = artifact index).
     pub artifacts: Vec<ArtifactNodes>,
     /// Every declared output by [`Output::name`] -> (producer, output index).
-    pub outputs: std::collections::HashMap<String, (NodeIx, usize)>,
+    pub outputs: FxHashMap<String, (NodeIx, usize)>,
 }
 
 use std::collections::{BinaryHeap, HashMap};
+
+use crate::hash::FxHashMap;
 use std::ops::Range;
 
 use crate::error::did_you_mean;
@@ -904,8 +906,8 @@ impl Graph {
                 .span
                 .clone()
         };
-        let mut map: HashMap<String, (NodeIx, usize)> =
-            HashMap::with_capacity(self.nodes.len() * 2);
+        let mut map: FxHashMap<String, (NodeIx, usize)> = FxHashMap::default();
+        map.reserve(self.nodes.len() * 2);
         for (ni, node) in self.nodes.iter().enumerate() {
             for (oi, o) in node.outputs.iter().enumerate() {
                 if let Some((other, _)) = map.insert(o.name(), (ni, oi)) {

@@ -367,15 +367,18 @@ impl Hasher {
     /// checksum does not match) is simply empty: it is never trusted. Paths are recorded
     /// relative to `base` (the workspace), never absolute.
     pub fn load(file: PathBuf, base: PathBuf) -> Hasher {
-        let entries = std::fs::read(&file)
+        let entries: FxHashMap<_, _> = std::fs::read(&file)
             .ok()
             .and_then(|bytes| decode_stat_cache(&bytes))
             .unwrap_or_default();
+        // A run looks at about as many paths as it knew last time: sized once, not regrown.
+        let mut memo = FxHashMap::default();
+        memo.reserve(entries.len());
         Hasher {
             file,
             base,
             entries: RwLock::new(entries),
-            memo: RwLock::new(FxHashMap::default()),
+            memo: RwLock::new(memo),
             dirty: std::sync::atomic::AtomicBool::new(false),
         }
     }
