@@ -333,7 +333,8 @@ pub fn build(
         }
         let mut lock = lock.into_inner().map_err(|_| poisoned())?;
         let before = lock.nodes.len();
-        lock.nodes.retain(|id, _| ws.graph.by_id.contains_key(id.as_str()));
+        lock.nodes
+            .retain(|id, _| ws.graph.by_id.contains_key(id.as_str()));
         changed |= lock.nodes.len() != before;
         if changed {
             lock.write(&ws.lock_path)?;

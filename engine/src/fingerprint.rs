@@ -310,7 +310,10 @@ mod tests {
         bytes.extend(serde_json::to_vec(&m).unwrap());
         assert_eq!(m.key(), Digest::of(&bytes));
         let v = serde_json::json!([m.params, m.config, m.epoch, m.env, m.outputs]);
-        assert_eq!(m.settings_digest(), Digest::of(&serde_json::to_vec(&v).unwrap()));
+        assert_eq!(
+            m.settings_digest(),
+            Digest::of(&serde_json::to_vec(&v).unwrap())
+        );
     }
 
     #[test]

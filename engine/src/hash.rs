@@ -481,7 +481,9 @@ impl Hasher {
 fn is_under(p: &[u8], dir: &[u8]) -> bool {
     p.starts_with(dir)
         && (p.len() == dir.len()
-            || dir.last().is_some_and(|&c| std::path::is_separator(c.into()))
+            || dir
+                .last()
+                .is_some_and(|&c| std::path::is_separator(c.into()))
             || std::path::is_separator(p[dir.len()].into()))
 }
 
@@ -626,7 +628,10 @@ mod tests {
             "the file is rehashed, the corrupt record is not used"
         );
         for cut in [0, 5, good.len() / 2, good.len() - 1] {
-            assert!(decode_stat_cache(&good[..cut]).is_none(), "truncated at {cut}");
+            assert!(
+                decode_stat_cache(&good[..cut]).is_none(),
+                "truncated at {cut}"
+            );
         }
         let mut old_version = good.clone();
         old_version[STAT_MAGIC.len()] = 1;

@@ -307,7 +307,10 @@ mod tests {
         let bytes = Lock::default().to_bytes();
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(v["version"], 1);
-        assert_eq!(parse_lines(std::str::from_utf8(&bytes).unwrap()), Some(BTreeMap::new()));
+        assert_eq!(
+            parse_lines(std::str::from_utf8(&bytes).unwrap()),
+            Some(BTreeMap::new())
+        );
     }
 
     #[test]
