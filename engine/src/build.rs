@@ -157,8 +157,20 @@ pub fn build(
     cancel: &AtomicBool,
     reporter: &mut dyn Reporter,
 ) -> Result<Summary> {
+    build_with_state(ws, ws.load_state()?, targets, opts, cancel, reporter)
+}
+
+/// [`build`] from a state already loaded (under the build lock) by
+/// [`Workspace::load_state`] or [`Workspace::recover`].
+pub fn build_with_state(
+    ws: &Workspace,
+    (hasher, lock, recovered): (Hasher, Lock, usize),
+    targets: &[NodeIx],
+    opts: &BuildOptions,
+    cancel: &AtomicBool,
+    reporter: &mut dyn Reporter,
+) -> Result<Summary> {
     let started = Instant::now();
-    let (hasher, lock, recovered) = ws.load_state()?;
     let lock = std::sync::RwLock::new(lock);
     let selection = ws.graph.closure(targets);
     reporter.event(Event::Plan {

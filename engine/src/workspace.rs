@@ -33,6 +33,39 @@ pub struct Workspace {
     pub cache: LocalCache,
 }
 
+/// The recorded state as stored, read before (or while) the graph is known: the stat cache
+/// and `pipeline.lock` ([`Workspace::recover`] then applies the journal of an interrupted
+/// build, which needs the graph).
+pub struct StoredState {
+    hasher: Hasher,
+    lock: Result<Lock>,
+}
+
+impl StoredState {
+    /// Reads the state of the workspace of `pipeline_file` (the stat cache and the lock,
+    /// concurrently). Writes nothing; a lock that cannot be read is reported by
+    /// [`Workspace::recover`].
+    pub fn read(pipeline_file: &Path) -> StoredState {
+        let dir = fsutil::parent_dir(pipeline_file);
+        StoredState::read_at(
+            dir,
+            dir.join("cache").join("stat"),
+            &lock_path_of(pipeline_file, dir),
+        )
+    }
+
+    fn read_at(dir: &Path, stat_path: PathBuf, lock_path: &Path) -> StoredState {
+        std::thread::scope(|s| {
+            let lock = s.spawn(|| Lock::read(lock_path));
+            let hasher = Hasher::load(stat_path, dir.to_path_buf());
+            let lock = lock
+                .join()
+                .unwrap_or_else(|_| Err(Error::Internal("the lock reader panicked".into())));
+            StoredState { hasher, lock }
+        })
+    }
+}
+
 /// How a node stands, as `status` shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -165,20 +198,14 @@ impl Workspace {
         pipeline_file: &Path,
         registry: Registry,
     ) -> Result<(Workspace, Hasher, Lock)> {
-        let dir = fsutil::parent_dir(pipeline_file).to_path_buf();
-        let lock_path = lock_path_of(pipeline_file, &dir);
-        let stat_path = dir.join("cache").join("stat");
         std::thread::scope(|s| {
-            let loader = s.spawn(|| {
-                let hasher = Hasher::load(stat_path, dir.clone());
-                (hasher, Lock::read(&lock_path))
-            });
+            let loader = s.spawn(|| StoredState::read(pipeline_file));
             let ws = Workspace::open(pipeline_file, registry);
-            let (hasher, lock) = loader
+            let stored = loader
                 .join()
                 .map_err(|_| Error::Internal("the state loader panicked".into()))?;
             let ws = ws?;
-            let lock = ws.apply_journal(lock?, &hasher)?.0;
+            let (hasher, lock, _) = ws.recover(stored)?;
             Ok((ws, hasher, lock))
         })
     }
@@ -190,15 +217,18 @@ impl Workspace {
 
     /// The stat cache and [`Workspace::recorded_state`], read concurrently.
     pub fn load_state(&self) -> Result<(Hasher, Lock, usize)> {
-        std::thread::scope(|s| {
-            let lock = s.spawn(|| Lock::read(&self.lock_path));
-            let hasher = self.hasher();
-            let lock = lock
-                .join()
-                .map_err(|_| Error::Internal("the lock reader panicked".into()))??;
-            let (lock, recovered) = self.apply_journal(lock, &hasher)?;
-            Ok((hasher, lock, recovered))
-        })
+        self.recover(StoredState::read_at(
+            &self.dir,
+            self.cache.dir().join("stat"),
+            &self.lock_path,
+        ))
+    }
+
+    /// The state read by [`StoredState::read`] with the journal of an interrupted build
+    /// applied: the stat cache, the lock and how many nodes the journal gave back.
+    pub fn recover(&self, stored: StoredState) -> Result<(Hasher, Lock, usize)> {
+        let (lock, recovered) = self.apply_journal(stored.lock?, &stored.hasher)?;
+        Ok((stored.hasher, lock, recovered))
     }
 
     /// `pipeline.lock` with the journal of an interrupted build applied (entries whose
