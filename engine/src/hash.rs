@@ -74,10 +74,11 @@ pub struct FileDigest {
 }
 
 /// Name -> digest, sorted by name: what the lock records of a node's inputs and outputs. A
-/// sorted vector (a node has a handful; a `BTreeMap` allocates room for eleven), serialized
-/// as a JSON object exactly like a `BTreeMap`.
+/// sorted vector (a node has a handful; a `BTreeMap` allocates room for eleven), shared on
+/// clone (every fresh node hands its outputs to its consumers), serialized as a JSON object
+/// exactly like a `BTreeMap`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DigestMap(Vec<(String, FileDigest)>);
+pub struct DigestMap(std::sync::Arc<Vec<(String, FileDigest)>>);
 
 impl DigestMap {
     /// The digest recorded for `name`.
@@ -87,10 +88,11 @@ impl DigestMap {
 
     /// Records `digest` for `name`, returning the one it replaces.
     pub fn insert(&mut self, name: String, digest: FileDigest) -> Option<FileDigest> {
-        match self.position(&name) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, digest)),
+        let entries = std::sync::Arc::make_mut(&mut self.0);
+        match entries.binary_search_by(|(k, _)| k.as_str().cmp(&name)) {
+            Ok(i) => Some(std::mem::replace(&mut entries[i].1, digest)),
             Err(i) => {
-                self.0.insert(i, (name, digest));
+                entries.insert(i, (name, digest));
                 None
             }
         }
@@ -135,7 +137,7 @@ impl FromIterator<(String, FileDigest)> for DigestMap {
             v.sort_by(|a, b| a.0.cmp(&b.0)); // stable: the last of equal names comes first
             v.dedup_by(|later, first| later.0 == first.0);
         }
-        DigestMap(v)
+        DigestMap(std::sync::Arc::new(v))
     }
 }
 
