@@ -456,9 +456,18 @@ impl Hasher {
         Ok(Some(digest))
     }
 
-    /// The stat cache's key of `path`: relative to the workspace.
+    /// The stat cache's key of `path`: relative to the workspace. Compares bytes (a no-op
+    /// asks for every input and output; `Path::strip_prefix` walks components).
     fn rel<'p>(&self, path: &'p Path) -> &'p [u8] {
-        path_key(path.strip_prefix(&self.base).unwrap_or(path))
+        let (p, base) = (path_key(path), path_key(&self.base));
+        let is_sep = |c: &u8| std::path::is_separator((*c).into());
+        match p.strip_prefix(base) {
+            Some(rest) if base.last().is_some_and(is_sep) || rest.first().is_some_and(is_sep) => {
+                let start = rest.iter().take_while(|c| is_sep(c)).count();
+                &rest[start..]
+            }
+            _ => p,
+        }
     }
 
     /// Writes the stat cache back if anything was learnt. Racy entries are left out.
@@ -666,6 +675,17 @@ mod tests {
         assert_eq!(m.insert("a".into(), d(2)), None);
         assert_eq!(m.insert("b".into(), d(3)), Some(d(1)));
         assert_eq!(m.keys().collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    #[test]
+    fn stat_cache_keys_are_relative_to_the_workspace() {
+        let h = |base: &str| Hasher::load(PathBuf::from("/nonexistent/stat"), base.into());
+        assert_eq!(h("/w").rel(Path::new("/w/a/b.txt")), b"a/b.txt");
+        assert_eq!(h("/w/").rel(Path::new("/w/a/b.txt")), b"a/b.txt");
+        assert_eq!(h(".").rel(Path::new("./a/b.txt")), b"a/b.txt");
+        assert_eq!(h("/w").rel(Path::new("/wx/b.txt")), b"/wx/b.txt");
+        assert_eq!(h(".").rel(Path::new("../b.txt")), b"../b.txt");
+        assert_eq!(h(".").rel(Path::new("a.txt")), b"a.txt");
     }
 
     #[test]
