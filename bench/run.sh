@@ -10,6 +10,7 @@
 # startup). If `ninja` is on PATH, the same graph's no-op `ninja` is timed too, interleaved
 # with the parity runs. Uses the release binary (built here). With BENCH_DIR=DIR, a workspace
 # already built there by an earlier run is reused (the initial build at V=20000 is long).
+# The incremental build is timed up to V=BENCH_INCR_MAX_V (default 2000; "-" above).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 project="$(dirname "$here")"
@@ -79,6 +80,7 @@ for v in "${sizes[@]}"; do
   while read -r label ms; do med[$label]="$ms"; done < <(medians_ms "${cmds[@]}")
   stm=$(peak_mb "$parity" -C "$dir" status)
   bum=$(peak_mb "$parity" -C "$dir" build)
-  inc=$(incr_ms "$dir")
+  inc="-"
+  (( v <= ${BENCH_INCR_MAX_V:-2000} )) && inc=$(incr_ms "$dir")
   printf '%-7s %-7s %10s %10s %10s %10s %10s %12s %10s\n' "$v" "$((5 * v + 1))" "${med[status]}" "${med[build]}" "$inc" "$stm" "$bum" "${med[ninja]}" "${med[version]}"
 done
