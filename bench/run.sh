@@ -68,14 +68,15 @@ for v in "${sizes[@]}"; do
     bash "$here/gen.sh" "$v" "$dir" >/dev/null
     "$parity" -C "$dir" build -j "$(nproc)" >/dev/null 2>&1
   fi
-  "$parity" -C "$dir" status >/dev/null   # settle the stat cache (files written just now are "racy")
-  sleep 1.1
-  "$parity" -C "$dir" status >/dev/null
   cmds=("status=$parity -C $dir status" "build=$parity -C $dir build" "version=$parity --version")
   if command -v ninja >/dev/null; then
+    # First, as ninja rewrites every output it has no log of: parity then rehashes them once.
     ( cd "$dir" && ninja >/dev/null )
     cmds+=("ninja=ninja -C $dir")
   fi
+  "$parity" -C "$dir" build >/dev/null 2>&1   # settle the stat cache (files written just now are "racy")
+  sleep 1.1
+  "$parity" -C "$dir" status >/dev/null
   declare -A med=([ninja]="-")
   while read -r label ms; do med[$label]="$ms"; done < <(medians_ms "${cmds[@]}")
   stm=$(peak_mb "$parity" -C "$dir" status)
