@@ -565,6 +565,14 @@ impl Workspace {
             }
             levels[l].push(ix);
         }
+        // Each node's record, found once by hashing its id (not by comparing long ids down the
+        // lock's tree for every node).
+        let mut recorded: Vec<Option<&LockEntry>> = vec![None; n];
+        for (id, entry) in &lock.nodes {
+            if let Some(&ix) = self.graph.by_id.get(id.as_str()) {
+                recorded[ix] = Some(entry);
+            }
+        }
         let mut out: Vec<Option<Evaluated>> = Vec::new();
         out.resize_with(n, || None);
         let mut dep_states: Vec<Option<DepState>> = vec![None; n];
@@ -575,7 +583,7 @@ impl Workspace {
                 .with_min_len(32)
                 .map(|&ix| {
                     let started = std::time::Instant::now();
-                    let entry = lock.nodes.get(self.graph.nodes[ix].id.as_str());
+                    let entry = recorded[ix];
                     let view = |d: NodeIx| match &states[d] {
                         Some(s) => Cow::Borrowed(s),
                         None => Cow::Owned(DepState::Unknown),
