@@ -6,8 +6,11 @@
 #   status   no-op `parity status`
 #   build    no-op `parity build`
 #   incr     `parity build` after changing wrapper.json (V reports + the index rerun)
-# and the peak resident memory of the no-op status and build. If `ninja` is on PATH, the same
-# graph's no-op `ninja` is timed too. Uses the release binary (built here).
+# and the peak resident memory of the no-op status and build, and `parity --version` (process
+# startup). If `ninja` is on PATH, the same graph's no-op `ninja` is timed too, interleaved
+# with the parity runs. Uses the release binary (built here). With BENCH_DIR=DIR, a workspace
+# already built there by an earlier run is reused (the initial build at V=20000 is long).
+# The incremental build is timed up to V=BENCH_INCR_MAX_V (default 2000; "-" above).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 project="$(dirname "$here")"
@@ -17,17 +20,21 @@ parity="$project/target/release/parity"
 work="${BENCH_DIR:-$(mktemp -d)}"
 runs=5
 
-# median_ms CMD...: runs CMD $runs times, prints the median wall time in ms
-median_ms() {
+# medians_ms LABEL=CMD...: runs the commands in turn, $runs rounds (interleaved, so a noisy
+# neighbour hurts them alike), prints "LABEL median_ms" per command. Commands are split on
+# spaces (no quoting needed here).
+medians_ms() {
   python3 - "$runs" "$@" <<'PY'
 import subprocess, sys, time, statistics
-n = int(sys.argv[1]); cmd = sys.argv[2:]
-times = []
+n = int(sys.argv[1]); cmds = [a.split("=", 1) for a in sys.argv[2:]]
+times = {label: [] for label, _ in cmds}
 for _ in range(n):
-    t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    times.append((time.perf_counter() - t) * 1000)
-print(f"{statistics.median(times):.1f}")
+    for label, cmd in cmds:
+        t = time.perf_counter()
+        subprocess.run(cmd.split(" "), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times[label].append((time.perf_counter() - t) * 1000)
+for label, _ in cmds:
+    print(label, f"{statistics.median(times[label]):.1f}")
 PY
 }
 
@@ -53,24 +60,28 @@ incr_ms() {
   printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p"
 }
 
-printf '%-7s %-7s %10s %10s %10s %10s %10s %12s\n' V nodes "status ms" "build ms" "incr ms" "status MB" "build MB" "ninja no-op"
+printf '%-7s %-7s %10s %10s %10s %10s %10s %12s %10s\n' V nodes "status ms" "build ms" "incr ms" "status MB" "build MB" "ninja no-op" "--version"
 for v in "${sizes[@]}"; do
   dir="$work/v$v"
-  rm -rf "$dir"
-  bash "$here/gen.sh" "$v" "$dir" >/dev/null
-  "$parity" -C "$dir" build -j "$(nproc)" >/dev/null 2>&1
-  "$parity" -C "$dir" status >/dev/null   # settle the stat cache (files written just now are "racy")
+  if [[ ! -f "$dir/pipeline.lock" ]]; then
+    rm -rf "$dir"
+    bash "$here/gen.sh" "$v" "$dir" >/dev/null
+    "$parity" -C "$dir" build -j "$(nproc)" >/dev/null 2>&1
+  fi
+  cmds=("status=$parity -C $dir status" "build=$parity -C $dir build" "version=$parity --version")
+  if command -v ninja >/dev/null; then
+    # First, as ninja rewrites every output it has no log of: parity then rehashes them once.
+    ( cd "$dir" && ninja >/dev/null )
+    cmds+=("ninja=ninja -C $dir")
+  fi
+  "$parity" -C "$dir" build >/dev/null 2>&1   # settle the stat cache (files written just now are "racy")
   sleep 1.1
   "$parity" -C "$dir" status >/dev/null
-  st=$(median_ms "$parity" -C "$dir" status)
-  bu=$(median_ms "$parity" -C "$dir" build)
+  declare -A med=([ninja]="-")
+  while read -r label ms; do med[$label]="$ms"; done < <(medians_ms "${cmds[@]}")
   stm=$(peak_mb "$parity" -C "$dir" status)
   bum=$(peak_mb "$parity" -C "$dir" build)
-  inc=$(incr_ms "$dir")
-  nj="-"
-  if command -v ninja >/dev/null; then
-    ( cd "$dir" && ninja >/dev/null )
-    nj="$(median_ms ninja -C "$dir") ms"
-  fi
-  printf '%-7s %-7s %10s %10s %10s %10s %10s %12s\n' "$v" "$((5 * v + 1))" "$st" "$bu" "$inc" "$stm" "$bum" "$nj"
+  inc="-"
+  (( v <= ${BENCH_INCR_MAX_V:-2000} )) && inc=$(incr_ms "$dir")
+  printf '%-7s %-7s %10s %10s %10s %10s %10s %12s %10s\n' "$v" "$((5 * v + 1))" "${med[status]}" "${med[build]}" "$inc" "$stm" "$bum" "${med[ninja]}" "${med[version]}"
 done

@@ -176,9 +176,20 @@ pub fn build(
     cancel: &AtomicBool,
     reporter: &mut dyn Reporter,
 ) -> Result<Summary> {
+    build_with_state(ws, ws.load_state()?, targets, opts, cancel, reporter)
+}
+
+/// [`build`] from a state already loaded (under the build lock) by
+/// [`Workspace::load_state`] or [`Workspace::recover`].
+pub fn build_with_state(
+    ws: &Workspace,
+    (hasher, lock, recovered): (Hasher, Lock, usize),
+    targets: &[NodeIx],
+    opts: &BuildOptions,
+    cancel: &AtomicBool,
+    reporter: &mut dyn Reporter,
+) -> Result<Summary> {
     let started = Instant::now();
-    let hasher = ws.hasher();
-    let (lock, recovered) = ws.recorded_state(&hasher)?;
     let lock = std::sync::RwLock::new(lock);
     let selection = ws.graph.closure(targets);
     reporter.event(Event::Plan {
@@ -348,14 +359,20 @@ pub fn build(
     }
 
     if !opts.dry_run {
+        // Nothing recorded, recovered or dropped: the lock on disk is already what it would be.
+        let mut changed = recovered > 0 || journal.is_some();
         if let Some(mut j) = journal {
             j.sync()?;
             drop(j);
         }
         let mut lock = lock.into_inner().map_err(|_| poisoned())?;
+        let before = lock.nodes.len();
         lock.nodes
-            .retain(|id, _| ws.graph.by_id.contains_key(&NodeId(id.clone())));
-        lock.write(&ws.lock_path)?;
+            .retain(|id, _| ws.graph.by_id.contains_key(id.as_str()));
+        changed |= lock.nodes.len() != before;
+        if changed {
+            lock.write(&ws.lock_path)?;
+        }
         Journal::remove(&ws.journal_path())?;
         hasher.save()?;
     }
@@ -707,18 +724,18 @@ impl Executor for RealExecutor<'_> {
 fn lock_entry(
     key: crate::fingerprint::ActionKey,
     material: &crate::fingerprint::KeyMaterial,
-    outputs: BTreeMap<String, crate::hash::FileDigest>,
+    outputs: crate::hash::DigestMap,
 ) -> LockEntry {
     LockEntry {
         key,
         rule: material.rule_id(),
         settings: material.settings_digest(),
-        inputs: material.inputs.clone(),
+        inputs: material.inputs.clone().into_iter().collect(),
         outputs,
     }
 }
 
-fn digests(action: &ActionEntry) -> BTreeMap<String, crate::hash::FileDigest> {
+fn digests(action: &ActionEntry) -> crate::hash::DigestMap {
     action
         .outputs
         .iter()

@@ -15,10 +15,12 @@
 //! A node input's digest is the producer's *output* digest, so a rebuild that yields identical
 //! bytes changes no consumer key (early cutoff).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::hash::{Digest, FileDigest};
+use crate::graph::{Output, OutputKind};
+use crate::hash::{Digest, DigestMap, FileDigest};
 
 /// Everything an action key is computed from.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -44,13 +46,90 @@ pub struct KeyMaterial {
 /// A node's action key.
 pub type ActionKey = Digest;
 
+const KEY_PREFIX: &[u8] = b"parity-action-key/1\n";
+
+/// blake3 of `prefix` followed by the JSON of `value`, serialized into a buffer reused by the
+/// thread (hashing one slice beats many small hasher updates, and nothing is allocated).
+fn digest_json(prefix: &[u8], value: &impl serde::Serialize) -> Digest {
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        buf.extend_from_slice(prefix);
+        // Serializing these types into memory cannot fail.
+        let _ = serde_json::to_writer(&mut *buf, value);
+        Digest::of(&buf)
+    })
+}
+
+/// [`KeyMaterial`] borrowed from the graph: serializes to the same bytes, so it yields the same
+/// key, without cloning a node's params, config and names (a no-op evaluates every node).
+#[derive(serde::Serialize)]
+pub struct KeyView<'a> {
+    /// Rule name.
+    pub rule: &'a str,
+    /// Rule version.
+    pub rule_version: u32,
+    /// Params of the node.
+    pub params: &'a BTreeMap<String, String>,
+    /// Rule config.
+    pub config: &'a serde_json::Value,
+    /// SOURCE_DATE_EPOCH, when the rule reads the time.
+    pub epoch: Option<i64>,
+    /// Declared environment variables and their values.
+    pub env: &'a BTreeMap<String, Option<String>>,
+    /// Declared outputs.
+    #[serde(serialize_with = "output_names")]
+    pub outputs: &'a [Output],
+    /// Present inputs: name -> digest.
+    pub inputs: &'a BTreeMap<Cow<'a, str>, FileDigest>,
+}
+
+impl KeyView<'_> {
+    /// The action key: equal to [`KeyMaterial::key`] of the same material.
+    pub fn key(&self) -> ActionKey {
+        digest_json(KEY_PREFIX, self)
+    }
+
+    /// The owned material (to run the node, or to diff it against its record).
+    pub fn to_material(&self) -> KeyMaterial {
+        KeyMaterial {
+            rule: self.rule.to_string(),
+            rule_version: self.rule_version,
+            params: self.params.clone(),
+            config: self.config.clone(),
+            epoch: self.epoch,
+            env: self.env.clone(),
+            outputs: self.outputs.iter().map(Output::name).collect(),
+            inputs: self
+                .inputs
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+        }
+    }
+}
+
+/// Serializes outputs as their [`Output::name`]s without allocating them.
+fn output_names<S: serde::Serializer>(outputs: &&[Output], s: S) -> Result<S::Ok, S::Error> {
+    struct Name<'a>(&'a Output);
+    impl serde::Serialize for Name<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            match self.0.kind {
+                OutputKind::Committed => s.serialize_str(&self.0.path),
+                OutputKind::Cache => s.collect_str(&format_args!("{{cache}}/{}", self.0.path)),
+            }
+        }
+    }
+    s.collect_seq(outputs.iter().map(Name))
+}
+
 impl KeyMaterial {
     /// The action key.
     pub fn key(&self) -> ActionKey {
-        let mut h = blake3::Hasher::new();
-        h.update(b"parity-action-key/1\n");
-        h.update(&serde_json::to_vec(self).unwrap_or_default());
-        Digest(*h.finalize().as_bytes())
+        digest_json(KEY_PREFIX, self)
     }
 
     /// `name@version` of the rule, as recorded in the lock.
@@ -61,8 +140,15 @@ impl KeyMaterial {
     /// Digest of everything but the inputs and the rule: params, config, epoch, env, outputs. Recorded
     /// so that `explain` can tell "config changed" from "input changed".
     pub fn settings_digest(&self) -> Digest {
-        let v = serde_json::json!([self.params, self.config, self.epoch, self.env, self.outputs]);
-        Digest::of(&serde_json::to_vec(&v).unwrap_or_default())
+        // The same bytes as a JSON array of the five, without building a `Value` tree.
+        let settings = (
+            &self.params,
+            &self.config,
+            self.epoch,
+            &self.env,
+            &self.outputs,
+        );
+        digest_json(b"", &settings)
     }
 }
 
@@ -163,7 +249,7 @@ impl fmt::Display for DirtyReason {
 pub fn diff_key(
     recorded_rule: &str,
     recorded_settings: Digest,
-    recorded_inputs: &BTreeMap<String, FileDigest>,
+    recorded_inputs: &DigestMap,
     now: &KeyMaterial,
 ) -> Vec<DirtyReason> {
     let mut reasons = Vec::new();
@@ -190,4 +276,77 @@ pub fn diff_key(
         }
     }
     reasons
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn material() -> KeyMaterial {
+        KeyMaterial {
+            rule: "command".into(),
+            rule_version: 1,
+            params: BTreeMap::from([("version".into(), "0.92.0".into())]),
+            config: serde_json::json!({"command": "cat $in > $out", "env": ["A"]}),
+            epoch: Some(1_769_990_400),
+            env: BTreeMap::from([("A".into(), Some("1".into())), ("B".into(), None)]),
+            outputs: vec!["b.txt".into(), "{cache}/a".into()],
+            inputs: BTreeMap::from([(
+                "in.txt".into(),
+                FileDigest {
+                    blake3: Digest([7; 32]),
+                    size: 3,
+                },
+            )]),
+        }
+    }
+
+    /// Keys are recorded in every committed `pipeline.lock`: streaming them must not change a
+    /// single byte of what is hashed.
+    #[test]
+    fn streamed_digests_equal_the_documented_serialization() {
+        let m = material();
+        let mut bytes = b"parity-action-key/1\n".to_vec();
+        bytes.extend(serde_json::to_vec(&m).unwrap());
+        assert_eq!(m.key(), Digest::of(&bytes));
+        let v = serde_json::json!([m.params, m.config, m.epoch, m.env, m.outputs]);
+        assert_eq!(
+            m.settings_digest(),
+            Digest::of(&serde_json::to_vec(&v).unwrap())
+        );
+    }
+
+    #[test]
+    fn a_borrowed_view_yields_the_same_key() {
+        let m = material();
+        let outputs = [
+            Output {
+                path: "b.txt".into(),
+                kind: OutputKind::Committed,
+                dir: false,
+            },
+            Output {
+                path: "a".into(),
+                kind: OutputKind::Cache,
+                dir: true,
+            },
+        ];
+        let inputs = m
+            .inputs
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(k.as_str()), *v))
+            .collect();
+        let view = KeyView {
+            rule: &m.rule,
+            rule_version: m.rule_version,
+            params: &m.params,
+            config: &m.config,
+            epoch: m.epoch,
+            env: &m.env,
+            outputs: &outputs,
+            inputs: &inputs,
+        };
+        assert_eq!(view.key(), m.key());
+        assert_eq!(view.to_material(), m);
+    }
 }

@@ -154,7 +154,8 @@ pub fn remove_any(path: &Path) -> std::io::Result<()> {
 
 /// Joins a `/`-separated relative path onto `base`.
 pub fn join_rel(base: &Path, rel: &str) -> PathBuf {
-    let mut p = base.to_path_buf();
+    let mut p = PathBuf::with_capacity(base.as_os_str().len() + rel.len() + 1);
+    p.push(base);
     for part in rel.split('/').filter(|s| !s.is_empty()) {
         p.push(part);
     }

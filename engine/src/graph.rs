@@ -30,6 +30,12 @@ impl NodeId {
     }
 }
 
+impl std::borrow::Borrow<str> for NodeId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -111,7 +117,8 @@ pub struct Node {
     pub rule: String,
     /// Rule config with `{param}` placeholders substituted in every string; canonical JSON
     /// (objects are BTreeMap-sorted by serde_json).
-    pub config: serde_json::Value,
+    /// Shared by every node of the artifact when it holds no placeholder.
+    pub config: std::sync::Arc<serde_json::Value>,
     /// Host constraint after substitution (`x86_64-unknown-linux-musl`, `linux`, `macos`, ...).
     pub host: Option<String>,
     /// SOURCE_DATE_EPOCH for this node, if the artifact declares one (`epoch = ...`).
@@ -134,14 +141,16 @@ pub struct Graph {
     /// A topological order of all nodes (dependencies first), stable with respect to node order.
     pub topo: Vec<NodeIx>,
     /// Lookup by id.
-    pub by_id: std::collections::HashMap<NodeId, NodeIx>,
+    pub by_id: FxHashMap<NodeId, NodeIx>,
     /// The nodes of each artifact, in declaration order (index = artifact index).
     pub artifacts: Vec<ArtifactNodes>,
     /// Every declared output by [`Output::name`] -> (producer, output index).
-    pub outputs: std::collections::HashMap<String, (NodeIx, usize)>,
+    pub outputs: FxHashMap<String, (NodeIx, usize)>,
 }
 
 use std::collections::{BinaryHeap, HashMap};
+
+use crate::hash::FxHashMap;
 use std::ops::Range;
 
 use crate::error::did_you_mean;
@@ -298,6 +307,16 @@ enum ConfigTemplate {
 }
 
 impl ConfigTemplate {
+    /// Whether it renders the same for every node (no placeholder anywhere).
+    fn is_constant(&self) -> bool {
+        match self {
+            ConfigTemplate::String(t) => t.pieces.iter().all(|p| matches!(p, Piece::Lit(_))),
+            ConfigTemplate::Array(items) => items.iter().all(ConfigTemplate::is_constant),
+            ConfigTemplate::Table(entries) => entries.iter().all(|(_, v)| v.is_constant()),
+            ConfigTemplate::Scalar(_) => true,
+        }
+    }
+
     fn render(&self, values: &[&str]) -> serde_json::Value {
         match self {
             ConfigTemplate::String(t) => serde_json::Value::String(t.render(values)),
@@ -331,7 +350,13 @@ struct CompiledArtifact<'p> {
     outputs: Vec<Template>,
     host: Option<Template>,
     epoch: EpochTemplate<'p>,
-    config: Option<ConfigTemplate>,
+    config: CompiledConfig,
+}
+
+/// An artifact's rule config: rendered once when it holds no placeholder, else per node.
+enum CompiledConfig {
+    Shared(std::sync::Arc<serde_json::Value>),
+    PerNode(ConfigTemplate),
 }
 
 /// Expansion state shared by the steps of [`Graph::build`].
@@ -477,6 +502,15 @@ impl<'p> Builder<'p> {
 
     fn compile(&self, ix: usize, params: &[String]) -> Result<CompiledArtifact<'p>> {
         let a = &self.p.artifacts[ix];
+        let config = match &a.config {
+            None => CompiledConfig::Shared(std::sync::Arc::new(serde_json::Value::Object(
+                Default::default(),
+            ))),
+            Some(c) => match self.config(c, params, &a.name)? {
+                t if t.is_constant() => CompiledConfig::Shared(std::sync::Arc::new(t.render(&[]))),
+                t => CompiledConfig::PerNode(t),
+            },
+        };
         let t = |s: &'p Spanned<String>, output| self.template(s, params, &a.name, output);
         let epoch = match &a.epoch {
             None => EpochTemplate::None,
@@ -506,11 +540,7 @@ impl<'p> Builder<'p> {
                 .collect::<Result<_>>()?,
             host: a.host.as_ref().map(|s| t(s, false)).transpose()?,
             epoch,
-            config: a
-                .config
-                .as_ref()
-                .map(|c| self.config(c, params, &a.name))
-                .transpose()?,
+            config,
         })
     }
 }
@@ -606,10 +636,10 @@ impl Builder<'_> {
                 .zip(vals.iter().map(|v| v.to_string()))
                 .collect(),
             rule: self.p.artifacts[ai].rule.value.clone(),
-            config: c.config.as_ref().map_or_else(
-                || serde_json::Value::Object(Default::default()),
-                |t| t.render(vals),
-            ),
+            config: match &c.config {
+                CompiledConfig::Shared(config) => config.clone(),
+                CompiledConfig::PerNode(t) => std::sync::Arc::new(t.render(vals)),
+            },
             host: c.host.as_ref().map(|t| t.render(vals)),
             inputs: Vec::new(),
             outputs,
@@ -904,8 +934,8 @@ impl Graph {
                 .span
                 .clone()
         };
-        let mut map: HashMap<String, (NodeIx, usize)> =
-            HashMap::with_capacity(self.nodes.len() * 2);
+        let mut map: FxHashMap<String, (NodeIx, usize)> = FxHashMap::default();
+        map.reserve(self.nodes.len() * 2);
         for (ni, node) in self.nodes.iter().enumerate() {
             for (oi, o) in node.outputs.iter().enumerate() {
                 if let Some((other, _)) = map.insert(o.name(), (ni, oi)) {
@@ -1099,7 +1129,7 @@ impl Graph {
                 return an.product(&allowed);
             }
         }
-        if let Some(&i) = self.by_id.get(&NodeId(pattern.to_string())) {
+        if let Some(&i) = self.by_id.get(pattern) {
             return vec![i];
         }
         if pattern.contains(['*', '?']) {

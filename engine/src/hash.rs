@@ -73,6 +73,114 @@ pub struct FileDigest {
     pub size: u64,
 }
 
+/// Name -> digest, sorted by name: what the lock records of a node's inputs and outputs. A
+/// sorted vector (a node has a handful; a `BTreeMap` allocates room for eleven), shared on
+/// clone (every fresh node hands its outputs to its consumers), serialized as a JSON object
+/// exactly like a `BTreeMap`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DigestMap(std::sync::Arc<Vec<(String, FileDigest)>>);
+
+impl DigestMap {
+    /// The digest recorded for `name`.
+    pub fn get(&self, name: &str) -> Option<&FileDigest> {
+        self.position(name).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Records `digest` for `name`, returning the one it replaces.
+    pub fn insert(&mut self, name: String, digest: FileDigest) -> Option<FileDigest> {
+        let entries = std::sync::Arc::make_mut(&mut self.0);
+        match entries.binary_search_by(|(k, _)| k.as_str().cmp(&name)) {
+            Ok(i) => Some(std::mem::replace(&mut entries[i].1, digest)),
+            Err(i) => {
+                entries.insert(i, (name, digest));
+                None
+            }
+        }
+    }
+
+    /// Name and digest, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &FileDigest)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    /// The names, sorted.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    /// The digests, in name order.
+    pub fn values(&self) -> impl Iterator<Item = &FileDigest> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    /// How many names.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn position(&self, name: &str) -> std::result::Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(name))
+    }
+}
+
+impl FromIterator<(String, FileDigest)> for DigestMap {
+    /// Like a `BTreeMap`: sorted, and a repeated name keeps its last digest.
+    fn from_iter<I: IntoIterator<Item = (String, FileDigest)>>(iter: I) -> Self {
+        let mut v: Vec<(String, FileDigest)> = iter.into_iter().collect();
+        if !v.is_sorted_by(|a, b| a.0 < b.0) {
+            v.reverse();
+            v.sort_by(|a, b| a.0.cmp(&b.0)); // stable: the last of equal names comes first
+            v.dedup_by(|later, first| later.0 == first.0);
+        }
+        DigestMap(std::sync::Arc::new(v))
+    }
+}
+
+impl<'a> IntoIterator for &'a DigestMap {
+    type Item = (&'a String, &'a FileDigest);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, FileDigest)>,
+        fn(&'a (String, FileDigest)) -> (&'a String, &'a FileDigest),
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl serde::Serialize for DigestMap {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DigestMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = DigestMap;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of names to digests")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<DigestMap, A::Error> {
+                let mut v = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+                while let Some(entry) = map.next_entry::<String, FileDigest>()? {
+                    v.push(entry);
+                }
+                Ok(v.into_iter().collect())
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
 /// Files at least this large are hashed with blake3's multi-threaded mmap update.
 const LARGE_FILE: u64 = 16 << 20;
 
@@ -238,42 +346,55 @@ impl std::hash::Hasher for FxHasher {
 /// A `HashMap` with [`FxHasher`].
 pub type FxHashMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
 
+/// A path as the key of the engine's maps: its encoded bytes, hashed as one slice (hashing a
+/// `Path` walks its components, which showed up in profiles of no-op runs).
+type PathKey = Box<[u8]>;
+
+fn path_key(path: &Path) -> &[u8] {
+    path.as_os_str().as_encoded_bytes()
+}
+
 /// Hashes files, consulting and updating the stat cache; memoizes within one run so a file that
 /// is the input of many nodes is looked at once. Shared by the worker threads.
 pub struct Hasher {
     file: PathBuf,
     base: PathBuf,
-    entries: RwLock<FxHashMap<PathBuf, (StatKey, FileDigest)>>,
-    memo: RwLock<FxHashMap<PathBuf, Option<FileDigest>>>,
+    entries: RwLock<FxHashMap<PathKey, (StatKey, FileDigest)>>,
+    memo: RwLock<FxHashMap<PathKey, Option<FileDigest>>>,
     dirty: std::sync::atomic::AtomicBool,
 }
 
 impl Hasher {
-    /// Loads the stat cache from `file` (a missing or unreadable cache is simply empty). Paths
-    /// are recorded relative to `base` (the workspace), never absolute.
+    /// Loads the stat cache from `file`. A missing, unreadable, truncated or corrupt cache (its
+    /// checksum does not match) is simply empty: it is never trusted. Paths are recorded
+    /// relative to `base` (the workspace), never absolute.
     pub fn load(file: PathBuf, base: PathBuf) -> Hasher {
-        let entries = std::fs::read_to_string(&file)
-            .map(|t| parse_stat_cache(&t))
+        let entries: FxHashMap<_, _> = std::fs::read(&file)
+            .ok()
+            .and_then(|bytes| decode_stat_cache(&bytes))
             .unwrap_or_default();
+        // A run looks at about as many paths as it knew last time: sized once, not regrown.
+        let mut memo = FxHashMap::default();
+        memo.reserve(entries.len());
         Hasher {
             file,
             base,
             entries: RwLock::new(entries),
-            memo: RwLock::new(FxHashMap::default()),
+            memo: RwLock::new(memo),
             dirty: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     /// Digest of the file or directory at `path`, `None` if it does not exist.
     pub fn digest(&self, path: &Path) -> Result<Option<FileDigest>> {
-        if let Some(d) = self.memo.read().map_err(poisoned)?.get(path) {
+        if let Some(d) = self.memo.read().map_err(poisoned)?.get(path_key(path)) {
             return Ok(*d);
         }
         let d = self.digest_uncached(path)?;
         self.memo
             .write()
             .map_err(poisoned)?
-            .insert(path.to_path_buf(), d);
+            .insert(path_key(path).into(), d);
         Ok(d)
     }
 
@@ -287,10 +408,11 @@ impl Hasher {
             return;
         };
         for ancestor in path.ancestors() {
-            memo.remove(ancestor);
+            memo.remove(path_key(ancestor));
         }
         if path.is_dir() {
-            memo.retain(|p, _| !p.starts_with(path));
+            let dir = path_key(path);
+            memo.retain(|p, _| !is_under(p, dir));
         }
     }
 
@@ -300,11 +422,11 @@ impl Hasher {
             && meta.is_file()
             && let Ok(mut entries) = self.entries.write()
         {
-            entries.insert(self.rel(path), (StatKey::of(&meta), digest));
+            entries.insert(self.rel(path).into(), (StatKey::of(&meta), digest));
             self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         if let Ok(mut memo) = self.memo.write() {
-            memo.insert(path.to_path_buf(), Some(digest));
+            memo.insert(path_key(path).into(), Some(digest));
         }
     }
 
@@ -320,7 +442,7 @@ impl Hasher {
         }
         let key = StatKey::of(&meta);
         let rel = self.rel(path);
-        if let Some((k, d)) = self.entries.read().map_err(poisoned)?.get(&rel)
+        if let Some((k, d)) = self.entries.read().map_err(poisoned)?.get(rel)
             && *k == key
         {
             return Ok(Some(*d));
@@ -329,13 +451,23 @@ impl Hasher {
         self.entries
             .write()
             .map_err(poisoned)?
-            .insert(rel, (key, digest));
+            .insert(rel.into(), (key, digest));
         self.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(Some(digest))
     }
 
-    fn rel(&self, path: &Path) -> PathBuf {
-        path.strip_prefix(&self.base).unwrap_or(path).to_path_buf()
+    /// The stat cache's key of `path`: relative to the workspace. Compares bytes (a no-op
+    /// asks for every input and output; `Path::strip_prefix` walks components).
+    fn rel<'p>(&self, path: &'p Path) -> &'p [u8] {
+        let (p, base) = (path_key(path), path_key(&self.base));
+        let is_sep = |c: &u8| std::path::is_separator((*c).into());
+        match p.strip_prefix(base) {
+            Some(rest) if base.last().is_some_and(is_sep) || rest.first().is_some_and(is_sep) => {
+                let start = rest.iter().take_while(|c| is_sep(c)).count();
+                &rest[start..]
+            }
+            _ => p,
+        }
     }
 
     /// Writes the stat cache back if anything was learnt. Racy entries are left out.
@@ -347,56 +479,220 @@ impl Hasher {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i128);
         let entries = self.entries.read().map_err(poisoned)?;
-        let mut sorted: Vec<_> = entries.iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(b.0));
-        let mut text = String::from("parity-stat-cache 1\n");
-        for (path, (k, d)) in sorted {
-            if now_ns - k.mtime_ns < 1_000_000_000 {
-                continue;
-            }
-            let Some(p) = path.to_str() else { continue };
-            text.push_str(&format!(
-                "{} {} {} {} {} {}\n",
-                d.blake3, k.size, k.mtime_ns, k.ino, k.ctime_ns, p
-            ));
-        }
-        fsutil::write_atomic(&self.file, text.as_bytes())
+        let mut kept: Vec<_> = entries
+            .iter()
+            .filter(|(_, (k, _))| now_ns - k.mtime_ns >= 1_000_000_000)
+            .collect();
+        kept.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        fsutil::write_atomic(&self.file, &encode_stat_cache(&kept))
     }
 }
 
-fn parse_stat_cache(text: &str) -> FxHashMap<PathBuf, (StatKey, FileDigest)> {
-    let mut lines = text.lines();
-    if lines.next() != Some("parity-stat-cache 1") {
-        return FxHashMap::default();
+/// Whether the path `p` is `dir` or lies below it (both as [`path_key`] bytes).
+fn is_under(p: &[u8], dir: &[u8]) -> bool {
+    p.starts_with(dir)
+        && (p.len() == dir.len()
+            || dir
+                .last()
+                .is_some_and(|&c| std::path::is_separator(c.into()))
+            || std::path::is_separator(p[dir.len()].into()))
+}
+
+/// The stat cache file: a versioned header, fixed-size records, and a blake3 checksum of
+/// everything before it, so a torn or corrupt file is detected and ignored.
+///
+/// ```text
+/// "parity-stat-cache\0" version:u32 count:u64
+/// count x { path_len:u32 path digest:[u8;32] size:u64 mtime_ns:i128 ino:u64 ctime_ns:i128 }
+/// blake3(all of the above):[u8;32]
+/// ```
+/// Integers are little-endian.
+const STAT_MAGIC: &[u8] = b"parity-stat-cache\0";
+const STAT_VERSION: u32 = 2;
+
+fn encode_stat_cache(entries: &[(&PathKey, &(StatKey, FileDigest))]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 + entries.len() * 128);
+    out.extend_from_slice(STAT_MAGIC);
+    out.extend_from_slice(&STAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+    for (path, (k, d)) in entries {
+        out.extend_from_slice(&(path.len() as u32).to_le_bytes());
+        out.extend_from_slice(path);
+        out.extend_from_slice(&d.blake3.0);
+        out.extend_from_slice(&k.size.to_le_bytes());
+        out.extend_from_slice(&k.mtime_ns.to_le_bytes());
+        out.extend_from_slice(&k.ino.to_le_bytes());
+        out.extend_from_slice(&k.ctime_ns.to_le_bytes());
     }
-    lines
-        .filter_map(|line| {
-            let mut it = line.splitn(6, ' ');
-            let digest = Digest::from_hex(it.next()?)?;
-            let size = it.next()?.parse().ok()?;
-            let mtime_ns = it.next()?.parse().ok()?;
-            let ino = it.next()?.parse().ok()?;
-            let ctime_ns = it.next()?.parse().ok()?;
-            let path = PathBuf::from(it.next()?);
-            Some((
-                path,
-                (
-                    StatKey {
-                        size,
-                        mtime_ns,
-                        ino,
-                        ctime_ns,
-                    },
-                    FileDigest {
-                        blake3: digest,
-                        size,
-                    },
-                ),
-            ))
-        })
-        .collect()
+    let sum = blake3::hash(&out);
+    out.extend_from_slice(sum.as_bytes());
+    out
+}
+
+/// The entries of a stat cache file; `None` when it is not one this version wrote, whole.
+fn decode_stat_cache(bytes: &[u8]) -> Option<FxHashMap<PathKey, (StatKey, FileDigest)>> {
+    let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
+    if blake3::hash(body).as_bytes() != sum {
+        return None;
+    }
+    let mut r = Reader(body);
+    if r.take(STAT_MAGIC.len())? != STAT_MAGIC || r.u32()? != STAT_VERSION {
+        return None;
+    }
+    let count = usize::try_from(r.u64()?).ok()?;
+    let mut map = FxHashMap::default();
+    map.reserve(count.min(body.len() / 100));
+    for _ in 0..count {
+        let len = r.u32()? as usize;
+        let path: PathKey = r.take(len)?.into();
+        let blake3 = Digest(r.take(32)?.try_into().ok()?);
+        let size = r.u64()?;
+        let mtime_ns = r.i128()?;
+        let ino = r.u64()?;
+        let ctime_ns = r.i128()?;
+        let key = StatKey {
+            size,
+            mtime_ns,
+            ino,
+            ctime_ns,
+        };
+        map.insert(path, (key, FileDigest { blake3, size }));
+    }
+    r.0.is_empty().then_some(map)
+}
+
+/// A cursor over a byte slice; every read is bounds-checked.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn i128(&mut self) -> Option<i128> {
+        Some(i128::from_le_bytes(self.take(16)?.try_into().ok()?))
+    }
 }
 
 fn poisoned<T>(_: T) -> Error {
     Error::Internal("a worker thread panicked while holding the stat cache".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A workspace with one file hashed once, its files old enough not to be racy, and the
+    /// stat cache saved.
+    fn saved_cache() -> (tempfile::TempDir, PathBuf, FileDigest) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.txt");
+        std::fs::write(&file, b"hello").unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let h = Hasher::load(dir.path().join("stat"), dir.path().to_path_buf());
+        let d = h.digest(&file).unwrap().unwrap();
+        h.save().unwrap();
+        (dir, file, d)
+    }
+
+    #[test]
+    fn stat_cache_round_trips_with_relative_paths() {
+        let (dir, file, d) = saved_cache();
+        let bytes = std::fs::read(dir.path().join("stat")).unwrap();
+        let map = decode_stat_cache(&bytes).unwrap();
+        assert_eq!(map.len(), 1);
+        let (key, (_, got)) = map.iter().next().unwrap();
+        assert_eq!(&key[..], b"a.txt", "recorded relative to the workspace");
+        assert_eq!(*got, d);
+        let h = Hasher::load(dir.path().join("stat"), dir.path().to_path_buf());
+        assert_eq!(h.digest(&file).unwrap(), Some(d));
+    }
+
+    #[test]
+    fn a_corrupt_stat_cache_is_ignored_not_trusted() {
+        let (dir, file, _) = saved_cache();
+        let stat = dir.path().join("stat");
+        let good = std::fs::read(&stat).unwrap();
+        // Lie about the digest of `a.txt`: flip one byte of its recorded digest.
+        let mut bad = good.clone();
+        let at = STAT_MAGIC.len() + 4 + 8 + 4 + b"a.txt".len();
+        bad[at] ^= 0xff;
+        assert!(decode_stat_cache(&bad).is_none(), "checksum mismatch");
+        std::fs::write(&stat, &bad).unwrap();
+        let h = Hasher::load(stat.clone(), dir.path().to_path_buf());
+        assert_eq!(
+            h.digest(&file).unwrap().unwrap().blake3,
+            Digest::of(b"hello"),
+            "the file is rehashed, the corrupt record is not used"
+        );
+        for cut in [0, 5, good.len() / 2, good.len() - 1] {
+            assert!(
+                decode_stat_cache(&good[..cut]).is_none(),
+                "truncated at {cut}"
+            );
+        }
+        let mut old_version = good.clone();
+        old_version[STAT_MAGIC.len()] = 1;
+        let n = old_version.len() - 32;
+        let sum = *blake3::hash(&old_version[..n]).as_bytes();
+        old_version[n..].copy_from_slice(&sum);
+        assert!(decode_stat_cache(&old_version).is_none(), "other version");
+    }
+
+    #[test]
+    fn digest_map_behaves_like_a_btree_map() {
+        let d = |n: u8| FileDigest {
+            blake3: Digest([n; 32]),
+            size: n.into(),
+        };
+        let pairs = [("b", 1), ("a", 2), ("c", 3), ("a", 4)];
+        let map: DigestMap = pairs.iter().map(|&(k, n)| (k.to_string(), d(n))).collect();
+        let tree: std::collections::BTreeMap<String, FileDigest> =
+            pairs.iter().map(|&(k, n)| (k.to_string(), d(n))).collect();
+        assert_eq!(
+            serde_json::to_string(&map).unwrap(),
+            serde_json::to_string(&tree).unwrap()
+        );
+        assert_eq!(map.get("a"), Some(&d(4)));
+        assert_eq!(map.get("z"), None);
+        let back: DigestMap = serde_json::from_str(&serde_json::to_string(&tree).unwrap()).unwrap();
+        assert_eq!(back, map);
+        let mut m = DigestMap::default();
+        assert_eq!(m.insert("b".into(), d(1)), None);
+        assert_eq!(m.insert("a".into(), d(2)), None);
+        assert_eq!(m.insert("b".into(), d(3)), Some(d(1)));
+        assert_eq!(m.keys().collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    #[test]
+    fn stat_cache_keys_are_relative_to_the_workspace() {
+        let h = |base: &str| Hasher::load(PathBuf::from("/nonexistent/stat"), base.into());
+        assert_eq!(h("/w").rel(Path::new("/w/a/b.txt")), b"a/b.txt");
+        assert_eq!(h("/w/").rel(Path::new("/w/a/b.txt")), b"a/b.txt");
+        assert_eq!(h(".").rel(Path::new("./a/b.txt")), b"a/b.txt");
+        assert_eq!(h("/w").rel(Path::new("/wx/b.txt")), b"/wx/b.txt");
+        assert_eq!(h(".").rel(Path::new("../b.txt")), b"../b.txt");
+        assert_eq!(h(".").rel(Path::new("a.txt")), b"a.txt");
+    }
+
+    #[test]
+    fn invalidating_a_directory_drops_what_lies_below_it_only() {
+        assert!(is_under(b"a/b/c", b"a/b"));
+        assert!(is_under(b"a/b", b"a/b"));
+        assert!(is_under(b"a/b/c", b"a/b/"));
+        assert!(!is_under(b"a/bc", b"a/b"));
+    }
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::fingerprint::ActionKey;
 use crate::fsutil;
-use crate::hash::{Digest, FileDigest};
+use crate::hash::{Digest, DigestMap};
 
 /// What the lock records of one node.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -29,10 +29,10 @@ pub struct LockEntry {
     /// Digest of params, config, env and epoch.
     pub settings: Digest,
     /// Input name -> digest.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub inputs: BTreeMap<String, FileDigest>,
+    #[serde(default, skip_serializing_if = "DigestMap::is_empty")]
+    pub inputs: DigestMap,
     /// Output name -> digest.
-    pub outputs: BTreeMap<String, FileDigest>,
+    pub outputs: DigestMap,
 }
 
 /// The recorded state of every node.
@@ -60,6 +60,9 @@ impl Lock {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lock::default()),
             Err(e) => return Err(Error::io("read", path, e)),
         };
+        if let Some(nodes) = parse_lines(&text) {
+            return Ok(Lock { nodes });
+        }
         let doc: LockDoc = serde_json::from_str(&text).map_err(|e| Error::Corrupt {
             path: path.to_path_buf(),
             reason: format!("{e} (delete it and run `parity build` to regenerate it)"),
@@ -100,6 +103,50 @@ impl Lock {
         fsutil::write_atomic(path, &bytes)?;
         Ok(true)
     }
+}
+
+/// The fast path of [`Lock::read`]: a lock laid out exactly as [`Lock::to_bytes`] writes it
+/// (one node per line) is parsed line by line, in parallel. `None` for anything else, which
+/// then takes the strict whole-document parse (and its precise error, if it is not valid).
+fn parse_lines(text: &str) -> Option<BTreeMap<String, LockEntry>> {
+    use rayon::prelude::*;
+    let head = format!("{{\n  \"version\": {LOCK_VERSION},\n  \"nodes\": {{");
+    let body = text.strip_prefix(head.as_str())?;
+    if body == "}\n}\n" {
+        return Some(BTreeMap::new());
+    }
+    let body = body.strip_prefix('\n')?.strip_suffix("\n  }\n}\n")?;
+    let lines: Vec<&str> = body.split('\n').collect();
+    let last = lines.len() - 1;
+    let entries: Option<Vec<(String, LockEntry)>> = lines
+        .par_iter()
+        .with_min_len(256)
+        .enumerate()
+        .map(|(i, line)| {
+            let line = line.strip_prefix("    ")?;
+            let line = if i == last {
+                line
+            } else {
+                line.strip_suffix(',')?
+            };
+            parse_line(line)
+        })
+        .collect();
+    let entries = entries?;
+    // Sorted and unique, as written: otherwise let the strict parse decide.
+    if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+        return None;
+    }
+    Some(entries.into_iter().collect())
+}
+
+/// `"id": {entry}`.
+fn parse_line(line: &str) -> Option<(String, LockEntry)> {
+    let mut ids = serde_json::Deserializer::from_str(line).into_iter::<String>();
+    let id = ids.next()?.ok()?;
+    let rest = line[ids.byte_offset()..].strip_prefix(": ")?;
+    let entry = serde_json::from_str(rest).ok()?;
+    Some((id, entry))
 }
 
 /// One journal line.
@@ -193,14 +240,16 @@ mod tests {
             key: Digest([n; 32]),
             rule: "command@1".into(),
             settings: Digest([0; 32]),
-            inputs: BTreeMap::new(),
-            outputs: BTreeMap::from([(
+            inputs: DigestMap::default(),
+            outputs: [(
                 "out.txt".to_string(),
-                FileDigest {
+                crate::hash::FileDigest {
                     blake3: Digest([n; 32]),
                     size: 3,
                 },
-            )]),
+            )]
+            .into_iter()
+            .collect(),
         }
     }
 
@@ -223,10 +272,45 @@ mod tests {
     }
 
     #[test]
+    fn a_lock_formatted_otherwise_is_still_read_strictly() {
+        let mut lock = Lock::default();
+        lock.nodes.insert("b".into(), entry(2));
+        lock.nodes.insert("a@1".into(), entry(1));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pipeline.lock");
+        let v: serde_json::Value = serde_json::from_slice(&lock.to_bytes()).unwrap();
+        std::fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+        assert!(parse_lines(&std::fs::read_to_string(&p).unwrap()).is_none());
+        assert_eq!(Lock::read(&p).unwrap(), lock);
+
+        // One bad digest on one line: the fast path declines, the strict parse names it.
+        let text = String::from_utf8(lock.to_bytes()).unwrap();
+        let bad = text.replacen(&Digest([2; 32]).to_hex(), "zz", 1);
+        std::fs::write(&p, &bad).unwrap();
+        let err = Lock::read(&p).unwrap_err().to_string();
+        assert!(err.contains("expected 64 hex digits"), "{err}");
+        assert!(err.contains("line 5"), "{err}");
+
+        // Lines out of order: not the layout `to_bytes` writes, so the strict parse reads it.
+        let swapped = format!(
+            "{{\n  \"version\": 1,\n  \"nodes\": {{\n    \"b\": {},\n    \"a@1\": {}\n  }}\n}}\n",
+            serde_json::to_string(&entry(2)).unwrap(),
+            serde_json::to_string(&entry(1)).unwrap()
+        );
+        assert!(parse_lines(&swapped).is_none());
+        std::fs::write(&p, &swapped).unwrap();
+        assert_eq!(Lock::read(&p).unwrap(), lock);
+    }
+
+    #[test]
     fn empty_lock_is_valid_json() {
         let bytes = Lock::default().to_bytes();
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(v["version"], 1);
+        assert_eq!(
+            parse_lines(std::str::from_utf8(&bytes).unwrap()),
+            Some(BTreeMap::new())
+        );
     }
 
     #[test]

@@ -10,10 +10,10 @@ use rayon::prelude::*;
 use crate::cache::LocalCache;
 use crate::error::{Error, Result};
 use crate::exec::Registry;
-use crate::fingerprint::{ActionKey, DirtyReason, KeyMaterial, diff_key};
+use crate::fingerprint::{ActionKey, DirtyReason, KeyMaterial, KeyView, diff_key};
 use crate::fsutil;
 use crate::graph::{Graph, Input, NodeIx, Output, OutputKind};
-use crate::hash::{FileDigest, Hasher};
+use crate::hash::{DigestMap, FileDigest, Hasher};
 use crate::pipeline::Pipeline;
 use crate::state::{Journal, Lock, LockEntry};
 
@@ -31,6 +31,39 @@ pub struct Workspace {
     pub lock_path: PathBuf,
     /// `cache/` next to `pipeline.toml`.
     pub cache: LocalCache,
+}
+
+/// The recorded state as stored, read before (or while) the graph is known: the stat cache
+/// and `pipeline.lock` ([`Workspace::recover`] then applies the journal of an interrupted
+/// build, which needs the graph).
+pub struct StoredState {
+    hasher: Hasher,
+    lock: Result<Lock>,
+}
+
+impl StoredState {
+    /// Reads the state of the workspace of `pipeline_file` (the stat cache and the lock,
+    /// concurrently). Writes nothing; a lock that cannot be read is reported by
+    /// [`Workspace::recover`].
+    pub fn read(pipeline_file: &Path) -> StoredState {
+        let dir = fsutil::parent_dir(pipeline_file);
+        StoredState::read_at(
+            dir,
+            dir.join("cache").join("stat"),
+            &lock_path_of(pipeline_file, dir),
+        )
+    }
+
+    fn read_at(dir: &Path, stat_path: PathBuf, lock_path: &Path) -> StoredState {
+        std::thread::scope(|s| {
+            let lock = s.spawn(|| Lock::read(lock_path));
+            let hasher = Hasher::load(stat_path, dir.to_path_buf());
+            let lock = lock
+                .join()
+                .unwrap_or_else(|_| Err(Error::Internal("the lock reader panicked".into())));
+            StoredState { hasher, lock }
+        })
+    }
 }
 
 /// How a node stands, as `status` shows it.
@@ -69,7 +102,7 @@ impl State {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DepState {
     /// Fresh or built: its current output digests.
-    Built(BTreeMap<String, FileDigest>),
+    Built(DigestMap),
     /// Will (or would) be rebuilt: its outputs are not known yet.
     Unknown,
     /// Cannot run here.
@@ -110,8 +143,11 @@ impl std::fmt::Display for Unavailable {
 /// The outcome of evaluating one node against its record.
 #[derive(Clone, Debug)]
 pub struct Evaluation {
-    /// The key material, when every dependency's outputs are known.
+    /// The key material, when every dependency's outputs are known (for a verdict-only
+    /// evaluation: only when the key differs from the recorded one, to explain it).
     pub material: Option<KeyMaterial>,
+    /// The action key, when every dependency's outputs are known.
+    pub key: Option<ActionKey>,
     /// Why the node is not fresh; empty = fresh.
     pub reasons: Vec<DirtyReason>,
     /// Why it cannot be evaluated or run at all.
@@ -123,7 +159,7 @@ pub struct Evaluation {
 impl Evaluation {
     /// The action key, when known.
     pub fn key(&self) -> Option<ActionKey> {
-        self.material.as_ref().map(KeyMaterial::key)
+        self.key
     }
 }
 
@@ -162,20 +198,14 @@ impl Workspace {
         pipeline_file: &Path,
         registry: Registry,
     ) -> Result<(Workspace, Hasher, Lock)> {
-        let dir = fsutil::parent_dir(pipeline_file).to_path_buf();
-        let lock_path = lock_path_of(pipeline_file, &dir);
-        let stat_path = dir.join("cache").join("stat");
         std::thread::scope(|s| {
-            let loader = s.spawn(|| {
-                let hasher = Hasher::load(stat_path, dir.clone());
-                (hasher, Lock::read(&lock_path))
-            });
+            let loader = s.spawn(|| StoredState::read(pipeline_file));
             let ws = Workspace::open(pipeline_file, registry);
-            let (hasher, lock) = loader
+            let stored = loader
                 .join()
                 .map_err(|_| Error::Internal("the state loader panicked".into()))?;
             let ws = ws?;
-            let lock = ws.apply_journal(lock?, &hasher)?.0;
+            let (hasher, lock, _) = ws.recover(stored)?;
             Ok((ws, hasher, lock))
         })
     }
@@ -183,6 +213,22 @@ impl Workspace {
     /// The stat-cache-backed hasher of this workspace.
     pub fn hasher(&self) -> Hasher {
         Hasher::load(self.cache.dir().join("stat"), self.dir.clone())
+    }
+
+    /// The stat cache and [`Workspace::recorded_state`], read concurrently.
+    pub fn load_state(&self) -> Result<(Hasher, Lock, usize)> {
+        self.recover(StoredState::read_at(
+            &self.dir,
+            self.cache.dir().join("stat"),
+            &self.lock_path,
+        ))
+    }
+
+    /// The state read by [`StoredState::read`] with the journal of an interrupted build
+    /// applied: the stat cache, the lock and how many nodes the journal gave back.
+    pub fn recover(&self, stored: StoredState) -> Result<(Hasher, Lock, usize)> {
+        let (lock, recovered) = self.apply_journal(stored.lock?, &stored.hasher)?;
+        Ok((stored.hasher, lock, recovered))
     }
 
     /// `pipeline.lock` with the journal of an interrupted build applied (entries whose
@@ -194,7 +240,7 @@ impl Workspace {
     fn apply_journal(&self, mut lock: Lock, hasher: &Hasher) -> Result<(Lock, usize)> {
         let mut recovered = 0;
         for (id, entry) in Journal::replay(&self.journal_path())? {
-            let Some(&ix) = self.graph.by_id.get(&crate::graph::NodeId(id.clone())) else {
+            let Some(&ix) = self.graph.by_id.get(id.as_str()) else {
                 continue;
             };
             if self.outputs_match(hasher, ix, &entry)? {
@@ -260,9 +306,24 @@ impl Workspace {
         dep: &dyn Fn(NodeIx) -> Cow<'d, DepState>,
         forced: bool,
     ) -> Result<Evaluation> {
+        self.evaluate_as(hasher, ix, recorded, dep, forced, true)
+    }
+
+    /// [`Workspace::evaluate`]; with `full` false only the verdict is wanted: the key material
+    /// is kept only to explain a changed key, and the inputs' paths are not collected.
+    fn evaluate_as<'d>(
+        &self,
+        hasher: &Hasher,
+        ix: NodeIx,
+        recorded: Option<&LockEntry>,
+        dep: &dyn Fn(NodeIx) -> Cow<'d, DepState>,
+        forced: bool,
+        full: bool,
+    ) -> Result<Evaluation> {
         let node = &self.graph.nodes[ix];
         let mut eval = Evaluation {
             material: None,
+            key: None,
             reasons: Vec::new(),
             unavailable: None,
             input_paths: Vec::new(),
@@ -270,7 +331,7 @@ impl Workspace {
         if forced {
             eval.reasons.push(DirtyReason::Forced);
         }
-        let mut inputs = BTreeMap::new();
+        let mut inputs: BTreeMap<Cow<'_, str>, FileDigest> = BTreeMap::new();
         let mut pending = false;
         for input in &node.inputs {
             match input {
@@ -278,8 +339,10 @@ impl Workspace {
                     let abs = fsutil::join_rel(self.root(), path);
                     match hasher.digest(&abs)? {
                         Some(d) => {
-                            inputs.insert(path.clone(), d);
-                            eval.input_paths.push((path.clone(), abs));
+                            inputs.insert(Cow::Borrowed(path), d);
+                            if full {
+                                eval.input_paths.push((path.clone(), abs));
+                            }
                         }
                         None if *optional => {}
                         None => {
@@ -295,20 +358,24 @@ impl Workspace {
                     let producer = &self.graph.nodes[*p];
                     match &*dep(*p) {
                         DepState::Built(outputs) => {
-                            let names: Vec<String> = match file {
-                                Some(f) => vec![f.clone()],
-                                None => producer.outputs.iter().map(Output::name).collect(),
+                            let names: Vec<Cow<'_, str>> = match file {
+                                Some(f) => vec![Cow::Borrowed(f)],
+                                None => producer.outputs.iter().map(output_name).collect(),
                             };
                             for name in names {
-                                let digest = match outputs.get(&name) {
+                                let digest = match outputs.get(name.as_ref()) {
                                     Some(d) => Some(*d),
                                     None => hasher.digest(&self.path_of(&name))?,
                                 };
                                 if let Some(d) = digest {
-                                    inputs.insert(name.clone(), d);
-                                    eval.input_paths.push((name.clone(), self.path_of(&name)));
+                                    if full {
+                                        eval.input_paths
+                                            .push((name.to_string(), self.path_of(&name)));
+                                    }
+                                    inputs.insert(name, d);
                                 } else {
-                                    eval.unavailable = Some(Unavailable::MissingInput(name));
+                                    eval.unavailable =
+                                        Some(Unavailable::MissingInput(name.into_owned()));
                                 }
                             }
                         }
@@ -356,16 +423,21 @@ impl Workspace {
                     (k, v)
                 })
                 .collect();
-            eval.material = Some(KeyMaterial {
-                rule: node.rule.clone(),
+            let view = KeyView {
+                rule: &node.rule,
                 rule_version: rule.version(),
-                params: node.params.clone(),
-                config: node.config.clone(),
+                params: &node.params,
+                config: &node.config,
                 epoch,
-                env,
-                outputs: node.outputs.iter().map(Output::name).collect(),
-                inputs,
-            });
+                env: &env,
+                outputs: &node.outputs,
+                inputs: &inputs,
+            };
+            let key = view.key();
+            eval.key = Some(key);
+            if full || recorded.is_some_and(|e| e.key != key) {
+                eval.material = Some(view.to_material());
+            }
         }
         self.compare(hasher, ix, recorded, &mut eval)?;
         Ok(eval)
@@ -389,8 +461,8 @@ impl Workspace {
             }
             return Ok(());
         };
-        if let Some(material) = &eval.material
-            && material.key() != entry.key
+        if let (Some(key), Some(material)) = (eval.key, &eval.material)
+            && key != entry.key
         {
             let mut diff = diff_key(&entry.rule, entry.settings, &entry.inputs, material);
             if diff.is_empty() {
@@ -493,6 +565,14 @@ impl Workspace {
             }
             levels[l].push(ix);
         }
+        // Each node's record, found once by hashing its id (not by comparing long ids down the
+        // lock's tree for every node).
+        let mut recorded: Vec<Option<&LockEntry>> = vec![None; n];
+        for (id, entry) in &lock.nodes {
+            if let Some(&ix) = self.graph.by_id.get(id.as_str()) {
+                recorded[ix] = Some(entry);
+            }
+        }
         let mut out: Vec<Option<Evaluated>> = Vec::new();
         out.resize_with(n, || None);
         let mut dep_states: Vec<Option<DepState>> = vec![None; n];
@@ -503,12 +583,12 @@ impl Workspace {
                 .with_min_len(32)
                 .map(|&ix| {
                     let started = std::time::Instant::now();
-                    let entry = lock.nodes.get(self.graph.nodes[ix].id.as_str());
+                    let entry = recorded[ix];
                     let view = |d: NodeIx| match &states[d] {
                         Some(s) => Cow::Borrowed(s),
                         None => Cow::Owned(DepState::Unknown),
                     };
-                    let eval = self.evaluate(hasher, ix, entry, &view, forced(ix))?;
+                    let eval = self.evaluate_as(hasher, ix, entry, &view, forced(ix), false)?;
                     let (state, dep_state) = self.classify(ix, &eval, entry);
                     // Callers keep only the verdict: holding every node's key material at
                     // once would cost tens of MB.
@@ -560,7 +640,7 @@ impl Workspace {
                 Some(s) => Cow::Borrowed(s),
                 None => Cow::Owned(DepState::Unknown),
             };
-            let eval = self.evaluate(hasher, ix, entry, &view, false)?;
+            let eval = self.evaluate_as(hasher, ix, entry, &view, false, false)?;
             let (state, dep_state) = self.classify(ix, &eval, entry);
             dep_states[ix] = Some(dep_state);
             out.push(NodeStatus {
@@ -614,6 +694,14 @@ impl Workspace {
             State::Stale
         };
         (state, DepState::Unknown)
+    }
+}
+
+/// [`Output::name`], borrowed when it is the path itself.
+fn output_name(o: &Output) -> Cow<'_, str> {
+    match o.kind {
+        OutputKind::Committed => Cow::Borrowed(&o.path),
+        OutputKind::Cache => Cow::Owned(o.name()),
     }
 }
 

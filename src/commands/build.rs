@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
 use parity_engine::build::{self, BuildOptions};
+use parity_engine::workspace::{StoredState, Workspace};
 
 use crate::cli::{self, GlobalArgs};
 use crate::progress;
@@ -31,7 +32,7 @@ pub struct BuildArgs {
 }
 
 pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
-    let ws = cli::workspace(g)?;
+    let (ws, early) = open(g, a.dry_run)?;
     let targets = cli::select(&ws, &a.targets)?;
     let opts = BuildOptions {
         jobs: a
@@ -42,7 +43,17 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
         dry_run: a.dry_run,
         remote: cli::remote(g)?,
     };
-    let _guard = if a.dry_run { None } else { Some(lock(&ws)?) };
+    let (_guard, state) = match early {
+        Some((guard, stored)) => (guard, ws.recover(stored)?),
+        None => {
+            let guard = if a.dry_run {
+                None
+            } else {
+                lock(ws.cache.dir(), true)?
+            };
+            (guard, ws.load_state()?)
+        }
+    };
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
     let _ = ctrlc::set_handler(move || {
@@ -53,7 +64,7 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
     });
     let color = cli::use_color(g);
     let mut reporter = progress::reporter(a.json, g.verbose, color);
-    let result = build::build(&ws, &targets, &opts, &cancel, reporter.as_mut());
+    let result = build::build_with_state(&ws, state, &targets, &opts, &cancel, reporter.as_mut());
     drop(reporter);
     let summary = result?;
     // The process exits now: freeing the graph node by node is wasted time.
@@ -65,9 +76,42 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
     Ok(summary.exit_code())
 }
 
-/// Takes the build lock (`cache/lock`), waiting with a message if another build holds it.
-fn lock(ws: &parity_engine::workspace::Workspace) -> anyhow::Result<std::fs::File> {
-    let dir = ws.cache.dir();
+/// A build lock and the state read under it.
+type Early = Option<(Option<std::fs::File>, StoredState)>;
+
+/// Opens the workspace and, meanwhile on a second thread, takes the build lock (unless a dry
+/// run) and reads the recorded state, so a no-op build reads the lock while the graph is
+/// expanded, as `status` does. Only when `cache/` already exists and the lock is free: the
+/// other cases (first build, another build running) take the lock after the pipeline and the
+/// targets were checked, as before.
+fn open(g: &GlobalArgs, dry_run: bool) -> anyhow::Result<(Workspace, Early)> {
+    let cache = parity_engine::fsutil::parent_dir(&g.pipeline).join("cache");
+    std::thread::scope(|s| {
+        let early = s.spawn(|| -> anyhow::Result<Early> {
+            if !g.pipeline.is_file() || !cache.is_dir() {
+                return Ok(None);
+            }
+            let guard = if dry_run {
+                None
+            } else {
+                match lock(&cache, false)? {
+                    Some(file) => Some(file),
+                    None => return Ok(None),
+                }
+            };
+            Ok(Some((guard, StoredState::read(&g.pipeline))))
+        });
+        let ws = cli::workspace(g);
+        let early = early
+            .join()
+            .map_err(|_| anyhow::anyhow!("the state loader panicked"))?;
+        Ok((ws?, early?))
+    })
+}
+
+/// Takes the build lock (`cache/lock` in `dir`). If another build holds it: with `wait`,
+/// waits for it with a message; without, returns `None`.
+fn lock(dir: &std::path::Path, wait: bool) -> anyhow::Result<Option<std::fs::File>> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join("lock");
     let file = std::fs::OpenOptions::new()
@@ -77,6 +121,7 @@ fn lock(ws: &parity_engine::workspace::Workspace) -> anyhow::Result<std::fs::Fil
         .open(&path)?;
     match file.try_lock() {
         Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) if !wait => return Ok(None),
         Err(std::fs::TryLockError::WouldBlock) => {
             eprintln!(
                 "    Blocking waiting for another `parity build` to finish (lock `{}`)",
@@ -90,7 +135,7 @@ fn lock(ws: &parity_engine::workspace::Workspace) -> anyhow::Result<std::fs::Fil
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp)?;
     }
-    Ok(file)
+    Ok(Some(file))
 }
 
 impl BuildArgs {
