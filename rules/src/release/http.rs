@@ -9,6 +9,9 @@
 //! | too many redirects                        | no       |
 //! | size or sha256 mismatch, body over limit  | no       |
 //!
+//! Every body is capped: an asset by its pinned size (or the pin limit), an API answer by
+//! `max_api_body`.
+//!
 //! Bodies are streamed through sha256 while being counted; a body longer than the limit is cut
 //! off as soon as it passes it, so a hostile server cannot fill the disk.
 
@@ -34,6 +37,8 @@ pub struct HttpOptions {
     pub backoff: Duration,
     /// Redirects followed per request.
     pub max_redirects: usize,
+    /// The largest API answer (one page of releases) read; a longer body is refused.
+    pub max_api_body: u64,
 }
 
 impl Default for HttpOptions {
@@ -44,6 +49,7 @@ impl Default for HttpOptions {
             attempts: 4,
             backoff: Duration::from_millis(500),
             max_redirects: 10,
+            max_api_body: 64 << 20,
         }
     }
 }
@@ -102,7 +108,7 @@ impl Http {
             }
             let resp = check_status(url, req.send().map_err(transport)?)?;
             let next = next_link(resp.headers());
-            let body = resp.bytes().map_err(transport)?;
+            let body = read_capped(url, resp, self.opts.max_api_body)?;
             let value = serde_json::from_slice(&body)
                 .with_context(|| format!("`{url}` did not answer JSON"))
                 .map_err(Failure::Fatal)?;
@@ -221,6 +227,23 @@ fn stream<W: Write>(
             anyhow!(e).context(format!("failed to read the body of `{url}`")),
         )),
     }
+}
+
+/// The whole body, refused (not retried) as soon as it passes `limit` bytes: a broken or
+/// hostile server cannot exhaust memory. Every read has the read timeout.
+fn read_capped(url: &str, resp: Response, limit: u64) -> Result<Vec<u8>, Failure> {
+    let over = || Failure::Fatal(anyhow!("`{url}` sent more than the limit of {limit} bytes"));
+    if resp.content_length().is_some_and(|len| len > limit) {
+        return Err(over());
+    }
+    let mut body = Vec::new();
+    resp.take(limit + 1).read_to_end(&mut body).map_err(|e| {
+        Failure::Transient(anyhow!(e).context(format!("failed to read the body of `{url}`")))
+    })?;
+    if body.len() as u64 > limit {
+        return Err(over());
+    }
+    Ok(body)
 }
 
 fn transport(e: reqwest::Error) -> Failure {

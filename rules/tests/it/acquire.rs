@@ -26,6 +26,7 @@ fn fast() -> HttpOptions {
         attempts: 3,
         backoff: Duration::from_millis(10),
         max_redirects: 5,
+        max_api_body: 1 << 20,
     }
 }
 
@@ -527,6 +528,43 @@ fn a_rate_limit_names_the_reset_time_and_never_the_token() {
     assert!(msg.contains(" s); set GITHUB_TOKEN"), "{msg}");
     assert!(!msg.contains("s3cret"), "the token leaked: {msg}");
     assert_eq!(server.hits("/repos/o/r/releases?per_page=100"), 1);
+}
+
+#[test]
+fn an_endless_api_answer_is_cut_off_at_the_limit() {
+    let server = Server::start();
+    let flood = 256 << 20;
+    for (target, announce) in [
+        ("/repos/o/a/releases?per_page=100", false),
+        ("/repos/o/b/releases?per_page=100", true),
+    ] {
+        server.route(
+            target,
+            vec![Reply::Flood {
+                len: flood,
+                announce,
+            }],
+        );
+    }
+    let http = client();
+    for (repo, announce) in [("o/a", false), ("o/b", true)] {
+        let target = format!("/repos/{repo}/releases?per_page=100");
+        let err = GitHub::new(&http, server.base())
+            .releases(repo)
+            .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains(&server.url(&target)), "{msg}");
+        assert!(msg.contains("the limit of 1048576 bytes"), "{msg}");
+        assert_eq!(
+            server.hits(&target),
+            1,
+            "a body over the limit is not retried"
+        );
+        assert!(
+            server.sent(&target) < flood / 4,
+            "announced {announce}: the client read on"
+        );
+    }
 }
 
 #[test]

@@ -27,6 +27,10 @@ pub enum Reply {
         body: Vec<u8>,
         wait: Duration,
     },
+    /// 200 with `len` bytes of `x`, announced by `Content-Length` only when `announce` (else
+    /// the body ends when the connection closes): a broken or hostile server flooding the
+    /// client. The bytes the client accepted before hanging up are counted ([`Server::sent`]).
+    Flood { len: usize, announce: bool },
 }
 
 impl Reply {
@@ -68,6 +72,7 @@ struct State {
     routes: BTreeMap<String, VecDeque<Reply>>,
     hits: BTreeMap<String, usize>,
     auth: Vec<Option<String>>,
+    sent: BTreeMap<String, usize>,
 }
 
 /// The running server (it lives as long as the test process).
@@ -123,6 +128,17 @@ impl Server {
             .unwrap_or(0)
     }
 
+    /// Body bytes of [`Reply::Flood`] replies to `target` the client accepted.
+    pub fn sent(&self, target: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .sent
+            .get(target)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// The `Authorization` header of every request, in arrival order.
     pub fn auth(&self) -> Vec<Option<String>> {
         self.state.lock().unwrap().auth.clone()
@@ -158,7 +174,35 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             None => Reply::status(404),
         }
     };
+    if let Reply::Flood { len, announce } = reply {
+        let sent = flood(stream, len, announce);
+        *state.lock().unwrap().sent.entry(target).or_default() += sent;
+        return;
+    }
     let _ = respond(stream, reply);
+}
+
+/// Writes the flood until done or the client hangs up; returns the body bytes written.
+fn flood(mut stream: TcpStream, len: usize, announce: bool) -> usize {
+    let mut head = String::from("HTTP/1.1 200 X\r\nConnection: close\r\n");
+    if announce {
+        head.push_str(&format!("Content-Length: {len}\r\n"));
+    }
+    head.push_str("\r\n");
+    if stream.write_all(head.as_bytes()).is_err() {
+        return 0;
+    }
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0;
+    while sent < len {
+        let n = chunk.len().min(len - sent);
+        match stream.write(&chunk[..n]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => sent += n,
+        }
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+    sent
 }
 
 fn head(status: u16, len: usize, headers: &[(String, String)]) -> Vec<u8> {
@@ -194,6 +238,7 @@ fn respond(mut stream: TcpStream, reply: Reply) -> std::io::Result<()> {
             stream.flush()?;
             std::thread::sleep(wait);
         }
+        Reply::Flood { .. } => unreachable!("floods are served by `flood`"),
     }
     stream.flush()?;
     stream.shutdown(Shutdown::Both)
