@@ -25,6 +25,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use std::io::Read as _;
+
 use sha2::Digest as _;
 
 use crate::cache::{ActionEntry, LocalCache, OutputRecord};
@@ -263,6 +265,20 @@ impl std::fmt::Debug for RemoteCache {
 /// A failed request: the reason, already worded.
 struct Failure(String);
 
+/// The largest action entry read (a directory output of some 100,000 files); a longer body is
+/// not an entry.
+pub const MAX_ENTRY: u64 = 32 << 20;
+
+/// What a `GET` found.
+enum Got {
+    /// The body, within the limit.
+    Body(Vec<u8>),
+    /// 404.
+    NotFound,
+    /// More bytes than the limit (announced or sent): not what was asked for.
+    OverLimit,
+}
+
 impl RemoteCache {
     /// A client for `opts.url` (`http` or `https`); an unusable URL is a usage error.
     pub fn new(opts: &RemoteOptions) -> Result<RemoteCache> {
@@ -373,8 +389,9 @@ impl RemoteCache {
             .map_err(|e| Failure(format!("bad path `{path}`: {e}")))
     }
 
-    /// `GET path`: the body, `None` on 404.
-    fn get(&self, path: &str) -> std::result::Result<Option<Vec<u8>>, Failure> {
+    /// `GET path`: the body, read up to `limit` bytes and refused past them (a flood from a
+    /// broken or hostile server never sits in memory).
+    fn get(&self, path: &str, limit: u64) -> std::result::Result<Got, Failure> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let resp = self
             .client
@@ -382,12 +399,24 @@ impl RemoteCache {
             .send()
             .map_err(|e| request_failure("GET", path, e))?;
         match resp.status().as_u16() {
+            200 if resp.content_length().is_some_and(|n| n > limit) => Ok(Got::OverLimit),
             200 => {
-                let body = resp.bytes().map_err(|e| request_failure("GET", path, e))?;
+                let mut body = Vec::new();
+                let read = std::io::Read::take(resp, limit + 1).read_to_end(&mut body);
                 self.down.fetch_add(body.len() as u64, Ordering::Relaxed);
-                Ok(Some(body.to_vec()))
+                read.map_err(|e| {
+                    let why = Some(deepest(&e))
+                        .filter(|w| !w.is_empty())
+                        .unwrap_or_else(|| e.kind().to_string());
+                    Failure(format!("GET {path} failed reading the body ({why})"))
+                })?;
+                Ok(if body.len() as u64 > limit {
+                    Got::OverLimit
+                } else {
+                    Got::Body(body)
+                })
             }
-            404 => Ok(None),
+            404 => Ok(Got::NotFound),
             s => Err(Failure(format!("GET {path} answered HTTP {s}"))),
         }
     }
@@ -437,9 +466,14 @@ impl RemoteCache {
             return None;
         }
         let path = format!("ac/{}", ac_name(key));
-        let bytes = match self.get(&path) {
-            Ok(Some(b)) => b,
-            Ok(None) => {
+        let bytes = match self.get(&path, MAX_ENTRY) {
+            Ok(Got::Body(b)) => b,
+            Ok(Got::NotFound) => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            Ok(Got::OverLimit) => {
+                self.corrupt(format!("{path} is over the limit of {MAX_ENTRY} bytes"));
                 self.misses.fetch_add(1, Ordering::Relaxed);
                 return None;
             }
@@ -484,24 +518,27 @@ impl RemoteCache {
                 return false;
             }
             let path = format!("cas/{}", obj.sha256);
-            let bytes = match self.get(&path) {
-                Ok(Some(b)) => b,
-                Ok(None) => return false,
+            let bytes = match self.get(&path, obj.size) {
+                Ok(Got::Body(b)) => Some(b),
+                Ok(Got::NotFound) => return false,
+                Ok(Got::OverLimit) => None,
                 Err(f) => {
                     self.fail(f);
                     return false;
                 }
             };
-            let verified = bytes.len() as u64 == obj.size
-                && sha256_hex(&bytes) == obj.sha256
-                && Digest::of(&bytes) == obj.blake3;
-            if !verified {
+            let verified = bytes.as_ref().is_some_and(|bytes| {
+                bytes.len() as u64 == obj.size
+                    && sha256_hex(bytes) == obj.sha256
+                    && Digest::of(bytes) == obj.blake3
+            });
+            let Some(bytes) = bytes.filter(|_| verified) else {
                 if let Ok(mut bad) = self.bad.lock() {
                     bad.insert(obj.sha256.to_string());
                 }
                 self.corrupt(format!("{path} does not match its digest"));
                 return false;
-            }
+            };
             if local.put_bytes(&bytes).is_err() {
                 return false;
             }
@@ -616,16 +653,25 @@ fn request_failure(method: &str, path: &str, e: reqwest::Error) -> Failure {
     } else {
         "failed"
     };
+    let why = deepest(&e);
+    let why = if why.is_empty() {
+        e.without_url().to_string()
+    } else {
+        why
+    };
+    Failure(format!("{method} {path} {kind} ({why})"))
+}
+
+/// The text of the innermost cause of `e`, empty when it has none (the text of `e` itself may
+/// hold the URL, and with it credentials).
+fn deepest(e: &(dyn std::error::Error + 'static)) -> String {
     let mut why = String::new();
-    let mut cause = std::error::Error::source(&e);
+    let mut cause = e.source();
     while let Some(c) = cause {
         why = c.to_string();
         cause = c.source();
     }
-    if why.is_empty() {
-        why = e.without_url().to_string();
-    }
-    Failure(format!("{method} {path} {kind} ({why})"))
+    why
 }
 
 /// `url` with any user name and password replaced by `***`.

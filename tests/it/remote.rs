@@ -364,3 +364,92 @@ fn a_bad_remote_url_is_a_usage_error() {
     );
     assert!(!run.stderr.contains("secret"), "{}", run.stderr);
 }
+
+/// A server flooding an action entry or an object: the client stops at the entry limit or at
+/// the object's size (one byte past it), treats it as a miss, and never holds the flood.
+#[test]
+fn an_endless_entry_or_object_is_cut_off_at_its_limit() {
+    use crate::release::http::{Reply, Server};
+    use parity_engine::cache::LocalCache;
+    use parity_engine::hash::Digest;
+    use parity_engine::remote::{
+        MAX_ENTRY, OutputShape, RemoteCache, RemoteEntry, RemoteOptions, RemoteOutput, ac_name,
+        sha256_hex,
+    };
+
+    let server = Server::start();
+    let flood = 1 << 30;
+    let remote = RemoteCache::new(&RemoteOptions {
+        url: server.url("/c"),
+        read_only: true,
+        timeout: Duration::from_secs(20),
+    })
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let local = LocalCache::new(tmp.path().to_path_buf());
+
+    let key = Digest([1; 32]);
+    let ac = format!("/c/ac/{}", ac_name(&key));
+    server.route(
+        &ac,
+        vec![Reply::Flood {
+            len: flood,
+            announce: false,
+        }],
+    );
+    assert!(remote.lookup(&key, &["out.txt".to_string()]).is_none());
+    assert!(server.sent(&ac) < flood / 8, "the entry was read on");
+    let warned = remote.take_warnings().join("\n");
+    assert!(
+        warned.contains(&format!("ac/{} ", ac_name(&key))),
+        "{warned}"
+    );
+    assert!(warned.contains("over the limit"), "{warned}");
+    assert!(
+        remote.enabled(),
+        "an oversized entry is a miss, not a dead server"
+    );
+
+    let bytes = b"hello\n";
+    let sha = sha256_hex(bytes);
+    let entry = RemoteEntry {
+        parity_ac: 1,
+        outputs: [(
+            "out.txt".to_string(),
+            RemoteOutput {
+                kind: OutputShape::File,
+                blake3: Digest::of(bytes),
+                sha256: Some(sha.clone()),
+                size: bytes.len() as u64,
+                executable: false,
+                tree: None,
+            },
+        )]
+        .into(),
+    };
+    let key = Digest([2; 32]);
+    server.route(
+        &format!("/c/ac/{}", ac_name(&key)),
+        vec![Reply::ok(serde_json::to_vec(&entry).unwrap())],
+    );
+    let cas = format!("/c/cas/{sha}");
+    for announce in [false, true] {
+        server.route(
+            &cas,
+            vec![Reply::Flood {
+                len: flood,
+                announce,
+            }],
+        );
+        let found = remote.lookup(&key, &["out.txt".to_string()]).unwrap();
+        assert!(!remote.fetch(&local, &found, &|_| true));
+        assert!(!local.has_object(&Digest::of(bytes)));
+    }
+    assert!(server.sent(&cas) < flood / 8, "the object was read on");
+    let entries = MAX_ENTRY + 1 + 2 * 1024;
+    assert!(
+        remote.stats().bytes_downloaded < entries,
+        "{:?}",
+        remote.stats()
+    );
+}
