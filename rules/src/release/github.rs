@@ -154,7 +154,11 @@ impl<'h> GitHub<'h> {
                 .with_context(|| format!("`{url}` is not a list of releases"))?;
             out.extend(page);
             match next {
-                Some(n) => url = n,
+                Some(n) if same_origin(&n, &self.api) => url = n,
+                Some(n) => bail!(
+                    "`{url}` links its next page to `{n}`, outside the API `{}`; not followed (the token is for the API only)",
+                    self.api
+                ),
                 None => return Ok(out),
             }
         }
@@ -169,6 +173,14 @@ impl<'h> GitHub<'h> {
             .get_api(&url)
             .with_context(|| format!("failed to look up release `{tag}` of `{repo}`"))?;
         serde_json::from_value(value).with_context(|| format!("`{url}` is not a release"))
+    }
+}
+
+/// Whether `link` has the scheme, host and port of `api`: the token goes nowhere else.
+fn same_origin(link: &str, api: &str) -> bool {
+    match (reqwest::Url::parse(link), reqwest::Url::parse(api)) {
+        (Ok(l), Ok(a)) => l.origin() == a.origin(),
+        _ => false,
     }
 }
 

@@ -502,6 +502,31 @@ fn the_release_list_is_paginated_and_filtered_to_stable_tags() {
 }
 
 #[test]
+fn a_next_page_on_another_host_never_gets_the_token() {
+    let api = Server::start();
+    let elsewhere = Server::start();
+    let next = elsewhere.url("/steal?page=2");
+    api.route(
+        "/repos/o/r/releases?per_page=100",
+        vec![
+            Reply::json(&json!([release("rust-v0.97.0", false, false)]))
+                .header("Link", &format!("<{next}>; rel=\"next\"")),
+        ],
+    );
+    elsewhere.route("/steal?page=2", vec![Reply::json(&json!([]))]);
+    let http = Http::new(fast(), Some("s3cret")).unwrap();
+    let err = GitHub::new(&http, api.base()).releases("o/r").unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains(&next) && msg.contains(api.base()), "{msg}");
+    assert!(!msg.contains("s3cret"), "{msg}");
+    assert_eq!(
+        elsewhere.auth(),
+        Vec::<Option<String>>::new(),
+        "the token left the API host"
+    );
+}
+
+#[test]
 fn a_rate_limit_names_the_reset_time_and_never_the_token() {
     let server = Server::start();
     let reset = (std::time::SystemTime::now()
