@@ -5,10 +5,13 @@
 //! the list of the pin artifact's version param (`pinned`, when that is another list), with
 //! `epoch."V"` = the release's `published_at` (every artifact of V is stamped with it); then
 //! `pins@V/*` and every `merge-lock` node are built as `parity build` would. If that build
-//! fails, the versions file is put back.
+//! fails, the versions file is put back and the pin files it wrote for V are removed.
+
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use parity_engine::graph::OutputKind;
 use parity_rules::release::github::{GitHub, Version};
 use parity_rules::release::versions;
 
@@ -55,7 +58,13 @@ pub fn exec(g: &GlobalArgs, a: PinArgs) -> anyhow::Result<i32> {
         None if tracked.added.is_empty() => eprintln!("    {version} is already pinned"),
         None => {}
     }
-    let mut targets = vec![format!("{}@{version}", upstream.pins)];
+    let pins = format!("{}@{version}", upstream.pins);
+    let new_pins = if tracked.changed {
+        missing_outputs(g, &pins)?
+    } else {
+        Vec::new()
+    };
+    let mut targets = vec![pins];
     targets.extend(upstream.locks.iter().cloned());
     let result = build::exec(g, BuildArgs::of(targets, a.json));
     if tracked.changed && !matches!(result, Ok(0)) {
@@ -63,9 +72,40 @@ pub fn exec(g: &GlobalArgs, a: PinArgs) -> anyhow::Result<i32> {
             Some(bytes) => parity_rules::common::write_atomic(&path, bytes)?,
             None => std::fs::remove_file(&path)?,
         }
+        remove_new_pins(&new_pins)?;
         eprintln!("    pinning {version} failed: `{file}` restored");
     }
     result
+}
+
+/// The committed outputs of the nodes `pattern` selects that do not exist yet: the pin files
+/// this run may write, removed again when it fails (V is then no longer tracked, and a pin of
+/// one of its targets would be left behind).
+fn missing_outputs(g: &GlobalArgs, pattern: &str) -> anyhow::Result<Vec<PathBuf>> {
+    let ws = cli::workspace(g)?;
+    let nodes = ws.graph.select(&[pattern.to_string()])?;
+    Ok(nodes
+        .into_iter()
+        .flat_map(|ni| &ws.graph.nodes[ni].outputs)
+        .filter(|o| o.kind == OutputKind::Committed)
+        .map(|o| ws.output_path(o))
+        .filter(|p| !p.exists())
+        .collect())
+}
+
+/// Removes these files, and their directories when that leaves them empty.
+fn remove_new_pins(files: &[PathBuf]) -> anyhow::Result<()> {
+    for f in files {
+        match std::fs::remove_file(f) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("failed to remove `{}`", f.display())),
+        }
+        if let Some(dir) = f.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+    Ok(())
 }
 
 /// The one TOML file holding every list `parity pin` adds to.

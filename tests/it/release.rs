@@ -488,6 +488,12 @@ fn pin_refuses_a_draft_and_restores_versions_toml_when_a_pin_fails() {
     );
     assert_eq!(p.read("m/versions.toml"), VERSIONS);
     assert!(!p.exists(&format!("m/pins/0.98.0/{WINDOWS}.json")));
+    assert!(
+        !p.exists("m/pins/0.98.0"),
+        "the pin that succeeded is left behind for a version no longer tracked"
+    );
+    let run = parity(&p, &server, &["status"], &[]);
+    assert!(!run.stdout.contains("0.98.0"), "{}", run.stdout);
 }
 
 #[test]
