@@ -6,7 +6,7 @@
 //! | connect error, timeout, body cut short    | yes      |
 //! | HTTP 5xx                                  | yes      |
 //! | HTTP 4xx (404, rate limit, ...)           | no       |
-//! | too many redirects                        | no       |
+//! | too many redirects, https -> http         | no       |
 //! | size or sha256 mismatch, body over limit  | no       |
 //!
 //! Every body is capped: an asset by its pinned size (or the pin limit), an API answer by
@@ -76,7 +76,7 @@ impl Http {
             .user_agent(concat!("parity/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(opts.connect_timeout)
             .timeout(opts.read_timeout)
-            .redirect(reqwest::redirect::Policy::limited(opts.max_redirects))
+            .redirect(redirect_policy(opts.max_redirects))
             .build()
             .context("failed to create the HTTP client")?;
         let token = match token.filter(|t| !t.is_empty()) {
@@ -246,13 +246,36 @@ fn read_capped(url: &str, resp: Response, limit: u64) -> Result<Vec<u8>, Failure
     Ok(body)
 }
 
+/// At most `max` redirects, never from `https` to anything else: a pin is trusted on first
+/// download, so its bytes must not be open to whoever sits on a plain-HTTP path.
+fn redirect_policy(max: usize) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let downgrade = attempt
+            .previous()
+            .last()
+            .is_some_and(|prev| is_downgrade(prev, attempt.url()));
+        if downgrade {
+            let to = attempt.url().to_string();
+            attempt.error(format!("refused redirect from https to `{to}`"))
+        } else if attempt.previous().len() > max {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// Whether following `from` -> `to` leaves https.
+fn is_downgrade(from: &reqwest::Url, to: &reqwest::Url) -> bool {
+    from.scheme() == "https" && to.scheme() != "https"
+}
+
 fn transport(e: reqwest::Error) -> Failure {
-    let redirects = e.is_redirect();
-    let e = anyhow::Error::new(e);
-    if redirects {
-        Failure::Fatal(e.context("too many redirects"))
+    if e.is_redirect() {
+        // The policy's own message (too many redirects, a refused downgrade) is the cause.
+        Failure::Fatal(anyhow::Error::new(e).context("redirect refused"))
     } else {
-        Failure::Transient(e)
+        Failure::Transient(anyhow::Error::new(e))
     }
 }
 
@@ -330,6 +353,16 @@ mod tests {
             HeaderValue::from_static("<http://x/r?page=1>; rel=\"prev\""),
         );
         assert_eq!(next_link(&h), None);
+    }
+
+    #[test]
+    fn redirects_never_leave_https() {
+        let u = |s: &str| reqwest::Url::parse(s).unwrap();
+        assert!(is_downgrade(&u("https://a/x"), &u("http://a/x")));
+        assert!(is_downgrade(&u("https://a/x"), &u("ftp://b/x")));
+        assert!(!is_downgrade(&u("https://a/x"), &u("https://b/y")));
+        assert!(!is_downgrade(&u("http://a/x"), &u("https://b/y")));
+        assert!(!is_downgrade(&u("http://a/x"), &u("http://b/y")));
     }
 
     #[test]
