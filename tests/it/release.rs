@@ -582,3 +582,26 @@ fn real_windows_asset_through_the_mirror() {
         "80d00dc77b4dc3aa8c3a6291db2b37fa43bc3a6bfa8c6e28524a6eecae073fec"
     );
 }
+
+#[test]
+fn pin_stops_reading_an_asset_at_the_size_the_api_lists() {
+    let server = Server::start();
+    serve_release(&server, "0.97.0", "2026-02-20T08:30:00Z", false);
+    serve_release(&server, "0.98.0", "2026-03-01T12:00:00Z", false);
+    let (name, _) = asset("0.98.0", WINDOWS);
+    let path = format!("/dl/rust-v0.98.0/{name}");
+    let flood = 1 << 30;
+    server.route(
+        &path,
+        vec![Reply::Flood {
+            len: flood,
+            announce: false,
+        }],
+    );
+    let p = project();
+    let run = parity(&p, &server, &["pin", "0.98.0"], &[]);
+    run.code(1);
+    assert!(run.stderr.contains(&server.url(&path)), "{}", run.stderr);
+    assert!(server.sent(&path) < flood / 8, "the asset was read on");
+    assert_eq!(p.read("m/versions.toml"), VERSIONS);
+}

@@ -206,7 +206,9 @@ fn measure(
     release.require_pinnable()?;
     let asset = release.asset(asset)?.clone();
     let url = &asset.browser_download_url;
-    let measured = http.fetch_to(url, MAX_ASSET, ctx.cancelled, || Ok(std::io::sink()))?;
+    // More than the API lists is already wrong: stop there, not at MAX_ASSET.
+    let limit = asset.size.min(MAX_ASSET);
+    let measured = http.fetch_to(url, limit, ctx.cancelled, || Ok(std::io::sink()))?;
     if measured.size != asset.size {
         bail!(
             "`{url}` sent {} bytes but the API lists {} bytes for `{}`",
