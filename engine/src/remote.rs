@@ -300,6 +300,7 @@ impl RemoteCache {
             .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
             .timeout(opts.timeout)
             .user_agent(concat!("parity/", env!("CARGO_PKG_VERSION")))
+            .redirect(redirect_policy())
             .build()
             .map_err(|e| Error::Internal(format!("cannot create an HTTP client: {e}")))?;
         Ok(RemoteCache {
@@ -642,6 +643,24 @@ impl RemoteCache {
         self.uploads.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// At most 5 redirects, never from https to anything else: action entries are trusted by
+/// shape alone, so a downgraded hop must not be able to serve one.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let downgrade = attempt
+            .previous()
+            .last()
+            .is_some_and(|prev| prev.scheme() == "https" && attempt.url().scheme() != "https");
+        if downgrade {
+            attempt.error("refused a redirect from https to another scheme")
+        } else if attempt.previous().len() > 5 {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 /// Words a transport error (without its URL, which may hold credentials).
