@@ -48,12 +48,8 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
     } else {
         FromMemo::NotUsed
     };
-    match from_memo {
-        FromMemo::Done(code) => return Ok(code),
-        // Only blocked nodes stand in the way: the build changes nothing, the memo stays.
-        FromMemo::Blocked => {}
-        FromMemo::NotUsed if !a.dry_run => memo::remove(&g.pipeline),
-        FromMemo::NotUsed => {}
+    if let FromMemo::Done(code) = from_memo {
+        return Ok(code);
     }
     let (ws, early) = open(g, a.dry_run)?;
     let targets = cli::select(&ws, &a.targets)?;
@@ -111,6 +107,10 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
             &order,
         );
         status::trace_write(written);
+    } else if summary.ran + summary.cached + summary.remote > 0 && !a.dry_run {
+        // The state changed: the memo no longer describes it (its stat tuples would say so
+        // too; this is belt and braces).
+        memo::remove(&g.pipeline);
     }
     // The process exits now: freeing the graph node by node is wasted time.
     std::mem::forget(ws);
@@ -125,9 +125,8 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
 enum FromMemo {
     /// Answered the build (its exit code).
     Done(i32),
-    /// Valid, but some nodes are blocked on this host: the full path reports them.
-    Blocked,
-    /// Missing, invalid or disabled.
+    /// Missing, invalid or disabled; or valid, but some nodes are blocked on this host (the
+    /// full path reports them).
     NotUsed,
 }
 
@@ -139,7 +138,7 @@ fn noop_from_memo(g: &GlobalArgs, a: &BuildArgs) -> FromMemo {
         return FromMemo::NotUsed;
     };
     if m.nodes.iter().any(|v| v.state != State::Fresh) {
-        return FromMemo::Blocked;
+        return FromMemo::NotUsed;
     }
     let color = cli::use_color(g);
     let mut reporter = progress::reporter(a.json, g.verbose, color);
