@@ -454,6 +454,18 @@ struct TaskDone {
     elapsed: Duration,
 }
 
+/// The order in which a build of `selection` reports its nodes when every one is fresh: the
+/// scheduler's, each node completing as soon as it is ready (for the no-op memo).
+pub fn noop_order(ws: &Workspace, selection: &[NodeIx]) -> Vec<NodeIx> {
+    let mut sched = Scheduler::new(ws, selection);
+    let mut order = Vec::with_capacity(selection.len());
+    while let Some(ix) = sched.pop_ready() {
+        order.push(ix);
+        sched.complete(ix, DepState::Unknown);
+    }
+    order
+}
+
 /// The ready queue and the dependency counts of the selected subgraph.
 struct Scheduler<'a> {
     ws: &'a Workspace,

@@ -69,7 +69,7 @@ impl LocalCache {
         self.dir.join("cas").join(&hex[..2]).join(hex)
     }
 
-    fn action_path(&self, key: &ActionKey) -> PathBuf {
+    pub(crate) fn action_path(&self, key: &ActionKey) -> PathBuf {
         self.dir.join("ac").join(key.to_hex())
     }
 

@@ -262,14 +262,14 @@ pub fn is_executable(meta: &std::fs::Metadata) -> bool {
 /// The identity of a file's current bytes as the filesystem tells it, without reading them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StatKey {
-    size: u64,
-    mtime_ns: i128,
-    ino: u64,
-    ctime_ns: i128,
+    pub(crate) size: u64,
+    pub(crate) mtime_ns: i128,
+    pub(crate) ino: u64,
+    pub(crate) ctime_ns: i128,
 }
 
 impl StatKey {
-    fn of(meta: &std::fs::Metadata) -> StatKey {
+    pub(crate) fn of(meta: &std::fs::Metadata) -> StatKey {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;

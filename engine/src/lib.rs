@@ -7,6 +7,7 @@
 //! - [`pipeline`]    `pipeline.toml`: the model, the parser (with spans), parameter resolution.
 //! - [`graph`]       node ids, expansion of artifacts into nodes, the DAG, cycles, target patterns.
 //! - [`hash`]        blake3 digests of files and directories; the stat cache (`cache/stat`).
+//! - [`memo`]        the verified no-op fast path (`cache/noop`): verdicts + stat tuples.
 //! - [`fingerprint`] action keys and [`fingerprint::DirtyReason`].
 //! - [`state`]       `pipeline.lock` (committed build state) and the build journal (`cache/journal`).
 //! - [`cache`]       the local content-addressed store and action cache (`cache/cas`, `cache/ac`).
@@ -27,6 +28,7 @@ pub mod fingerprint;
 pub mod fsutil;
 pub mod graph;
 pub mod hash;
+pub mod memo;
 pub mod pipeline;
 pub mod remote;
 pub mod state;

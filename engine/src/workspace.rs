@@ -526,6 +526,7 @@ impl Workspace {
                 Some(NodeStatus {
                     node: ix,
                     state: done.state,
+                    key: done.eval.key,
                     reasons: done.eval.reasons,
                     unavailable: done.eval.unavailable,
                 })
@@ -646,6 +647,7 @@ impl Workspace {
             out.push(NodeStatus {
                 node: ix,
                 state,
+                key: eval.key,
                 reasons: eval.reasons,
                 unavailable: eval.unavailable,
             });
@@ -735,6 +737,19 @@ pub struct NodeStatus {
     pub reasons: Vec<DirtyReason>,
     /// Why it cannot be evaluated or run.
     pub unavailable: Option<Unavailable>,
+    /// Its action key, when every dependency's outputs were known.
+    pub key: Option<ActionKey>,
+}
+
+impl NodeStatus {
+    /// What `status` prints after the id: why it cannot run, else its first reason.
+    pub fn why(&self) -> String {
+        match (&self.unavailable, self.reasons.first()) {
+            (Some(u), _) => u.to_string(),
+            (None, Some(r)) => r.to_string(),
+            (None, None) => String::new(),
+        }
+    }
 }
 
 /// SOURCE_DATE_EPOCH from the environment: `None` if unset, an error if unparsable.

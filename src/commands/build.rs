@@ -4,10 +4,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
-use parity_engine::build::{self, BuildOptions};
-use parity_engine::workspace::{StoredState, Workspace};
+use parity_engine::build::{self, BuildOptions, Event, Outcome, Summary};
+use parity_engine::memo;
+use parity_engine::workspace::{NodeStatus, State, StoredState, Workspace};
 
 use crate::cli::{self, GlobalArgs};
+use crate::commands::status;
 use crate::progress;
 
 #[derive(Debug, Args)]
@@ -32,6 +34,23 @@ pub struct BuildArgs {
 }
 
 pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
+    let started = std::time::SystemTime::now();
+    // The no-op fast path: only for the plain `parity build` (every node, nothing forced, no
+    // remote cache), and only when the memo says every node is fresh.
+    let plain = a.targets.is_empty()
+        && !a.dry_run
+        && !a.force
+        && g.remote_cache
+            .as_deref()
+            .is_none_or(|u| u.trim().is_empty());
+    let from_memo = if plain {
+        noop_from_memo(g, &a)
+    } else {
+        FromMemo::NotUsed
+    };
+    if let FromMemo::Done(code) = from_memo {
+        return Ok(code);
+    }
     let (ws, early) = open(g, a.dry_run)?;
     let targets = cli::select(&ws, &a.targets)?;
     let opts = BuildOptions {
@@ -67,6 +86,32 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
     let result = build::build_with_state(&ws, state, &targets, &opts, &cancel, reporter.as_mut());
     drop(reporter);
     let summary = result?;
+    if plain && !memo::disabled() && summary.fresh == summary.total && !summary.interrupted {
+        // Every node was fresh: nothing changed, remember so.
+        let statuses: Vec<NodeStatus> = (0..ws.graph.nodes.len())
+            .map(|node| NodeStatus {
+                node,
+                state: State::Fresh,
+                reasons: Vec::new(),
+                unavailable: None,
+                key: None,
+            })
+            .collect();
+        let order = build::noop_order(&ws, &targets);
+        let written = memo::write(
+            &ws,
+            &g.pipeline,
+            &status::memo_identity(g),
+            started,
+            &statuses,
+            &order,
+        );
+        status::trace_write(written);
+    } else if summary.ran + summary.cached + summary.remote > 0 && !a.dry_run {
+        // The state changed: the memo no longer describes it (its stat tuples would say so
+        // too; this is belt and braces).
+        memo::remove(&g.pipeline);
+    }
     // The process exits now: freeing the graph node by node is wasted time.
     std::mem::forget(ws);
     progress::finish(a.json, color, &summary, a.dry_run);
@@ -74,6 +119,51 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
         eprintln!("error: interrupted; every completed node was kept");
     }
     Ok(summary.exit_code())
+}
+
+/// What the no-op memo did for a build.
+enum FromMemo {
+    /// Answered the build (its exit code).
+    Done(i32),
+    /// Missing, invalid or disabled; or valid, but some nodes are blocked on this host (the
+    /// full path reports them).
+    NotUsed,
+}
+
+/// Answers a no-op build from the memo when every node is fresh. Prints what the full path
+/// would: the plan, every node `fresh` in the scheduler's order, the summary.
+fn noop_from_memo(g: &GlobalArgs, a: &BuildArgs) -> FromMemo {
+    let started = std::time::Instant::now();
+    let Some(m) = status::load_memo(g) else {
+        return FromMemo::NotUsed;
+    };
+    if m.nodes.iter().any(|v| v.state != State::Fresh) {
+        return FromMemo::NotUsed;
+    }
+    let color = cli::use_color(g);
+    let mut reporter = progress::reporter(a.json, g.verbose, color);
+    reporter.event(Event::Plan {
+        total: m.nodes.len(),
+        recovered: 0,
+    });
+    for &i in &m.build_order {
+        reporter.event(Event::Finished {
+            node: &m.nodes[i as usize].id,
+            outcome: &Outcome::Fresh,
+            reasons: &[],
+            elapsed: std::time::Duration::ZERO,
+        });
+    }
+    drop(reporter);
+    let summary = Summary {
+        total: m.nodes.len(),
+        fresh: m.nodes.len(),
+        elapsed: started.elapsed(),
+        ..Summary::default()
+    };
+    progress::finish(a.json, color, &summary, false);
+    std::mem::forget(m);
+    FromMemo::Done(summary.exit_code())
 }
 
 /// A build lock and the state read under it.

@@ -7,6 +7,7 @@ mod errors;
 mod graph;
 mod interrupt;
 mod manifests;
+mod memo;
 mod nodes;
 mod release;
 mod remote;

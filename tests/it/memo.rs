@@ -1,0 +1,257 @@
+//! The no-op memo (`cache/noop`): after it was written, every kind of change makes `status`
+//! take the full path again and report exactly what the full path (`PARITY_NO_MEMO=1`)
+//! reports; while nothing changed, the memo answers, with the same output.
+
+use std::time::Duration;
+
+use crate::support::{Project, command_node};
+
+fn project() -> Project {
+    let pipeline = format!(
+        "[params]\nversion = {{ from = \"versions.toml\", key = \"tracked\" }}\n\n\
+         [artifact.a]\nrule = \"command\"\nparams = [\"version\"]\n\
+         inputs = [\"src/{{version}}.txt\", \"opt.txt?\"]\noutputs = [\"out/a-{{version}}.txt\"]\n\
+         config = {{ command = 'cat $in > $out', env = [\"GREETING\"] }}\n\n\
+         [artifact.far]\nrule = \"command\"\nhost = \"plan9\"\ninputs = [\"src/1.txt\"]\n\
+         outputs = [\"out/far.txt\"]\nconfig = {{ command = 'cat $in > $out' }}\n\n{}",
+        command_node("b", &["a@*"], &["out/b.txt"], "cat $in > $out"),
+    );
+    Project::new()
+        .file("pipeline.toml", &pipeline)
+        .file("versions.toml", "tracked = [\"1\", \"2\"]\n")
+        .file("src/1.txt", "one\n")
+        .file("src/2.txt", "two\n")
+}
+
+const TRACE: (&str, &str) = ("PARITY_MEMO_TRACE", "1");
+
+/// Builds, lets the files age past the racy window, and has `status` write the memo.
+fn built_with_memo(p: &Project) {
+    p.parity(&["build"]).ok(); // `far` is blocked on this host: not a failure
+    std::thread::sleep(Duration::from_millis(1100));
+    let run = p.parity_env(&[TRACE], &["status"]);
+    assert!(run.stderr.contains("memo: written"), "{}", run.stderr);
+    assert!(p.exists("cache/noop"));
+}
+
+/// Runs `status` (plain, -v and --json) with `env`, through the memo and without it; asserts
+/// both print the same and returns (plain output, whether the memo was used).
+fn status_both_ways(p: &Project, env: &[(&str, &str)]) -> (String, bool) {
+    let mut used = None;
+    let mut plain = String::new();
+    for args in [&["status", "-v"][..], &["status", "--json"], &["status"]] {
+        let with: Vec<_> = env.iter().copied().chain([TRACE]).collect();
+        let fast = p.parity_env(&with, args);
+        let no: Vec<_> = env
+            .iter()
+            .copied()
+            .chain([("PARITY_NO_MEMO", "1")])
+            .collect();
+        let slow = p.parity_env(&no, args);
+        assert_eq!(fast.stdout, slow.stdout, "{args:?}");
+        assert_eq!(fast.code, slow.code, "{args:?}");
+        let untraced: String = fast
+            .stderr
+            .lines()
+            .filter(|l| !l.starts_with("memo: "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(untraced, slow.stderr, "{args:?}");
+        let this = fast.stderr.contains("memo: used");
+        if used.is_none() {
+            used = Some(this);
+        }
+        plain = fast.stdout + &slow.stderr;
+    }
+    (plain, used.unwrap_or(false))
+}
+
+const ALL_FRESH: &str = "blocked  far  never built\n4 nodes: 3 fresh, 1 blocked\n";
+
+/// Each change is made on a workspace whose memo is valid; `status` must not use it.
+fn detects(change: impl FnOnce(&Project), env: &[(&str, &str)], want: &str) {
+    let p = project();
+    built_with_memo(&p);
+    let (out, used) = status_both_ways(&p, &[]);
+    assert!(used, "the memo should answer an unchanged workspace");
+    assert_eq!(out, ALL_FRESH);
+    change(&p);
+    let (out, used) = status_both_ways(&p, env);
+    assert!(!used, "the memo answered after a change");
+    assert!(out.contains(want), "{out}");
+}
+
+/// Rewrites `rel` with `text` keeping its size and mtime (the racy case: only ctime differs).
+fn edit_keeping_mtime(p: &Project, rel: &str, text: &str) {
+    let path = p.path(rel);
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    assert_eq!(std::fs::read(&path).unwrap().len(), text.len());
+    std::fs::write(&path, text).unwrap();
+    let f = std::fs::File::options().write(true).open(&path).unwrap();
+    f.set_modified(mtime).unwrap();
+}
+
+#[test]
+fn input_edited_with_same_size_and_mtime() {
+    detects(
+        |p| edit_keeping_mtime(p, "src/1.txt", "uno\n"),
+        &[],
+        "stale    a@1",
+    );
+}
+
+#[test]
+fn output_edited_or_deleted() {
+    detects(
+        |p| edit_keeping_mtime(p, "out/b.txt", "xne\ntwo\n"),
+        &[],
+        "modified b",
+    );
+    detects(|p| p.remove("out/a-2.txt"), &[], "missing  a@2");
+}
+
+#[test]
+fn optional_input_appearing() {
+    detects(|p| p.write("opt.txt", "new\n"), &[], "stale    a@1");
+}
+
+#[test]
+fn pipeline_and_param_files_edited() {
+    detects(
+        |p| {
+            let text = p
+                .read("pipeline.toml")
+                .replace("cat $in > $out'", "cat $in >$out'");
+            p.write("pipeline.toml", &text);
+        },
+        &[],
+        "stale    a@1",
+    );
+    detects(
+        |p| {
+            p.write("versions.toml", "tracked = [\"1\", \"2\", \"3\"]\n");
+            p.write("src/3.txt", "three\n");
+        },
+        &[],
+        "missing  a@3  never built",
+    );
+}
+
+#[test]
+fn another_lock_checked_out() {
+    detects(
+        |p| {
+            // Back to the lock of an older state, as `git checkout` would bring back.
+            let lock = p.read("pipeline.lock");
+            p.write("src/2.txt", "deux\n");
+            p.parity(&["build"]).ok();
+            p.write("pipeline.lock", &lock);
+        },
+        &[],
+        "modified a@2  input `src/2.txt` changed",
+    );
+    detects(
+        |p| {
+            let lock = p.read("pipeline.lock");
+            let cut = lock.find("[\"a@2\"]").or_else(|| lock.find("a@2")).unwrap();
+            p.write("pipeline.lock", &lock[..cut]);
+        },
+        &[],
+        "pipeline.lock",
+    );
+}
+
+#[test]
+fn environment_changed() {
+    detects(|_| {}, &[("GREETING", "hi")], "stale    a@1");
+    detects(
+        |_| {},
+        &[("PARITY_HOST", "plan9")],
+        "missing  far  never built",
+    );
+    // SOURCE_DATE_EPOCH decides no verdict here, but the memo is not trusted across it.
+    detects(
+        |_| {},
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+        "3 fresh, 1 blocked",
+    );
+}
+
+#[test]
+fn a_corrupt_or_truncated_memo_is_not_used() {
+    detects(
+        |p| {
+            let mut bytes = std::fs::read(p.path("cache/noop")).unwrap();
+            let mid = bytes.len() / 2;
+            bytes[mid] ^= 1;
+            std::fs::write(p.path("cache/noop"), bytes).unwrap();
+        },
+        &[],
+        "3 fresh, 1 blocked",
+    );
+    detects(
+        |p| {
+            let bytes = std::fs::read(p.path("cache/noop")).unwrap();
+            std::fs::write(p.path("cache/noop"), &bytes[..bytes.len() - 40]).unwrap();
+        },
+        &[],
+        "3 fresh, 1 blocked",
+    );
+}
+
+#[test]
+fn racy_files_get_no_memo_until_they_age() {
+    let p = project();
+    p.parity(&["build"]).ok();
+    let run = p.parity_env(&[TRACE], &["status"]);
+    assert!(run.stderr.contains("memo: not written"), "{}", run.stderr);
+    assert!(!p.exists("cache/noop"));
+}
+
+#[test]
+fn a_no_op_build_answers_from_the_memo_like_the_full_path() {
+    let p = Project::new()
+        .file(
+            "pipeline.toml",
+            &[
+                command_node("a", &["src.txt"], &["out/a.txt"], "cat $in > $out"),
+                command_node("b", &["a", "src.txt"], &["out/b.txt"], "cat $in > $out"),
+                command_node("c", &["src.txt"], &["out/c.txt"], "cat $in > $out"),
+            ]
+            .concat(),
+        )
+        .file("src.txt", "source\n");
+    p.parity(&["build"]).ok();
+    std::thread::sleep(Duration::from_millis(1100));
+    let run = p.parity_env(&[TRACE], &["build"]);
+    assert!(run.stderr.contains("memo: written"), "{}", run.stderr);
+    let scrub = |s: &str| {
+        s.lines()
+            .map(|l| match l.find("\"elapsed_ms\":") {
+                Some(i) => {
+                    let rest = &l[i + 13..];
+                    let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(0);
+                    format!("{}{}", &l[..i], &rest[end..])
+                }
+                None => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for args in [&["build"][..], &["build", "-v"], &["build", "--json"]] {
+        let fast = p.parity_env(&[TRACE], args);
+        assert!(fast.stderr.contains("memo: used"), "{}", fast.stderr);
+        let slow = p.parity_env(&[("PARITY_NO_MEMO", "1")], args);
+        assert_eq!(scrub(&fast.stdout), scrub(&slow.stdout), "{args:?}");
+        let fast_err = fast.stderr.replace("memo: used\n", "");
+        assert_eq!(fast_err, slow.stderr, "{args:?}");
+        assert_eq!(fast.code, 0);
+    }
+    assert_eq!(p.take_runs().len(), 3);
+    // A changed input: the build runs (the memo is not used, and is rewritten only when all
+    // is fresh and old enough again).
+    p.write("src.txt", "changed\n");
+    let run = p.parity_env(&[TRACE], &["build"]);
+    assert!(run.stderr.contains("memo: not used"), "{}", run.stderr);
+    assert_eq!(p.take_runs_sorted(), ["a", "b", "c"]);
+}
