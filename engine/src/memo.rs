@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 use crate::exec::Registry;
 use crate::fsutil;
 use crate::graph::{Input, NodeId, NodeIx, OutputKind};
-use crate::hash::{Digest, StatKey};
+use crate::hash::{Digest, Reader, StatKey};
 use crate::pipeline::ParamSource;
 use crate::workspace::{NodeStatus, State, Workspace};
 
@@ -408,31 +408,4 @@ fn put_len(out: &mut Vec<u8>, n: usize) {
 fn put_str(out: &mut Vec<u8>, s: &str) {
     put_len(out, s.len());
     out.extend_from_slice(s.as_bytes());
-}
-
-/// A cursor over a byte slice; every read is bounds-checked.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = self.0.split_at_checked(n)?;
-        self.0 = rest;
-        Some(head)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        Some(self.take(1)?[0])
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-    fn i128(&mut self) -> Option<i128> {
-        Some(i128::from_le_bytes(self.take(16)?.try_into().ok()?))
-    }
-    fn str(&mut self) -> Option<&'a str> {
-        let n = self.u32()? as usize;
-        std::str::from_utf8(self.take(n)?).ok()
-    }
 }
