@@ -337,24 +337,19 @@ fn pin_tracks_the_version_pins_every_target_and_binaries_stay_fresh_without_the_
 
     // `parity rule acquire` reads the same entry from the lock; the mirror is tried first.
     let out = p.path("out/codex.exe");
-    let run = parity(
-        &p,
-        &server,
-        &[
-            "rule",
-            "acquire",
-            "--lock",
-            "m/artifacts.lock.json",
-            "--version",
-            "0.98.0",
-            "--target",
-            WINDOWS,
-            "--out",
-            "out/codex.exe",
-        ],
-        &[],
-    );
-    run.ok();
+    let acquire = [
+        "rule",
+        "acquire",
+        "--lock",
+        "m/artifacts.lock.json",
+        "--version",
+        "0.98.0",
+        "--target",
+        WINDOWS,
+        "--out",
+        "out/codex.exe",
+    ];
+    parity(&p, &server, &acquire, &[]).ok();
     assert_eq!(std::fs::read(&out).unwrap(), binary("0.98.0", WINDOWS));
     assert_eq!(dl("0.98.0", WINDOWS), 3);
     let mirror = p.path("mirror");
@@ -365,24 +360,13 @@ fn pin_tracks_the_version_pins_every_target_and_binaries_stay_fresh_without_the_
     )
     .unwrap();
     std::fs::remove_file(&out).unwrap();
-    let run = parity(
+    parity(
         &p,
         &server,
-        &[
-            "rule",
-            "acquire",
-            "--lock",
-            "m/artifacts.lock.json",
-            "--version",
-            "0.98.0",
-            "--target",
-            WINDOWS,
-            "--out",
-            "out/codex.exe",
-        ],
+        &acquire,
         &[("PARITY_MIRROR", mirror.to_str().unwrap())],
-    );
-    run.ok();
+    )
+    .ok();
     assert_eq!(dl("0.98.0", WINDOWS), 3, "the mirror had it");
 }
 
