@@ -1099,14 +1099,9 @@ impl Graph {
         for pattern in patterns {
             let found = self.select_one(pattern);
             if found.is_empty() {
-                let names = self.artifacts.iter().map(|a| a.name.as_str());
-                let help = did_you_mean(
-                    pattern,
-                    names.chain(self.nodes.iter().map(|n| n.id.as_str())),
-                );
                 return Err(Error::UnknownTarget {
                     pattern: pattern.clone(),
-                    help,
+                    help: self.target_help(pattern),
                 });
             }
             out.extend(found);
@@ -1114,6 +1109,39 @@ impl Graph {
         out.sort_unstable();
         out.dedup();
         Ok(out)
+    }
+
+    /// What to say about a pattern that matched nothing: why an artifact has no such node (an
+    /// empty param, or the closest of its nodes), else a "did you mean" over names and ids.
+    fn target_help(&self, pattern: &str) -> Option<String> {
+        let name = pattern.split_once('@').map_or(pattern, |(n, _)| n);
+        let Some(a) = self.artifacts.iter().find(|a| a.name == name) else {
+            let names = self.artifacts.iter().map(|a| a.name.as_str());
+            return did_you_mean(
+                pattern,
+                names.chain(self.nodes.iter().map(|n| n.id.as_str())),
+            );
+        };
+        if a.len == 0 {
+            let empty: Vec<String> = a
+                .params
+                .iter()
+                .zip(&a.values)
+                .filter(|(_, v)| v.is_empty())
+                .map(|(p, _)| format!("`{p}`"))
+                .collect();
+            return Some(format!(
+                "artifact `{name}` has no nodes: its param {} has no values",
+                empty.join(", ")
+            ));
+        }
+        let own = &self.nodes[a.first..a.first + a.len];
+        did_you_mean(pattern, own.iter().map(|n| n.id.as_str())).or_else(|| {
+            Some(format!(
+                "artifact `{name}` has {} node(s), none like this; the first is `{}`",
+                a.len, own[0].id
+            ))
+        })
     }
 
     fn select_one(&self, pattern: &str) -> Vec<NodeIx> {

@@ -244,6 +244,15 @@ outputs = ["artifacts.lock.json"]
     let g = graph(text);
     assert_eq!(ids(&g), ["lock"]);
     assert!(g.nodes[node(&g, "lock")].inputs.is_empty());
+    // Selecting the empty artifact says why it has no node, not "did you mean" itself.
+    for target in ["pins", "pins@0.92.0/*"] {
+        assert_eq!(
+            g.select(&[target.to_string()]).unwrap_err().render(),
+            format!(
+                "no node matches `{target}`\n  help: artifact `pins` has no nodes: its param `pinned` has no values"
+            )
+        );
+    }
 
     assert_eq!(
         error(&text.replace("\"pins@*/*?\"", "\"pins@*/*\"")),
@@ -355,6 +364,15 @@ fn select_unknown_target() {
         .select(&["snapshot@0.92.0/linux/x".to_string()])
         .unwrap_err();
     assert!(matches!(e, Error::UnknownTarget { .. }));
+    // Nothing close among the artifact's own nodes: name its first one.
+    let e = g.select(&["snapshot@zzzzzzzzzz".to_string()]).unwrap_err();
+    assert!(
+        e.render().contains("help: artifact `snapshot` has ")
+            && e.render()
+                .contains("none like this; the first is `snapshot@"),
+        "{}",
+        e.render()
+    );
 }
 
 #[test]
