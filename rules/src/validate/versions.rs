@@ -361,34 +361,24 @@ fn check_report_exclusions(ctx: &Ctx, deltas: &Value, path: &Path, out: &mut Vec
                     format!("report missing_commands includes excluded command_path={cp}"),
                     None,
                 ),
-                "missing_flags" => {
-                    let Some(key) = item.get("key").and_then(Value::as_str) else {
+                "missing_flags" | "missing_args" => {
+                    let (field, units, unit) = if list == "missing_flags" {
+                        ("key", &index.flags, "flag")
+                    } else {
+                        ("name", &index.args, "arg")
+                    };
+                    let Some(key) = item.get(field).and_then(Value::as_str) else {
                         continue;
                     };
-                    let Some(ex) = index.flags.get(&(cmd.clone(), key.to_string())) else {
+                    let Some(ex) = units.get(&(cmd.clone(), key.to_string())) else {
                         continue;
                     };
                     let cat = ex.category.as_deref().unwrap_or("<missing>");
                     (
                         format!(
-                            "report missing_flags includes excluded flag (command_path={cp} key={key} category={cat})"
+                            "report {list} includes excluded {unit} (command_path={cp} {field}={key} category={cat})"
                         ),
                         Some(key),
-                    )
-                }
-                "missing_args" => {
-                    let Some(name) = item.get("name").and_then(Value::as_str) else {
-                        continue;
-                    };
-                    let Some(ex) = index.args.get(&(cmd.clone(), name.to_string())) else {
-                        continue;
-                    };
-                    let cat = ex.category.as_deref().unwrap_or("<missing>");
-                    (
-                        format!(
-                            "report missing_args includes excluded arg (command_path={cp} name={name} category={cat})"
-                        ),
-                        Some(name),
                     )
                 }
                 _ => continue,
