@@ -24,8 +24,8 @@ use parity_engine::graph::{Input, Node, OutputKind};
 use crate::promote::{self, Promoted, PromotionRules, Results};
 use crate::{common, metadata, report, snapshot, union, validate};
 
-/// Registers every codex rule.
-pub fn register(registry: &mut Registry) {
+/// Registers every codex rule; the release rules fetch as `release` says.
+pub fn register(registry: &mut Registry, release: crate::release::Settings) {
     registry.register(UNION);
     registry.register(REPORT);
     registry.register(MetadataRule);
@@ -33,7 +33,7 @@ pub fn register(registry: &mut Registry) {
     registry.register(PointersRule);
     registry.register(CurrentRule);
     registry.register(ValidateRule);
-    crate::release::register(registry);
+    crate::release::register(registry, release);
 }
 
 /// The node's `version`: its `version` param, else `config.version`.

@@ -101,7 +101,7 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
         let written = memo::write(
             &ws,
             &g.pipeline,
-            &status::memo_identity(g),
+            &status::memo_identity(),
             started,
             &statuses,
             &order,

@@ -62,7 +62,7 @@ pub fn exec(g: &GlobalArgs, a: StatusArgs) -> anyhow::Result<i32> {
         let written = memo::write(
             &ws,
             &g.pipeline,
-            &memo_identity(g),
+            &memo_identity(),
             started,
             &statuses,
             &order,
@@ -121,16 +121,10 @@ fn print_summary(json: bool, total: usize, counts: &BTreeMap<State, usize>) {
     );
 }
 
-/// What, besides the pipeline and its files, decides verdicts: this binary's version and the
-/// release settings its rules were registered with.
-pub fn memo_identity(g: &GlobalArgs) -> String {
-    let settings = cli::release_settings(g);
-    format!(
-        "parity {} mirror={:?} api={:?}",
-        env!("CARGO_PKG_VERSION"),
-        settings.mirror,
-        settings.api
-    )
+/// What, besides the pipeline, its files and the rules, decides verdicts: this binary's
+/// version (where release assets come from, `--mirror` or the API URL, never does).
+pub fn memo_identity() -> String {
+    format!("parity {}", env!("CARGO_PKG_VERSION"))
 }
 
 /// The no-op memo of the workspace, when it is enabled and still valid (`PARITY_MEMO_TRACE=1`
@@ -139,7 +133,7 @@ pub fn load_memo(g: &GlobalArgs) -> Option<memo::Memo> {
     if memo::disabled() {
         return None;
     }
-    match memo::load(&g.pipeline, &memo_identity(g), &cli::registry(g)) {
+    match memo::load(&g.pipeline, &memo_identity(), &cli::registry(g)) {
         Ok(m) => {
             trace("memo: used");
             Some(m)

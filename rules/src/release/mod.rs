@@ -74,14 +74,9 @@ impl Settings {
     }
 }
 
-/// Registers `github-release-pin`, `merge-lock` and `acquire`, with [`Settings::from_env`].
-pub fn register(registry: &mut Registry) {
-    register_with(registry, Settings::from_env());
-}
-
-/// Registers `github-release-pin`, `merge-lock` and `acquire` with these settings (replacing
-/// any registered before: the CLI does so for `--mirror`).
-pub fn register_with(registry: &mut Registry, settings: Settings) {
+/// Registers `github-release-pin`, `merge-lock` and `acquire`, fetching as `settings` say
+/// (the CLI passes the environment plus `--mirror`).
+pub fn register(registry: &mut Registry, settings: Settings) {
     registry.register(PinRule(settings.clone()));
     registry.register(MergeLockRule);
     registry.register(AcquireRule(settings));
