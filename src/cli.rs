@@ -47,7 +47,8 @@ pub struct GlobalArgs {
     /// Say more (fresh nodes, reasons, timings).
     #[arg(short, long, global = true)]
     pub verbose: bool,
-    /// Shared remote cache (Bazel HTTP layout: `{URL}/cas/<sha256>`, `{URL}/ac/<sha256>`).
+    /// Shared remote cache (Bazel HTTP layout: `{URL}/cas/<sha256>`, `{URL}/ac/<sha256>`), or
+    /// a directory with that layout (`file:///path`).
     #[arg(long, global = true, value_name = "URL", env = "PARITY_REMOTE_CACHE")]
     pub remote_cache: Option<String>,
     /// Read from the remote cache, never write to it (untrusted runs).
@@ -59,6 +60,17 @@ pub struct GlobalArgs {
         action = clap::ArgAction::SetTrue
     )]
     pub remote_read_only: bool,
+    /// Any remote cache failure fails the node it happened for (exit 1) instead of disabling
+    /// the remote, and so does a host-bound node the remote has no result for (jobs that exist
+    /// to publish, or to assemble what others published).
+    #[arg(
+        long,
+        global = true,
+        env = "PARITY_REMOTE_REQUIRED",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        action = clap::ArgAction::SetTrue
+    )]
+    pub remote_required: bool,
     /// Seconds before a remote cache request is given up (and the remote disabled).
     #[arg(
         long,
@@ -225,6 +237,13 @@ pub fn workspace_with_state(
 /// The remote cache named by `--remote-cache` / `PARITY_REMOTE_CACHE`, if any.
 pub fn remote(g: &GlobalArgs) -> anyhow::Result<Option<Arc<RemoteCache>>> {
     let Some(url) = g.remote_cache.as_deref().filter(|u| !u.trim().is_empty()) else {
+        if g.remote_required {
+            return Err(parity_engine::Error::Usage(
+                "--remote-required needs a remote cache (--remote-cache URL or PARITY_REMOTE_CACHE)"
+                    .into(),
+            )
+            .into());
+        }
         return Ok(None);
     };
     if !(g.remote_timeout.is_finite() && g.remote_timeout > 0.0) {
@@ -237,6 +256,7 @@ pub fn remote(g: &GlobalArgs) -> anyhow::Result<Option<Arc<RemoteCache>>> {
     let opts = RemoteOptions {
         url: url.to_string(),
         read_only: g.remote_read_only,
+        required: g.remote_required,
         timeout: std::time::Duration::from_secs_f64(g.remote_timeout),
     };
     Ok(Some(Arc::new(RemoteCache::new(&opts)?)))
