@@ -15,7 +15,9 @@
 //! - [`promote`]   recorded validation results, pointers and `current.json` (spec §5.3, §5.4).
 //! - [`validate`]  the validator (spec §6).
 //! - [`retain`]    pruning of out-of-window versions (spec §7).
-//! - [`wrapper_check`] the real-binary check behind a recorded validation (`validation.toml`).
+//! - [`wrapper_check`] the help-surface check: the wrapper's claims against a real binary.
+//! - [`validation`] `validation@V/T`: a declared check of the wrapper against the binary, its
+//!   result committed (`validation/V/T.json`).
 //! - [`release`]   upstream releases, pins, `artifacts.lock.json`, acquisition (spec §8.1-8.3).
 //! - [`nodes`]     the rules above as pipeline nodes, registered into the engine.
 
@@ -30,4 +32,5 @@ pub mod retain;
 pub mod snapshot;
 pub mod union;
 pub mod validate;
+pub mod validation;
 pub mod wrapper_check;

@@ -13,4 +13,5 @@ mod release;
 mod remote;
 mod status;
 mod support;
+mod validation;
 mod verify;
