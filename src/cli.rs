@@ -113,6 +113,8 @@ pub enum Command {
     Watch(commands::watch::WatchArgs),
     /// Track version V: pin its release assets (`pins@V/*`) and rebuild the lock.
     Pin(commands::pin::PinArgs),
+    /// The title and body of the pull request proposing version V, from its artifacts.
+    PrBody(commands::pr_body::PrBodyArgs),
     /// Run one reference rule directly, as a drop-in for the reference `xtask` commands.
     #[command(subcommand)]
     Rule(commands::rule::RuleCommand),
@@ -149,6 +151,7 @@ pub fn main() -> i32 {
         Command::Verify(a) => commands::verify::exec(g, a),
         Command::Watch(a) => commands::watch::exec(g, a),
         Command::Pin(a) => commands::pin::exec(g, a),
+        Command::PrBody(a) => commands::pr_body::exec(g, a),
         Command::Rule(cmd) => return commands::rule::exec(cmd),
     };
     match result {

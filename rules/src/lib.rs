@@ -18,6 +18,7 @@
 //! - [`wrapper_check`] the help-surface check: the wrapper's claims against a real binary.
 //! - [`validation`] `validation@V/T`: a declared check of the wrapper against the binary, its
 //!   result committed (`validation/V/T.json`).
+//! - [`pr_body`]   the title and body of the pull request proposing a version.
 //! - [`release`]   upstream releases, pins, `artifacts.lock.json`, acquisition (spec §8.1-8.3).
 //! - [`nodes`]     the rules above as pipeline nodes, registered into the engine.
 
@@ -25,6 +26,7 @@ pub mod common;
 pub mod coverage;
 pub mod metadata;
 pub mod nodes;
+pub mod pr_body;
 pub mod promote;
 pub mod release;
 pub mod report;

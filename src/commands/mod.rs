@@ -6,6 +6,7 @@ pub mod gc;
 pub mod graph;
 pub mod list;
 pub mod pin;
+pub mod pr_body;
 pub mod rule;
 pub mod status;
 pub mod verify;

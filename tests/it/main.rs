@@ -9,6 +9,7 @@ mod interrupt;
 mod manifests;
 mod memo;
 mod nodes;
+mod pr_body;
 mod release;
 mod remote;
 mod status;

@@ -332,6 +332,11 @@ pub struct Upstream {
 }
 
 impl Upstream {
+    /// The upstream's name: the repository name (`codex` of `openai/codex`).
+    pub fn tool(&self) -> &str {
+        self.repo.rsplit('/').next().unwrap_or(&self.repo)
+    }
+
     /// Finds the `github-release-pin` artifact of `pipeline`.
     pub fn of(pipeline: &Pipeline) -> Result<Upstream> {
         let mut pins = pipeline
