@@ -8,6 +8,7 @@ mod graph;
 mod interrupt;
 mod manifests;
 mod memo;
+mod nights;
 mod nodes;
 mod pr_body;
 mod release;
