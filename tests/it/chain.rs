@@ -257,6 +257,18 @@ fn pin_build_snapshot_union_through_the_remote_cache_then_verify() {
     assert!(not_fresh(&p, &github).is_empty());
     parity(&p, &github, &[], &["verify"]).ok();
 
+    // A rebuild from scratch neither re-measures the pins nor downloads the binary again: the
+    // acquired one comes from the local cache (the Linux snapshot is rebuilt from it).
+    let requests = github.auth().len();
+    let run = parity(&p, &github, &[], &["verify", "--rebuild"]);
+    run.ok();
+    assert!(
+        run.stderr.contains("pinned outputs reused from the local cache"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(github.auth().len(), requests, "verify --rebuild went to GitHub");
+
     // Without cache/, everything is still known fresh from pipeline.lock: no request at all.
     std::fs::remove_dir_all(p.path("cache")).unwrap();
     let (requests, cached) = (github.auth().len(), cache.counts());
