@@ -263,11 +263,16 @@ fn pin_build_snapshot_union_through_the_remote_cache_then_verify() {
     let run = parity(&p, &github, &[], &["verify", "--rebuild"]);
     run.ok();
     assert!(
-        run.stderr.contains("pinned outputs reused from the local cache"),
+        run.stderr
+            .contains("pinned outputs reused from the local cache"),
         "{}",
         run.stderr
     );
-    assert_eq!(github.auth().len(), requests, "verify --rebuild went to GitHub");
+    assert_eq!(
+        github.auth().len(),
+        requests,
+        "verify --rebuild went to GitHub"
+    );
 
     // Without cache/, everything is still known fresh from pipeline.lock: no request at all.
     std::fs::remove_dir_all(p.path("cache")).unwrap();

@@ -6,6 +6,7 @@ mod chain;
 mod errors;
 mod graph;
 mod interrupt;
+mod keys;
 mod manifests;
 mod memo;
 mod nights;
