@@ -115,6 +115,8 @@ pub enum Command {
     Pin(commands::pin::PinArgs),
     /// The title and body of the pull request proposing version V, from its artifacts.
     PrBody(commands::pr_body::PrBodyArgs),
+    /// Propose version V: commit on `automation/codex-cli-V`, push (never forced), open the PR.
+    Publish(commands::publish::PublishArgs),
     /// Run one reference rule directly, as a drop-in for the reference `xtask` commands.
     #[command(subcommand)]
     Rule(commands::rule::RuleCommand),
@@ -152,6 +154,7 @@ pub fn main() -> i32 {
         Command::Watch(a) => commands::watch::exec(g, a),
         Command::Pin(a) => commands::pin::exec(g, a),
         Command::PrBody(a) => commands::pr_body::exec(g, a),
+        Command::Publish(a) => commands::publish::exec(g, a),
         Command::Rule(cmd) => return commands::rule::exec(cmd),
     };
     match result {

@@ -19,6 +19,7 @@
 //! - [`validation`] `validation@V/T`: a declared check of the wrapper against the binary, its
 //!   result committed (`validation/V/T.json`).
 //! - [`pr_body`]   the title and body of the pull request proposing a version.
+//! - [`publish`]   that pull request: commit, push (never forced), open or update.
 //! - [`release`]   upstream releases, pins, `artifacts.lock.json`, acquisition (spec §8.1-8.3).
 //! - [`nodes`]     the rules above as pipeline nodes, registered into the engine.
 
@@ -28,6 +29,7 @@ pub mod metadata;
 pub mod nodes;
 pub mod pr_body;
 pub mod promote;
+pub mod publish;
 pub mod release;
 pub mod report;
 pub mod retain;

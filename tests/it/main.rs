@@ -12,6 +12,7 @@ mod memo;
 mod nights;
 mod nodes;
 mod pr_body;
+mod publish;
 mod release;
 mod remote;
 mod status;

@@ -189,16 +189,6 @@ impl GitHub<'_> {
             (status, body) => bail!("`{url}` answered HTTP {status}: {body}"),
         }
     }
-
-    /// The API base URL.
-    pub fn api(&self) -> &str {
-        &self.api
-    }
-
-    /// The HTTP client.
-    pub fn http(&self) -> &Http {
-        self.http
-    }
 }
 
 /// Whether `link` has the scheme, host and port of `api`: the token goes nowhere else.
