@@ -854,6 +854,29 @@ mod tests {
         assert!(!err.to_string().contains("pw"), "{err}");
     }
 
+    /// update-snapshot.yml writes `file://${{ runner.temp }}/parity-remote`: on a Windows
+    /// runner that is `file://D:\a\_temp/parity-remote`, which must name that directory.
+    #[test]
+    fn a_file_url_from_a_windows_runner_names_its_directory() {
+        let opts = |url: &str| RemoteOptions {
+            url: url.into(),
+            read_only: false,
+            required: true,
+            timeout: Duration::from_secs(1),
+        };
+        let cache = RemoteCache::new(&opts("file://D:\\a\\_temp/parity-remote")).unwrap();
+        assert_eq!(cache.url(), "file:///D:/a/_temp/parity-remote/");
+        #[cfg(windows)]
+        assert!(matches!(&cache.backend,
+            Backend::Dir(d) if d == std::path::Path::new("D:\\a\\_temp\\parity-remote")));
+        let cache =
+            RemoteCache::new(&opts("file:///home/runner/work/_temp/parity-remote")).unwrap();
+        #[cfg(unix)]
+        assert!(matches!(&cache.backend,
+            Backend::Dir(d) if d == std::path::Path::new("/home/runner/work/_temp/parity-remote")));
+        assert!(cache.required());
+    }
+
     #[test]
     fn ac_names_are_sha256_of_the_key_bytes() {
         let key = Digest([7; 32]);

@@ -19,3 +19,4 @@ mod status;
 mod support;
 mod validation;
 mod verify;
+mod workflows;
