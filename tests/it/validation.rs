@@ -63,6 +63,8 @@ fn result(p: &Project) -> serde_json::Value {
     serde_json::from_str(&p.read(&format!("m/validation/1.0.0/{LINUX}.json"))).unwrap()
 }
 
+// The fake codex is a shell script run as a binary: Unix only.
+#[cfg(unix)]
 #[test]
 fn a_help_surface_check_commits_what_it_checked_and_its_failures() {
     let p = project(r#"{ check = "help-surface" }"#, "");
@@ -99,6 +101,7 @@ fn a_help_surface_check_commits_what_it_checked_and_its_failures() {
     assert_eq!(again.read(&path), p.read(&path));
 }
 
+#[cfg(unix)]
 #[test]
 fn a_command_check_gets_the_binary_and_passes_or_fails_on_its_exit_code() {
     let ok = r#"{ command = 'test -x "$PARITY_BINARY" && "$PARITY_BINARY" --version | grep -q "codex-cli $PARITY_VERSION" && test "$PARITY_TARGET" = x86_64-unknown-linux-musl && test -f tests/wrapper.sh' }"#;
