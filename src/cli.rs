@@ -268,6 +268,11 @@ pub fn remote(g: &GlobalArgs) -> anyhow::Result<Option<Arc<RemoteCache>>> {
     Ok(Some(Arc::new(RemoteCache::new(&opts)?)))
 }
 
+/// A version argument, `X.Y.Z` (a clap value parser: anything else is a usage error).
+pub fn version_arg(s: &str) -> Result<parity_rules::release::github::Version, String> {
+    s.parse().map_err(|e: anyhow::Error| e.to_string())
+}
+
 /// The parsed pipeline file named by the global options (no graph, no rules).
 pub fn pipeline(g: &GlobalArgs) -> anyhow::Result<parity_engine::pipeline::Pipeline> {
     ensure_pipeline(g)?;

@@ -199,39 +199,14 @@ fn read_report(root: &Path, version: &str) -> Result<ReportView> {
 /// The version V is compared with: the highest lower version that is validated or supported,
 /// else the highest lower one, with its union and report (when both exist).
 fn baseline(root: &Path, v: &Version) -> Result<Option<(Version, UnionView, ReportView)>> {
-    let dir = root.join("versions");
-    let mut lower: Vec<(Version, bool)> = Vec::new();
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("failed to read `{}`", dir.display())),
-    };
-    for entry in entries {
-        let path = entry
-            .with_context(|| format!("failed to read `{}`", dir.display()))?
-            .path();
-        let Some(other) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".json"))
-            .and_then(|n| Version::parse(n).ok())
-            .filter(|o| o < v)
-        else {
-            continue;
-        };
-        let meta: MetadataView = common::read_json(&path)?;
-        lower.push((
-            other,
-            matches!(meta.status.as_str(), "validated" | "supported"),
-        ));
-    }
-    lower.sort();
+    let statuses = promote::version_statuses(root)?;
+    let lower: Vec<(&Version, &String)> = statuses.range(..v).collect();
     let pick = lower
         .iter()
         .rev()
-        .find(|(_, promoted)| *promoted)
+        .find(|(_, status)| matches!(status.as_str(), "validated" | "supported"))
         .or(lower.last())
-        .map(|(b, _)| b.clone());
+        .map(|(b, _)| (*b).clone());
     let Some(b) = pick else { return Ok(None) };
     let union_path = root
         .join("snapshots")

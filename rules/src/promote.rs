@@ -307,6 +307,14 @@ fn read_versions(dir: &Path) -> Result<BTreeMap<Version, VersionView>> {
     Ok(out)
 }
 
+/// The status of every stable version of `<root>/versions/*.json`, ascending.
+pub fn version_statuses(root: &Path) -> Result<BTreeMap<Version, String>> {
+    Ok(read_versions(&root.join("versions"))?
+        .into_iter()
+        .map(|(v, m)| (v, m.status))
+        .collect())
+}
+
 /// Reads a pointer file: one line, `none` or a stable version.
 pub fn read_pointer(path: &Path) -> Result<Option<Version>> {
     let text = std::fs::read_to_string(path)

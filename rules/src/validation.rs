@@ -196,16 +196,9 @@ impl Rule for ValidationRule {
     fn name(&self) -> &'static str {
         "validation"
     }
+    /// `config.env`, as for the `command` rule.
     fn env(&self, node: &Node) -> Vec<String> {
-        node.config
-            .get("env")
-            .and_then(|v| v.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
+        parity_engine::command::CommandRule.env(node)
     }
     fn check(&self, node: &Node) -> Result<(), String> {
         nodes::version(node)?;

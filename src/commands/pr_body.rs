@@ -11,17 +11,15 @@ use crate::cli::{self, GlobalArgs};
 #[derive(Debug, Args)]
 pub struct PrBodyArgs {
     /// The version, `X.Y.Z`.
-    version: String,
+    #[arg(value_parser = cli::version_arg)]
+    version: Version,
     /// Print the title only.
     #[arg(long)]
     title: bool,
 }
 
 pub fn exec(g: &GlobalArgs, a: PrBodyArgs) -> anyhow::Result<i32> {
-    let version: Version = a
-        .version
-        .parse()
-        .map_err(|e: anyhow::Error| parity_engine::Error::Usage(e.to_string()))?;
+    let version = a.version;
     let pipeline = cli::pipeline(g)?;
     let upstream = cli::upstream(&pipeline)?;
     let pr = parity_rules::pr_body::render(&pipeline.root, upstream.tool(), &version.to_string())?;

@@ -15,7 +15,8 @@ use crate::cli::{self, GlobalArgs};
 #[derive(Debug, Args)]
 pub struct PublishArgs {
     /// The version, `X.Y.Z`.
-    version: String,
+    #[arg(value_parser = cli::version_arg)]
+    version: Version,
     /// The git remote to push to.
     #[arg(long, default_value = "origin")]
     remote: String,
@@ -32,11 +33,7 @@ pub struct PublishArgs {
 }
 
 pub fn exec(g: &GlobalArgs, a: PublishArgs) -> anyhow::Result<i32> {
-    let version: Version = a
-        .version
-        .parse()
-        .map_err(|e: anyhow::Error| parity_engine::Error::Usage(e.to_string()))?;
-    let version = version.to_string();
+    let version = a.version.to_string();
     let pipeline = cli::pipeline(g)?;
     let upstream = cli::upstream(&pipeline)?;
     let pr = parity_rules::pr_body::render(&pipeline.root, upstream.tool(), &version)?;
