@@ -162,6 +162,9 @@ impl Check {
                     timeout: Duration::from_secs(positive("timeout_secs", 1800)?),
                 })
             }
+            (Some("help-surface"), Some(_)) => {
+                Err("`config.command` runs with `check = \"command\"`, not `help-surface`".into())
+            }
             (Some("command"), None) => {
                 Err("`config.check = \"command\"` needs `config.command`".into())
             }

@@ -66,6 +66,21 @@ fn pr_body_says_why_a_version_is_not_promoted_and_lists_the_work() {
         "codex 0.97.0: snapshots, reports and metadata (validated)\n"
     );
 
+    // A node's result that validation.toml overrides is shown with the override.
+    p.write(
+        "cli_manifests/codex/validation/0.61.0/x86_64-unknown-linux-musl.json",
+        r#"{"schema_version": 1, "version": "0.61.0", "target": "x86_64-unknown-linux-musl",
+            "check": "help-surface", "result": "passed",
+            "checked": {"commands": 21, "units": 48}, "failures": []}"#,
+    );
+    let run = p.parity(&["pr-body", "0.61.0"]);
+    run.ok();
+    assert!(
+        run.stdout.contains("| `x86_64-unknown-linux-musl` | **failed** | help-surface: 21 commands, 48 flags/args, which passed; overridden in `validation.toml` |"),
+        "{}",
+        run.stdout
+    );
+
     let run = p.parity(&["pr-body", "0.98.0"]);
     run.code(1);
     assert!(

@@ -145,6 +145,10 @@ fn a_bad_validation_config_names_the_node_and_the_key() {
         ),
         (r#"{ check = "command" }"#, "needs `config.command`"),
         (
+            r#"{ check = "help-surface", command = "true" }"#,
+            "not `help-surface`",
+        ),
+        (
             r#"{ command = "true", help_timeout_ms = 5 }"#,
             "unknown key `config.help_timeout_ms`",
         ),
