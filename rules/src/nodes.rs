@@ -15,14 +15,13 @@
 //! | `validate`         | —        | in: every committed artifact; out: the JSON report (e.g. `{cache}/validate/report.json`) |
 //! | `validation`       | version, target | in: the binary (first), what the check reads; out: `validation/{version}/{target}.json` (see [`crate::validation`]) |
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use parity_engine::exec::{Registry, Rule, RuleContext, RuleError};
 use parity_engine::graph::{Input, Node, OutputKind};
-
-use std::collections::BTreeMap;
 
 use crate::promote::{self, Promoted, PromotionRules, Results};
 use crate::validation::{self, ValidationResult};
