@@ -47,7 +47,8 @@ pub struct GlobalArgs {
     /// Say more (fresh nodes, reasons, timings).
     #[arg(short, long, global = true)]
     pub verbose: bool,
-    /// Shared remote cache (Bazel HTTP layout: `{URL}/cas/<sha256>`, `{URL}/ac/<sha256>`).
+    /// Shared remote cache (Bazel HTTP layout: `{URL}/cas/<sha256>`, `{URL}/ac/<sha256>`), or
+    /// a directory with that layout (`file:///path`).
     #[arg(long, global = true, value_name = "URL", env = "PARITY_REMOTE_CACHE")]
     pub remote_cache: Option<String>,
     /// Read from the remote cache, never write to it (untrusted runs).
@@ -59,6 +60,17 @@ pub struct GlobalArgs {
         action = clap::ArgAction::SetTrue
     )]
     pub remote_read_only: bool,
+    /// Any remote cache failure fails the node it happened for (exit 1) instead of disabling
+    /// the remote, and so does a host-bound node the remote has no result for (jobs that exist
+    /// to publish, or to assemble what others published).
+    #[arg(
+        long,
+        global = true,
+        env = "PARITY_REMOTE_REQUIRED",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        action = clap::ArgAction::SetTrue
+    )]
+    pub remote_required: bool,
     /// Seconds before a remote cache request is given up (and the remote disabled).
     #[arg(
         long,
@@ -101,6 +113,10 @@ pub enum Command {
     Watch(commands::watch::WatchArgs),
     /// Track version V: pin its release assets (`pins@V/*`) and rebuild the lock.
     Pin(commands::pin::PinArgs),
+    /// The title and body of the pull request proposing version V, from its artifacts.
+    PrBody(commands::pr_body::PrBodyArgs),
+    /// Propose version V: commit on `automation/codex-cli-V`, push (never forced), open the PR.
+    Publish(commands::publish::PublishArgs),
     /// Run one reference rule directly, as a drop-in for the reference `xtask` commands.
     #[command(subcommand)]
     Rule(commands::rule::RuleCommand),
@@ -137,6 +153,8 @@ pub fn main() -> i32 {
         Command::Verify(a) => commands::verify::exec(g, a),
         Command::Watch(a) => commands::watch::exec(g, a),
         Command::Pin(a) => commands::pin::exec(g, a),
+        Command::PrBody(a) => commands::pr_body::exec(g, a),
+        Command::Publish(a) => commands::publish::exec(g, a),
         Command::Rule(cmd) => return commands::rule::exec(cmd),
     };
     match result {
@@ -225,6 +243,13 @@ pub fn workspace_with_state(
 /// The remote cache named by `--remote-cache` / `PARITY_REMOTE_CACHE`, if any.
 pub fn remote(g: &GlobalArgs) -> anyhow::Result<Option<Arc<RemoteCache>>> {
     let Some(url) = g.remote_cache.as_deref().filter(|u| !u.trim().is_empty()) else {
+        if g.remote_required {
+            return Err(parity_engine::Error::Usage(
+                "--remote-required needs a remote cache (--remote-cache URL or PARITY_REMOTE_CACHE)"
+                    .into(),
+            )
+            .into());
+        }
         return Ok(None);
     };
     if !(g.remote_timeout.is_finite() && g.remote_timeout > 0.0) {
@@ -237,9 +262,15 @@ pub fn remote(g: &GlobalArgs) -> anyhow::Result<Option<Arc<RemoteCache>>> {
     let opts = RemoteOptions {
         url: url.to_string(),
         read_only: g.remote_read_only,
+        required: g.remote_required,
         timeout: std::time::Duration::from_secs_f64(g.remote_timeout),
     };
     Ok(Some(Arc::new(RemoteCache::new(&opts)?)))
+}
+
+/// A version argument, `X.Y.Z` (a clap value parser: anything else is a usage error).
+pub fn version_arg(s: &str) -> Result<parity_rules::release::github::Version, String> {
+    s.parse().map_err(|e: anyhow::Error| e.to_string())
 }
 
 /// The parsed pipeline file named by the global options (no graph, no rules).

@@ -615,8 +615,13 @@ trait Executor: Sync {
 
 /// The outcome of a node whose own host constraint excludes this machine.
 fn host_blocked(ws: &Workspace, ix: NodeIx) -> Outcome {
+    Outcome::Blocked(host_reason(ws, ix))
+}
+
+/// Why a node whose own host constraint excludes this machine cannot run here.
+fn host_reason(ws: &Workspace, ix: NodeIx) -> String {
     let host = ws.graph.nodes[ix].host.clone().unwrap_or_default();
-    Outcome::Blocked(Unavailable::Host(host).to_string())
+    Unavailable::Host(host).to_string()
 }
 
 fn task_done(outcome: Outcome, entry: Option<LockEntry>) -> TaskDone {
@@ -646,13 +651,17 @@ impl Executor for DryRunExecutor<'_> {
         _: &AtomicBool,
         _: &mpsc::Sender<Msg>,
     ) -> Result<TaskDone> {
-        let restorable = |k: crate::fingerprint::ActionKey| {
-            ws.cache.get_action(&k).is_some()
-                || self
-                    .remote
-                    .is_some_and(|r| r.lookup(&k, &output_names(ws, ix)).is_some())
+        let restorable = |k: crate::fingerprint::ActionKey| -> Result<bool> {
+            Ok(ws.cache.get_action(&k).is_some()
+                || match self.remote {
+                    Some(r) => r.lookup(&k, &output_names(ws, ix))?.is_some(),
+                    None => false,
+                })
         };
-        if !forced && eval.key().is_some_and(restorable) {
+        if !forced
+            && let Some(key) = eval.key()
+            && restorable(key)?
+        {
             return Ok(task_done(Outcome::WouldRestore, None));
         }
         if !ws.can_run_here(ix) {
@@ -689,6 +698,10 @@ impl Executor for RealExecutor<'_> {
             && let Some(action) = ws.cache.get_action(&key)
             && restore(ws, hasher, ix, &action, OutputKind::Committed)?
         {
+            // A run that must publish publishes what it restored locally too.
+            if let Some(remote) = self.remote.filter(|r| r.required()) {
+                remote.upload(&ws.cache, &key, &action)?;
+            }
             return Ok(task_done(
                 Outcome::Cached,
                 Some(entry_for(digests(&action))),
@@ -704,6 +717,12 @@ impl Executor for RealExecutor<'_> {
             ));
         }
         if !ws.can_run_here(ix) {
+            if let Some(remote) = self.remote.filter(|r| r.required()) {
+                let why = host_reason(ws, ix);
+                return Err(
+                    remote.required_error(format!("it has no result for this node ({why})"))
+                );
+            }
             return Ok(task_done(host_blocked(ws, ix), None));
         }
         let mut extra = Vec::new();
@@ -712,7 +731,7 @@ impl Executor for RealExecutor<'_> {
         match run_rule(ws, hasher, ix, eval, cancel) {
             Ok(action) => {
                 if let Some(remote) = self.remote {
-                    remote.upload(&ws.cache, &key, &action);
+                    remote.upload(&ws.cache, &key, &action)?;
                 }
                 let mut done = task_done(Outcome::Ran, Some(entry_for(digests(&action))));
                 done.extra = extra;
@@ -800,7 +819,7 @@ fn restore_remote(
     ix: NodeIx,
     key: &crate::fingerprint::ActionKey,
 ) -> Result<Option<ActionEntry>> {
-    let Some(entry) = remote.lookup(key, &output_names(ws, ix)) else {
+    let Some(entry) = remote.lookup(key, &output_names(ws, ix))? else {
         return Ok(None);
     };
     let node = &ws.graph.nodes[ix];
@@ -809,7 +828,7 @@ fn restore_remote(
             .iter()
             .any(|o| o.name() == name && o.kind == OutputKind::Committed)
     };
-    if !remote.fetch(&ws.cache, &entry, &committed) {
+    if !remote.fetch(&ws.cache, &entry, &committed)? {
         return Ok(None);
     }
     let action = entry.to_action();
@@ -859,8 +878,8 @@ fn materialize_inputs(
             continue;
         }
         if let Some(remote) = remote
-            && let Some(re) = remote.lookup(&entry.key, &output_names(ws, *p))
-            && remote.fetch(&ws.cache, &re, &|_| true)
+            && let Some(re) = remote.lookup(&entry.key, &output_names(ws, *p))?
+            && remote.fetch(&ws.cache, &re, &|_| true)?
             && restore(ws, hasher, *p, &re.to_action(), OutputKind::Cache)?
         {
             continue;

@@ -66,6 +66,15 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// The remote cache failed a node's lookup, download or upload, and the run requires it
+    /// (`--remote-required`): the node fails instead of the remote being disabled.
+    #[error("remote cache `{url}` is required (--remote-required): {message}")]
+    Remote {
+        /// The cache URL, credentials redacted.
+        url: String,
+        /// What failed.
+        message: String,
+    },
     /// Anything else that is the user's mistake (bad flag value, ...).
     #[error("{0}")]
     Usage(String),
@@ -75,11 +84,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code for this error: 1 state unreadable or unwritable, 2 usage/pipeline/graph,
-    /// 101 internal (an interrupted build is not an error: its summary says 130).
+    /// The process exit code for this error: 1 state unreadable or unwritable, or a required
+    /// remote failed; 2 usage/pipeline/graph; 101 internal (an interrupted build is not an
+    /// error: its summary says 130).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Io { .. } | Error::Corrupt { .. } => 1,
+            Error::Io { .. } | Error::Corrupt { .. } | Error::Remote { .. } => 1,
             Error::Pipeline { .. }
             | Error::Cycle { .. }
             | Error::UnknownTarget { .. }

@@ -1,10 +1,14 @@
 //! The remote cache client: Bazel's HTTP cache protocol, so bazel-remote, nginx or Apache with
-//! WebDAV `PUT`, or a bucket behind an HTTP gateway serve it unchanged.
+//! WebDAV `PUT`, or a bucket behind an HTTP gateway serve it unchanged; or a plain directory
+//! with the same layout (`file:///path`), which CI artifacts can carry between jobs.
 //!
 //! | request                  | what                                                           |
 //! |--------------------------|----------------------------------------------------------------|
 //! | `GET/HEAD/PUT cas/<sha>` | an object, named by the sha256 (lower hex) of its bytes        |
 //! | `GET/PUT ac/<sha>`       | an action entry, named by sha256 of the 32 bytes of the key    |
+//!
+//! A directory backend reads, stats and writes (atomically) the files `cas/<sha>` and
+//! `ac/<sha>` under it, with the same verification as over HTTP.
 //!
 //! The local store names objects by blake3; the remote one by sha256, computed when an object
 //! is uploaded and recorded next to the blake3 in the action entry ([`RemoteEntry`], JSON).
@@ -14,13 +18,16 @@
 //! its blake3 and its size. A mismatch is a miss (one warning), and the node is rebuilt.
 //!
 //! Order of an upload: every object `PUT` (unless a `HEAD` shows it is there with its size),
-//! then a `HEAD` of each (read-back: present, `Content-Length` equal), and only then the action
-//! entry. `read_only` never writes.
+//! then a `HEAD` of each (read-back: present, `Content-Length` equal), then the action entry,
+//! which is read back (`GET`) and compared byte for byte. `read_only` never writes.
 //!
-//! Failures: the first connection error, timeout or unexpected status disables the remote for
-//! the rest of the process with one warning; the build goes on locally.
+//! Failures: the first connection error, timeout, unexpected status or failed read-back
+//! disables the remote for the rest of the process with one warning; the build goes on
+//! locally. With `required` (jobs whose purpose is to publish) every such failure is instead
+//! an [`Error::Remote`] of the node it happened for, and the remote is never disabled.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -32,15 +39,19 @@ use sha2::Digest as _;
 use crate::cache::{ActionEntry, LocalCache, OutputRecord};
 use crate::error::{Error, Result};
 use crate::fingerprint::ActionKey;
+use crate::fsutil;
 use crate::hash::{self, Digest, FileDigest, TreeEntry};
 
 /// How to reach the remote cache.
 #[derive(Clone, Debug)]
 pub struct RemoteOptions {
-    /// Base URL (`http://host:port/prefix`); `cas/` and `ac/` are below it.
+    /// Base URL (`http://host:port/prefix`, or `file:///path` for a directory); `cas/` and
+    /// `ac/` are below it.
     pub url: String,
     /// Never write (untrusted runs).
     pub read_only: bool,
+    /// Every failure fails the node it happened for instead of disabling the remote.
+    pub required: bool,
     /// Connect and whole-request timeout.
     pub timeout: Duration,
 }
@@ -234,12 +245,21 @@ pub fn ac_name(key: &ActionKey) -> String {
     sha256_hex(&key.0)
 }
 
+/// Where the `cas/` and `ac/` names live.
+enum Backend {
+    /// A Bazel HTTP cache at the base URL.
+    Http(reqwest::blocking::Client),
+    /// A directory holding `cas/` and `ac/`.
+    Dir(PathBuf),
+}
+
 /// A client of one remote cache, shared by every worker of a build.
 pub struct RemoteCache {
     base: reqwest::Url,
     shown: String,
-    client: reqwest::blocking::Client,
+    backend: Backend,
     read_only: bool,
+    required: bool,
     disabled: AtomicBool,
     corrupt_warned: AtomicBool,
     warnings: Mutex<Vec<String>>,
@@ -280,7 +300,8 @@ enum Got {
 }
 
 impl RemoteCache {
-    /// A client for `opts.url` (`http` or `https`); an unusable URL is a usage error.
+    /// A client for `opts.url` (`http`, `https`, or `file` with an absolute path); an unusable
+    /// URL is a usage error.
     pub fn new(opts: &RemoteOptions) -> Result<RemoteCache> {
         let mut text = opts.url.trim().to_string();
         if !text.ends_with('/') {
@@ -293,21 +314,28 @@ impl RemoteCache {
             ))
         };
         let base = reqwest::Url::parse(&text).map_err(|e| bad(&e.to_string()))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(bad("expected an http:// or https:// URL"));
-        }
-        let client = reqwest::blocking::Client::builder()
-            .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
-            .timeout(opts.timeout)
-            .user_agent(concat!("parity/", env!("CARGO_PKG_VERSION")))
-            .redirect(redirect_policy())
-            .build()
-            .map_err(|e| Error::Internal(format!("cannot create an HTTP client: {e}")))?;
+        let backend = match base.scheme() {
+            "http" | "https" => Backend::Http(
+                reqwest::blocking::Client::builder()
+                    .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
+                    .timeout(opts.timeout)
+                    .user_agent(concat!("parity/", env!("CARGO_PKG_VERSION")))
+                    .redirect(redirect_policy())
+                    .build()
+                    .map_err(|e| Error::Internal(format!("cannot create an HTTP client: {e}")))?,
+            ),
+            "file" => Backend::Dir(
+                base.to_file_path()
+                    .map_err(|()| bad("expected file:///absolute/path (no host)"))?,
+            ),
+            _ => return Err(bad("expected an http://, https:// or file:/// URL")),
+        };
         Ok(RemoteCache {
             shown: redact(&base),
             base,
-            client,
+            backend,
             read_only: opts.read_only,
+            required: opts.required,
             disabled: AtomicBool::new(false),
             corrupt_warned: AtomicBool::new(false),
             warnings: Mutex::new(Vec::new()),
@@ -329,6 +357,19 @@ impl RemoteCache {
     /// Whether this client never writes.
     pub fn read_only(&self) -> bool {
         self.read_only
+    }
+
+    /// Whether a failure fails the node (`--remote-required`) instead of disabling the remote.
+    pub fn required(&self) -> bool {
+        self.required
+    }
+
+    /// The error failing a node for which the remote could not do its part in required mode.
+    pub fn required_error(&self, why: impl Into<String>) -> Error {
+        Error::Remote {
+            url: self.shown.clone(),
+            message: why.into(),
+        }
     }
 
     /// Whether the remote is still in use (no failure yet).
@@ -364,14 +405,19 @@ impl RemoteCache {
         }
     }
 
-    /// Disables the remote for the rest of the process; the first failure is reported.
-    fn fail(&self, Failure(why): Failure) {
+    /// Required: the failure as the node's error. Otherwise disables the remote for the rest of
+    /// the process; the first failure is reported.
+    fn fail(&self, Failure(why): Failure) -> Result<()> {
+        if self.required {
+            return Err(self.required_error(why));
+        }
         if !self.disabled.swap(true, Ordering::Relaxed) {
             self.warn(format!(
                 "remote cache `{}` disabled for the rest of this run: {why}; building locally",
                 self.shown
             ));
         }
+        Ok(())
     }
 
     /// A downloaded object or entry that does not verify: a miss, reported once.
@@ -394,8 +440,17 @@ impl RemoteCache {
     /// broken or hostile server never sits in memory).
     fn get(&self, path: &str, limit: u64) -> std::result::Result<Got, Failure> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let resp = self
-            .client
+        let client = match &self.backend {
+            Backend::Http(client) => client,
+            Backend::Dir(dir) => {
+                let got = dir_get(dir, path, limit)?;
+                if let Got::Body(b) = &got {
+                    self.down.fetch_add(b.len() as u64, Ordering::Relaxed);
+                }
+                return Ok(got);
+            }
+        };
+        let resp = client
             .get(self.url_of(path)?)
             .send()
             .map_err(|e| request_failure("GET", path, e))?;
@@ -425,8 +480,11 @@ impl RemoteCache {
     /// `HEAD path`: the Content-Length when present, `None` on 404.
     fn head(&self, path: &str) -> std::result::Result<Option<Option<u64>>, Failure> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let resp = self
-            .client
+        let client = match &self.backend {
+            Backend::Http(client) => client,
+            Backend::Dir(dir) => return dir_head(dir, path),
+        };
+        let resp = client
             .head(self.url_of(path)?)
             .send()
             .map_err(|e| request_failure("HEAD", path, e))?;
@@ -445,8 +503,15 @@ impl RemoteCache {
     fn put(&self, path: &str, body: Vec<u8>) -> std::result::Result<(), Failure> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let len = body.len() as u64;
-        let resp = self
-            .client
+        let client = match &self.backend {
+            Backend::Http(client) => client,
+            Backend::Dir(dir) => {
+                dir_put(dir, path, &body)?;
+                self.up.fetch_add(len, Ordering::Relaxed);
+                return Ok(());
+            }
+        };
+        let resp = client
             .put(self.url_of(path)?)
             .body(body)
             .send()
@@ -461,26 +526,26 @@ impl RemoteCache {
     }
 
     /// The action entry of `key`, verified in shape and naming exactly `outputs`; `None` when
-    /// absent, unusable, or the remote is disabled.
-    pub fn lookup(&self, key: &ActionKey, outputs: &[String]) -> Option<RemoteEntry> {
+    /// absent, unusable, or the remote is disabled. `Err` only when required.
+    pub fn lookup(&self, key: &ActionKey, outputs: &[String]) -> Result<Option<RemoteEntry>> {
         if !self.enabled() {
-            return None;
+            return Ok(None);
         }
         let path = format!("ac/{}", ac_name(key));
         let bytes = match self.get(&path, MAX_ENTRY) {
             Ok(Got::Body(b)) => b,
             Ok(Got::NotFound) => {
                 self.misses.fetch_add(1, Ordering::Relaxed);
-                return None;
+                return Ok(None);
             }
             Ok(Got::OverLimit) => {
                 self.corrupt(format!("{path} is over the limit of {MAX_ENTRY} bytes"));
                 self.misses.fetch_add(1, Ordering::Relaxed);
-                return None;
+                return Ok(None);
             }
             Err(f) => {
-                self.fail(f);
-                return None;
+                self.fail(f)?;
+                return Ok(None);
             }
         };
         let entry = serde_json::from_slice::<RemoteEntry>(&bytes)
@@ -491,41 +556,42 @@ impl RemoteCache {
             Ok(_) => {
                 self.corrupt(format!("{path} names other outputs than the node"));
                 self.misses.fetch_add(1, Ordering::Relaxed);
-                return None;
+                return Ok(None);
             }
             Err(why) => {
                 self.corrupt(format!("{path} is not a valid entry ({why})"));
                 self.misses.fetch_add(1, Ordering::Relaxed);
-                return None;
+                return Ok(None);
             }
         };
         self.hits.fetch_add(1, Ordering::Relaxed);
-        Some(entry)
+        Ok(Some(entry))
     }
 
     /// Downloads into `local` every object of the outputs selected by `names` that it lacks,
-    /// verifying each. `false` if one is missing, does not verify, or the remote failed.
+    /// verifying each. `false` if one is missing, does not verify, or the remote failed; `Err`
+    /// only when required.
     pub fn fetch(
         &self,
         local: &LocalCache,
         entry: &RemoteEntry,
         names: &dyn Fn(&str) -> bool,
-    ) -> bool {
+    ) -> Result<bool> {
         for obj in entry.objects(names) {
             if local.has_object(&obj.blake3) {
                 continue;
             }
             if !self.enabled() {
-                return false;
+                return Ok(false);
             }
             let path = format!("cas/{}", obj.sha256);
             let bytes = match self.get(&path, obj.size) {
                 Ok(Got::Body(b)) => Some(b),
-                Ok(Got::NotFound) => return false,
+                Ok(Got::NotFound) => return Ok(false),
                 Ok(Got::OverLimit) => None,
                 Err(f) => {
-                    self.fail(f);
-                    return false;
+                    self.fail(f)?;
+                    return Ok(false);
                 }
             };
             let verified = bytes.as_ref().is_some_and(|bytes| {
@@ -538,24 +604,25 @@ impl RemoteCache {
                     bad.insert(obj.sha256.to_string());
                 }
                 self.corrupt(format!("{path} does not match its digest"));
-                return false;
+                return Ok(false);
             };
             if local.put_bytes(&bytes).is_err() {
-                return false;
+                return Ok(false);
             }
         }
-        true
+        Ok(true)
     }
 
     /// Uploads what `action` produced (its objects are in `local`), reads each object back,
-    /// then writes the entry of `key`. Does nothing when read-only or disabled; a failure
-    /// disables the remote.
-    pub fn upload(&self, local: &LocalCache, key: &ActionKey, action: &ActionEntry) {
+    /// then writes the entry of `key` and reads it back. Does nothing when read-only or
+    /// disabled; a failure disables the remote, or is the error when required.
+    pub fn upload(&self, local: &LocalCache, key: &ActionKey, action: &ActionEntry) -> Result<()> {
         if self.read_only || !self.enabled() {
-            return;
+            return Ok(());
         }
-        if let Err(f) = self.try_upload(local, key, action) {
-            self.fail(f);
+        match self.try_upload(local, key, action) {
+            Ok(()) => Ok(()),
+            Err(f) => self.fail(f),
         }
     }
 
@@ -634,7 +701,22 @@ impl RemoteCache {
             outputs,
         };
         let body = serde_json::to_vec(&entry).map_err(|e| Failure(e.to_string()))?;
-        self.put(&format!("ac/{}", ac_name(key)), body)?;
+        let path = format!("ac/{}", ac_name(key));
+        self.put(&path, body.clone())?;
+        // Read-back of the entry itself: what a later lookup will get, byte for byte.
+        match self.get(&path, MAX_ENTRY)? {
+            Got::Body(back) if back == body => {}
+            Got::Body(_) => {
+                return Err(Failure(format!(
+                    "read-back of {path} returned other bytes than were written"
+                )));
+            }
+            Got::NotFound | Got::OverLimit => {
+                return Err(Failure(format!(
+                    "read-back of {path} failed (not there after it was written)"
+                )));
+            }
+        }
         if let Ok(mut bad) = self.bad.lock() {
             for sha in sent.keys() {
                 bad.remove(sha);
@@ -643,6 +725,42 @@ impl RemoteCache {
         self.uploads.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// `GET` from a directory backend: the file `dir/path`, read up to `limit` bytes.
+fn dir_get(dir: &Path, path: &str, limit: u64) -> std::result::Result<Got, Failure> {
+    let file = match std::fs::File::open(fsutil::join_rel(dir, path)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Got::NotFound),
+        Err(e) => return Err(Failure(format!("reading {path} failed ({e})"))),
+    };
+    let mut body = Vec::new();
+    std::io::Read::take(file, limit + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| Failure(format!("reading {path} failed ({e})")))?;
+    Ok(if body.len() as u64 > limit {
+        Got::OverLimit
+    } else {
+        Got::Body(body)
+    })
+}
+
+/// `HEAD` on a directory backend: the size of the file `dir/path`, `None` when absent.
+fn dir_head(dir: &Path, path: &str) -> std::result::Result<Option<Option<u64>>, Failure> {
+    match std::fs::metadata(fsutil::join_rel(dir, path)) {
+        Ok(m) if m.is_file() => Ok(Some(Some(m.len()))),
+        Ok(_) => Err(Failure(format!("{path} is not a file"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Failure(format!("stat of {path} failed ({e})"))),
+    }
+}
+
+/// `PUT` on a directory backend: `dir/path` written atomically (its directories created).
+fn dir_put(dir: &Path, path: &str, body: &[u8]) -> std::result::Result<(), Failure> {
+    fsutil::write_atomic_unsynced(&fsutil::join_rel(dir, path), body).map_err(|e| {
+        let cause = std::error::Error::source(&e).map_or(String::new(), |c| format!(": {c}"));
+        Failure(format!("writing {path} failed ({e}{cause})"))
+    })
 }
 
 /// At most 5 redirects, never from https to anything else: action entries are trusted by
@@ -729,10 +847,34 @@ mod tests {
         let err = RemoteCache::new(&RemoteOptions {
             url: "ftp://u:pw@h/".into(),
             read_only: false,
+            required: false,
             timeout: Duration::from_secs(1),
         })
         .unwrap_err();
         assert!(!err.to_string().contains("pw"), "{err}");
+    }
+
+    /// update-snapshot.yml writes `file://${{ runner.temp }}/parity-remote`: on a Windows
+    /// runner that is `file://D:\a\_temp/parity-remote`, which must name that directory.
+    #[test]
+    fn a_file_url_from_a_windows_runner_names_its_directory() {
+        let opts = |url: &str| RemoteOptions {
+            url: url.into(),
+            read_only: false,
+            required: true,
+            timeout: Duration::from_secs(1),
+        };
+        let cache = RemoteCache::new(&opts("file://D:\\a\\_temp/parity-remote")).unwrap();
+        assert_eq!(cache.url(), "file:///D:/a/_temp/parity-remote/");
+        #[cfg(windows)]
+        assert!(matches!(&cache.backend,
+            Backend::Dir(d) if d == std::path::Path::new("D:\\a\\_temp\\parity-remote")));
+        let cache =
+            RemoteCache::new(&opts("file:///home/runner/work/_temp/parity-remote")).unwrap();
+        #[cfg(unix)]
+        assert!(matches!(&cache.backend,
+            Backend::Dir(d) if d == std::path::Path::new("/home/runner/work/_temp/parity-remote")));
+        assert!(cache.required());
     }
 
     #[test]

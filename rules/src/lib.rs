@@ -15,7 +15,11 @@
 //! - [`promote`]   recorded validation results, pointers and `current.json` (spec §5.3, §5.4).
 //! - [`validate`]  the validator (spec §6).
 //! - [`retain`]    pruning of out-of-window versions (spec §7).
-//! - [`wrapper_check`] the real-binary check behind a recorded validation (`validation.toml`).
+//! - [`wrapper_check`] the help-surface check: the wrapper's claims against a real binary.
+//! - [`validation`] `validation@V/T`: a declared check of the wrapper against the binary, its
+//!   result committed (`validation/V/T.json`).
+//! - [`pr_body`]   the title and body of the pull request proposing a version.
+//! - [`publish`]   that pull request: commit, push (never forced), open or update.
 //! - [`release`]   upstream releases, pins, `artifacts.lock.json`, acquisition (spec §8.1-8.3).
 //! - [`nodes`]     the rules above as pipeline nodes, registered into the engine.
 
@@ -23,11 +27,14 @@ pub mod common;
 pub mod coverage;
 pub mod metadata;
 pub mod nodes;
+pub mod pr_body;
 pub mod promote;
+pub mod publish;
 pub mod release;
 pub mod report;
 pub mod retain;
 pub mod snapshot;
 pub mod union;
 pub mod validate;
+pub mod validation;
 pub mod wrapper_check;

@@ -13,7 +13,9 @@
 //! | `pointers`         | —        | in: `version@*`, `min_supported.txt`, RULES; out: `pointers/`, `latest_validated.txt` |
 //! | `current`          | —        | in: `latest_validated.txt`, `union@*`, RULES; out: `current.json` |
 //! | `validate`         | —        | in: every committed artifact; out: the JSON report (e.g. `{cache}/validate/report.json`) |
+//! | `validation`       | version, target | in: the binary (first), what the check reads; out: `validation/{version}/{target}.json` (see [`crate::validation`]) |
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -22,6 +24,7 @@ use parity_engine::exec::{Registry, Rule, RuleContext, RuleError};
 use parity_engine::graph::{Input, Node, OutputKind};
 
 use crate::promote::{self, Promoted, PromotionRules, Results};
+use crate::validation::{self, ValidationResult};
 use crate::{common, metadata, report, snapshot, union, validate};
 
 /// Registers every codex rule; the release rules fetch as `release` says.
@@ -33,11 +36,12 @@ pub fn register(registry: &mut Registry, release: crate::release::Settings) {
     registry.register(PointersRule);
     registry.register(CurrentRule);
     registry.register(ValidateRule);
+    registry.register(crate::validation::ValidationRule);
     crate::release::register(registry, release);
 }
 
 /// The node's `version`: its `version` param, else `config.version`.
-fn version(node: &Node) -> Result<String, String> {
+pub(crate) fn version(node: &Node) -> Result<String, String> {
     node.params
         .get("version")
         .cloned()
@@ -50,7 +54,7 @@ fn version(node: &Node) -> Result<String, String> {
         .ok_or_else(|| "needs a `version` param (or `config.version`)".to_string())
 }
 
-fn no_config_but(node: &Node, allowed: &[&str]) -> Result<(), String> {
+pub(crate) fn no_config_but(node: &Node, allowed: &[&str]) -> Result<(), String> {
     if let Some(obj) = node.config.as_object()
         && let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str()))
     {
@@ -110,8 +114,9 @@ impl Rule for VersionRule {
 }
 
 /// `version-metadata`: with `config.status`, that status (the reference command); without it,
-/// the status is derived from the recorded validation results (`validation.toml`, a required
-/// input), see [`metadata::run_derived`].
+/// the status is derived from the validation results present among its inputs: the results of
+/// the `validation@V/T` nodes (`validation/V/T.json`) and the overrides of `validation.toml`
+/// (see [`promote::Results::validation`] and [`metadata::run_derived`]).
 struct MetadataRule;
 
 impl Rule for MetadataRule {
@@ -119,13 +124,20 @@ impl Rule for MetadataRule {
         "version-metadata"
     }
     fn version(&self) -> u32 {
-        2
+        3
     }
     fn reads_time(&self) -> bool {
         true
     }
     fn check(&self, node: &Node) -> Result<(), String> {
         version(node)?;
+        let declares_results = node.inputs.iter().any(|i| match i {
+            Input::Source { path, .. } => {
+                path == promote::RESULTS_FILE || is_validation_result(path)
+            }
+            Input::Node { file: Some(f), .. } => is_validation_result(f),
+            Input::Node { .. } => false,
+        });
         match node.config.get("status").and_then(|s| s.as_str()) {
             Some("snapshotted" | "reported" | "validated" | "supported") => {}
             Some(other) => {
@@ -133,9 +145,10 @@ impl Rule for MetadataRule {
                     "`config.status` `{other}` is not one of snapshotted, reported, validated, supported"
                 ));
             }
-            None if !has_source_input(node, promote::RESULTS_FILE) => {
+            None if !declares_results => {
                 return Err(format!(
-                    "derives its status from recorded validation results: declare the input `{}` (or set `config.status`)",
+                    "derives its status from validation results: declare the inputs `{}/{{version}}/<target>.json?` and/or `{}?` (or set `config.status`)",
+                    validation::RESULTS_DIR,
                     promote::RESULTS_FILE
                 ));
             }
@@ -160,15 +173,48 @@ impl Rule for MetadataRule {
             return Ok(());
         }
         let rules = PromotionRules::read(ctx.root())?;
-        let results = Results::read(&ctx.path(promote::RESULTS_FILE), rules.expected_targets())?;
-        let recorded = results.validation(&opts.version, rules.expected_targets());
+        let targets = rules.expected_targets();
+        let overrides = if ctx.inputs.iter().any(|i| i == promote::RESULTS_FILE) {
+            Results::read(&ctx.path(promote::RESULTS_FILE), targets)?
+        } else {
+            Results::default()
+        };
+        let mut measured = BTreeMap::new();
+        for target in targets {
+            let name = validation::result_path(&opts.version, target);
+            if !ctx.inputs.contains(&name) {
+                continue;
+            }
+            let result = ValidationResult::read(&ctx.path(&name))?;
+            if (result.version.as_str(), result.target.as_str()) != (&opts.version, target) {
+                return Err(anyhow!(
+                    "`{name}` holds the result of {} on {}",
+                    result.version,
+                    result.target
+                )
+                .into());
+            }
+            let outcome = if result.passed() {
+                promote::Outcome::Passed
+            } else {
+                promote::Outcome::Failed
+            };
+            measured.insert(target.clone(), outcome);
+        }
+        let recorded = overrides.validation(&opts.version, targets, &measured);
         metadata::run_derived(&opts, recorded).context("version metadata failed")?;
         Ok(())
     }
 }
 
+/// Whether `path` is a result of a `validation@V/T` node (`validation/V/T.json`).
+fn is_validation_result(path: &str) -> bool {
+    path.strip_prefix(validation::RESULTS_DIR)
+        .is_some_and(|rest| rest.starts_with('/') && rest.ends_with(".json"))
+}
+
 /// Whether `node` declares the source file `path` as an input.
-fn has_source_input(node: &Node, path: &str) -> bool {
+pub(crate) fn has_source_input(node: &Node, path: &str) -> bool {
     node.inputs
         .iter()
         .any(|i| matches!(i, Input::Source { path: p, .. } if p == path))
@@ -310,7 +356,7 @@ impl Rule for SnapshotRule {
 /// `path` if it is executable; else a copy with mode 0755 in `dir` under the same file name
 /// (a sandbox input may be a hard link or copy without the exec bit). On Windows, a copy named
 /// `*.exe` unless it already is.
-fn executable(path: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn executable(path: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -1,9 +1,11 @@
-//! Promotion, derived instead of hand-run (spec §5.3, §5.4, §8.4, §11.5 item 40): recorded
-//! validation results, the pointer files and `current.json`.
+//! Promotion, derived instead of hand-run (spec §5.3, §5.4, §8.4, §11.5 item 40): validation
+//! results, the pointer files and `current.json`.
 //!
-//! - `validation.toml` (a source file, maintainer-edited): per version and target, `passed`,
-//!   `failed` or `skipped`, with the evidence. [`Results::validation`] turns one version's
-//!   records into the `validation` block of `versions/<V>.json`.
+//! - Per version and target, the outcome is the committed result of its `validation@V/T` node
+//!   (`validation/V/T.json`, [`crate::validation`]), unless `validation.toml` (an optional
+//!   source file, maintainer-edited) overrides it with a recorded reason (`evidence`).
+//!   [`Results::validation`] turns one version's outcomes into the `validation` block of
+//!   `versions/<V>.json`.
 //! - [`derive_pointers`] computes every pointer from `versions/*.json`, `min_supported.txt` and
 //!   RULES; [`write_pointers`] writes them.
 //! - [`promote_current`] copies `snapshots/<latest_validated>/union.json` to `current.json`.
@@ -21,7 +23,7 @@ use serde::Deserialize;
 use crate::common;
 use crate::metadata::Validation;
 
-/// The recorded validation results, relative to the root.
+/// The manual overrides of validation results, relative to the root.
 pub const RESULTS_FILE: &str = "validation.toml";
 
 /// The outcome of validating one version on one target.
@@ -108,14 +110,29 @@ impl Results {
     }
 
     /// The `validation` block of `version`, every expected target in exactly one list (in
-    /// expected order; a target without a record is `skipped`), or `None` when nothing is
-    /// recorded for the version.
-    pub fn validation(&self, version: &str, expected_targets: &[String]) -> Option<Validation> {
-        let recorded = self.by_version.get(version)?;
+    /// expected order): its recorded override, else its `measured` outcome (the result of its
+    /// `validation@V/T` node), else `skipped`; `None` when the version has neither.
+    pub fn validation(
+        &self,
+        version: &str,
+        expected_targets: &[String],
+        measured: &BTreeMap<String, Outcome>,
+    ) -> Option<Validation> {
+        let recorded = self.by_version.get(version);
+        if recorded.is_none() && measured.is_empty() {
+            return None;
+        }
+        let outcome = |t: &String| {
+            recorded
+                .and_then(|r| r.get(t))
+                .or_else(|| measured.get(t))
+                .copied()
+                .unwrap_or(Outcome::Skipped)
+        };
         let pick = |want: Outcome| -> Vec<String> {
             expected_targets
                 .iter()
-                .filter(|t| recorded.get(*t).copied().unwrap_or(Outcome::Skipped) == want)
+                .filter(|t| outcome(t) == want)
                 .cloned()
                 .collect()
         };
@@ -290,6 +307,14 @@ fn read_versions(dir: &Path) -> Result<BTreeMap<Version, VersionView>> {
     Ok(out)
 }
 
+/// The status of every stable version of `<root>/versions/*.json`, ascending.
+pub fn version_statuses(root: &Path) -> Result<BTreeMap<Version, String>> {
+    Ok(read_versions(&root.join("versions"))?
+        .into_iter()
+        .map(|(v, m)| (v, m.status))
+        .collect())
+}
+
 /// Reads a pointer file: one line, `none` or a stable version.
 pub fn read_pointer(path: &Path) -> Result<Option<Version>> {
     let text = std::fs::read_to_string(path)
@@ -420,11 +445,24 @@ mod tests {
             &targets(),
         )
         .unwrap();
-        let v = r.validation("1.2.3", &targets()).unwrap();
+        let none = BTreeMap::new();
+        let v = r.validation("1.2.3", &targets(), &none).unwrap();
         assert_eq!(v.passed_targets.unwrap(), ["x86_64-unknown-linux-musl"]);
         assert_eq!(v.failed_targets.unwrap(), Vec::<String>::new());
         assert_eq!(v.skipped_targets.unwrap(), ["aarch64-apple-darwin"]);
-        assert!(r.validation("1.2.4", &targets()).is_none());
+        assert!(r.validation("1.2.4", &targets(), &none).is_none());
+        // A node's result counts unless the file overrides that target.
+        let measured = BTreeMap::from([
+            ("x86_64-unknown-linux-musl".to_string(), Outcome::Failed),
+            ("aarch64-apple-darwin".to_string(), Outcome::Failed),
+        ]);
+        let v = r.validation("1.2.3", &targets(), &measured).unwrap();
+        assert_eq!(v.passed_targets.unwrap(), ["x86_64-unknown-linux-musl"]);
+        assert_eq!(v.failed_targets.unwrap(), ["aarch64-apple-darwin"]);
+        let v = Results::default()
+            .validation("1.2.4", &targets(), &measured)
+            .unwrap();
+        assert_eq!(v.failed_targets.unwrap().len(), 2);
     }
 
     #[test]

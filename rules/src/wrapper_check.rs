@@ -1,5 +1,6 @@
-//! The real-binary check behind a recorded `passed` in `validation.toml`: what the wrapper
-//! coverage manifest claims as covered exists in the real codex binary.
+//! The `help-surface` check of `validation@V/T` nodes (and of the records in
+//! `validation.toml`): what the wrapper coverage manifest claims as covered exists in the real
+//! codex binary.
 //!
 //! For every command entry whose level is `explicit` or `passthrough` and whose scope contains
 //! the target: `codex <path…> --help` exits 0 (hermetic, with a timeout) and prints a `Usage:`

@@ -6,6 +6,8 @@ pub mod gc;
 pub mod graph;
 pub mod list;
 pub mod pin;
+pub mod pr_body;
+pub mod publish;
 pub mod rule;
 pub mod status;
 pub mod verify;

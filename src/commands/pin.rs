@@ -21,17 +21,15 @@ use crate::commands::build::{self, BuildArgs};
 #[derive(Debug, Args)]
 pub struct PinArgs {
     /// The version to pin, `X.Y.Z`.
-    version: String,
+    #[arg(value_parser = cli::version_arg)]
+    version: Version,
     /// Build events as JSON lines on stdout (as `parity build --json`).
     #[arg(long)]
     json: bool,
 }
 
 pub fn exec(g: &GlobalArgs, a: PinArgs) -> anyhow::Result<i32> {
-    let version: Version = a
-        .version
-        .parse()
-        .map_err(|e: anyhow::Error| parity_engine::Error::Usage(e.to_string()))?;
+    let version = a.version;
     let pipeline = cli::pipeline(g)?;
     let upstream = cli::upstream(&pipeline)?;
     let file = versions_file(&upstream.lists)?;

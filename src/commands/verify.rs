@@ -17,6 +17,7 @@ use parity_engine::workspace::{State, Workspace};
 use serde_json::json;
 
 use crate::cli::{self, GlobalArgs};
+use parity_rules::release::FACT_RULES;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -55,7 +56,7 @@ pub fn exec(g: &GlobalArgs, a: VerifyArgs) -> anyhow::Result<i32> {
         findings.extend(check_node(&ws, s));
     }
     if a.rebuild {
-        findings.extend(rebuild_and_compare(g, &ws)?);
+        findings.extend(rebuild_and_compare(g, &ws, &lock)?);
     }
     let problems = findings.iter().filter(|f| f.problem).count();
     for f in &findings {
@@ -180,8 +181,15 @@ fn is_output_missing(r: &DirtyReason) -> bool {
 }
 
 /// Copies the workspace into a temp dir, rebuilds every node that can run here (forced, private
-/// cache), and compares every committed output with the original.
-fn rebuild_and_compare(g: &GlobalArgs, ws: &Workspace) -> anyhow::Result<Vec<Finding>> {
+/// cache), and compares every committed output with the original. Nodes of the rules whose
+/// outputs are fixed by a pin (`FACT_RULES`: pins, acquired binaries) are not rebuilt: pins are
+/// facts, measured once; the acquired binaries the local cache holds are handed to the copy, so
+/// nothing is downloaded again.
+fn rebuild_and_compare(
+    g: &GlobalArgs,
+    ws: &Workspace,
+    lock: &parity_engine::state::Lock,
+) -> anyhow::Result<Vec<Finding>> {
     let scratch = tempfile::Builder::new()
         .prefix("parity-verify-")
         .tempdir()?;
@@ -211,8 +219,25 @@ fn rebuild_and_compare(g: &GlobalArgs, ws: &Workspace) -> anyhow::Result<Vec<Fin
     copy_tree(ws.root(), &copy_dir.join(rel_root), &skip)?;
 
     let copy = Workspace::open(&copy_dir.join(pipeline_name), cli::registry(g))?;
+    let is_fact = |ix: usize| FACT_RULES.contains(&copy.graph.nodes[ix].rule.as_str());
+    let mut reused = 0;
+    for ix in (0..copy.graph.nodes.len()).filter(|&ix| is_fact(ix)) {
+        let id = copy.graph.nodes[ix].id.as_str();
+        if let Some(entry) = lock.nodes.get(id)
+            && let Some(action) = ws.cache.get_action(&entry.key)
+            && seed(ws, &copy, &entry.key, &action)?
+        {
+            reused += 1;
+        }
+    }
+    if reused > 0 {
+        eprintln!(
+            "verify: {reused} pinned output{} reused from the local cache",
+            if reused == 1 { "" } else { "s" }
+        );
+    }
     let runnable: Vec<usize> = (0..copy.graph.nodes.len())
-        .filter(|&ix| copy.can_run_here(ix))
+        .filter(|&ix| copy.can_run_here(ix) && !is_fact(ix))
         .collect();
     let opts = BuildOptions {
         jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -256,6 +281,30 @@ fn rebuild_and_compare(g: &GlobalArgs, ws: &Workspace) -> anyhow::Result<Vec<Fin
         }
     }
     Ok(findings)
+}
+
+/// Copies the action `key` of the workspace's local cache, with its objects, into the copy's;
+/// `false` when an object is missing or corrupt.
+fn seed(
+    ws: &Workspace,
+    copy: &Workspace,
+    key: &parity_engine::fingerprint::ActionKey,
+    action: &parity_engine::cache::ActionEntry,
+) -> anyhow::Result<bool> {
+    for rec in action.outputs.values() {
+        let digests: Vec<_> = match &rec.tree {
+            Some(tree) => tree.iter().map(|e| e.digest.blake3).collect(),
+            None => vec![rec.digest.blake3],
+        };
+        for d in digests {
+            let Some(bytes) = ws.cache.get_bytes(&d)? else {
+                return Ok(false);
+            };
+            copy.cache.put_bytes(&bytes)?;
+        }
+    }
+    copy.cache.put_action(key, action)?;
+    Ok(true)
 }
 
 /// Collects the nodes a rebuild could not build.

@@ -1,10 +1,17 @@
-//! `parity watch [--policy latest|stable-minus-one] [--json]`: is there a new upstream release
-//! to pin? Exit 0 = yes (its version on stdout), 3 = no, 1 = error, 2 = usage.
+//! `parity watch [--policy latest|stable-minus-one] [--json] [--repo OWNER/NAME]
+//! [--github-output]`: is there a new upstream release to pin? Exit 0 = yes (its version on
+//! stdout), 3 = no, 1 = error, 2 = usage.
+//!
+//! Idempotent: a candidate that is already tracked (in the `version` param's list), or whose
+//! automation branch (`automation/codex-cli-V`) already exists in `--repo`, is nothing new, so a
+//! night after a merge, or while the proposal is open, does nothing.
+
+use std::io::Write as _;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use parity_rules::release::Settings;
-use parity_rules::release::github::{self, GitHub, Policy};
+use parity_rules::release::github::{self, AUTOMATION_BRANCH_PREFIX, GitHub, Policy};
+use parity_rules::release::{Settings, versions};
 
 use crate::cli::{self, GlobalArgs};
 
@@ -20,6 +27,14 @@ pub struct WatchArgs {
     /// Print the decision as one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    /// The repository automation branches are pushed to: a candidate whose branch
+    /// `automation/codex-cli-V` exists there is nothing new (not checked when unset).
+    #[arg(long, value_name = "OWNER/NAME", env = "GITHUB_REPOSITORY")]
+    repo: Option<String>,
+    /// GitHub Actions: append `new`, `candidate` and `reason` to the file `$GITHUB_OUTPUT`
+    /// names, and exit 0 when there is nothing new too (the outputs say which).
+    #[arg(long)]
+    github_output: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -29,12 +44,24 @@ enum PolicyArg {
 }
 
 pub fn exec(g: &GlobalArgs, a: WatchArgs) -> anyhow::Result<i32> {
+    let outputs = if a.github_output {
+        let file = std::env::var_os("GITHUB_OUTPUT")
+            .filter(|f| !f.is_empty())
+            .ok_or_else(|| {
+                parity_engine::Error::Usage(
+                    "--github-output needs the variable GITHUB_OUTPUT".into(),
+                )
+            })?;
+        Some(std::path::PathBuf::from(file))
+    } else {
+        None
+    };
     let pipeline = cli::pipeline(g)?;
     let upstream = cli::upstream(&pipeline)?;
     let settings = Settings::from_env();
     let http = settings.http()?;
-    let releases =
-        GitHub::new(&http, settings.api(upstream.api.as_deref())).releases(&upstream.repo)?;
+    let gh = GitHub::new(&http, settings.api(upstream.api.as_deref()));
+    let releases = gh.releases(&upstream.repo)?;
     let stable = github::stable_versions(&releases, &upstream.tag_prefix);
     let pointer = pipeline.root.join("latest_validated.txt");
     let validated = std::fs::read_to_string(&pointer)
@@ -43,8 +70,30 @@ pub fn exec(g: &GlobalArgs, a: WatchArgs) -> anyhow::Result<i32> {
         PolicyArg::Latest => Policy::Latest,
         PolicyArg::StableMinusOne => Policy::StableMinusOne,
     };
-    let watch = github::decide(&stable, &validated, policy)
+    let mut watch = github::decide(&stable, &validated, policy)
         .with_context(|| format!("in `{}` ({} releases seen)", upstream.repo, releases.len()))?;
+    if watch.new
+        && let Some((file, key)) = upstream.lists.first()
+    {
+        let path = pipeline.root.join(file);
+        if versions::list(&path, key)?.contains(&watch.candidate) {
+            watch.already(format!(
+                "the candidate {} is already tracked (`{key}` in `{file}`)",
+                watch.candidate
+            ));
+        }
+    }
+    if watch.new
+        && let Some(repo) = a.repo.as_deref().filter(|r| !r.is_empty())
+    {
+        let branch = format!("{AUTOMATION_BRANCH_PREFIX}{}", watch.candidate);
+        if gh.has_branch(repo, &branch)? {
+            watch.already(format!(
+                "the candidate {} is already proposed: `{branch}` exists in `{repo}`",
+                watch.candidate
+            ));
+        }
+    }
     if a.json {
         println!("{}", serde_json::to_string(&watch)?);
     } else if watch.new {
@@ -61,5 +110,21 @@ pub fn exec(g: &GlobalArgs, a: WatchArgs) -> anyhow::Result<i32> {
         watch.latest,
         watch.policy
     );
+    if let Some(file) = outputs {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&file)
+            .with_context(|| format!("failed to open `{}`", file.display()))?;
+        write!(
+            f,
+            "new={}\ncandidate={}\nreason={}\n",
+            watch.new,
+            watch.candidate,
+            watch.reason.replace('\n', " ")
+        )
+        .with_context(|| format!("failed to write `{}`", file.display()))?;
+        return Ok(0);
+    }
     Ok(if watch.new { 0 } else { NO_CANDIDATE })
 }

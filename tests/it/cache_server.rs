@@ -32,6 +32,8 @@ struct Shared {
     stall: AtomicBool,
     /// Die (close the port, drop the connection unanswered) at this `PUT`; 0 = never.
     die_at_put: AtomicU64,
+    /// Answer `201 Created` to `PUT ac/…` but keep a truncated body (a lossy proxy).
+    mangle_entries: AtomicBool,
 }
 
 pub struct CacheServer {
@@ -119,6 +121,11 @@ impl CacheServer {
     pub fn die_at_put(&self, n: u64) {
         let seen = self.counts().put;
         self.shared.die_at_put.store(seen + n, Ordering::SeqCst);
+    }
+
+    /// From now on, `PUT ac/…` is answered `201 Created` but only half the entry is kept.
+    pub fn mangle_entries(&self, on: bool) {
+        self.shared.mangle_entries.store(on, Ordering::SeqCst);
     }
 
     pub fn is_dead(&self) -> bool {
@@ -217,6 +224,10 @@ fn serve(stream: TcpStream, s: &Shared) {
                 return; // killed: the connection drops unanswered
             }
             s.counts.lock().unwrap().bytes_in += body.len() as u64;
+            let mut body = body;
+            if key.starts_with("ac/") && s.mangle_entries.load(Ordering::SeqCst) {
+                body.truncate(body.len() / 2);
+            }
             s.store.lock().unwrap().insert(key, body);
             let _ = respond(&mut out, "201 Created", &[], false);
         }

@@ -16,23 +16,23 @@ use serde_json::{Value, json};
 use crate::cache_server::CacheServer;
 use crate::support::{Project, Run};
 
-const ROOT: &str = "cli_manifests/codex";
-const LINUX: &str = "x86_64-unknown-linux-musl";
-const MAC: &str = "aarch64-apple-darwin";
-const WINDOWS: &str = "x86_64-pc-windows-msvc";
-const TARGETS: [&str; 3] = [LINUX, MAC, WINDOWS];
+pub(crate) const ROOT: &str = "cli_manifests/codex";
+pub(crate) const LINUX: &str = "x86_64-unknown-linux-musl";
+pub(crate) const MAC: &str = "aarch64-apple-darwin";
+pub(crate) const WINDOWS: &str = "x86_64-pc-windows-msvc";
+pub(crate) const TARGETS: [&str; 3] = [LINUX, MAC, WINDOWS];
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn at(rel: &str) -> String {
+pub(crate) fn at(rel: &str) -> String {
     format!("{ROOT}/{rel}")
 }
 
 /// A clone of `from` (a repository checkout or another test project): `pipeline.toml`,
 /// `pipeline.lock` and the pipeline root, without any cache.
-fn clone_of(from: &Path) -> Project {
+pub(crate) fn clone_of(from: &Path) -> Project {
     let p = Project::new();
     copy_dir(&from.join(ROOT), &p.path(ROOT));
     for f in ["pipeline.toml", "pipeline.lock"] {
@@ -42,7 +42,7 @@ fn clone_of(from: &Path) -> Project {
 }
 
 /// `parity ARGS` in `p` with the GitHub API at `github` and the extra `env`.
-fn parity(p: &Project, github: &Server, env: &[(&str, &str)], args: &[&str]) -> Run {
+pub(crate) fn parity(p: &Project, github: &Server, env: &[(&str, &str)], args: &[&str]) -> Run {
     let mut all = vec![("PARITY_GITHUB_API", github.base())];
     all.extend_from_slice(env);
     let run = p.parity_env(&all, args);
@@ -73,7 +73,7 @@ fn fake_codex(version: &str, target: &str) -> Vec<u8> {
 
 /// Serves the stable release `rust-v{version}` of `openai/codex` with one asset per target:
 /// `.tar.gz` of `binary(target)`, `.exe` (the bytes as is) on Windows.
-fn serve_release(
+pub(crate) fn serve_release(
     github: &Server,
     version: &str,
     published_at: &str,
@@ -107,12 +107,12 @@ fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", sha2::Sha256::digest(bytes))
 }
 
-fn read_json(p: &Project, rel: &str) -> Value {
+pub(crate) fn read_json(p: &Project, rel: &str) -> Value {
     serde_json::from_str(&p.read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
 /// `status --json` states that are not `fresh`.
-fn not_fresh(p: &Project, github: &Server) -> BTreeMap<String, String> {
+pub(crate) fn not_fresh(p: &Project, github: &Server) -> BTreeMap<String, String> {
     let run = parity(p, github, &[], &["status", "--json"]);
     run.ok();
     run.states()
@@ -171,6 +171,8 @@ fn pin_build_snapshot_union_through_the_remote_cache_then_verify() {
         (format!("snapshot@{V}/{LINUX}"), "ran"),
         (format!("snapshot@{V}/{MAC}"), "blocked"),
         (format!("snapshot@{V}/{WINDOWS}"), "blocked"),
+        (format!("validation@{V}/{LINUX}"), "ran"),
+        (format!("validation@{V}/{MAC}"), "blocked"),
         (format!("union@{V}"), "ran"),
         (format!("report@{V}"), "ran"),
         (format!("version@{V}"), "ran"),
@@ -193,10 +195,11 @@ fn pin_build_snapshot_union_through_the_remote_cache_then_verify() {
     assert!(p.exists(&at(&format!("versions/{V}.json"))));
     assert!(p.exists(&at(&format!("reports/{V}"))));
 
-    let blocked = BTreeMap::from([
-        (format!("snapshot@{V}/{MAC}"), "blocked".to_string()),
-        (format!("snapshot@{V}/{WINDOWS}"), "blocked".to_string()),
-    ]);
+    let blocked: BTreeMap<String, String> = [MAC, WINDOWS]
+        .iter()
+        .flat_map(|t| [format!("snapshot@{V}/{t}"), format!("validation@{V}/{t}")])
+        .map(|n| (n, "blocked".to_string()))
+        .collect();
     assert_eq!(not_fresh(&p, &github), blocked);
 
     // The macOS and Windows runners (PARITY_HOST = their target) build their snapshot from the
@@ -206,14 +209,23 @@ fn pin_build_snapshot_union_through_the_remote_cache_then_verify() {
     for host in [MAC, WINDOWS] {
         let runner = clone_of(p.root());
         let node = format!("snapshot@{V}/{host}");
+        let validation = format!("validation@{V}/{host}");
         let run = parity(
             &runner,
             &github,
             &[("PARITY_HOST", host)],
-            &["build", "--json", "--remote-cache", &url, &node],
+            &[
+                "build",
+                "--json",
+                "--remote-cache",
+                &url,
+                &node,
+                &validation,
+            ],
         );
         run.ok();
         assert_eq!(run.outcomes()[&node], "ran", "{}", run.stderr);
+        assert_eq!(run.outcomes()[&validation], "ran", "{}", run.stderr);
         assert!(run.summary()["remote_cache"]["uploads"].as_u64().unwrap() > 0);
     }
 
@@ -244,6 +256,23 @@ fn pin_build_snapshot_union_through_the_remote_cache_then_verify() {
     assert_eq!(mac["binary"]["sha256"], sha256_hex(&fake_codex(V, MAC)));
     assert!(not_fresh(&p, &github).is_empty());
     parity(&p, &github, &[], &["verify"]).ok();
+
+    // A rebuild from scratch neither re-measures the pins nor downloads the binary again: the
+    // acquired one comes from the local cache (the Linux snapshot is rebuilt from it).
+    let requests = github.auth().len();
+    let run = parity(&p, &github, &[], &["verify", "--rebuild"]);
+    run.ok();
+    assert!(
+        run.stderr
+            .contains("pinned outputs reused from the local cache"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        github.auth().len(),
+        requests,
+        "verify --rebuild went to GitHub"
+    );
 
     // Without cache/, everything is still known fresh from pipeline.lock: no request at all.
     std::fs::remove_dir_all(p.path("cache")).unwrap();

@@ -1,5 +1,7 @@
 //! Killing and interrupting a build, and two builds at once: completed nodes survive, no
-//! output is ever half-written, the next build finishes only the rest.
+//! output is ever half-written, the next build finishes only the rest. Unix only: the tests
+//! send signals with `kill`.
+#![cfg(unix)]
 
 use std::collections::BTreeSet;
 use std::process::Child;

@@ -48,6 +48,7 @@ config = {{ help_timeout_ms = {timeout_ms} }}
         .file("RULES.json", SNAPSHOT_RULES)
         .file("supplement/commands.json", &supplement)
         .file(&format!("bin/codex-{LINUX}"), fake);
+    #[cfg(unix)]
     set_mode(&p.path(&format!("bin/codex-{LINUX}")), 0o644);
     p
 }

@@ -118,6 +118,8 @@ fn parity(p: &Project, server: &Server, args: &[&str], env: &[(&str, &str)]) -> 
         .env("NO_COLOR", "1")
         .env("PARITY_GITHUB_API", server.base())
         .env_remove("GITHUB_TOKEN")
+        .env_remove("GITHUB_REPOSITORY")
+        .env_remove("GITHUB_OUTPUT")
         .env_remove("PARITY_MIRROR")
         .env_remove("SOURCE_DATE_EPOCH")
         .env_remove("PARITY_HOST")
@@ -214,6 +216,94 @@ fn watch_proposes_stable_minus_one_and_exits_3_when_nothing_is_new() {
 
     let run = parity(&p, &server, &["watch", "--policy", "newest"], &[]);
     run.code(2);
+}
+
+#[test]
+fn watch_says_nothing_new_for_a_tracked_candidate_or_an_open_automation_branch() {
+    let server = Server::start();
+    release_list(&server);
+    let p = project();
+    let repo = ["watch", "--repo", "me/wrapper"];
+    let branch = "/repos/me/wrapper/branches/automation/codex-cli-0.98.0";
+    // No branch yet (404): new.
+    let run = parity(&p, &server, &repo, &[]);
+    run.ok();
+    assert_eq!(run.stdout, "0.98.0\n");
+    assert_eq!(server.hits(branch), 1);
+
+    // The branch exists (a proposal is open, or was pushed for the artifact fallback).
+    server.route(
+        branch,
+        vec![Reply::json(&json!({"name": "automation/codex-cli-0.98.0"}))],
+    );
+    let run = parity(
+        &p,
+        &server,
+        &repo,
+        &[("GITHUB_REPOSITORY", "ignored/by-flag")],
+    );
+    run.code(3);
+    assert!(
+        run.stderr.contains(
+            "nothing new: the candidate 0.98.0 is already proposed: `automation/codex-cli-0.98.0` exists in `me/wrapper`"
+        ),
+        "{}",
+        run.stderr
+    );
+    // GITHUB_REPOSITORY (set in every Actions job) is the default.
+    let run = parity(
+        &p,
+        &server,
+        &["watch"],
+        &[("GITHUB_REPOSITORY", "me/wrapper")],
+    );
+    run.code(3);
+
+    // Already tracked (merged, or validation failed so latest_validated did not move).
+    p.write(
+        "m/versions.toml",
+        "tracked = [\"0.97.0\", \"0.98.0\"]\n\n[epoch]\n\"0.97.0\" = 1\n\"0.98.0\" = 2\n",
+    );
+    let run = parity(&p, &server, &["watch", "--json"], &[]);
+    run.code(3);
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["new"], false);
+    assert_eq!(
+        v["reason"],
+        "the candidate 0.98.0 is already tracked (`tracked` in `versions.toml`)"
+    );
+
+    // --github-output: the decision as step outputs, exit 0 either way.
+    let out = p.path("gh-output");
+    let out_s = out.to_string_lossy().into_owned();
+    let run = parity(
+        &p,
+        &server,
+        &["watch", "--github-output"],
+        &[("GITHUB_OUTPUT", &out_s)],
+    );
+    run.ok();
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "new=false\ncandidate=0.98.0\nreason=the candidate 0.98.0 is already tracked (`tracked` in `versions.toml`)\n"
+    );
+    p.write("m/versions.toml", VERSIONS);
+    std::fs::remove_file(&out).unwrap();
+    parity(
+        &p,
+        &server,
+        &["watch", "--github-output"],
+        &[("GITHUB_OUTPUT", &out_s)],
+    )
+    .ok();
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .starts_with("new=true\ncandidate=0.98.0\n")
+    );
+    let run = parity(&p, &server, &["watch", "--github-output"], &[]);
+    run.code(2);
+    assert!(run.stderr.contains("GITHUB_OUTPUT"), "{}", run.stderr);
 }
 
 #[test]

@@ -382,6 +382,7 @@ fn an_endless_entry_or_object_is_cut_off_at_its_limit() {
     let remote = RemoteCache::new(&RemoteOptions {
         url: server.url("/c"),
         read_only: true,
+        required: false,
         timeout: Duration::from_secs(20),
     })
     .unwrap();
@@ -397,7 +398,12 @@ fn an_endless_entry_or_object_is_cut_off_at_its_limit() {
             announce: false,
         }],
     );
-    assert!(remote.lookup(&key, &["out.txt".to_string()]).is_none());
+    assert!(
+        remote
+            .lookup(&key, &["out.txt".to_string()])
+            .unwrap()
+            .is_none()
+    );
     assert!(server.sent(&ac) < flood / 8, "the entry was read on");
     let warned = remote.take_warnings().join("\n");
     assert!(
@@ -441,8 +447,11 @@ fn an_endless_entry_or_object_is_cut_off_at_its_limit() {
                 announce,
             }],
         );
-        let found = remote.lookup(&key, &["out.txt".to_string()]).unwrap();
-        assert!(!remote.fetch(&local, &found, &|_| true));
+        let found = remote
+            .lookup(&key, &["out.txt".to_string()])
+            .unwrap()
+            .unwrap();
+        assert!(!remote.fetch(&local, &found, &|_| true).unwrap());
         assert!(!local.has_object(&Digest::of(bytes)));
     }
     assert!(server.sent(&cas) < flood / 8, "the object was read on");
@@ -452,4 +461,275 @@ fn an_endless_entry_or_object_is_cut_off_at_its_limit() {
         "{:?}",
         remote.stats()
     );
+}
+
+/// `file:///…` of a directory (which need not exist yet).
+fn file_url(dir: &std::path::Path) -> String {
+    let path = dir.to_string_lossy().replace('\\', "/");
+    let slash = if path.starts_with('/') { "" } else { "/" };
+    format!("file://{slash}{path}")
+}
+
+/// Every file under `dir`, relative, `/`-separated, sorted.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out: Vec<String> = walkdir_files(dir)
+        .into_iter()
+        .map(|p| {
+            p.strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn walkdir_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.path().is_dir() {
+            out.extend(walkdir_files(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+#[test]
+fn a_directory_remote_cache_carries_every_output_like_the_http_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("remote");
+    let url = file_url(&dir);
+    let a = clone();
+    let first = a.parity(&["build", "--json", "--remote-cache", &url]);
+    first.ok();
+    assert_eq!(first.summary()["remote_cache"]["uploads"], 4);
+    let files = files_under(&dir);
+    assert_eq!(files.iter().filter(|f| f.starts_with("ac/")).count(), 4);
+    assert!(
+        files
+            .iter()
+            .all(|f| f.starts_with("ac/") || f.starts_with("cas/"))
+    );
+    assert!(
+        !files.iter().any(|f| f.contains(".parity-tmp")),
+        "{files:?}"
+    );
+
+    // Clone B, an empty local cache: everything comes from the directory, no rule runs.
+    let b = clone();
+    let second = b.parity(&["build", "--json", "--remote-cache", &url]);
+    second.ok();
+    assert_eq!(second.outcomes(), map(&ALL.map(|n| (n, "remote"))));
+    assert_eq!(b.take_runs(), Vec::<String>::new());
+    assert_eq!(b.read("out/b.txt"), a.read("out/b.txt"));
+
+    // A corrupt object is verified, not used: rebuilt and repaired, as over HTTP.
+    let good = a.read("out/a.txt");
+    let object = walkdir_files(&dir.join("cas"))
+        .into_iter()
+        .find(|p| std::fs::read(p).unwrap() == good.as_bytes())
+        .expect("out/a.txt is in the directory");
+    std::fs::write(&object, "tampered\n").unwrap();
+    let c = clone();
+    let run = c.parity(&["build", "--json", "--remote-cache", &url]);
+    run.ok();
+    assert_eq!(run.outcomes()["a"], "ran");
+    assert_eq!(c.read("out/a.txt"), good);
+    assert!(
+        warnings(&run)[0].contains("does not match its digest"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&object).unwrap(), good);
+}
+
+#[test]
+fn a_remote_cache_url_with_a_host_or_a_relative_file_path_is_a_usage_error() {
+    for url in ["file://host/x", "file:relative/dir"] {
+        let run = clone().parity(&["build", "--remote-cache", url]);
+        if url == "file:relative/dir" {
+            // `file:relative/dir` is `file:///relative/dir` to a URL parser: absolute, usable.
+            run.ok();
+            continue;
+        }
+        run.code(2);
+        assert!(
+            run.stderr.contains("expected file:///absolute/path"),
+            "{}",
+            run.stderr
+        );
+    }
+    let run = clone().parity(&["build", "--remote-required"]);
+    run.code(2);
+    assert!(
+        run.stderr
+            .contains("--remote-required needs a remote cache"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A directory whose `cas` is a file: lookups miss, every write fails.
+fn unwritable_dir() -> (tempfile::TempDir, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("remote");
+    std::fs::create_dir_all(dir.join("ac")).unwrap();
+    std::fs::write(dir.join("cas"), "not a directory\n").unwrap();
+    let url = file_url(&dir);
+    (tmp, url)
+}
+
+#[test]
+fn an_unwritable_remote_cache_fails_a_required_run_naming_the_node_and_the_url() {
+    let (_tmp, url) = unwritable_dir();
+    // Not required: one warning, the build goes on locally and succeeds.
+    let run = clone().parity(&["build", "--remote-cache", &url]);
+    run.ok();
+    assert_eq!(warnings(&run).len(), 1, "{}", run.stderr);
+
+    // Required (flag or env): the first node that cannot be published fails the run.
+    for env in [false, true] {
+        let p = clone();
+        let run = if env {
+            p.parity_env(
+                &[
+                    ("PARITY_REMOTE_REQUIRED", "1"),
+                    ("PARITY_REMOTE_CACHE", &url),
+                ],
+                &["build", "--json", "solo"],
+            )
+        } else {
+            p.parity(&[
+                "build",
+                "--json",
+                "--remote-cache",
+                &url,
+                "--remote-required",
+                "solo",
+            ])
+        };
+        run.code(1);
+        let failed = run.events("finished");
+        assert_eq!(failed.len(), 1, "{}", run.stdout);
+        assert_eq!(failed[0]["node"], "solo");
+        assert_eq!(failed[0]["outcome"], "failed");
+        let msg = failed[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+            + &run.stderr;
+        assert!(msg.contains(&format!("remote cache `{url}")), "{msg}");
+        assert!(msg.contains("--remote-required"), "{msg}");
+        assert!(msg.contains(" cas/"), "{msg}");
+        assert_eq!(run.summary()["failed"], 1);
+    }
+}
+
+#[test]
+fn a_required_run_fails_on_a_server_error_instead_of_disabling_the_remote() {
+    let server = CacheServer::start();
+    server.fail_with_500(true);
+    let p = clone();
+    let run = p.parity(&[
+        "build",
+        "--keep-going",
+        "--json",
+        "--remote-cache",
+        &server.url(),
+        "--remote-required",
+    ]);
+    run.code(1);
+    // Every node that asked the remote failed on its own, none was built silently.
+    let outcomes = run.outcomes();
+    assert_eq!(outcomes["a"], "failed");
+    assert_eq!(outcomes["solo"], "failed");
+    assert!(run.stdout.contains("HTTP 500"), "{}", run.stdout);
+    assert!(!run.summary()["remote_cache"]["disabled"].as_bool().unwrap());
+    assert!(
+        !p.exists("out/a.txt"),
+        "a lookup failure stops before the rule runs"
+    );
+}
+
+#[test]
+fn an_action_entry_that_does_not_read_back_is_caught_after_the_upload() {
+    let server = CacheServer::start();
+    server.mangle_entries(true);
+    let url = server.url();
+    let run = clone().parity(&["build", "--json", "--remote-cache", &url, "solo"]);
+    run.ok();
+    let w = warnings(&run);
+    assert_eq!(w.len(), 1, "{}", run.stderr);
+    assert!(w[0].contains("read-back of ac/"), "{}", w[0]);
+    assert_eq!(run.summary()["remote_cache"]["uploads"], 0);
+
+    let p = clone();
+    let args = [
+        "build",
+        "--json",
+        "--remote-cache",
+        &url,
+        "--remote-required",
+        "solo",
+    ];
+    let run = p.parity(&args);
+    run.code(1);
+    assert_eq!(run.outcomes()["solo"], "failed");
+    assert!(run.stdout.contains("read-back of ac/"), "{}", run.stdout);
+
+    // Re-run once the cache behaves: restored from the local cache and published after all.
+    server.mangle_entries(false);
+    let run = p.parity(&args);
+    run.ok();
+    assert_eq!(run.outcomes()["solo"], "cached");
+    assert_eq!(run.summary()["remote_cache"]["uploads"], 1);
+    let b = clone();
+    let run = b.parity(&["build", "--json", "--remote-cache", &url, "solo"]);
+    run.ok();
+    assert_eq!(run.outcomes()["solo"], "remote");
+}
+
+#[test]
+fn a_required_run_fails_a_host_bound_node_the_remote_has_no_result_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = file_url(&tmp.path().join("remote"));
+    let linux = host_pipeline();
+    let run = linux.parity(&[
+        "build",
+        "--json",
+        "--remote-cache",
+        &url,
+        "--remote-required",
+    ]);
+    run.code(1);
+    let outcomes = run.outcomes();
+    assert_eq!(outcomes["mac"], "failed");
+    assert_eq!(outcomes["union"], "skipped", "no incomplete union is built");
+    assert!(
+        run.stdout.contains("it has no result for this node"),
+        "{}",
+        run.stdout
+    );
+    assert!(!linux.exists("out/union.txt"));
+
+    // Once a macOS run has published it, the same command succeeds.
+    host_pipeline()
+        .parity_env(
+            &[("PARITY_HOST", "macos")],
+            &["build", "--remote-cache", &url, "--remote-required"],
+        )
+        .ok();
+    let run = linux.parity(&[
+        "build",
+        "--json",
+        "--remote-cache",
+        &url,
+        "--remote-required",
+    ]);
+    run.ok();
+    assert_eq!(run.outcomes()["mac"], "remote");
+    assert_eq!(linux.read("out/union.txt"), "built-on-mac\nsrc\n");
 }

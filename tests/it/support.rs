@@ -134,7 +134,11 @@ impl Project {
             .env_remove("PARITY_HOST")
             .env_remove("PARITY_REMOTE_CACHE")
             .env_remove("PARITY_REMOTE_READ_ONLY")
-            .env_remove("PARITY_REMOTE_TIMEOUT");
+            .env_remove("PARITY_REMOTE_TIMEOUT")
+            .env_remove("PARITY_REMOTE_REQUIRED")
+            .env_remove("GITHUB_REPOSITORY")
+            .env_remove("GITHUB_OUTPUT")
+            .env_remove("GITHUB_TOKEN");
     }
 
     /// Runs `parity ARGS` in the project and waits for it.

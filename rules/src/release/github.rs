@@ -176,6 +176,21 @@ impl<'h> GitHub<'h> {
     }
 }
 
+/// The branch the automation proposes version V on: `{prefix}V`.
+pub const AUTOMATION_BRANCH_PREFIX: &str = "automation/codex-cli-";
+
+impl GitHub<'_> {
+    /// Whether the branch `branch` exists in `repo` (`GET /repos/{repo}/branches/{branch}`).
+    pub fn has_branch(&self, repo: &str, branch: &str) -> Result<bool> {
+        let url = format!("{}/repos/{repo}/branches/{branch}", self.api);
+        match self.http.call_api(reqwest::Method::GET, &url, None)? {
+            (200, _) => Ok(true),
+            (404, _) => Ok(false),
+            (status, body) => bail!("`{url}` answered HTTP {status}: {body}"),
+        }
+    }
+}
+
 /// Whether `link` has the scheme, host and port of `api`: the token goes nowhere else.
 fn same_origin(link: &str, api: &str) -> bool {
     match (reqwest::Url::parse(link), reqwest::Url::parse(api)) {
@@ -279,6 +294,15 @@ pub fn decide(stable: &[Version], latest_validated: &str, policy: Policy) -> Res
         true,
         format!("the candidate {candidate} is newer than the latest validated {validated}"),
     ))
+}
+
+impl Watch {
+    /// Nothing new after all, for `reason` (the candidate is already tracked, or an update of
+    /// it is already proposed).
+    pub fn already(&mut self, reason: String) {
+        self.new = false;
+        self.reason = reason;
+    }
 }
 
 #[cfg(test)]

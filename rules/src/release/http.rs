@@ -116,6 +116,40 @@ impl Http {
         })
     }
 
+    /// A GitHub REST API request whose 4xx answers the caller handles: the status and the JSON
+    /// body (`null` when empty or not JSON). Transport errors and 5xx are retried; a rate limit
+    /// fails at once, as for [`Http::get_api`].
+    pub fn call_api(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, serde_json::Value)> {
+        self.retrying(url, |_| {
+            let mut req = self
+                .client
+                .request(method.clone(), url)
+                .header(header::ACCEPT, "application/vnd.github+json")
+                .header("X-GitHub-Api-Version", "2022-11-28");
+            if let Some(t) = &self.token {
+                req = req.header(header::AUTHORIZATION, t.clone());
+            }
+            if let Some(b) = body {
+                req = req
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(b.to_string());
+            }
+            let mut resp = req.send().map_err(transport)?;
+            let status = resp.status();
+            if status.is_server_error() || rate_limit(resp.headers(), status.as_u16()).is_some() {
+                resp = check_status(url, resp)?;
+            }
+            let text = read_capped(url, resp, self.opts.max_api_body)?;
+            let value = serde_json::from_slice(&text).unwrap_or(serde_json::Value::Null);
+            Ok((status.as_u16(), value))
+        })
+    }
+
     /// Streams `url` into the sink `open` makes for each attempt, hashing and counting; stops
     /// with an error as soon as the body passes `limit` bytes.
     pub fn fetch_to<W: Write>(

@@ -32,6 +32,11 @@ use github::{GitHub, Version};
 use http::{Http, HttpOptions};
 use lockfile::{LockEntry, Pin};
 
+/// The rules whose outputs a pin fixes: a pin is measured once (trust on first download) and
+/// an acquired binary is verified against it, so rebuilding them proves nothing about the
+/// build and costs a download; `parity verify --rebuild` keeps them as recorded.
+pub const FACT_RULES: [&str; 2] = ["github-release-pin", "acquire"];
+
 /// The largest asset measured when pinning (4 GiB).
 const MAX_ASSET: u64 = 4 << 30;
 
@@ -332,6 +337,11 @@ pub struct Upstream {
 }
 
 impl Upstream {
+    /// The upstream's name: the repository name (`codex` of `openai/codex`).
+    pub fn tool(&self) -> &str {
+        self.repo.rsplit('/').next().unwrap_or(&self.repo)
+    }
+
     /// Finds the `github-release-pin` artifact of `pipeline`.
     pub fn of(pipeline: &Pipeline) -> Result<Upstream> {
         let mut pins = pipeline

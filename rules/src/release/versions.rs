@@ -67,6 +67,25 @@ pub fn track(path: &Path, keys: &[&str], version: Version, epoch: i64) -> Result
     })
 }
 
+/// The strings of the array `key` in the TOML file `path` (empty when the key is absent).
+pub fn list(path: &Path, key: &str) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read `{}`", path.display()))?;
+    let doc: DocumentMut = text
+        .parse()
+        .with_context(|| format!("failed to parse `{}`", path.display()))?;
+    let Some(item) = doc.get(key) else {
+        return Ok(Vec::new());
+    };
+    let array = item
+        .as_array()
+        .ok_or_else(|| anyhow!("`{}`: `{key}` is not an array", path.display()))?;
+    Ok(array
+        .iter()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect())
+}
+
 fn add_to_array(doc: &mut DocumentMut, key: &str, name: &str) -> Result<bool> {
     let array = doc
         .entry(key)

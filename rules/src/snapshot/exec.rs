@@ -18,6 +18,8 @@ pub struct Runner {
     home: PathBuf,
     codex_home: PathBuf,
     timeout: Duration,
+    env: Vec<(String, std::ffi::OsString)>,
+    dir: Option<PathBuf>,
     _sandbox: tempfile::TempDir,
 }
 
@@ -56,8 +58,23 @@ impl Runner {
             home,
             codex_home,
             timeout,
+            env: Vec::new(),
+            dir: None,
             _sandbox: sandbox,
         })
+    }
+
+    /// Also sets `key` in every child's environment (after the hermetic defaults, so it may
+    /// replace one of them).
+    pub fn env(mut self, key: &str, value: impl Into<std::ffi::OsString>) -> Self {
+        self.env.push((key.to_string(), value.into()));
+        self
+    }
+
+    /// Runs every child in `dir`.
+    pub fn current_dir(mut self, dir: &Path) -> Self {
+        self.dir = Some(dir.to_path_buf());
+        self
     }
 
     /// The command line as the reference renders it, with the program's full path (stderr).
@@ -85,9 +102,13 @@ impl Runner {
             .env("TERM", "dumb")
             .env("HOME", &self.home)
             .env("CODEX_HOME", &self.codex_home)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if let Some(dir) = &self.dir {
+            cmd.current_dir(dir);
+        }
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd.spawn()?;

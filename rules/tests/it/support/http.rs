@@ -58,6 +58,13 @@ impl Reply {
     pub fn redirect(location: &str) -> Reply {
         Reply::status(302).header("Location", location)
     }
+    /// Sets the status (full responses only).
+    pub fn status_code(mut self, code: u16) -> Reply {
+        if let Reply::Full { status, .. } = &mut self {
+            *status = code;
+        }
+        self
+    }
     /// Adds a header (full responses only).
     pub fn header(mut self, name: &str, value: &str) -> Reply {
         if let Reply::Full { headers, .. } = &mut self {
@@ -73,6 +80,15 @@ struct State {
     hits: BTreeMap<String, usize>,
     auth: Vec<Option<String>>,
     sent: BTreeMap<String, usize>,
+    requests: Vec<Request>,
+}
+
+/// A request as received: method, target and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    pub target: String,
+    pub body: String,
 }
 
 /// The running server (it lives as long as the test process).
@@ -139,6 +155,11 @@ impl Server {
             .unwrap_or(0)
     }
 
+    /// Every request, in arrival order.
+    pub fn requests(&self) -> Vec<Request> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
     /// The `Authorization` header of every request, in arrival order.
     pub fn auth(&self) -> Vec<Option<String>> {
         self.state.lock().unwrap().auth.clone()
@@ -151,23 +172,36 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
     if reader.read_line(&mut line).is_err() {
         return;
     }
+    let method = line.split_whitespace().next().unwrap_or("GET").to_string();
     let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
     let mut auth = None;
+    let mut length = 0;
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
             break;
         }
-        if let Some((k, v)) = h.split_once(':')
-            && k.eq_ignore_ascii_case("authorization")
-        {
-            auth = Some(v.trim().to_string());
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("authorization") {
+                auth = Some(v.trim().to_string());
+            } else if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().unwrap_or(0);
+            }
         }
+    }
+    let mut body = vec![0; length];
+    if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+        return;
     }
     let reply = {
         let mut s = state.lock().unwrap();
         *s.hits.entry(target.clone()).or_default() += 1;
         s.auth.push(auth);
+        s.requests.push(Request {
+            method,
+            target: target.clone(),
+            body: String::from_utf8_lossy(&body).into_owned(),
+        });
         match s.routes.get_mut(&target) {
             Some(q) if q.len() > 1 => q.pop_front().unwrap(),
             Some(q) => q.front().cloned().unwrap_or_else(|| Reply::status(404)),
