@@ -647,7 +647,9 @@ impl Executor for DryRunExecutor<'_> {
         _: &mpsc::Sender<Msg>,
     ) -> Result<TaskDone> {
         let restorable = |k: crate::fingerprint::ActionKey| {
-            ws.cache.get_action(&k).is_some()
+            ws.cache
+                .get_action(&k, &ws.graph.nodes[ix].outputs)
+                .is_some()
                 || self
                     .remote
                     .is_some_and(|r| r.lookup(&k, &output_names(ws, ix)).is_some())
@@ -686,8 +688,8 @@ impl Executor for RealExecutor<'_> {
         let key = material.key();
         let entry_for = |outputs| lock_entry(key, material, outputs);
         if !forced
-            && let Some(action) = ws.cache.get_action(&key)
-            && restore(ws, hasher, ix, &action, OutputKind::Committed)?
+            && let Some(action) = ws.cache.get_action(&key, &ws.graph.nodes[ix].outputs)
+            && restore_or_forget(ws, hasher, ix, &key, &action, OutputKind::Committed)
         {
             return Ok(task_done(
                 Outcome::Cached,
@@ -813,8 +815,33 @@ fn restore_remote(
         return Ok(None);
     }
     let action = entry.to_action();
+    if action
+        .validate(node.outputs.iter().map(|o| (o.name(), o.dir)))
+        .is_err()
+    {
+        return Ok(None);
+    }
     ws.cache.put_action(key, &action)?;
-    Ok(restore(ws, hasher, ix, &action, OutputKind::Committed)?.then_some(action))
+    Ok(restore_or_forget(ws, hasher, ix, key, &action, OutputKind::Committed).then_some(action))
+}
+
+/// [`restore`]; an entry that cannot be restored from (an object missing or corrupt, a path
+/// that cannot be written) is deleted: it is a miss, and the node runs.
+fn restore_or_forget(
+    ws: &Workspace,
+    hasher: &Hasher,
+    ix: NodeIx,
+    key: &crate::fingerprint::ActionKey,
+    action: &ActionEntry,
+    kind: OutputKind,
+) -> bool {
+    match restore(ws, hasher, ix, action, kind) {
+        Ok(true) => true,
+        Ok(false) | Err(_) => {
+            ws.cache.remove_action(key);
+            false
+        }
+    }
 }
 
 /// Makes sure every cache-only output this node consumes is on disk under `cache/out/`:
@@ -853,14 +880,18 @@ fn materialize_inputs(
         if all_there {
             continue;
         }
-        if let Some(action) = ws.cache.get_action(&entry.key)
-            && restore(ws, hasher, *p, &action, OutputKind::Cache)?
+        if let Some(action) = ws.cache.get_action(&entry.key, &producer.outputs)
+            && restore_or_forget(ws, hasher, *p, &entry.key, &action, OutputKind::Cache)
         {
             continue;
         }
         if let Some(remote) = remote
             && let Some(re) = remote.lookup(&entry.key, &output_names(ws, *p))
             && remote.fetch(&ws.cache, &re, &|_| true)
+            && re
+                .to_action()
+                .validate(producer.outputs.iter().map(|o| (o.name(), o.dir)))
+                .is_ok()
             && restore(ws, hasher, *p, &re.to_action(), OutputKind::Cache)?
         {
             continue;

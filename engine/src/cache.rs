@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::fingerprint::ActionKey;
 use crate::fsutil;
+use crate::graph::Output;
 use crate::hash::{self, Digest, FileDigest, TreeEntry};
 
 /// What an action produced for one output.
@@ -34,6 +35,77 @@ pub struct OutputRecord {
 pub struct ActionEntry {
     /// Output name -> record.
     pub outputs: BTreeMap<String, OutputRecord>,
+}
+
+impl ActionEntry {
+    /// Checks an entry before anything is restored from it, wherever it came from (the local
+    /// action cache, which `actions/cache` may bring from elsewhere, or a remote cache): it names
+    /// exactly `outputs` (`(name, is_dir)`), each with the shape its declaration says (a tree
+    /// for a directory, none for a file); every tree path is a clean relative path (no `..`,
+    /// `.`, empty or absolute part), listed once and in order, never both a file and the
+    /// parent of another (`x.txt` and `x.txt/y`); and a directory's digest is that of its tree.
+    pub fn validate<S: AsRef<str>>(
+        &self,
+        outputs: impl IntoIterator<Item = (S, bool)>,
+    ) -> std::result::Result<(), String> {
+        let mut declared = 0;
+        for (name, dir) in outputs {
+            let name = name.as_ref();
+            declared += 1;
+            let Some(rec) = self.outputs.get(name) else {
+                return Err(format!("it lacks the output `{name}`"));
+            };
+            match (&rec.tree, dir) {
+                (None, false) => {}
+                (Some(tree), true) => check_tree(name, tree, &rec.digest)?,
+                (Some(_), false) => return Err(format!("output `{name}` is a file, not a tree")),
+                (None, true) => return Err(format!("output `{name}` is a directory, not a file")),
+            }
+        }
+        if self.outputs.len() != declared {
+            return Err("it names outputs the node does not declare".into());
+        }
+        Ok(())
+    }
+}
+
+/// Whether `path` is a clean relative `/`-separated path.
+pub fn is_clean_relative(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains(['\\', '\0'])
+        && path.split('/').all(|p| !matches!(p, "" | "." | ".."))
+}
+
+fn check_tree(
+    name: &str,
+    tree: &[TreeEntry],
+    digest: &FileDigest,
+) -> std::result::Result<(), String> {
+    let mut files = std::collections::BTreeSet::new();
+    for e in tree {
+        if !is_clean_relative(&e.path) {
+            return Err(format!("output `{name}` lists a bad path `{}`", e.path));
+        }
+        if !files.insert(e.path.as_str()) {
+            return Err(format!("output `{name}` lists `{}` twice", e.path));
+        }
+    }
+    for path in &files {
+        let mut parent = path.rsplit_once('/').map(|(p, _)| p);
+        while let Some(p) = parent {
+            if files.contains(p) {
+                return Err(format!(
+                    "output `{name}` lists both the file `{p}` and `{path}` inside it"
+                ));
+            }
+            parent = p.rsplit_once('/').map(|(p, _)| p);
+        }
+    }
+    if hash::tree_digest(tree) != *digest {
+        return Err(format!("output `{name}`: the tree digest does not match"));
+    }
+    Ok(())
 }
 
 /// Sizes before and after a garbage collection.
@@ -132,6 +204,9 @@ impl LocalCache {
         let Some(bytes) = self.get_bytes(&digest.blake3)? else {
             return Ok(false);
         };
+        if bytes.len() as u64 != digest.size {
+            return Ok(false);
+        }
         let dir = fsutil::parent_dir(dest);
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
         let mut tmp = tempfile::Builder::new()
@@ -201,13 +276,20 @@ impl LocalCache {
         fsutil::write_atomic_unsynced(&self.action_path(key), &bytes)
     }
 
-    /// What an action produced, if recorded and every object it names is present. A corrupt
-    /// entry is deleted.
-    pub fn get_action(&self, key: &ActionKey) -> Option<ActionEntry> {
+    /// What an action produced, if recorded, valid for a node declaring `outputs`
+    /// ([`ActionEntry::validate`]) and every object it names is present. An entry that does not
+    /// parse or validate is deleted: it is a miss, and the node runs.
+    pub fn get_action(&self, key: &ActionKey, outputs: &[Output]) -> Option<ActionEntry> {
         let path = self.action_path(key);
         let bytes = std::fs::read(&path).ok()?;
-        let Ok(entry) = serde_json::from_slice::<ActionEntry>(&bytes) else {
-            let _ = std::fs::remove_file(&path);
+        let entry = serde_json::from_slice::<ActionEntry>(&bytes)
+            .ok()
+            .filter(|e| {
+                e.validate(outputs.iter().map(|o| (o.name(), o.dir)))
+                    .is_ok()
+            });
+        let Some(entry) = entry else {
+            self.remove_action(key);
             return None;
         };
         let complete = entry.outputs.values().all(|r| match &r.tree {
@@ -215,6 +297,11 @@ impl LocalCache {
             None => self.has_object(&r.digest.blake3),
         });
         complete.then_some(entry)
+    }
+
+    /// Deletes the entry of `key` (it could not be restored from); a missing one is fine.
+    pub fn remove_action(&self, key: &ActionKey) {
+        let _ = std::fs::remove_file(self.action_path(key));
     }
 
     /// Deletes least recently used objects until the store holds at most `max_size` bytes.

@@ -32,7 +32,7 @@ use sha2::Digest as _;
 use crate::cache::{ActionEntry, LocalCache, OutputRecord};
 use crate::error::{Error, Result};
 use crate::fingerprint::ActionKey;
-use crate::hash::{self, Digest, FileDigest, TreeEntry};
+use crate::hash::{Digest, FileDigest, TreeEntry};
 
 /// How to reach the remote cache.
 #[derive(Clone, Debug)]
@@ -165,37 +165,28 @@ impl RemoteEntry {
         ActionEntry { outputs }
     }
 
-    /// Checks what serde cannot: version, digests of the right form, a directory's digest equal
-    /// to that of its listed files, no path escaping its directory.
+    /// Checks what serde cannot: the version, sha256 digests of the right form, the shape of
+    /// each output; then what every action entry must satisfy, local or remote
+    /// ([`ActionEntry::validate`]: clean, unique, non-overlapping tree paths, tree digests).
     fn validate(&self) -> std::result::Result<(), String> {
         if self.parity_ac != 1 {
             return Err(format!("unsupported entry version {}", self.parity_ac));
         }
         for (name, o) in &self.outputs {
-            match (o.kind, &o.sha256, &o.tree) {
-                (OutputShape::File, Some(sha), None) if is_sha256(sha) => {}
-                (OutputShape::Dir, None, Some(tree)) => {
-                    for f in tree {
-                        let bad_path = f.path.is_empty()
-                            || f.path.starts_with('/')
-                            || f.path
-                                .split('/')
-                                .any(|p| p.is_empty() || p == "." || p == "..");
-                        if bad_path || !is_sha256(&f.sha256) {
-                            return Err(format!("output `{name}` lists a bad file `{}`", f.path));
-                        }
-                    }
-                    let action = self.to_action();
-                    let entries = action.outputs[name].tree.as_deref().unwrap_or_default();
-                    let want = hash::tree_digest(entries);
-                    if want.blake3 != o.blake3 || want.size != o.size {
-                        return Err(format!("output `{name}`: tree digest does not match"));
-                    }
-                }
-                _ => return Err(format!("output `{name}` has the wrong shape")),
+            let shaped = match (o.kind, &o.sha256, &o.tree) {
+                (OutputShape::File, Some(sha), None) => is_sha256(sha),
+                (OutputShape::Dir, None, Some(tree)) => tree.iter().all(|f| is_sha256(&f.sha256)),
+                _ => false,
+            };
+            if !shaped {
+                return Err(format!("output `{name}` has the wrong shape"));
             }
         }
-        Ok(())
+        self.to_action().validate(
+            self.outputs
+                .iter()
+                .map(|(name, o)| (name, o.kind == OutputShape::Dir)),
+        )
     }
 
     fn objects(&self, names: &dyn Fn(&str) -> bool) -> Vec<ObjectRef<'_>> {
@@ -717,6 +708,7 @@ pub fn redact_text(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash;
 
     #[test]
     fn credentials_never_show() {
@@ -782,5 +774,45 @@ mod tests {
         assert_eq!(entry("a.txt", good.blake3).validate(), Ok(()));
         assert!(entry("a.txt", Digest([0; 32])).validate().is_err());
         assert!(entry("../a.txt", good.blake3).validate().is_err());
+    }
+
+    #[test]
+    fn an_entry_listing_a_file_and_a_path_inside_it_is_rejected() {
+        let file = |path: &str| RemoteFile {
+            path: path.into(),
+            blake3: Digest::of(b"x"),
+            sha256: sha256_hex(b"x"),
+            size: 1,
+            executable: false,
+        };
+        let tree = vec![file("x.txt"), file("x.txt/y")];
+        let action_tree: Vec<TreeEntry> = tree
+            .iter()
+            .map(|f| TreeEntry {
+                path: f.path.clone(),
+                digest: FileDigest {
+                    blake3: f.blake3,
+                    size: f.size,
+                },
+                executable: false,
+            })
+            .collect();
+        let digest = hash::tree_digest(&action_tree);
+        let entry = RemoteEntry {
+            parity_ac: 1,
+            outputs: BTreeMap::from([(
+                "d".to_string(),
+                RemoteOutput {
+                    kind: OutputShape::Dir,
+                    blake3: digest.blake3,
+                    sha256: None,
+                    size: digest.size,
+                    executable: false,
+                    tree: Some(tree),
+                },
+            )]),
+        };
+        let err = entry.validate().unwrap_err();
+        assert!(err.contains("both the file `x.txt` and `x.txt/y`"), "{err}");
     }
 }

@@ -674,9 +674,11 @@ impl Workspace {
             Some(Unavailable::DepBlocked(_)) => return (State::Blocked, DepState::Blocked),
             _ => {}
         }
-        let restorable = eval
-            .key()
-            .is_some_and(|k| self.cache.get_action(&k).is_some());
+        let restorable = eval.key().is_some_and(|k| {
+            self.cache
+                .get_action(&k, &self.graph.nodes[ix].outputs)
+                .is_some()
+        });
         if !self.can_run_here(ix) && !restorable {
             return (State::Blocked, DepState::Blocked);
         }

@@ -1,0 +1,149 @@
+//! Rules cannot harm the workspace or lie to the cache (issue 10): cache entries are validated
+//! wherever they come from, outputs are checked when the pipeline loads and when a rule
+//! finishes, recipes run sandboxed with a fixed environment, bounded and killable.
+
+use parity_engine::cache::ActionEntry;
+use parity_engine::hash::tree_digest;
+
+use crate::cache_server::CacheServer;
+use crate::support::{Project, command_node, map};
+
+/// A project with one directory output `out/d/` (a file `f.txt` in it) and one file output.
+fn dir_and_file() -> Project {
+    Project::new()
+        .file(
+            "pipeline.toml",
+            &[
+                command_node(
+                    "d",
+                    &["src.txt"],
+                    &["out/d/"],
+                    "mkdir -p $out; cp $in $out/f.txt",
+                ),
+                command_node("f", &["src.txt"], &["out/f.txt"], "cp $in $out"),
+            ]
+            .concat(),
+        )
+        .file("src.txt", "source\n")
+}
+
+/// The local action entries (file, parsed), one per node of `dir_and_file`.
+fn local_entries(p: &Project) -> Vec<(std::path::PathBuf, ActionEntry)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(p.path("cache/ac")).unwrap() {
+        let path = e.unwrap().path();
+        let entry: ActionEntry = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        out.push((path, entry));
+    }
+    out
+}
+
+fn entry_with(p: &Project, output: &str) -> (std::path::PathBuf, ActionEntry) {
+    local_entries(p)
+        .into_iter()
+        .find(|(_, e)| e.outputs.contains_key(output))
+        .unwrap()
+}
+
+#[test]
+fn a_local_action_entry_with_a_path_out_of_its_directory_is_a_miss_and_is_removed() {
+    let p = dir_and_file();
+    p.parity(&["build"]).ok();
+    let (path, mut entry) = entry_with(&p, "out/d");
+    let rec = entry.outputs.get_mut("out/d").unwrap();
+    let tree = rec.tree.as_mut().unwrap();
+    tree[0].path = "../../../escaped.txt".into();
+    rec.digest = tree_digest(tree);
+    std::fs::write(&path, serde_json::to_vec(&entry).unwrap()).unwrap();
+    std::fs::remove_dir_all(p.path("out/d")).unwrap();
+    p.take_runs();
+
+    let run = p.parity(&["build", "--json"]);
+    run.ok();
+    assert_eq!(run.outcomes()["d"], "ran", "{}", run.stdout);
+    assert_eq!(p.take_runs(), ["d"]);
+    let outside = p.root().parent().unwrap().join("escaped.txt");
+    assert!(!outside.exists(), "the entry wrote outside the workspace");
+    assert_eq!(p.read("out/d/f.txt"), "source\n");
+    let (_, fixed) = entry_with(&p, "out/d");
+    assert_eq!(
+        fixed.outputs["out/d"].tree.as_ref().unwrap()[0].path,
+        "f.txt"
+    );
+}
+
+#[test]
+fn a_local_action_entry_of_the_wrong_shape_or_size_is_a_miss_and_is_removed() {
+    let p = dir_and_file();
+    p.parity(&["build"]).ok();
+    // `f`'s entry names its object with another size; `d`'s says its directory is a file.
+    let (path, mut entry) = entry_with(&p, "out/f.txt");
+    entry.outputs.get_mut("out/f.txt").unwrap().digest.size += 1;
+    std::fs::write(&path, serde_json::to_vec(&entry).unwrap()).unwrap();
+    let (path, mut entry) = entry_with(&p, "out/d");
+    entry.outputs.get_mut("out/d").unwrap().tree = None;
+    std::fs::write(&path, serde_json::to_vec(&entry).unwrap()).unwrap();
+    std::fs::remove_dir_all(p.path("out")).unwrap();
+    p.take_runs();
+
+    let run = p.parity(&["build", "--json"]);
+    run.ok();
+    assert_eq!(run.outcomes(), map(&[("d", "ran"), ("f", "ran")]));
+    assert_eq!(p.take_runs_sorted(), ["d", "f"]);
+    p.parity(&["verify"]).ok();
+    assert_eq!(p.read("out/f.txt"), "source\n");
+}
+
+#[test]
+fn a_remote_entry_listing_a_file_and_a_path_inside_it_never_reaches_the_local_cache() {
+    let server = CacheServer::start();
+    let url = server.url();
+    let a = dir_and_file();
+    a.parity(&["build", "--remote-cache", &url]).ok();
+    // Rewrite `d`'s remote entry: `f.txt` and `f.txt/y`, digests consistent with each other.
+    let mut poisoned = 0;
+    for key in server.keys().iter().filter(|k| k.starts_with("ac/")) {
+        let mut entry: serde_json::Value =
+            serde_json::from_slice(&server.get(key).unwrap()).unwrap();
+        let Some(d) = entry["outputs"].get_mut("out/d") else {
+            continue;
+        };
+        let file = d["tree"][0].clone();
+        let mut inner = file.clone();
+        inner["path"] = "f.txt/y".into();
+        d["tree"] = serde_json::json!([file, inner]);
+        let tree: Vec<parity_engine::hash::TreeEntry> = d["tree"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                serde_json::from_value(serde_json::json!({
+                    "path": f["path"], "digest": {"blake3": f["blake3"], "size": f["size"]}
+                }))
+                .unwrap()
+            })
+            .collect();
+        let digest = tree_digest(&tree);
+        d["blake3"] = digest.blake3.to_hex().into();
+        d["size"] = digest.size.into();
+        server.set(key, &serde_json::to_vec(&entry).unwrap());
+        poisoned += 1;
+    }
+    assert_eq!(poisoned, 1);
+
+    let b = dir_and_file();
+    let run = b.parity(&["build", "--json", "--remote-cache", &url]);
+    run.ok();
+    assert_eq!(run.outcomes(), map(&[("d", "ran"), ("f", "remote")]));
+    assert!(
+        run.stderr.contains("both the file `f.txt` and `f.txt/y`"),
+        "{}",
+        run.stderr
+    );
+    // Without the remote, the next builds work: nothing bad was kept locally.
+    std::fs::remove_dir_all(b.path("out")).unwrap();
+    let again = b.parity(&["build", "--json"]);
+    again.ok();
+    assert_eq!(again.outcomes(), map(&[("d", "cached"), ("f", "cached")]));
+    assert_eq!(b.read("out/d/f.txt"), "source\n");
+}
