@@ -37,6 +37,9 @@ pub struct BuildOptions {
     pub dry_run: bool,
     /// The shared remote cache, if any.
     pub remote: Option<Arc<RemoteCache>>,
+    /// Let nodes overwrite existing committed files that `pipeline.lock` does not record as
+    /// theirs (hand-written files at an output path); otherwise such a node fails.
+    pub adopt: bool,
 }
 
 /// What happened to a node.
@@ -202,9 +205,11 @@ pub fn build_with_state(
         Default::default()
     };
     let remote = opts.remote.as_deref();
-    let real = RealExecutor { remote };
-    let dry = DryRunExecutor { remote };
-    let executor: &dyn Executor = if opts.dry_run { &dry } else { &real };
+    let executor: &dyn Executor = if opts.dry_run {
+        &DryRunExecutor
+    } else {
+        &RealExecutor
+    };
     // The journal file is created when the first node completes with an entry to record: a
     // no-op build never creates it.
     let mut journal: Option<Journal> = None;
@@ -243,6 +248,15 @@ pub fn build_with_state(
         .build()
         .map_err(|e| Error::Internal(format!("cannot start worker threads: {e}")))?;
     let (tx, rx) = mpsc::channel::<Msg>();
+    let cx = Ctx {
+        ws,
+        hasher: &hasher,
+        lock: &lock,
+        cancel,
+        remote,
+        adopt: opts.adopt,
+        tx,
+    };
     let mut stop = false;
     pool.in_place_scope(|scope| -> Result<()> {
         loop {
@@ -281,11 +295,11 @@ pub fn build_with_state(
                     entry,
                     forced: forced.contains(&ix),
                 };
-                let (tx, hasher, lock_ref) = (tx.clone(), &hasher, &lock);
+                let cx = &cx;
                 sched.running += 1;
                 scope.spawn(move |_| {
-                    let result = run_task(ws, hasher, lock_ref, executor, &task, cancel, &tx);
-                    let _ = tx.send(Msg::Done(task.ix, Box::new(result)));
+                    let result = run_task(cx, executor, &task);
+                    let _ = cx.tx.send(Msg::Done(task.ix, Box::new(result)));
                 });
             }
             if sched.running == 0 {
@@ -544,22 +558,35 @@ impl<'a> Scheduler<'a> {
     }
 }
 
-fn run_task(
-    ws: &Workspace,
-    hasher: &Hasher,
-    lock: &SharedLock,
-    executor: &dyn Executor,
-    task: &Task,
-    cancel: &AtomicBool,
-    tx: &mpsc::Sender<Msg>,
-) -> Result<TaskDone> {
+/// What every task of one build shares.
+struct Ctx<'a> {
+    ws: &'a Workspace,
+    hasher: &'a Hasher,
+    lock: &'a SharedLock,
+    cancel: &'a AtomicBool,
+    remote: Option<&'a RemoteCache>,
+    adopt: bool,
+    tx: mpsc::Sender<Msg>,
+}
+
+/// One node that is not fresh, evaluated, with its record in `pipeline.lock`.
+struct Job<'a> {
+    ix: NodeIx,
+    eval: &'a Evaluation,
+    recorded: Option<&'a LockEntry>,
+    forced: bool,
+}
+
+fn run_task(cx: &Ctx<'_>, executor: &dyn Executor, task: &Task) -> Result<TaskDone> {
     let started = Instant::now();
     let view = |d: NodeIx| {
         task.view
             .get(&d)
             .map_or(Cow::Owned(DepState::Unknown), Cow::Borrowed)
     };
-    let eval = ws.evaluate(hasher, task.ix, task.entry.as_ref(), &view, task.forced)?;
+    let eval = cx
+        .ws
+        .evaluate(cx.hasher, task.ix, task.entry.as_ref(), &view, task.forced)?;
     let done = |outcome, entry| TaskDone {
         outcome,
         reasons: eval.reasons.clone(),
@@ -588,10 +615,16 @@ fn run_task(
     if eval.reasons.is_empty() {
         return Ok(done(Outcome::Fresh, None));
     }
-    if cancel.load(Ordering::Relaxed) {
+    if cx.cancel.load(Ordering::Relaxed) {
         return Ok(done(Outcome::Skipped("interrupted".into()), None));
     }
-    let mut result = executor.execute(ws, hasher, lock, task.ix, &eval, task.forced, cancel, tx)?;
+    let job = Job {
+        ix: task.ix,
+        eval: &eval,
+        recorded: task.entry.as_ref(),
+        forced: task.forced,
+    };
+    let mut result = executor.execute(cx, &job)?;
     result.reasons = eval.reasons.clone();
     result.elapsed = started.elapsed();
     Ok(result)
@@ -599,18 +632,7 @@ fn run_task(
 
 /// Does the work of a node that is not fresh.
 trait Executor: Sync {
-    #[allow(clippy::too_many_arguments)]
-    fn execute(
-        &self,
-        ws: &Workspace,
-        hasher: &Hasher,
-        lock: &SharedLock,
-        ix: NodeIx,
-        eval: &Evaluation,
-        forced: bool,
-        cancel: &AtomicBool,
-        tx: &mpsc::Sender<Msg>,
-    ) -> Result<TaskDone>;
+    fn execute(&self, cx: &Ctx<'_>, job: &Job<'_>) -> Result<TaskDone>;
 }
 
 /// The outcome of a node whose own host constraint excludes this machine.
@@ -630,31 +652,20 @@ fn task_done(outcome: Outcome, entry: Option<LockEntry>) -> TaskDone {
 }
 
 /// Says what would happen; touches nothing (but asks the remote cache what it has).
-struct DryRunExecutor<'r> {
-    remote: Option<&'r RemoteCache>,
-}
+struct DryRunExecutor;
 
-impl Executor for DryRunExecutor<'_> {
-    fn execute(
-        &self,
-        ws: &Workspace,
-        _: &Hasher,
-        _: &SharedLock,
-        ix: NodeIx,
-        eval: &Evaluation,
-        forced: bool,
-        _: &AtomicBool,
-        _: &mpsc::Sender<Msg>,
-    ) -> Result<TaskDone> {
+impl Executor for DryRunExecutor {
+    fn execute(&self, cx: &Ctx<'_>, job: &Job<'_>) -> Result<TaskDone> {
+        let (ws, ix) = (cx.ws, job.ix);
         let restorable = |k: crate::fingerprint::ActionKey| {
             ws.cache
                 .get_action(&k, &ws.graph.nodes[ix].outputs)
                 .is_some()
-                || self
+                || cx
                     .remote
                     .is_some_and(|r| r.lookup(&k, &output_names(ws, ix)).is_some())
         };
-        if !forced && eval.key().is_some_and(restorable) {
+        if !job.forced && job.eval.key().is_some_and(restorable) {
             return Ok(task_done(Outcome::WouldRestore, None));
         }
         if !ws.can_run_here(ix) {
@@ -666,71 +677,67 @@ impl Executor for DryRunExecutor<'_> {
 
 /// Restores from the local or remote cache or runs the rule, then commits (and uploads) the
 /// outputs.
-struct RealExecutor<'r> {
-    remote: Option<&'r RemoteCache>,
-}
+struct RealExecutor;
 
-impl Executor for RealExecutor<'_> {
-    fn execute(
-        &self,
-        ws: &Workspace,
-        hasher: &Hasher,
-        lock: &SharedLock,
-        ix: NodeIx,
-        eval: &Evaluation,
-        forced: bool,
-        cancel: &AtomicBool,
-        tx: &mpsc::Sender<Msg>,
-    ) -> Result<TaskDone> {
-        let material = eval.material.as_ref().ok_or_else(|| {
+impl Executor for RealExecutor {
+    fn execute(&self, cx: &Ctx<'_>, job: &Job<'_>) -> Result<TaskDone> {
+        let (ws, ix) = (cx.ws, job.ix);
+        let material = job.eval.material.as_ref().ok_or_else(|| {
             Error::Internal(format!("`{}` has unknown inputs", ws.graph.nodes[ix].id))
         })?;
         let key = material.key();
         let entry_for = |outputs| lock_entry(key, material, outputs);
-        if !forced
+        if !job.forced
             && let Some(action) = ws.cache.get_action(&key, &ws.graph.nodes[ix].outputs)
-            && restore_or_forget(ws, hasher, ix, &key, &action, OutputKind::Committed)
         {
-            return Ok(task_done(
-                Outcome::Cached,
-                Some(entry_for(digests(&action))),
-            ));
+            match restore(cx, ix, job.recorded, &action, OutputKind::Committed) {
+                Ok(()) => {
+                    return Ok(task_done(
+                        Outcome::Cached,
+                        Some(entry_for(digests(&action))),
+                    ));
+                }
+                Err(Restore::Refused(message)) => {
+                    return Ok(task_done(Outcome::Failed(message), None));
+                }
+                Err(Restore::Miss) => ws.cache.remove_action(&key),
+            }
         }
-        if !forced
-            && let Some(remote) = self.remote
-            && let Some(action) = restore_remote(ws, hasher, remote, ix, &key)?
+        if !job.forced
+            && let Some(remote) = cx.remote
         {
-            return Ok(task_done(
-                Outcome::Remote,
-                Some(entry_for(digests(&action))),
-            ));
+            match restore_remote(cx, remote, job, &key)? {
+                Ok(Some(action)) => {
+                    return Ok(task_done(
+                        Outcome::Remote,
+                        Some(entry_for(digests(&action))),
+                    ));
+                }
+                Ok(None) => {}
+                Err(message) => return Ok(task_done(Outcome::Failed(message), None)),
+            }
         }
         if !ws.can_run_here(ix) {
             return Ok(task_done(host_blocked(ws, ix), None));
         }
         let mut extra = Vec::new();
-        materialize_inputs(ws, hasher, lock, self.remote, ix, cancel, &mut extra)?;
-        let _ = tx.send(Msg::Started(ix));
-        match run_rule(ws, hasher, ix, eval, cancel) {
+        materialize_inputs(cx, ix, &mut extra)?;
+        let _ = cx.tx.send(Msg::Started(ix));
+        let outcome = match run_rule(cx, ix, job.eval, job.recorded) {
             Ok(action) => {
-                if let Some(remote) = self.remote {
+                if let Some(remote) = cx.remote {
                     remote.upload(&ws.cache, &key, &action);
                 }
                 let mut done = task_done(Outcome::Ran, Some(entry_for(digests(&action))));
                 done.extra = extra;
-                Ok(done)
+                return Ok(done);
             }
-            Err(message) => {
-                let outcome = if cancel.load(Ordering::Relaxed) {
-                    Outcome::Skipped("interrupted".into())
-                } else {
-                    Outcome::Failed(message)
-                };
-                let mut done = task_done(outcome, None);
-                done.extra = extra;
-                Ok(done)
-            }
-        }
+            Err(_) if cx.cancel.load(Ordering::Relaxed) => Outcome::Skipped("interrupted".into()),
+            Err(message) => Outcome::Failed(message),
+        };
+        let mut done = task_done(outcome, None);
+        done.extra = extra;
+        Ok(done)
     }
 }
 
@@ -757,30 +764,88 @@ fn digests(action: &ActionEntry) -> crate::hash::DigestMap {
         .collect()
 }
 
+/// Why outputs could not be restored from a cache entry.
+enum Restore {
+    /// An object is missing or corrupt, or a file could not be written: the entry is useless
+    /// (deleted by the caller) and the node runs.
+    Miss,
+    /// Restoring would overwrite a file that is not the node's (see [`check_destination`]):
+    /// the node fails with this message, whether it is restored or run.
+    Refused(String),
+}
+
 /// Puts the outputs of kind `kind` of a cached action in place, skipping those already there
 /// (committed outputs when restoring a node; cache-only ones stay in the store until a
-/// consumer needs them). `false` if the action lacks one, or an object was missing or corrupt.
+/// consumer needs them).
 fn restore(
-    ws: &Workspace,
-    hasher: &Hasher,
+    cx: &Ctx<'_>,
     ix: NodeIx,
+    recorded: Option<&LockEntry>,
     action: &ActionEntry,
     kind: OutputKind,
-) -> Result<bool> {
-    for o in &ws.graph.nodes[ix].outputs {
-        let Some(rec) = action.outputs.get(&o.name()) else {
-            return Ok(false);
-        };
-        let dest = ws.output_path(o);
-        if o.kind != kind || hasher.digest(&dest)? == Some(rec.digest) {
+) -> std::result::Result<(), Restore> {
+    let node = &cx.ws.graph.nodes[ix];
+    for o in node.outputs.iter().filter(|o| o.kind == kind) {
+        let rec = action.outputs.get(&o.name()).ok_or(Restore::Miss)?;
+        let dest = cx.ws.output_path(o);
+        check_destination(cx, ix, recorded, o, &rec.digest).map_err(Restore::Refused)?;
+        if cx.hasher.digest(&dest).map_err(|_| Restore::Miss)? == Some(rec.digest) {
             continue;
         }
-        if !ws.cache.restore_output(rec, &dest)? {
-            return Ok(false);
+        if !cx
+            .ws
+            .cache
+            .restore_output(rec, &dest)
+            .map_err(|_| Restore::Miss)?
+        {
+            return Err(Restore::Miss);
         }
-        hasher.invalidate(&dest);
+        cx.hasher.invalidate(&dest);
     }
-    Ok(true)
+    Ok(())
+}
+
+/// Whether output `o` of node `ix` may be written with content `new`: never through a symbolic
+/// link (a directory of its path that is a link would take the bytes out of the workspace), and
+/// never over an existing file that `pipeline.lock` does not record as the node's (a
+/// hand-written file at an output path) unless it already holds those bytes or `--adopt`.
+fn check_destination(
+    cx: &Ctx<'_>,
+    ix: NodeIx,
+    recorded: Option<&LockEntry>,
+    o: &crate::graph::Output,
+    new: &crate::hash::FileDigest,
+) -> std::result::Result<(), String> {
+    let node = &cx.ws.graph.nodes[ix];
+    let base = match o.kind {
+        OutputKind::Committed => cx.ws.root().to_path_buf(),
+        OutputKind::Cache => cx.ws.cache.dir().join("out"),
+    };
+    if let Some(link) = fsutil::symlinked_dir(&base, &o.path) {
+        return Err(format!(
+            "output `{}` of `{}` lies under `{}`, a symbolic link: outputs are written only to plain directories of the workspace",
+            o.name(),
+            node.id,
+            link.display()
+        ));
+    }
+    if o.kind == OutputKind::Cache
+        || cx.adopt
+        || recorded.is_some_and(|e| e.outputs.get(&o.name()).is_some())
+    {
+        return Ok(());
+    }
+    let dest = cx.ws.output_path(o);
+    match cx.hasher.digest(&dest) {
+        Ok(None) => Ok(()),
+        Ok(Some(d)) if d == *new => Ok(()),
+        Ok(Some(_)) => Err(format!(
+            "output `{}` of `{}` already exists and `pipeline.lock` does not record it as the node's: it may be a hand-written file; move it away, or pass `--adopt` to let the node overwrite it",
+            o.name(),
+            node.id
+        )),
+        Err(e) => Err(e.render()),
+    }
 }
 
 /// The declared output names of a node.
@@ -792,18 +857,19 @@ fn output_names(ws: &Workspace, ix: NodeIx) -> Vec<String> {
         .collect()
 }
 
-/// Looks `key` up in the remote cache; on a hit, downloads (verified) the objects of the
+/// Looks the node up in the remote cache; on a hit, downloads (verified) the objects of the
 /// node's committed outputs into the local store, records the action locally and puts the
 /// committed outputs in place. Cache-only outputs stay remote until a consumer needs them.
+/// `Err` (inner): restoring would overwrite a file that is not the node's.
 fn restore_remote(
-    ws: &Workspace,
-    hasher: &Hasher,
+    cx: &Ctx<'_>,
     remote: &RemoteCache,
-    ix: NodeIx,
+    job: &Job<'_>,
     key: &crate::fingerprint::ActionKey,
-) -> Result<Option<ActionEntry>> {
+) -> Result<std::result::Result<Option<ActionEntry>, String>> {
+    let (ws, ix) = (cx.ws, job.ix);
     let Some(entry) = remote.lookup(key, &output_names(ws, ix)) else {
-        return Ok(None);
+        return Ok(Ok(None));
     };
     let node = &ws.graph.nodes[ix];
     let committed = |name: &str| {
@@ -812,34 +878,22 @@ fn restore_remote(
             .any(|o| o.name() == name && o.kind == OutputKind::Committed)
     };
     if !remote.fetch(&ws.cache, &entry, &committed) {
-        return Ok(None);
+        return Ok(Ok(None));
     }
     let action = entry.to_action();
     if action
         .validate(node.outputs.iter().map(|o| (o.name(), o.dir)))
         .is_err()
     {
-        return Ok(None);
+        return Ok(Ok(None));
     }
     ws.cache.put_action(key, &action)?;
-    Ok(restore_or_forget(ws, hasher, ix, key, &action, OutputKind::Committed).then_some(action))
-}
-
-/// [`restore`]; an entry that cannot be restored from (an object missing or corrupt, a path
-/// that cannot be written) is deleted: it is a miss, and the node runs.
-fn restore_or_forget(
-    ws: &Workspace,
-    hasher: &Hasher,
-    ix: NodeIx,
-    key: &crate::fingerprint::ActionKey,
-    action: &ActionEntry,
-    kind: OutputKind,
-) -> bool {
-    match restore(ws, hasher, ix, action, kind) {
-        Ok(true) => true,
-        Ok(false) | Err(_) => {
+    match restore(cx, ix, job.recorded, &action, OutputKind::Committed) {
+        Ok(()) => Ok(Ok(Some(action))),
+        Err(Restore::Refused(message)) => Ok(Err(message)),
+        Err(Restore::Miss) => {
             ws.cache.remove_action(key);
-            false
+            Ok(Ok(None))
         }
     }
 }
@@ -848,14 +902,11 @@ fn restore_or_forget(
 /// restored from the local store, else from the remote cache, or, if both lost it, by
 /// re-running its producer here.
 fn materialize_inputs(
-    ws: &Workspace,
-    hasher: &Hasher,
-    lock: &SharedLock,
-    remote: Option<&RemoteCache>,
+    cx: &Ctx<'_>,
     ix: NodeIx,
-    cancel: &AtomicBool,
     extra: &mut Vec<(NodeId, LockEntry)>,
 ) -> Result<()> {
+    let ws = cx.ws;
     for input in &ws.graph.nodes[ix].inputs {
         let Input::Node { node: p, .. } = input else {
             continue;
@@ -864,7 +915,7 @@ fn materialize_inputs(
         if !producer.outputs.iter().any(|o| o.kind == OutputKind::Cache) {
             continue;
         }
-        let Some(entry) = read(lock)?.nodes.get(producer.id.as_str()).cloned() else {
+        let Some(entry) = read(cx.lock)?.nodes.get(producer.id.as_str()).cloned() else {
             continue;
         };
         let all_there = producer
@@ -873,33 +924,36 @@ fn materialize_inputs(
             .filter(|o| o.kind == OutputKind::Cache)
             .try_fold(true, |ok, o| {
                 Ok::<_, Error>(
-                    ok && hasher.digest(&ws.output_path(o))?.as_ref()
+                    ok && cx.hasher.digest(&ws.output_path(o))?.as_ref()
                         == entry.outputs.get(&o.name()),
                 )
             })?;
         if all_there {
             continue;
         }
-        if let Some(action) = ws.cache.get_action(&entry.key, &producer.outputs)
-            && restore_or_forget(ws, hasher, *p, &entry.key, &action, OutputKind::Cache)
-        {
-            continue;
+        if let Some(action) = ws.cache.get_action(&entry.key, &producer.outputs) {
+            match restore(cx, *p, Some(&entry), &action, OutputKind::Cache) {
+                Ok(()) => continue,
+                Err(_) => ws.cache.remove_action(&entry.key),
+            }
         }
-        if let Some(remote) = remote
+        if let Some(remote) = cx.remote
             && let Some(re) = remote.lookup(&entry.key, &output_names(ws, *p))
             && remote.fetch(&ws.cache, &re, &|_| true)
-            && re
-                .to_action()
+        {
+            let action = re.to_action();
+            if action
                 .validate(producer.outputs.iter().map(|o| (o.name(), o.dir)))
                 .is_ok()
-            && restore(ws, hasher, *p, &re.to_action(), OutputKind::Cache)?
-        {
-            continue;
+                && restore(cx, *p, Some(&entry), &action, OutputKind::Cache).is_ok()
+            {
+                continue;
+            }
         }
         // The stores lost the bytes: run the producer again, here.
-        materialize_inputs(ws, hasher, lock, remote, *p, cancel, extra)?;
+        materialize_inputs(cx, *p, extra)?;
         let snapshot: BTreeMap<NodeIx, DepState> = {
-            let l = read(lock)?;
+            let l = read(cx.lock)?;
             ws.graph.deps[*p]
                 .iter()
                 .map(|&d| {
@@ -916,14 +970,14 @@ fn materialize_inputs(
                 .get(&d)
                 .map_or(Cow::Owned(DepState::Unknown), Cow::Borrowed)
         };
-        let eval = ws.evaluate(hasher, *p, Some(&entry), &view, true)?;
+        let eval = ws.evaluate(cx.hasher, *p, Some(&entry), &view, true)?;
         let material = eval.material.clone().ok_or_else(|| {
             Error::Internal(format!(
                 "cannot re-run `{}`: its inputs are unknown",
                 producer.id
             ))
         })?;
-        let action = run_rule(ws, hasher, *p, &eval, cancel).map_err(|m| {
+        let action = run_rule(cx, *p, &eval, Some(&entry)).map_err(|m| {
             Error::Usage(format!(
                 "`{}` had to be re-run to materialize its outputs and failed: {m}",
                 producer.id
@@ -937,15 +991,15 @@ fn materialize_inputs(
     Ok(())
 }
 
-/// Runs the node's rule in a sandbox; on success stores the outputs, records the action and
-/// moves the outputs into place. The error is the rendered message.
+/// Runs the node's rule in a sandbox; on success checks and stores the outputs, records the
+/// action and moves the outputs into place. The error is the rendered message.
 fn run_rule(
-    ws: &Workspace,
-    hasher: &Hasher,
+    cx: &Ctx<'_>,
     ix: NodeIx,
     eval: &Evaluation,
-    cancel: &AtomicBool,
+    recorded: Option<&LockEntry>,
 ) -> std::result::Result<ActionEntry, String> {
+    let ws = cx.ws;
     let node = &ws.graph.nodes[ix];
     let material = eval.material.as_ref().ok_or("inputs are not known")?;
     let rule = ws
@@ -961,21 +1015,17 @@ fn run_rule(
         inputs: eval.input_paths.iter().map(|(n, _)| n.clone()).collect(),
         epoch: material.epoch,
         env: material.env.clone(),
-        cancelled: cancel,
+        cancelled: cx.cancel,
         sandbox: &sandbox,
     };
     rule.run(&ctx).map_err(|e| render_chain(&*e))?;
     let mut outputs = BTreeMap::new();
     for o in &node.outputs {
         let produced = sandbox.output_path(o);
-        if !produced.exists() {
-            return Err(format!(
-                "rule `{}` did not write its declared output `{}`",
-                node.rule,
-                o.name()
-            ));
-        }
+        crate::exec::check_output(&produced, o)
+            .map_err(|why| format!("rule `{}` {why}", node.rule))?;
         let rec = ws.cache.store_output(&produced).map_err(|e| e.render())?;
+        check_destination(cx, ix, recorded, o, &rec.digest)?;
         outputs.insert(o.name(), rec);
     }
     let action = ActionEntry { outputs };
@@ -985,9 +1035,9 @@ fn run_rule(
     for o in &node.outputs {
         let dest = ws.output_path(o);
         fsutil::rename_into_place(&sandbox.output_path(o), &dest).map_err(|e| e.render())?;
-        hasher.invalidate(&dest);
+        cx.hasher.invalidate(&dest);
         if !o.dir {
-            hasher.remember(&dest, action.outputs[&o.name()].digest);
+            cx.hasher.remember(&dest, action.outputs[&o.name()].digest);
         }
     }
     Ok(action)

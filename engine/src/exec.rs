@@ -162,3 +162,59 @@ impl Sandbox {
         fsutil::link_or_copy(from, &self.path(name))
     }
 }
+
+/// Checks what a rule produced for output `o` at `path` (the error completes "rule `x` ..."):
+/// it exists, it is a regular file (a
+/// directory, for an output declared with a trailing `/`) and, for a directory, holds only
+/// regular files and directories. Symbolic links, fifos, sockets and devices are refused: their
+/// bytes are not the rule's (a link to `/etc/passwd` would be stored and uploaded).
+pub fn check_output(path: &Path, o: &Output) -> Result<(), String> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("did not write its declared output `{}`", o.name()));
+        }
+        Err(e) => return Err(format!("wrote an unreadable output `{}`: {e}", o.name())),
+    };
+    let kind = |t: std::fs::FileType| {
+        if t.is_symlink() {
+            "a symbolic link"
+        } else if t.is_dir() {
+            "a directory"
+        } else if t.is_file() {
+            "a regular file"
+        } else {
+            "a special file (fifo, socket or device)"
+        }
+    };
+    match (o.dir, meta.file_type()) {
+        (false, t) if t.is_file() => return Ok(()),
+        (true, t) if t.is_dir() => {}
+        (dir, t) => {
+            let want = if dir {
+                "a directory (declared with a trailing `/`)"
+            } else {
+                "a regular file"
+            };
+            return Err(format!(
+                "wrote its output `{}` as {}, not {want}",
+                o.name(),
+                kind(t)
+            ));
+        }
+    }
+    for entry in walkdir::WalkDir::new(path).min_depth(1) {
+        let entry = entry.map_err(|e| format!("wrote an unreadable output `{}`: {e}", o.name()))?;
+        let t = entry.file_type();
+        if !t.is_file() && !t.is_dir() {
+            let rel = entry.path().strip_prefix(path).unwrap_or(entry.path());
+            return Err(format!(
+                "wrote `{}` in its output `{}` as {}; outputs hold only regular files and directories",
+                rel.display(),
+                o.name(),
+                kind(t)
+            ));
+        }
+    }
+    Ok(())
+}

@@ -161,3 +161,23 @@ pub fn join_rel(base: &Path, rel: &str) -> PathBuf {
     }
     p
 }
+
+/// The first directory on the way from `base` to the `/`-separated relative path `rel` (its
+/// parents, not `rel` itself) that is a symbolic link, if any: writing `rel` would then leave
+/// `base`. Missing directories are fine (they are created as plain ones).
+pub fn symlinked_dir(base: &Path, rel: &str) -> Option<PathBuf> {
+    let mut dir = base.to_path_buf();
+    let mut parts = rel.split('/').filter(|s| !s.is_empty()).peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            break;
+        }
+        dir.push(part);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_symlink() => return Some(dir),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+    None
+}

@@ -31,6 +31,10 @@ pub struct BuildArgs {
     /// One JSON event per line on stdout, ending with a `summary` record.
     #[arg(long)]
     json: bool,
+    /// Let nodes overwrite existing files at their output paths that `pipeline.lock` does not
+    /// record as theirs (hand-written files); without it, such a node fails.
+    #[arg(long)]
+    adopt: bool,
 }
 
 pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
@@ -61,6 +65,7 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
         force: a.force,
         dry_run: a.dry_run,
         remote: cli::remote(g)?,
+        adopt: a.adopt,
     };
     let (_guard, state) = match early {
         Some((guard, stored)) => (guard, ws.recover(stored)?),
@@ -238,6 +243,7 @@ impl BuildArgs {
             dry_run: false,
             force: false,
             json,
+            adopt: false,
         }
     }
 }

@@ -220,6 +220,7 @@ fn rebuild_and_compare(g: &GlobalArgs, ws: &Workspace) -> anyhow::Result<Vec<Fin
         force: true,
         dry_run: false,
         remote: None,
+        adopt: false,
     };
     eprintln!(
         "verify: rebuilding {} node{} from scratch in a temporary copy",

@@ -147,3 +147,126 @@ fn a_remote_entry_listing_a_file_and_a_path_inside_it_never_reaches_the_local_ca
     assert_eq!(again.outcomes(), map(&[("d", "cached"), ("f", "cached")]));
     assert_eq!(b.read("out/d/f.txt"), "source\n");
 }
+
+#[test]
+fn an_output_that_is_the_pipeline_file_the_lock_or_the_cache_is_refused_when_the_pipeline_loads() {
+    for (output, what) in [
+        ("pipeline.toml", "the pipeline file"),
+        ("pipeline.lock", "the lock file"),
+        ("cache/ac/x", "the cache directory"),
+        ("./cache", "the cache directory"),
+    ] {
+        let pipeline = command_node("evil", &["src.txt"], &[output], "echo hello > $out");
+        let p = Project::new()
+            .file("pipeline.toml", &pipeline)
+            .file("src.txt", "x\n");
+        let run = p.parity(&["build"]);
+        run.code(2);
+        assert!(run.stderr.contains(what), "{output}: {}", run.stderr);
+        assert!(run.stderr.contains("pipeline.toml:"), "{}", run.stderr);
+        assert_eq!(p.read("pipeline.toml"), pipeline, "{output}");
+        assert!(!p.exists("pipeline.lock"));
+    }
+}
+
+#[test]
+fn an_output_over_a_hand_written_file_fails_unless_adopted() {
+    let p = Project::new()
+        .file(
+            "pipeline.toml",
+            &command_node("gen", &["src.txt"], &["notes.txt"], "cp $in $out"),
+        )
+        .file("src.txt", "generated\n")
+        .file("notes.txt", "my own notes\n");
+    let run = p.parity(&["build"]);
+    run.code(1);
+    assert!(run.stderr.contains("`notes.txt`"), "{}", run.stderr);
+    assert!(run.stderr.contains("--adopt"), "{}", run.stderr);
+    assert_eq!(p.read("notes.txt"), "my own notes\n");
+
+    // The same bytes are no loss: a lock deleted by hand is rebuilt without --adopt.
+    p.write("notes.txt", "generated\n");
+    p.parity(&["build"]).ok();
+    std::fs::remove_file(p.path("pipeline.lock")).unwrap();
+    p.parity(&["build"]).ok();
+
+    p.write("notes.txt", "my own notes\n");
+    std::fs::remove_file(p.path("pipeline.lock")).unwrap();
+    p.parity(&["build", "--adopt"]).ok();
+    assert_eq!(p.read("notes.txt"), "generated\n");
+    // Recorded now: an edit by hand is overwritten by the next build, as before.
+    p.write("notes.txt", "edited\n");
+    p.parity(&["build"]).ok();
+    assert_eq!(p.read("notes.txt"), "generated\n");
+}
+
+#[test]
+fn an_output_under_a_symlinked_directory_is_not_written_outside_the_workspace() {
+    let p = Project::new()
+        .file(
+            "pipeline.toml",
+            &command_node("a", &["src.txt"], &["out/a.txt"], "cp $in $out"),
+        )
+        .file("src.txt", "x\n");
+    let outside = p.root().parent().unwrap().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, p.path("out")).unwrap();
+    let run = p.parity(&["build"]);
+    run.code(1);
+    assert!(run.stderr.contains("symbolic link"), "{}", run.stderr);
+    assert!(!outside.join("a.txt").exists(), "written through the link");
+}
+
+#[test]
+fn a_symlink_output_is_refused_never_stored_nor_recorded() {
+    let p = Project::new()
+        .file(
+            "pipeline.toml",
+            &[
+                command_node(
+                    "link",
+                    &["src.txt"],
+                    &["out/link.txt"],
+                    "ln -s /etc/passwd $out",
+                ),
+                command_node(
+                    "dir",
+                    &["src.txt"],
+                    &["out/dir/"],
+                    "mkdir $out && ln -s /etc/passwd $out/inner",
+                ),
+            ]
+            .concat(),
+        )
+        .file("src.txt", "x\n");
+    let run = p.parity(&["build", "--json", "--keep-going"]);
+    run.code(1);
+    assert_eq!(
+        run.outcomes(),
+        map(&[("dir", "failed"), ("link", "failed")])
+    );
+    assert!(!p.exists("out/link.txt") && !p.exists("out/dir"));
+    let passwd = std::fs::read("/etc/passwd").unwrap();
+    let stored = walkdir_files(&p.path("cache/cas"));
+    assert!(
+        stored.iter().all(|f| std::fs::read(f).unwrap() != passwd),
+        "the link's target was stored"
+    );
+    assert!(!p.exists("pipeline.lock") || !p.read("pipeline.lock").contains("link"));
+}
+
+fn walkdir_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walkdir_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -152,6 +152,7 @@ fn opts(jobs: usize) -> BuildOptions {
         force: false,
         dry_run: false,
         remote: None,
+        adopt: false,
     }
 }
 
