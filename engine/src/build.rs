@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -15,11 +16,12 @@ use std::time::{Duration, Instant};
 
 use crate::cache::ActionEntry;
 use crate::error::{Error, Result};
-use crate::exec::{RuleContext, Sandbox};
+use crate::exec::{RuleContext, Sandbox, SandboxKind};
 use crate::fingerprint::DirtyReason;
 use crate::fsutil;
 use crate::graph::{Input, NodeId, NodeIx, OutputKind};
 use crate::hash::Hasher;
+use crate::ops::BuildLock;
 use crate::remote::{RemoteCache, RemoteStats};
 use crate::state::{Journal, Lock, LockEntry};
 use crate::workspace::{DepState, Evaluation, Unavailable, Workspace};
@@ -172,6 +174,7 @@ impl Summary {
 /// Builds `targets` (and what they need) and returns the summary, whose exit code says whether
 /// a node failed or the build was interrupted. `Err` is for the build itself going wrong
 /// (state unreadable or unwritable).
+/// Takes the build lock (waiting for another build), unless a dry run.
 pub fn build(
     ws: &Workspace,
     targets: &[NodeIx],
@@ -179,20 +182,41 @@ pub fn build(
     cancel: &AtomicBool,
     reporter: &mut dyn Reporter,
 ) -> Result<Summary> {
-    build_with_state(ws, ws.load_state()?, targets, opts, cancel, reporter)
+    let guard = if opts.dry_run {
+        None
+    } else {
+        BuildLock::acquire(ws.cache.dir(), true, &mut |_| {})?
+    };
+    build_with_state(
+        ws,
+        ws.load_state()?,
+        guard.as_ref(),
+        targets,
+        opts,
+        cancel,
+        reporter,
+    )
 }
 
-/// [`build`] from a state already loaded (under the build lock) by
-/// [`Workspace::load_state`] or [`Workspace::recover`].
+/// [`build`] from a state already loaded under the build lock `guard` (required unless a dry
+/// run) by [`Workspace::load_state`] or [`Workspace::recover`].
 pub fn build_with_state(
     ws: &Workspace,
     (hasher, lock, recovered): (Hasher, Lock, usize),
+    guard: Option<&BuildLock>,
     targets: &[NodeIx],
     opts: &BuildOptions,
     cancel: &AtomicBool,
     reporter: &mut dyn Reporter,
 ) -> Result<Summary> {
+    if guard.is_none() && !opts.dry_run {
+        return Err(Error::Internal(
+            "a build that writes needs the build lock".into(),
+        ));
+    }
     let started = Instant::now();
+    let tmp = ws.cache.dir().join("tmp");
+    let slots = crate::sandbox::Pool::new(tmp.clone(), &ws.dir, ws.root());
     let lock = std::sync::RwLock::new(lock);
     let selection = ws.graph.closure(targets);
     reporter.event(Event::Plan {
@@ -256,7 +280,11 @@ pub fn build_with_state(
         remote,
         adopt: opts.adopt,
         tx,
+        pool: &slots,
     };
+    if !opts.dry_run && !sched_is_all_fresh(&prefresh, &selection) {
+        crate::sandbox::sweep(&tmp, &slots.tag())?;
+    }
     let mut stop = false;
     pool.in_place_scope(|scope| -> Result<()> {
         loop {
@@ -313,14 +341,11 @@ pub fn build_with_state(
                     sched.running -= 1;
                     let done = match *result {
                         Ok(done) => done,
-                        Err(e) => TaskDone {
-                            outcome: Outcome::Failed(e.render()),
-                            reasons: Vec::new(),
-                            entry: None,
-                            extra: Vec::new(),
-                            elapsed: Duration::ZERO,
-                        },
+                        Err(e) => task_done(Outcome::Failed(e.render()), None),
                     };
+                    for message in &done.warnings {
+                        reporter.event(Event::Warning { message });
+                    }
                     let own = done.entry.iter().map(|e| (&ws.graph.nodes[ix].id, e));
                     for (id, entry) in done.extra.iter().map(|(i, e)| (i, e)).chain(own) {
                         if !opts.dry_run {
@@ -354,6 +379,14 @@ pub fn build_with_state(
         Ok(())
     })?;
     report_warnings(remote, reporter);
+    if slots.used()
+        && let crate::sandbox::Isolation::Copies { why } = slots.isolation()
+    {
+        let message = format!(
+            "no sandbox confines `command` recipes here ({why}): they ran with private copies of their inputs, but could write anywhere"
+        );
+        reporter.event(Event::Warning { message: &message });
+    }
 
     for ix in sched.unfinished() {
         let outcome = Outcome::Skipped(if cancel.load(Ordering::Relaxed) {
@@ -389,11 +422,19 @@ pub fn build_with_state(
         }
         Journal::remove(&ws.journal_path())?;
         hasher.save()?;
+        if slots.used() {
+            crate::sandbox::mark_clean(&tmp, &slots.tag());
+        }
     }
     summary.elapsed = started.elapsed();
     summary.interrupted = cancel.load(Ordering::Relaxed);
     summary.remote_cache = remote.map(RemoteCache::stats);
     Ok(summary)
+}
+
+/// Whether every node of `selection` is known fresh before scheduling (nothing will run).
+fn sched_is_all_fresh(prefresh: &[Option<Duration>], selection: &[NodeIx]) -> bool {
+    selection.iter().all(|&ix| prefresh[ix].is_some())
 }
 
 fn report_warnings(remote: Option<&RemoteCache>, reporter: &mut dyn Reporter) {
@@ -466,6 +507,8 @@ struct TaskDone {
     /// Producers re-run inline to materialize a cache-only input.
     extra: Vec<(NodeId, LockEntry)>,
     elapsed: Duration,
+    /// Things to tell the user (files a recipe wrote without declaring them).
+    warnings: Vec<String>,
 }
 
 /// The order in which a build of `selection` reports its nodes when every one is fresh: the
@@ -567,6 +610,8 @@ struct Ctx<'a> {
     remote: Option<&'a RemoteCache>,
     adopt: bool,
     tx: mpsc::Sender<Msg>,
+    /// The process slots of `command` recipes.
+    pool: &'a crate::sandbox::Pool,
 }
 
 /// One node that is not fresh, evaluated, with its record in `pipeline.lock`.
@@ -588,11 +633,9 @@ fn run_task(cx: &Ctx<'_>, executor: &dyn Executor, task: &Task) -> Result<TaskDo
         .ws
         .evaluate(cx.hasher, task.ix, task.entry.as_ref(), &view, task.forced)?;
     let done = |outcome, entry| TaskDone {
-        outcome,
         reasons: eval.reasons.clone(),
-        entry,
-        extra: Vec::new(),
         elapsed: started.elapsed(),
+        ..task_done(outcome, entry)
     };
     match &eval.unavailable {
         Some(Unavailable::DepFailed(d)) => {
@@ -648,7 +691,21 @@ fn task_done(outcome: Outcome, entry: Option<LockEntry>) -> TaskDone {
         entry,
         extra: Vec::new(),
         elapsed: Duration::ZERO,
+        warnings: Vec::new(),
     }
+}
+
+/// The warning for files a recipe wrote beside its declared outputs (they were discarded).
+fn undeclared_warning(node: &crate::graph::Node, names: &[String]) -> Vec<String> {
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let shown: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    vec![format!(
+        "`{}` wrote {} beside its declared outputs; discarded (declare what a node produces in `outputs`)",
+        node.id,
+        shown.join(", ")
+    )]
 }
 
 /// Says what would happen; touches nothing (but asks the remote cache what it has).
@@ -724,12 +781,13 @@ impl Executor for RealExecutor {
         materialize_inputs(cx, ix, &mut extra)?;
         let _ = cx.tx.send(Msg::Started(ix));
         let outcome = match run_rule(cx, ix, job.eval, job.recorded) {
-            Ok(action) => {
+            Ok((action, undeclared)) => {
                 if let Some(remote) = cx.remote {
                     remote.upload(&ws.cache, &key, &action);
                 }
                 let mut done = task_done(Outcome::Ran, Some(entry_for(digests(&action))));
                 done.extra = extra;
+                done.warnings = undeclared_warning(&ws.graph.nodes[ix], &undeclared);
                 return Ok(done);
             }
             Err(_) if cx.cancel.load(Ordering::Relaxed) => Outcome::Skipped("interrupted".into()),
@@ -977,7 +1035,7 @@ fn materialize_inputs(
                 producer.id
             ))
         })?;
-        let action = run_rule(cx, *p, &eval, Some(&entry)).map_err(|m| {
+        let (action, _) = run_rule(cx, *p, &eval, Some(&entry)).map_err(|m| {
             Error::Usage(format!(
                 "`{}` had to be re-run to materialize its outputs and failed: {m}",
                 producer.id
@@ -992,49 +1050,116 @@ fn materialize_inputs(
 }
 
 /// Runs the node's rule in a sandbox; on success checks and stores the outputs, records the
-/// action and moves the outputs into place. The error is the rendered message.
+/// action and moves the outputs into place; returns it with the names of files the rule wrote
+/// without declaring them (discarded). The error is the rendered message.
 fn run_rule(
     cx: &Ctx<'_>,
     ix: NodeIx,
     eval: &Evaluation,
     recorded: Option<&LockEntry>,
-) -> std::result::Result<ActionEntry, String> {
+) -> std::result::Result<(ActionEntry, Vec<String>), String> {
     let ws = cx.ws;
     let node = &ws.graph.nodes[ix];
     let material = eval.material.as_ref().ok_or("inputs are not known")?;
+    let key = material.key();
     let rule = ws
         .registry
         .get(&node.rule)
         .ok_or_else(|| format!("unknown rule `{}`", node.rule))?;
-    let sandbox = Sandbox::create(&ws.cache.dir().join("tmp")).map_err(|e| e.render())?;
-    for (name, path) in &eval.input_paths {
-        sandbox.add_input(name, path).map_err(|e| e.render())?;
-    }
-    let ctx = RuleContext {
+    crate::sandbox::log_run(node.id.as_str());
+    let inputs: Vec<String> = eval.input_paths.iter().map(|(n, _)| n.clone()).collect();
+    let ctx = |root, cache, outputs| RuleContext {
         node,
-        inputs: eval.input_paths.iter().map(|(n, _)| n.clone()).collect(),
+        inputs: inputs.clone(),
         epoch: material.epoch,
         env: material.env.clone(),
         cancelled: cx.cancel,
-        sandbox: &sandbox,
+        root,
+        cache,
+        outputs,
+        slot: None,
     };
-    rule.run(&ctx).map_err(|e| render_chain(&*e))?;
+    // The outputs as the rule left them, and what it wrote without declaring it.
+    let (produced, undeclared, _mirror): (Vec<PathBuf>, Vec<String>, Option<Sandbox>) = match rule
+        .sandbox()
+    {
+        SandboxKind::Mirror => {
+            let sandbox = Sandbox::create(&ws.cache.dir().join("tmp")).map_err(|e| e.render())?;
+            for (name, path) in &eval.input_paths {
+                sandbox.add_input(name, path).map_err(|e| e.render())?;
+            }
+            let outputs: Vec<PathBuf> = node
+                .outputs
+                .iter()
+                .map(|o| sandbox.output_path(o))
+                .collect();
+            let c = ctx(sandbox.root.clone(), sandbox.cache.clone(), outputs.clone());
+            rule.run(&c).map_err(|e| render_chain(&*e))?;
+            (outputs, Vec::new(), Some(sandbox))
+        }
+        SandboxKind::Process => {
+            let mut slot = cx.pool.take().map_err(|e| e.render())?;
+            let ran = (|| {
+                slot.prepare(&eval.input_paths).map_err(|e| e.render())?;
+                let outputs: Vec<PathBuf> = node
+                    .outputs
+                    .iter()
+                    .enumerate()
+                    .map(|(k, o)| slot.output_path(k, o))
+                    .collect();
+                let (root, cache) = (slot.root().to_path_buf(), slot.path("{cache}/"));
+                let c = RuleContext {
+                    slot: Some(std::cell::RefCell::new(&mut slot)),
+                    ..ctx(root, cache, outputs.clone())
+                };
+                let result = rule.run(&c).map_err(|e| render_chain(&*e));
+                drop(c);
+                result.map(|()| outputs)
+            })();
+            let outputs = match ran {
+                Ok(outputs) => outputs,
+                Err(e) => {
+                    let _ = slot.clean(&[]);
+                    cx.pool.give(slot);
+                    return Err(e);
+                }
+            };
+            let kept = commit_outputs(cx, ix, &key, recorded, &outputs);
+            let undeclared = slot.clean(&outputs).map_err(|e| e.render());
+            cx.pool.give(slot);
+            let action = kept?;
+            let undeclared = undeclared?;
+            return Ok((action, undeclared));
+        }
+    };
+    let action = commit_outputs(cx, ix, &key, recorded, &produced)?;
+    Ok((action, undeclared))
+}
+
+/// Checks the outputs a rule left at `produced` (one per declared output), stores them,
+/// records the action and moves them into place.
+fn commit_outputs(
+    cx: &Ctx<'_>,
+    ix: NodeIx,
+    key: &crate::fingerprint::ActionKey,
+    recorded: Option<&LockEntry>,
+    produced: &[PathBuf],
+) -> std::result::Result<ActionEntry, String> {
+    let ws = cx.ws;
+    let node = &ws.graph.nodes[ix];
     let mut outputs = BTreeMap::new();
-    for o in &node.outputs {
-        let produced = sandbox.output_path(o);
-        crate::exec::check_output(&produced, o)
+    for (o, produced) in node.outputs.iter().zip(produced) {
+        crate::exec::check_output(produced, o)
             .map_err(|why| format!("rule `{}` {why}", node.rule))?;
-        let rec = ws.cache.store_output(&produced).map_err(|e| e.render())?;
+        let rec = ws.cache.store_output(produced).map_err(|e| e.render())?;
         check_destination(cx, ix, recorded, o, &rec.digest)?;
         outputs.insert(o.name(), rec);
     }
     let action = ActionEntry { outputs };
-    ws.cache
-        .put_action(&material.key(), &action)
-        .map_err(|e| e.render())?;
-    for o in &node.outputs {
+    ws.cache.put_action(key, &action).map_err(|e| e.render())?;
+    for (o, produced) in node.outputs.iter().zip(produced) {
         let dest = ws.output_path(o);
-        fsutil::rename_into_place(&sandbox.output_path(o), &dest).map_err(|e| e.render())?;
+        fsutil::rename_into_place(produced, &dest).map_err(|e| e.render())?;
         cx.hasher.invalidate(&dest);
         if !o.dir {
             cx.hasher.remember(&dest, action.outputs[&o.name()].digest);

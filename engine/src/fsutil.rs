@@ -1,4 +1,4 @@
-//! Careful file operations: atomic writes, moving outputs into place, linking inputs.
+//! Careful file operations: atomic writes, moving outputs into place, copying inputs.
 //!
 //! Every write the engine makes goes through [`write_atomic`] or [`rename_into_place`]: a reader
 //! (or a crash) sees the old content or the new one, never half of it.
@@ -119,27 +119,6 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
             .map(|_| ())
             .map_err(|e| Error::io("copy", from, e))
     }
-}
-
-/// Makes `to` show the content of `from` cheaply: a hard link, else a copy. Directories are
-/// recreated and their files linked one by one.
-pub fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(parent_dir(to)).map_err(|e| Error::io("create", parent_dir(to), e))?;
-    if from.is_dir() {
-        std::fs::create_dir_all(to).map_err(|e| Error::io("create", to, e))?;
-        let entries = std::fs::read_dir(from).map_err(|e| Error::io("read", from, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io("read", from, e))?;
-            link_or_copy(&entry.path(), &to.join(entry.file_name()))?;
-        }
-        return Ok(());
-    }
-    if std::fs::hard_link(from, to).is_ok() {
-        return Ok(());
-    }
-    std::fs::copy(from, to)
-        .map(|_| ())
-        .map_err(|e| Error::io("copy", from, e))
 }
 
 /// Removes a file or a directory tree; a missing path is fine.

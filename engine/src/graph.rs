@@ -123,6 +123,8 @@ pub struct Node {
     pub host: Option<String>,
     /// SOURCE_DATE_EPOCH for this node, if the artifact declares one (`epoch = ...`).
     pub epoch: Option<i64>,
+    /// The deadline of its recipe (`timeout = SECONDS`), if the artifact declares one.
+    pub timeout: Option<std::time::Duration>,
     /// Inputs in declaration order (patterns expanded in node order).
     pub inputs: Vec<Input>,
     /// Outputs in declaration order.
@@ -702,6 +704,7 @@ impl Builder<'_> {
                 CompiledConfig::PerNode(t) => std::sync::Arc::new(t.render(vals)),
             },
             host: c.host.as_ref().map(|t| t.render(vals)),
+            timeout: self.p.artifacts[ai].timeout.as_ref().map(|t| t.value),
             inputs: Vec::new(),
             outputs,
             artifact: ai,

@@ -14,7 +14,10 @@
 //! - [`remote`]      the remote HTTP cache client (Bazel's `cas/` + `ac/` layout).
 //! - [`exec`]        the rule trait and registry, and the sandbox a rule runs in.
 //! - [`workspace`]   a loaded workspace; evaluation of a node against its record; `status`.
+//! - [`ops`]         the build lock (`cache/lock`) that operations which write hold.
 //! - [`build`]       the scheduler (rayon), the real and dry-run executors, build events.
+//! - [`sandbox`]     where `command` recipes run (`cache/tmp/w*`): Landlock or copies, env,
+//!   deadline, process group, captured output.
 //! - [`command`]     the generic `command` rule (a shell recipe), registered by the binary.
 //! - [`fsutil`]      atomic writes and other careful file operations used everywhere.
 #![deny(missing_docs)]
@@ -29,8 +32,10 @@ pub mod fsutil;
 pub mod graph;
 pub mod hash;
 pub mod memo;
+pub mod ops;
 pub mod pipeline;
 pub mod remote;
+pub mod sandbox;
 pub mod state;
 pub mod workspace;
 

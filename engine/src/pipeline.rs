@@ -19,8 +19,8 @@ type TomlValue<'i> = toml::Spanned<DeValue<'i>>;
 type TomlKey<'i> = toml::Spanned<Cow<'i, str>>;
 
 /// The keys an `[artifact.x]` table may have.
-pub const ARTIFACT_KEYS: [&str; 7] = [
-    "rule", "params", "host", "epoch", "inputs", "outputs", "config",
+pub const ARTIFACT_KEYS: [&str; 8] = [
+    "rule", "params", "host", "epoch", "timeout", "inputs", "outputs", "config",
 ];
 const TOP_KEYS: [&str; 3] = ["pipeline", "params", "artifact"];
 
@@ -133,6 +133,8 @@ pub struct Artifact {
     pub host: Option<Spanned<String>>,
     /// `epoch = ...`.
     pub epoch: Option<Epoch>,
+    /// `timeout = SECONDS`: the deadline of each of its recipes (not part of any key).
+    pub timeout: Option<Spanned<std::time::Duration>>,
     /// `inputs = [...]` (templates).
     pub inputs: Vec<Spanned<String>>,
     /// `outputs = [...]` (templates).
@@ -349,6 +351,7 @@ impl Pipeline {
             params: Vec::new(),
             host: None,
             epoch: None,
+            timeout: None,
             inputs: Vec::new(),
             outputs: Vec::new(),
             config: None,
@@ -359,6 +362,7 @@ impl Pipeline {
                 "params" => a.params = self.string_list(v, "`params`")?,
                 "host" => a.host = Some(self.string(v, "`host`")?),
                 "epoch" => a.epoch = Some(self.epoch(v)?),
+                "timeout" => a.timeout = Some(self.timeout(v)?),
                 "inputs" => a.inputs = self.string_list(v, "`inputs`")?,
                 "outputs" => a.outputs = self.string_list(v, "`outputs`")?,
                 "config" => {
@@ -381,6 +385,27 @@ impl Pipeline {
             return Err(self.error(format!("`{what}` declares no `outputs`"), span, None));
         }
         Ok(a)
+    }
+
+    fn timeout(&self, v: &TomlValue) -> Result<Spanned<std::time::Duration>> {
+        let secs = match v.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+                .ok()
+                .map(|n| n as f64),
+            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+            _ => None,
+        };
+        match secs {
+            Some(s) if s.is_finite() && s > 0.0 && s <= 1e9 => Ok(Spanned {
+                value: std::time::Duration::from_secs_f64(s),
+                span: v.span(),
+            }),
+            _ => Err(self.error(
+                "`timeout` must be a positive number of seconds",
+                v.span(),
+                Some("for example `timeout = 600` (ten minutes)".into()),
+            )),
+        }
     }
 
     fn epoch(&self, v: &TomlValue) -> Result<Epoch> {

@@ -411,6 +411,8 @@ impl Workspace {
                 eval.unavailable.get_or_insert(Unavailable::NoEpoch);
             }
             epoch
+        } else if rule.passes_epoch() {
+            node.epoch
         } else {
             None
         };

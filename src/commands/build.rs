@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::Args;
 use parity_engine::build::{self, BuildOptions, Event, Outcome, Summary};
 use parity_engine::memo;
+use parity_engine::ops::BuildLock;
 use parity_engine::workspace::{NodeStatus, State, StoredState, Workspace};
 
 use crate::cli::{self, GlobalArgs};
@@ -67,7 +68,7 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
         remote: cli::remote(g)?,
         adopt: a.adopt,
     };
-    let (_guard, state) = match early {
+    let (guard, state) = match early {
         Some((guard, stored)) => (guard, ws.recover(stored)?),
         None => {
             let guard = if a.dry_run {
@@ -82,13 +83,22 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
     let flag = cancel.clone();
     let _ = ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
+            parity_engine::sandbox::kill_running();
             std::process::exit(130);
         }
         eprintln!("interrupted: finishing running nodes (Ctrl-C again to abort)");
     });
     let color = cli::use_color(g);
     let mut reporter = progress::reporter(a.json, g.verbose, color);
-    let result = build::build_with_state(&ws, state, &targets, &opts, &cancel, reporter.as_mut());
+    let result = build::build_with_state(
+        &ws,
+        state,
+        guard.as_ref(),
+        &targets,
+        &opts,
+        &cancel,
+        reporter.as_mut(),
+    );
     drop(reporter);
     let summary = result?;
     if plain && !memo::disabled() && summary.fresh == summary.total && !summary.interrupted {
@@ -172,7 +182,7 @@ fn noop_from_memo(g: &GlobalArgs, a: &BuildArgs) -> FromMemo {
 }
 
 /// A build lock and the state read under it.
-type Early = Option<(Option<std::fs::File>, StoredState)>;
+type Early = Option<(Option<BuildLock>, StoredState)>;
 
 /// Opens the workspace and, meanwhile on a second thread, takes the build lock (unless a dry
 /// run) and reads the recorded state, so a no-op build reads the lock while the graph is
@@ -204,33 +214,15 @@ fn open(g: &GlobalArgs, dry_run: bool) -> anyhow::Result<(Workspace, Early)> {
     })
 }
 
-/// Takes the build lock (`cache/lock` in `dir`). If another build holds it: with `wait`,
-/// waits for it with a message; without, returns `None`.
-fn lock(dir: &std::path::Path, wait: bool) -> anyhow::Result<Option<std::fs::File>> {
-    std::fs::create_dir_all(dir)?;
-    let path = dir.join("lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) if !wait => return Ok(None),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            eprintln!(
-                "    Blocking waiting for another `parity build` to finish (lock `{}`)",
-                path.display()
-            );
-            file.lock()?;
-        }
-        Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
-    }
-    let tmp = dir.join("tmp");
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)?;
-    }
-    Ok(Some(file))
+/// Takes the build lock of the workspace whose cache is `dir`. If another build holds it: with
+/// `wait`, waits for it with a message; without, returns `None`.
+fn lock(dir: &std::path::Path, wait: bool) -> anyhow::Result<Option<BuildLock>> {
+    Ok(BuildLock::acquire(dir, wait, &mut |path| {
+        eprintln!(
+            "    Blocking waiting for another `parity build` to finish (lock `{}`)",
+            path.display()
+        );
+    })?)
 }
 
 impl BuildArgs {

@@ -19,6 +19,12 @@ pub struct StatusArgs {
 
 pub fn exec(g: &GlobalArgs, a: StatusArgs) -> anyhow::Result<i32> {
     let started = std::time::SystemTime::now();
+    if g.verbose {
+        eprintln!(
+            "sandbox: {}",
+            parity_engine::sandbox::Isolation::current().describe()
+        );
+    }
     if a.targets.is_empty()
         && let Some(m) = load_memo(g)
     {

@@ -270,3 +270,287 @@ fn walkdir_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// `command` recipes are confined by Landlock on this project's machines (Linux 5.13+);
+/// `PARITY_SANDBOX=copy` selects the portable fallback.
+const COPY: (&str, &str) = ("PARITY_SANDBOX", "copy");
+
+#[test]
+fn status_v_says_which_sandbox_is_active() {
+    let p = dir_and_file();
+    let run = p.parity(&["status", "-v"]);
+    run.ok();
+    assert!(
+        run.stderr.contains("sandbox: landlock (ABI "),
+        "this machine has Landlock: {}",
+        run.stderr
+    );
+    let run = p.parity_env(&[COPY], &["status", "-v"]);
+    assert!(
+        run.stderr.contains("sandbox: copies (PARITY_SANDBOX=copy)"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A recipe that edits its input in place (`sed -i`, `>>`): the workspace source never changes,
+/// confined (the edit is refused) or not (it edits a private copy).
+#[test]
+fn a_recipe_that_edits_its_input_in_place_never_changes_the_workspace_source() {
+    for recipe in [
+        "sed -i s/source/EDITED/ $in && cp $in $out",
+        "echo x >> $in && cp $in $out",
+    ] {
+        for env in [&[][..], &[COPY][..]] {
+            let p = Project::new()
+                .file(
+                    "pipeline.toml",
+                    &command_node("edit", &["src/a.txt"], &["out/a.txt"], recipe),
+                )
+                .file("src/a.txt", "source\n");
+            let run = p.parity_env(env, &["build"]);
+            let run2 = p.parity_env(env, &["build"]);
+            assert_eq!(
+                p.read("src/a.txt"),
+                "source\n",
+                "{recipe} {env:?}: {}",
+                run.stderr
+            );
+            if env.is_empty() {
+                run.code(1);
+                assert!(run.stderr.contains("Permission denied"), "{}", run.stderr);
+            } else {
+                run.ok();
+                run2.ok();
+            }
+        }
+    }
+}
+
+#[test]
+fn a_recipe_cannot_write_outside_its_sandbox() {
+    let abs = "[artifact.abs]\nrule = \"command\"\ninputs = [\"src.txt\"]\noutputs = [\"out/abs.txt\"]\n\
+               config = { env = [\"TARGET\"], command = 'echo pwned > \"$$TARGET/pwned.txt\" && cp $in $out' }\n\n";
+    let p = Project::new()
+        .file(
+            "pipeline.toml",
+            &[
+                command_node(
+                    "up",
+                    &["src.txt"],
+                    &["out/up.txt"],
+                    "echo pwned > ../../../../../escaped.txt && cp $in $out",
+                ),
+                abs.to_string(),
+                command_node(
+                    "here",
+                    &["src.txt"],
+                    &["out/here.txt"],
+                    "echo pwned > src.txt && cp $in $out",
+                ),
+            ]
+            .concat(),
+        )
+        .file("src.txt", "x\n");
+    let target = p.root().to_string_lossy().into_owned();
+    let run = p.parity_env(&[("TARGET", &target)], &["build", "--keep-going", "--json"]);
+    run.code(1);
+    assert_eq!(
+        run.outcomes(),
+        map(&[("abs", "failed"), ("here", "failed"), ("up", "failed")]),
+        "{}",
+        run.stdout
+    );
+    assert!(!p.root().parent().unwrap().join("escaped.txt").exists());
+    assert!(!p.exists("pwned.txt"));
+    assert_eq!(p.read("src.txt"), "x\n");
+}
+
+#[test]
+fn the_recipe_environment_is_exactly_path_home_tmpdir_epoch_node_and_declared_env() {
+    let pipeline = "[artifact.env]\nrule = \"command\"\nepoch = 1700000000\ninputs = [\"src.txt\"]\n\
+        outputs = [\"out/env.txt\"]\n\
+        config = { command = 'env | sort | sed -e \"s|=$$HOME|=<home>|\" -e \"s|=$$TMPDIR|=<tmp>|\" -e \"s|=$$PWD|=<pwd>|\" > $out; test -d \"$$HOME\" && test -d \"$$TMPDIR\"', env = [\"GREETING\", \"UNSET_ONE\"] }\n";
+    let p = Project::new()
+        .file("pipeline.toml", pipeline)
+        .file("src.txt", "x\n");
+    let env = [
+        ("GREETING", "hi"),
+        ("FOO", "bar"),
+        ("SOURCE_DATE_EPOCH", "1"),
+    ];
+    p.parity_env(&env, &["build"]).ok();
+    assert_eq!(
+        p.read("out/env.txt"),
+        "GREETING=hi\nHOME=<home>\nPARITY_NODE=env\nPATH=/usr/local/bin:/usr/bin:/bin\n\
+         PWD=<pwd>\nSOURCE_DATE_EPOCH=1700000000\nTMPDIR=<tmp>\n"
+    );
+    // An undeclared variable is not seen, so it decides nothing; a declared one is keyed.
+    let run = p.parity_env(&[("GREETING", "hi"), ("FOO", "baz")], &["build"]);
+    assert!(run.stderr.contains("no work to do."), "{}", run.stderr);
+    let run = p.parity_env(&[("GREETING", "hello")], &["build", "--json"]);
+    assert_eq!(run.outcomes()["env"], "ran");
+    assert!(p.read("out/env.txt").starts_with("GREETING=hello\n"));
+}
+
+/// Processes named by a unique `sleep` argument still running.
+fn sleepers(tag: &str) -> usize {
+    let out = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .expect("run ps");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.trim() == format!("sleep {tag}"))
+        .count()
+}
+
+#[test]
+fn a_recipe_past_its_timeout_is_killed_with_its_whole_process_group() {
+    let p = Project::new()
+        .file(
+            "pipeline.toml",
+            &command_node(
+                "slow",
+                &["src.txt"],
+                &["out/slow.txt"],
+                "sleep 987.001 & sleep 987.002; cp $in $out",
+            )
+            .replace("rule = \"command\"", "rule = \"command\"\ntimeout = 1"),
+        )
+        .file("src.txt", "x\n");
+    let run = p.parity(&["build"]);
+    run.code(1);
+    assert!(
+        run.stderr.contains("timed out after 1 s")
+            && run.stderr.contains("process group was killed"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        crate::support::wait_until(std::time::Duration::from_secs(5), || {
+            sleepers("987.001") + sleepers("987.002") == 0
+        }),
+        "the recipe's background process outlived it"
+    );
+    assert!(!p.exists("out/slow.txt"));
+}
+
+#[test]
+fn ctrl_c_kills_the_whole_process_group_of_a_running_recipe() {
+    let p = Project::new()
+        .file(
+            "pipeline.toml",
+            &command_node(
+                "slow",
+                &["src.txt"],
+                &["out/slow.txt"],
+                "sleep 876.001 & sleep 876.002; cp $in $out",
+            ),
+        )
+        .file("src.txt", "x\n");
+    let child = p.spawn(&["build"]);
+    assert!(
+        crate::support::wait_until(std::time::Duration::from_secs(20), || {
+            sleepers("876.001") == 1 && sleepers("876.002") == 1
+        }),
+        "the recipe did not start"
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    assert!(
+        crate::support::wait_until(std::time::Duration::from_secs(5), || {
+            sleepers("876.001") + sleepers("876.002") == 0
+        }),
+        "the recipe's processes outlived the interrupted build"
+    );
+}
+
+#[test]
+fn a_flood_of_recipe_output_is_kept_in_a_file_and_only_its_tail_reaches_the_message() {
+    let p = Project::new()
+        .file(
+            "pipeline.toml",
+            &command_node(
+                "loud",
+                &["src.txt"],
+                &["out/loud.txt"],
+                "head -c 200000000 /dev/zero | tr \"\\\\000\" x; echo; echo the last line >&2; exit 4",
+            ),
+        )
+        .file("src.txt", "x\n");
+    let run = p.parity(&["build"]);
+    run.code(1);
+    assert!(
+        run.stderr.contains("command exited with 4"),
+        "{}",
+        &run.stderr[..run.stderr.len().min(2000)]
+    );
+    assert!(run.stderr.contains("the last line"));
+    assert!(
+        run.stderr.len() < 32 << 10,
+        "{} bytes of message",
+        run.stderr.len()
+    );
+}
+
+#[test]
+fn a_file_a_recipe_writes_beside_its_outputs_is_reported_and_discarded() {
+    let p = Project::new()
+        .file(
+            "pipeline.toml",
+            &command_node(
+                "messy",
+                &["src.txt"],
+                &["out/messy.txt"],
+                "cp $in $out; echo junk > ../out/junk.txt",
+            ),
+        )
+        .file("src.txt", "x\n");
+    let run = p.parity(&["build"]);
+    run.ok();
+    assert!(
+        run.stderr
+            .contains("warning: `messy` wrote `junk.txt` beside its declared outputs"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(p.read("out/messy.txt"), "x\n");
+    assert!(!p.tree().iter().any(|f| f.ends_with("junk.txt")));
+}
+
+#[test]
+fn in_and_out_are_the_same_strings_confined_or_not_so_outputs_are_too() {
+    let pipeline = [
+        command_node("gen", &["src/a.txt"], &["{cache}/gen.txt"], "cp $in $out"),
+        command_node(
+            "show",
+            &["src/a.txt", "gen"],
+            &["out/show.txt"],
+            "echo \"$in -> $out\" > $out; cat $in >> $out",
+        ),
+    ]
+    .concat();
+    let mut outputs = Vec::new();
+    for env in [&[][..], &[COPY][..]] {
+        let p = Project::new()
+            .file("pipeline.toml", &pipeline)
+            .file("src/a.txt", "a\n");
+        let run = p.parity_env(env, &["build"]);
+        run.ok();
+        let warned = run.stderr.matches("warning: no sandbox confines").count();
+        assert_eq!(warned, usize::from(!env.is_empty()), "{}", run.stderr);
+        outputs.push(p.read("out/show.txt"));
+    }
+    assert_eq!(
+        outputs[0],
+        "src/a.txt ../cache/gen.txt -> ../out/0-show.txt\na\na\n"
+    );
+    assert_eq!(outputs[0], outputs[1]);
+}
