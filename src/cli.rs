@@ -1,5 +1,6 @@
 //! The command line: global options, subcommands, error printing and exit codes.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -109,8 +110,24 @@ pub enum Command {
 /// Runs the process and returns its exit code.
 pub fn main() -> i32 {
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("error: internal error: {info}");
-        eprintln!("parity hit a bug; please report it with the command you ran.");
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if msg.starts_with("failed printing to std") && msg.contains("Broken pipe") {
+            // Whoever read our output went away (`parity list | head -1`): stop quietly and
+            // successfully, as ripgrep does, ending any recipe still running.
+            parity_engine::sandbox::kill_running();
+            std::process::exit(0);
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "error: internal error: {info}");
+        let _ = writeln!(
+            err,
+            "parity hit a bug; please report it with the command you ran."
+        );
     }));
     let mut cli = Cli::parse();
     // `--mirror` is relative to where parity was started, not to `-C DIR`.

@@ -341,7 +341,7 @@ pub fn build_with_state(
                     sched.running -= 1;
                     let done = match *result {
                         Ok(done) => done,
-                        Err(e) => task_done(Outcome::Failed(e.render()), None),
+                        Err(e) => task_done(Outcome::Failed(e.render_with_causes()), None),
                     };
                     for message in &done.warnings {
                         reporter.event(Event::Warning { message });
@@ -902,7 +902,7 @@ fn check_destination(
             o.name(),
             node.id
         )),
-        Err(e) => Err(e.render()),
+        Err(e) => Err(e.render_with_causes()),
     }
 }
 
@@ -1080,58 +1080,61 @@ fn run_rule(
         slot: None,
     };
     // The outputs as the rule left them, and what it wrote without declaring it.
-    let (produced, undeclared, _mirror): (Vec<PathBuf>, Vec<String>, Option<Sandbox>) = match rule
-        .sandbox()
-    {
-        SandboxKind::Mirror => {
-            let sandbox = Sandbox::create(&ws.cache.dir().join("tmp")).map_err(|e| e.render())?;
-            for (name, path) in &eval.input_paths {
-                sandbox.add_input(name, path).map_err(|e| e.render())?;
-            }
-            let outputs: Vec<PathBuf> = node
-                .outputs
-                .iter()
-                .map(|o| sandbox.output_path(o))
-                .collect();
-            let c = ctx(sandbox.root.clone(), sandbox.cache.clone(), outputs.clone());
-            rule.run(&c).map_err(|e| render_chain(&*e))?;
-            (outputs, Vec::new(), Some(sandbox))
-        }
-        SandboxKind::Process => {
-            let mut slot = cx.pool.take().map_err(|e| e.render())?;
-            let ran = (|| {
-                slot.prepare(&eval.input_paths).map_err(|e| e.render())?;
+    let (produced, undeclared, _mirror): (Vec<PathBuf>, Vec<String>, Option<Sandbox>) =
+        match rule.sandbox() {
+            SandboxKind::Mirror => {
+                let sandbox = Sandbox::create(&ws.cache.dir().join("tmp"))
+                    .map_err(|e| e.render_with_causes())?;
+                for (name, path) in &eval.input_paths {
+                    sandbox
+                        .add_input(name, path)
+                        .map_err(|e| e.render_with_causes())?;
+                }
                 let outputs: Vec<PathBuf> = node
                     .outputs
                     .iter()
-                    .enumerate()
-                    .map(|(k, o)| slot.output_path(k, o))
+                    .map(|o| sandbox.output_path(o))
                     .collect();
-                let (root, cache) = (slot.root().to_path_buf(), slot.path("{cache}/"));
-                let c = RuleContext {
-                    slot: Some(std::cell::RefCell::new(&mut slot)),
-                    ..ctx(root, cache, outputs.clone())
+                let c = ctx(sandbox.root.clone(), sandbox.cache.clone(), outputs.clone());
+                rule.run(&c).map_err(|e| render_chain(&*e))?;
+                (outputs, Vec::new(), Some(sandbox))
+            }
+            SandboxKind::Process => {
+                let mut slot = cx.pool.take().map_err(|e| e.render_with_causes())?;
+                let ran = (|| {
+                    slot.prepare(&eval.input_paths)
+                        .map_err(|e| e.render_with_causes())?;
+                    let outputs: Vec<PathBuf> = node
+                        .outputs
+                        .iter()
+                        .enumerate()
+                        .map(|(k, o)| slot.output_path(k, o))
+                        .collect();
+                    let (root, cache) = (slot.root().to_path_buf(), slot.path("{cache}/"));
+                    let c = RuleContext {
+                        slot: Some(std::cell::RefCell::new(&mut slot)),
+                        ..ctx(root, cache, outputs.clone())
+                    };
+                    let result = rule.run(&c).map_err(|e| render_chain(&*e));
+                    drop(c);
+                    result.map(|()| outputs)
+                })();
+                let outputs = match ran {
+                    Ok(outputs) => outputs,
+                    Err(e) => {
+                        let _ = slot.clean(&[]);
+                        cx.pool.give(slot);
+                        return Err(e);
+                    }
                 };
-                let result = rule.run(&c).map_err(|e| render_chain(&*e));
-                drop(c);
-                result.map(|()| outputs)
-            })();
-            let outputs = match ran {
-                Ok(outputs) => outputs,
-                Err(e) => {
-                    let _ = slot.clean(&[]);
-                    cx.pool.give(slot);
-                    return Err(e);
-                }
-            };
-            let kept = commit_outputs(cx, ix, &key, recorded, &outputs);
-            let undeclared = slot.clean(&outputs).map_err(|e| e.render());
-            cx.pool.give(slot);
-            let action = kept?;
-            let undeclared = undeclared?;
-            return Ok((action, undeclared));
-        }
-    };
+                let kept = commit_outputs(cx, ix, &key, recorded, &outputs);
+                let undeclared = slot.clean(&outputs).map_err(|e| e.render_with_causes());
+                cx.pool.give(slot);
+                let action = kept?;
+                let undeclared = undeclared?;
+                return Ok((action, undeclared));
+            }
+        };
     let action = commit_outputs(cx, ix, &key, recorded, &produced)?;
     Ok((action, undeclared))
 }
@@ -1151,15 +1154,21 @@ fn commit_outputs(
     for (o, produced) in node.outputs.iter().zip(produced) {
         crate::exec::check_output(produced, o)
             .map_err(|why| format!("rule `{}` {why}", node.rule))?;
-        let rec = ws.cache.store_output(produced).map_err(|e| e.render())?;
+        fsutil::normalize_modes(produced).map_err(|e| e.render_with_causes())?;
+        let rec = ws
+            .cache
+            .store_output(produced)
+            .map_err(|e| e.render_with_causes())?;
         check_destination(cx, ix, recorded, o, &rec.digest)?;
         outputs.insert(o.name(), rec);
     }
     let action = ActionEntry { outputs };
-    ws.cache.put_action(key, &action).map_err(|e| e.render())?;
+    ws.cache
+        .put_action(key, &action)
+        .map_err(|e| e.render_with_causes())?;
     for (o, produced) in node.outputs.iter().zip(produced) {
         let dest = ws.output_path(o);
-        fsutil::rename_into_place(produced, &dest).map_err(|e| e.render())?;
+        fsutil::rename_into_place(produced, &dest).map_err(|e| e.render_with_causes())?;
         cx.hasher.invalidate(&dest);
         if !o.dir {
             cx.hasher.remember(&dest, action.outputs[&o.name()].digest);

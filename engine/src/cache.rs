@@ -1,9 +1,10 @@
 //! The local cache: a content-addressed store and an action cache, under `cache/`.
 //!
-//! - `cas/ab/abcdef…`: objects named by the blake3 of their bytes. Written atomically, verified
-//!   against their name on every read: a corrupt object is deleted and reported as missing, so
-//!   the caller rebuilds instead of using it. (So cache writes are renamed into place but
-//!   not fsynced: a torn object after a power loss is caught by that check.)
+//! - `cas/ab/abcdef…`: objects named by the blake3 of their bytes: a hard link to the output a
+//!   rule produced where possible (no copy, no new inode), else a copy written atomically.
+//!   Verified against their name on every read: a corrupt object (torn by a power loss, or
+//!   edited in place through the workspace file it is linked to) is deleted and reported as
+//!   missing, so the caller rebuilds instead of using it.
 //! - `ac/<action key>`: what an action produced (output name -> digest, mode, tree).
 //! - `parity gc --max-size` deletes least recently used objects (reads touch the mtime).
 
@@ -150,11 +151,22 @@ impl LocalCache {
         self.object_path(d).is_file()
     }
 
-    /// Adds the file at `path`, whose digest is `digest`, to the store (no-op if present).
+    /// Adds the file at `path`, whose digest is `digest`, to the store (no-op if present): a
+    /// hard link to it where the filesystem allows (no copy, and no new inode, which is what
+    /// creating files costs most on some disks), else a copy. An object shared so with a
+    /// workspace file that is later edited in place no longer matches its name: every read
+    /// verifies it, and discards it.
     pub fn put_file(&self, path: &Path, digest: &FileDigest) -> Result<()> {
         let dest = self.object_path(&digest.blake3);
         if dest.is_file() {
             return Ok(());
+        }
+        let dir = fsutil::parent_dir(&dest);
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        match std::fs::hard_link(path, &dest) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+            Err(_) => {}
         }
         let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
         if Digest::of(&bytes) != digest.blake3 {
@@ -177,6 +189,43 @@ impl LocalCache {
             fsutil::write_atomic_unsynced(&dest, bytes)?;
         }
         Ok(digest)
+    }
+
+    /// Streams an object from `r` into the store, never holding it in memory: the bytes go to
+    /// a temp file while they are hashed, and become the object only if they are exactly
+    /// `want` (size and blake3). Reads at most one byte past the size. `false` if they are not.
+    pub fn put_reader(&self, r: &mut dyn Read, want: &FileDigest) -> Result<bool> {
+        let dest = self.object_path(&want.blake3);
+        let dir = fsutil::parent_dir(&dest);
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".parity-tmp-")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io("create a temp file in", dir, e))?;
+        let mut hasher = blake3::Hasher::new();
+        let mut buf = vec![0u8; 64 << 10];
+        let mut len = 0u64;
+        loop {
+            let n = match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io("download", &dest, e)),
+            };
+            len += n as u64;
+            if len > want.size {
+                return Ok(false);
+            }
+            hasher.update(&buf[..n]);
+            tmp.write_all(&buf[..n])
+                .map_err(|e| Error::io("write", tmp.path(), e))?;
+        }
+        if len != want.size || Digest(*hasher.finalize().as_bytes()) != want.blake3 {
+            return Ok(false);
+        }
+        tmp.persist(&dest)
+            .map_err(|e| Error::io("write", &dest, e.error))?;
+        Ok(true)
     }
 
     /// The bytes of an object, verified; `None` if absent or corrupt (a corrupt object is deleted).
@@ -337,7 +386,16 @@ impl LocalCache {
     }
 }
 
+/// Marks an object used (its mtime orders `gc`), unless it is linked to a workspace file,
+/// whose stat tuple must not change (and which keeps it in use anyway).
 fn touch(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if std::fs::metadata(path).is_ok_and(|m| m.nlink() > 1) {
+            return;
+        }
+    }
     if let Ok(f) = std::fs::File::options().append(true).open(path) {
         let _ = f.set_modified(std::time::SystemTime::now());
     }
@@ -347,7 +405,7 @@ fn set_executable(path: &Path, executable: bool) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = if executable { 0o755 } else { 0o644 };
+        let mode = fsutil::output_mode(executable);
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io("set permissions of", path, e))?;
     }

@@ -160,3 +160,52 @@ pub fn symlinked_dir(base: &Path, rel: &str) -> Option<PathBuf> {
     }
     None
 }
+
+/// This process's umask (read once from `/proc/self/status` on Linux; `022` elsewhere or if
+/// unreadable): reading it with `umask(2)` would change it for a moment under other threads.
+pub fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Umask:"))
+                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            })
+            .unwrap_or(0o022)
+    })
+}
+
+/// The mode a file gets in the workspace: what `open(2)` would give it under the umask,
+/// executable if `executable`. Outputs do not keep the private modes of temp files (0600).
+pub fn output_mode(executable: bool) -> u32 {
+    (if executable { 0o777 } else { 0o666 }) & !umask()
+}
+
+/// Gives `path` (a file, or a directory and everything in it) the modes files created by hand
+/// would have under the umask, keeping each file's owner-executable bit.
+pub fn normalize_modes(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for entry in walkdir::WalkDir::new(path) {
+            let entry = entry.map_err(|e| Error::io("read", path, std::io::Error::other(e)))?;
+            let meta = entry
+                .metadata()
+                .map_err(|e| Error::io("read", entry.path(), std::io::Error::other(e)))?;
+            let mode = if meta.is_dir() {
+                output_mode(true)
+            } else {
+                output_mode(meta.permissions().mode() & 0o100 != 0)
+            };
+            if meta.permissions().mode() & 0o7777 != mode {
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))
+                    .map_err(|e| Error::io("set permissions of", entry.path(), e))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}

@@ -146,8 +146,42 @@ pub struct Artifact {
 impl Pipeline {
     /// Reads and parses `path`.
     pub fn load(path: &Path) -> Result<Pipeline> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                // The lossy text has the same bytes up to `at`: the caret lands there.
+                let p = Pipeline::parse(path, "").unwrap_or_else(|_| Pipeline::empty(path));
+                return Err(Pipeline { text, ..p }.error(
+                    format!("`{}` is not UTF-8 text", path.display()),
+                    at..at + 1,
+                    Some("pipeline.toml must be UTF-8 (as TOML requires)".into()),
+                ));
+            }
+        };
         Pipeline::parse(path, &text)
+    }
+
+    /// The error for a pipeline that declares no artifact (nothing to build: a `build` would
+    /// empty `pipeline.lock`).
+    pub fn no_artifact_error(&self) -> Error {
+        self.error(
+            format!("`{}` declares no artifact", self.file.display()),
+            0..self.text.len().min(1),
+            Some("declare at least one `[artifact.NAME]` table with a `rule` and `outputs`".into()),
+        )
+    }
+
+    fn empty(file: &Path) -> Pipeline {
+        Pipeline {
+            file: file.to_path_buf(),
+            text: String::new(),
+            root: PathBuf::new(),
+            params: Vec::new(),
+            artifacts: Vec::new(),
+        }
     }
 
     /// Parses the text of `file` (only its shape: see the module docs).
@@ -503,6 +537,10 @@ impl Pipeline {
     }
 }
 
+/// The longest param value, in bytes: values become path components (file names), which most
+/// filesystems cap at 255 bytes; a longer one would fail only when a rule writes it.
+pub const MAX_VALUE_LEN: usize = 255;
+
 /// Characters a param value or artifact name may not contain (nor whitespace).
 pub const INVALID_NAME_CHARS: [char; 6] = ['/', '@', '*', '?', '{', '}'];
 
@@ -659,8 +697,14 @@ impl Pipeline {
         let mut seen = std::collections::HashSet::new();
         for (value, span) in &values {
             if let Some(problem) = value_problem(value) {
+                let shown: String = value.chars().take(40).collect();
+                let shown = if shown.len() < value.len() {
+                    format!("{shown}...")
+                } else {
+                    shown
+                };
                 let msg = format!(
-                    "param `{name}` has an invalid value `{value}` (from {source}): {problem}"
+                    "param `{name}` has an invalid value `{shown}` (from {source}): {problem}"
                 );
                 return Err(self.error(msg, span.clone(), None));
             }
@@ -677,6 +721,12 @@ impl Pipeline {
 fn value_problem(value: &str) -> Option<String> {
     if value.is_empty() {
         return Some("it is empty".into());
+    }
+    if value.len() > MAX_VALUE_LEN {
+        return Some(format!(
+            "it is {} bytes long; values become file names, which hold at most {MAX_VALUE_LEN}",
+            value.len()
+        ));
     }
     let c = value
         .chars()

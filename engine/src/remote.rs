@@ -260,10 +260,14 @@ struct Failure(String);
 /// not an entry.
 pub const MAX_ENTRY: u64 = 32 << 20;
 
+/// The largest object downloaded, whatever an entry claims (objects are streamed to disk, so
+/// this bounds the disk a hostile entry can fill, not memory).
+pub const MAX_OBJECT: u64 = 1 << 30;
+
 /// What a `GET` found.
-enum Got {
-    /// The body, within the limit.
-    Body(Vec<u8>),
+enum Got<T = Vec<u8>> {
+    /// The body (or the response to read it from), within the limit.
+    Body(T),
     /// 404.
     NotFound,
     /// More bytes than the limit (announced or sent): not what was asked for.
@@ -381,9 +385,12 @@ impl RemoteCache {
             .map_err(|e| Failure(format!("bad path `{path}`: {e}")))
     }
 
-    /// `GET path`: the body, read up to `limit` bytes and refused past them (a flood from a
-    /// broken or hostile server never sits in memory).
-    fn get(&self, path: &str, limit: u64) -> std::result::Result<Got, Failure> {
+    /// `GET path`: the response of a 200 whose `Content-Length` (if any) is within `limit`.
+    fn get_response(
+        &self,
+        path: &str,
+        limit: u64,
+    ) -> std::result::Result<Got<reqwest::blocking::Response>, Failure> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let resp = self
             .client
@@ -392,25 +399,29 @@ impl RemoteCache {
             .map_err(|e| request_failure("GET", path, e))?;
         match resp.status().as_u16() {
             200 if resp.content_length().is_some_and(|n| n > limit) => Ok(Got::OverLimit),
-            200 => {
-                let mut body = Vec::new();
-                let read = std::io::Read::take(resp, limit + 1).read_to_end(&mut body);
-                self.down.fetch_add(body.len() as u64, Ordering::Relaxed);
-                read.map_err(|e| {
-                    let why = Some(deepest(&e))
-                        .filter(|w| !w.is_empty())
-                        .unwrap_or_else(|| e.kind().to_string());
-                    Failure(format!("GET {path} failed reading the body ({why})"))
-                })?;
-                Ok(if body.len() as u64 > limit {
-                    Got::OverLimit
-                } else {
-                    Got::Body(body)
-                })
-            }
+            200 => Ok(Got::Body(resp)),
             404 => Ok(Got::NotFound),
             s => Err(Failure(format!("GET {path} answered HTTP {s}"))),
         }
+    }
+
+    /// `GET path`: the body, read up to `limit` bytes and refused past them (a flood from a
+    /// broken or hostile server never sits in memory).
+    fn get(&self, path: &str, limit: u64) -> std::result::Result<Got, Failure> {
+        let resp = match self.get_response(path, limit)? {
+            Got::Body(resp) => resp,
+            Got::NotFound => return Ok(Got::NotFound),
+            Got::OverLimit => return Ok(Got::OverLimit),
+        };
+        let mut body = Vec::new();
+        let read = std::io::Read::take(resp, limit + 1).read_to_end(&mut body);
+        self.down.fetch_add(body.len() as u64, Ordering::Relaxed);
+        read.map_err(|e| body_failure(path, &e))?;
+        Ok(if body.len() as u64 > limit {
+            Got::OverLimit
+        } else {
+            Got::Body(body)
+        })
     }
 
     /// `HEAD path`: the Content-Length when present, `None` on 404.
@@ -510,8 +521,15 @@ impl RemoteCache {
                 return false;
             }
             let path = format!("cas/{}", obj.sha256);
-            let bytes = match self.get(&path, obj.size) {
-                Ok(Got::Body(b)) => Some(b),
+            if obj.size > MAX_OBJECT {
+                self.corrupt(format!(
+                    "{path} is listed at {} bytes, over the limit of {MAX_OBJECT}",
+                    obj.size
+                ));
+                return false;
+            }
+            let resp = match self.get_response(&path, obj.size) {
+                Ok(Got::Body(resp)) => Some(resp),
                 Ok(Got::NotFound) => return false,
                 Ok(Got::OverLimit) => None,
                 Err(f) => {
@@ -519,19 +537,41 @@ impl RemoteCache {
                     return false;
                 }
             };
-            let verified = bytes.as_ref().is_some_and(|bytes| {
-                bytes.len() as u64 == obj.size
-                    && sha256_hex(bytes) == obj.sha256
-                    && Digest::of(bytes) == obj.blake3
+            // Streamed to disk while both digests are computed: never held in memory.
+            let stored = resp.map(|resp| {
+                let mut body = HashingReader {
+                    inner: std::io::Read::take(resp, obj.size + 1),
+                    sha: sha2::Sha256::new(),
+                    len: 0,
+                    failed: None,
+                };
+                let want = FileDigest {
+                    blake3: obj.blake3,
+                    size: obj.size,
+                };
+                let stored = local.put_reader(&mut body, &want);
+                self.down.fetch_add(body.len, Ordering::Relaxed);
+                (stored, body)
             });
-            let Some(bytes) = bytes.filter(|_| verified) else {
+            let verified = match stored {
+                None => false,
+                Some((_, body)) if body.failed.is_some() => {
+                    let e = body.failed.unwrap_or_else(|| std::io::Error::other("?"));
+                    self.fail(body_failure(&path, &e));
+                    return false;
+                }
+                Some((Err(_), _)) => return false,
+                Some((Ok(stored), body)) => {
+                    let sha = body.sha.finalize();
+                    let sha: String = sha.iter().map(|b| format!("{b:02x}")).collect();
+                    stored && sha == obj.sha256
+                }
+            };
+            if !verified {
                 if let Ok(mut bad) = self.bad.lock() {
                     bad.insert(obj.sha256.to_string());
                 }
                 self.corrupt(format!("{path} does not match its digest"));
-                return false;
-            };
-            if local.put_bytes(&bytes).is_err() {
                 return false;
             }
         }
@@ -634,6 +674,41 @@ impl RemoteCache {
         self.uploads.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// A body being read: its sha256 and length so far, and the read error that ended it, if any
+/// (a transport failure, as opposed to bytes that do not verify).
+struct HashingReader<R> {
+    inner: R,
+    sha: sha2::Sha256,
+    len: u64,
+    failed: Option<std::io::Error>,
+}
+
+impl<R: std::io::Read> std::io::Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.sha.update(&buf[..n]);
+                self.len += n as u64;
+                Ok(n)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                let kind = e.kind();
+                self.failed = Some(e);
+                Err(std::io::Error::from(kind))
+            }
+        }
+    }
+}
+
+/// Words a failure while reading a body.
+fn body_failure(path: &str, e: &std::io::Error) -> Failure {
+    let why = Some(deepest(e))
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| e.kind().to_string());
+    Failure(format!("GET {path} failed reading the body ({why})"))
 }
 
 /// At most 5 redirects, never from https to anything else: action entries are trusted by

@@ -206,17 +206,19 @@ impl Journal {
             .map_err(|e| Error::io("sync", &self.path, e))
     }
 
-    /// The entries of a journal left by an earlier build, in order (later lines win). A torn
-    /// last line (the process died mid-write) is ignored.
+    /// The entries of a journal left by an earlier build, in order (later lines win). A line
+    /// that does not parse (torn by a crash mid-write, or garbage, even bytes that are not
+    /// UTF-8) is ignored: the journal only ever adds completed nodes, and its nodes are checked
+    /// against their outputs on disk before they are trusted.
     pub fn replay(path: &Path) -> Result<Vec<(String, LockEntry)>> {
-        let text = match std::fs::read_to_string(path) {
+        let bytes = match std::fs::read(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(Error::io("read", path, e)),
         };
-        Ok(text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<JournalLine>(l).ok())
+        Ok(bytes
+            .split(|&b| b == b'\n')
+            .filter_map(|l| serde_json::from_slice::<JournalLine>(l).ok())
             .map(|l| (l.id, l.entry))
             .collect())
     }

@@ -168,6 +168,9 @@ impl Workspace {
     pub fn open(pipeline_file: &Path, registry: Registry) -> Result<Workspace> {
         let pipeline = Pipeline::load(pipeline_file)?;
         let graph = Graph::build(&pipeline, &registry.names())?;
+        if pipeline.artifacts.is_empty() {
+            return Err(pipeline.no_artifact_error());
+        }
         for node in &graph.nodes {
             let rule = registry.get(&node.rule).ok_or_else(|| {
                 Error::Internal(format!("rule `{}` vanished from the registry", node.rule))
@@ -486,15 +489,43 @@ impl Workspace {
                 None => eval
                     .reasons
                     .push(DirtyReason::OutputMissing { output: name }),
-                Some(actual) if actual != *want => eval.reasons.push(DirtyReason::OutputModified {
-                    output: name,
-                    recorded: *want,
-                    actual,
-                }),
+                Some(actual) if actual != *want => {
+                    let file = if o.dir {
+                        self.changed_file(ix, entry, o)
+                    } else {
+                        None
+                    };
+                    eval.reasons.push(DirtyReason::OutputModified {
+                        output: name,
+                        recorded: *want,
+                        actual,
+                        file,
+                    })
+                }
                 Some(_) => {}
             }
         }
         Ok(())
+    }
+
+    /// The first file (path under the root) of the directory output `o` that differs from the
+    /// tree its recorded build produced, when the local action cache still has that tree.
+    fn changed_file(&self, ix: NodeIx, entry: &LockEntry, o: &Output) -> Option<String> {
+        let action = self
+            .cache
+            .get_action(&entry.key, &self.graph.nodes[ix].outputs)?;
+        let recorded = action.outputs.get(&o.name())?.tree.as_ref()?;
+        let now = crate::hash::tree_entries(&self.output_path(o)).ok()?;
+        let by_path = |t: &[crate::hash::TreeEntry]| -> BTreeMap<String, crate::hash::FileDigest> {
+            t.iter().map(|e| (e.path.clone(), e.digest)).collect()
+        };
+        let (then, now) = (by_path(recorded), by_path(&now));
+        let changed = then
+            .iter()
+            .find(|(p, d)| now.get(*p) != Some(d))
+            .map(|(p, _)| p)
+            .or_else(|| now.keys().find(|p| !then.contains_key(*p)))?;
+        Some(format!("{}/{changed}", o.path))
     }
 
     /// The state of every node in `nodes` (any order), without building: dependencies that

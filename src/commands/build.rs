@@ -86,7 +86,7 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
             parity_engine::sandbox::kill_running();
             std::process::exit(130);
         }
-        eprintln!("interrupted: finishing running nodes (Ctrl-C again to abort)");
+        progress::err_line("interrupted: finishing running nodes (Ctrl-C again to abort)");
     });
     let color = cli::use_color(g);
     let mut reporter = progress::reporter(a.json, g.verbose, color);
@@ -131,7 +131,7 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
     std::mem::forget(ws);
     progress::finish(a.json, color, &summary, a.dry_run);
     if summary.interrupted {
-        eprintln!("error: interrupted; every completed node was kept");
+        progress::err_line("error: interrupted; every completed node was kept");
     }
     Ok(summary.exit_code())
 }

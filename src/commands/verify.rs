@@ -121,16 +121,25 @@ fn check_node(ws: &Workspace, s: &parity_engine::workspace::NodeStatus) -> Vec<F
                 output,
                 recorded,
                 actual,
+                file,
             } => {
                 let path = shown_path(ws, output);
+                let changed = file
+                    .as_deref()
+                    .map(|f| format!(": `{}` differs", shown_path(ws, f)))
+                    .unwrap_or_default();
+                let mut record = json!({"problem": "modified", "node": id, "output": path,
+                       "recorded": recorded, "actual": actual});
+                if let Some(f) = file {
+                    record["file"] = shown_path(ws, f).into();
+                }
                 out.push(Finding::problem(
                     format!(
-                        "modified: {path} (recorded blake3:{}, now {}; node {id})",
+                        "modified: {path} (recorded blake3:{}, now {}; node {id}){changed}",
                         recorded.blake3.short(),
                         actual.blake3.short()
                     ),
-                    json!({"problem": "modified", "node": id, "output": path,
-                           "recorded": recorded, "actual": actual}),
+                    record,
                 ));
             }
             r => other.push(r),

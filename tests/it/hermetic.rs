@@ -554,3 +554,199 @@ fn in_and_out_are_the_same_strings_confined_or_not_so_outputs_are_too() {
     );
     assert_eq!(outputs[0], outputs[1]);
 }
+
+/// A pipeline of 20,000 nodes: `parity list` prints far more than a pipe buffer holds.
+fn many_nodes() -> Project {
+    let values: Vec<String> = (0..20_000).map(|i| format!("\"value-{i:06}\"")).collect();
+    Project::new().file(
+        "pipeline.toml",
+        &format!(
+            "[params]\nv = [{}]\n\n[artifact.node]\nrule = \"command\"\nparams = [\"v\"]\noutputs = [\"out/{{v}}.txt\"]\nconfig = {{ command = 'echo $$PARITY_NODE > $out' }}\n",
+            values.join(", ")
+        ),
+    )
+}
+
+#[test]
+fn a_reader_that_closes_the_pipe_ends_parity_quietly_with_exit_0() {
+    use std::io::BufRead;
+    let p = many_nodes();
+    for args in [
+        &["list"][..],
+        &["status"][..],
+        &["graph", "--format", "json"][..],
+    ] {
+        let mut child = p.spawn(args);
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty(), "{args:?}");
+        // The reader is gone (the pipe closed, as `| head -1` does).
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("bug"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_journal_that_is_not_utf8_does_not_stop_status_build_or_verify() {
+    let p = dir_and_file();
+    p.parity(&["build"]).ok();
+    std::fs::write(p.path("cache/journal"), b"\xff\xfe garbage \x80\n{\"id\":").unwrap();
+    p.parity(&["status"]).ok();
+    p.parity(&["verify"]).ok();
+    let run = p.parity(&["build"]);
+    run.ok();
+    assert!(run.stderr.contains("no work to do."), "{}", run.stderr);
+}
+
+#[test]
+fn an_empty_pipeline_is_an_error_and_leaves_the_lock_alone() {
+    let p = dir_and_file();
+    p.parity(&["build"]).ok();
+    let lock = p.read("pipeline.lock");
+    for text in ["", "# nothing yet\n", "[params]\nv = [\"1\"]\n"] {
+        p.write("pipeline.toml", text);
+        let run = p.parity(&["build"]);
+        run.code(2);
+        assert!(
+            run.stderr.contains("declares no artifact"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(p.read("pipeline.lock"), lock);
+    }
+}
+
+#[test]
+fn a_pipeline_that_is_not_utf8_is_an_error_with_its_position() {
+    let p = Project::new();
+    std::fs::write(
+        p.path("pipeline.toml"),
+        b"[artifact.a]\nrule = \"command\"\noutputs = [\"caf\xe9.txt\"]\n",
+    )
+    .unwrap();
+    let run = p.parity(&["status"]);
+    run.code(2);
+    assert!(run.stderr.contains("is not UTF-8"), "{}", run.stderr);
+    assert!(run.stderr.contains("pipeline.toml:3:"), "{}", run.stderr);
+}
+
+#[test]
+fn a_param_value_too_long_for_a_file_name_is_refused_when_the_pipeline_loads() {
+    let long = "x".repeat(5000);
+    let p = Project::new().file(
+        "pipeline.toml",
+        &format!(
+            "[params]\nv = [\"{long}\"]\n\n[artifact.a]\nrule = \"command\"\nparams = [\"v\"]\noutputs = [\"out/{{v}}.txt\"]\nconfig = {{ command = 'echo > $out' }}\n"
+        ),
+    );
+    let run = p.parity(&["build"]);
+    run.code(2);
+    assert!(run.stderr.contains("5000 bytes long"), "{}", run.stderr);
+    assert!(run.stderr.contains("pipeline.toml:2:"), "{}", run.stderr);
+    assert!(
+        run.stderr.len() < 2000,
+        "the message repeats the value: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn outputs_of_parity_s_own_rules_get_the_modes_of_the_umask_not_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    // `pins`-free corner of the real rules: `version-metadata` writes with a temp file (0600).
+    let p = Project::new()
+        .file(
+            "pipeline.toml",
+            &command_node(
+                "private",
+                &["src.txt"],
+                &["out/private.txt", "out/tool"],
+                "cp $in ../out/0-private.txt && chmod 600 ../out/0-private.txt && cp $in ../out/1-tool && chmod 700 ../out/1-tool",
+            ),
+        )
+        .file("src.txt", "x\n");
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "umask 027 && exec '{}' build",
+            assert_cmd::cargo::cargo_bin("parity").display()
+        ))
+        .current_dir(p.root())
+        .env("CI", "1");
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = |rel: &str| std::fs::metadata(p.path(rel)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("out/private.txt"), 0o640);
+    assert_eq!(mode("out/tool"), 0o750);
+    // Restored from the cache: the same modes.
+    std::fs::remove_dir_all(p.path("out")).unwrap();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(
+            "umask 027 && exec '{}' build",
+            assert_cmd::cargo::cargo_bin("parity").display()
+        ))
+        .current_dir(p.root())
+        .env("CI", "1");
+    assert!(cmd.output().unwrap().status.success());
+    assert_eq!(mode("out/private.txt"), 0o640);
+    assert_eq!(mode("out/tool"), 0o750);
+}
+
+#[test]
+fn an_io_error_of_a_node_keeps_its_os_cause() {
+    let p = Project::new()
+        .file(
+            "pipeline.toml",
+            &command_node("a", &["src.txt"], &["blocker/a.txt"], "cp $in $out"),
+        )
+        .file("src.txt", "x\n")
+        .file("blocker", "a file where a directory must be\n");
+    let run = p.parity(&["build"]);
+    run.code(1);
+    assert!(run.stderr.contains("Not a directory"), "{}", run.stderr);
+}
+
+#[test]
+fn a_modified_directory_output_names_the_file_that_was_edited() {
+    let p = Project::new()
+        .file(
+            "pipeline.toml",
+            &command_node(
+                "d",
+                &["src.txt"],
+                &["out/d/"],
+                "mkdir -p $out/sub && cp $in $out/a.txt && cp $in $out/sub/b.txt",
+            ),
+        )
+        .file("src.txt", "x\n");
+    p.parity(&["build"]).ok();
+    p.write("out/d/sub/b.txt", "edited\n");
+    let status = p.parity(&["status"]);
+    assert!(
+        status.stdout.contains("`out/d/sub/b.txt` differs"),
+        "{}",
+        status.stdout
+    );
+    let verify = p.parity(&["verify"]);
+    verify.code(1);
+    assert!(
+        verify.stdout.contains("`out/d/sub/b.txt` differs"),
+        "{}",
+        verify.stdout
+    );
+    let explain = p.parity(&["explain", "d"]);
+    assert!(
+        explain.stdout.contains("`out/d/sub/b.txt` differs"),
+        "{}",
+        explain.stdout
+    );
+}

@@ -453,3 +453,60 @@ fn an_endless_entry_or_object_is_cut_off_at_its_limit() {
         remote.stats()
     );
 }
+
+/// An entry that lists an object of 2 GiB: refused from the entry alone (objects are capped at
+/// `MAX_OBJECT` whatever an entry claims), without asking the server for it.
+#[test]
+fn a_remote_entry_claiming_a_2_gib_object_is_refused_without_downloading_it() {
+    use crate::release::http::{Reply, Server};
+    use parity_engine::cache::LocalCache;
+    use parity_engine::hash::Digest;
+    use parity_engine::remote::{
+        MAX_OBJECT, OutputShape, RemoteCache, RemoteEntry, RemoteOptions, RemoteOutput, ac_name,
+    };
+
+    let server = Server::start();
+    let remote = RemoteCache::new(&RemoteOptions {
+        url: server.url("/c"),
+        read_only: true,
+        timeout: Duration::from_secs(20),
+    })
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let local = LocalCache::new(tmp.path().to_path_buf());
+    let sha = "ab".repeat(32);
+    let entry = RemoteEntry {
+        parity_ac: 1,
+        outputs: [(
+            "out.bin".to_string(),
+            RemoteOutput {
+                kind: OutputShape::File,
+                blake3: Digest([9; 32]),
+                sha256: Some(sha.clone()),
+                size: 2 << 30,
+                executable: false,
+                tree: None,
+            },
+        )]
+        .into(),
+    };
+    assert!(entry.outputs["out.bin"].size > MAX_OBJECT);
+    let key = Digest([3; 32]);
+    server.route(
+        &format!("/c/ac/{}", ac_name(&key)),
+        vec![Reply::ok(serde_json::to_vec(&entry).unwrap())],
+    );
+    let cas = format!("/c/cas/{sha}");
+    server.route(
+        &cas,
+        vec![Reply::Flood {
+            len: 2 << 30,
+            announce: true,
+        }],
+    );
+    let found = remote.lookup(&key, &["out.bin".to_string()]).unwrap();
+    assert!(!remote.fetch(&local, &found, &|_| true));
+    assert_eq!(server.hits(&cas), 0, "the object was requested");
+    let warned = remote.take_warnings().join("\n");
+    assert!(warned.contains("over the limit"), "{warned}");
+}
