@@ -266,11 +266,19 @@ pub fn build_with_state(
         }
     };
     let mut sched = Scheduler::new(ws, &selection);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.max(1))
-        .thread_name(|i| format!("parity-worker-{i}"))
-        .build()
-        .map_err(|e| Error::Internal(format!("cannot start worker threads: {e}")))?;
+    // Workers are started only when a node must be worked on.
+    let all_fresh = sched_is_all_fresh(&prefresh, &selection);
+    let pool = if all_fresh {
+        None
+    } else {
+        Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(opts.jobs.max(1))
+                .thread_name(|i| format!("parity-worker-{i}"))
+                .build()
+                .map_err(|e| Error::Internal(format!("cannot start worker threads: {e}")))?,
+        )
+    };
     let (tx, rx) = mpsc::channel::<Msg>();
     let cx = Ctx {
         ws,
@@ -282,11 +290,11 @@ pub fn build_with_state(
         tx,
         pool: &slots,
     };
-    if !opts.dry_run && !sched_is_all_fresh(&prefresh, &selection) {
+    if !opts.dry_run && !all_fresh {
         crate::sandbox::sweep(&tmp, &slots.tag())?;
     }
     let mut stop = false;
-    pool.in_place_scope(|scope| -> Result<()> {
+    let mut schedule = one_scope(|scope| -> Result<()> {
         loop {
             while !stop && sched.running < opts.jobs.max(1) {
                 let Some(ix) = sched.pop_ready() else { break };
@@ -324,6 +332,8 @@ pub fn build_with_state(
                     forced: forced.contains(&ix),
                 };
                 let cx = &cx;
+                let scope =
+                    scope.ok_or_else(|| Error::Internal("a node to run, but no workers".into()))?;
                 sched.running += 1;
                 scope.spawn(move |_| {
                     let result = run_task(cx, executor, &task);
@@ -377,7 +387,11 @@ pub fn build_with_state(
             report_warnings(remote, reporter);
         }
         Ok(())
-    })?;
+    });
+    match &pool {
+        Some(pool) => pool.in_place_scope(|scope| schedule(Some(scope)))?,
+        None => schedule(None)?,
+    }
     report_warnings(remote, reporter);
     if slots.used()
         && let crate::sandbox::Isolation::Copies { why } = slots.isolation()
@@ -430,6 +444,12 @@ pub fn build_with_state(
     summary.interrupted = cancel.load(Ordering::Relaxed);
     summary.remote_cache = remote.map(RemoteCache::stats);
     Ok(summary)
+}
+
+/// Pins the scope lifetime of the scheduling loop to one (the pool's), so tasks may borrow
+/// the build's state; `None` when no task will be spawned.
+fn one_scope<'s, F: FnMut(Option<&rayon::Scope<'s>>) -> Result<()>>(f: F) -> F {
+    f
 }
 
 /// Whether every node of `selection` is known fresh before scheduling (nothing will run).

@@ -40,3 +40,17 @@ pub mod state;
 pub mod workspace;
 
 pub use error::{Error, Result};
+
+/// Work items below which the engine stays on one thread: starting threads and handing work
+/// between them costs more than it saves on small graphs, and much more on a loaded machine,
+/// where every hand-off waits for a time slice.
+pub const PARALLEL_MIN: usize = 4096;
+
+/// `pipeline.lock` sizes (bytes) below which the state is read on the calling thread.
+pub(crate) const PARALLEL_MIN_BYTES: u64 = 1 << 20;
+
+/// Whether the state of the workspace whose lock is `lock_path` is large enough to be read on
+/// a second thread while the graph is expanded.
+pub fn state_is_large(lock_path: &std::path::Path) -> bool {
+    std::fs::metadata(lock_path).is_ok_and(|m| m.len() >= PARALLEL_MIN_BYTES)
+}

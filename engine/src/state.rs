@@ -118,20 +118,25 @@ fn parse_lines(text: &str) -> Option<BTreeMap<String, LockEntry>> {
     let body = body.strip_prefix('\n')?.strip_suffix("\n  }\n}\n")?;
     let lines: Vec<&str> = body.split('\n').collect();
     let last = lines.len() - 1;
-    let entries: Option<Vec<(String, LockEntry)>> = lines
-        .par_iter()
-        .with_min_len(256)
-        .enumerate()
-        .map(|(i, line)| {
-            let line = line.strip_prefix("    ")?;
-            let line = if i == last {
-                line
-            } else {
-                line.strip_suffix(',')?
-            };
-            parse_line(line)
-        })
-        .collect();
+    let one = |(i, line): (usize, &&str)| {
+        let line = line.strip_prefix("    ")?;
+        let line = if i == last {
+            line
+        } else {
+            line.strip_suffix(',')?
+        };
+        parse_line(line)
+    };
+    let entries: Option<Vec<(String, LockEntry)>> = if lines.len() >= crate::PARALLEL_MIN {
+        lines
+            .par_iter()
+            .with_min_len(256)
+            .enumerate()
+            .map(one)
+            .collect()
+    } else {
+        lines.iter().enumerate().map(one).collect()
+    };
     let entries = entries?;
     // Sorted and unique, as written: otherwise let the strict parse decide.
     if !entries.windows(2).all(|w| w[0].0 < w[1].0) {

@@ -55,6 +55,11 @@ impl StoredState {
     }
 
     fn read_at(dir: &Path, stat_path: PathBuf, lock_path: &Path) -> StoredState {
+        if !crate::state_is_large(lock_path) {
+            let hasher = Hasher::load(stat_path, dir.to_path_buf());
+            let lock = Lock::read(lock_path);
+            return StoredState { hasher, lock };
+        }
         std::thread::scope(|s| {
             let lock = s.spawn(|| Lock::read(lock_path));
             let hasher = Hasher::load(stat_path, dir.to_path_buf());
@@ -201,6 +206,12 @@ impl Workspace {
         pipeline_file: &Path,
         registry: Registry,
     ) -> Result<(Workspace, Hasher, Lock)> {
+        let dir = fsutil::parent_dir(pipeline_file);
+        if !crate::state_is_large(&lock_path_of(pipeline_file, dir)) {
+            let ws = Workspace::open(pipeline_file, registry)?;
+            let (hasher, lock, _) = ws.recover(StoredState::read(pipeline_file))?;
+            return Ok((ws, hasher, lock));
+        }
         std::thread::scope(|s| {
             let loader = s.spawn(|| StoredState::read(pipeline_file));
             let ws = Workspace::open(pipeline_file, registry);
@@ -610,38 +621,40 @@ impl Workspace {
         let mut out: Vec<Option<Evaluated>> = Vec::new();
         out.resize_with(n, || None);
         let mut dep_states: Vec<Option<DepState>> = vec![None; n];
+        let parallel = selection.len() >= crate::PARALLEL_MIN;
         for nodes in &levels {
             let states = &dep_states;
-            let done: Vec<Result<(Evaluated, DepState)>> = nodes
-                .par_iter()
-                .with_min_len(32)
-                .map(|&ix| {
-                    let started = std::time::Instant::now();
-                    let entry = recorded[ix];
-                    let view = |d: NodeIx| match &states[d] {
-                        Some(s) => Cow::Borrowed(s),
-                        None => Cow::Owned(DepState::Unknown),
-                    };
-                    let eval = self.evaluate_as(hasher, ix, entry, &view, forced(ix), false)?;
-                    let (state, dep_state) = self.classify(ix, &eval, entry);
-                    // Callers keep only the verdict: holding every node's key material at
-                    // once would cost tens of MB.
-                    let eval = Evaluation {
-                        material: None,
-                        input_paths: Vec::new(),
-                        ..eval
-                    };
-                    let elapsed = started.elapsed();
-                    Ok((
-                        Evaluated {
-                            eval,
-                            state,
-                            elapsed,
-                        },
-                        dep_state,
-                    ))
-                })
-                .collect();
+            let one = |&ix: &NodeIx| -> Result<(Evaluated, DepState)> {
+                let started = std::time::Instant::now();
+                let entry = recorded[ix];
+                let view = |d: NodeIx| match &states[d] {
+                    Some(s) => Cow::Borrowed(s),
+                    None => Cow::Owned(DepState::Unknown),
+                };
+                let eval = self.evaluate_as(hasher, ix, entry, &view, forced(ix), false)?;
+                let (state, dep_state) = self.classify(ix, &eval, entry);
+                // Callers keep only the verdict: holding every node's key material at
+                // once would cost tens of MB.
+                let eval = Evaluation {
+                    material: None,
+                    input_paths: Vec::new(),
+                    ..eval
+                };
+                let elapsed = started.elapsed();
+                Ok((
+                    Evaluated {
+                        eval,
+                        state,
+                        elapsed,
+                    },
+                    dep_state,
+                ))
+            };
+            let done: Vec<Result<(Evaluated, DepState)>> = if parallel {
+                nodes.par_iter().with_min_len(32).map(one).collect()
+            } else {
+                nodes.iter().map(one).collect()
+            };
             for (&ix, done) in nodes.iter().zip(done) {
                 let Ok((done, dep_state)) = done else {
                     return Ok(None);

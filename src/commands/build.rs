@@ -191,6 +191,11 @@ type Early = Option<(Option<BuildLock>, StoredState)>;
 /// targets were checked, as before.
 fn open(g: &GlobalArgs, dry_run: bool) -> anyhow::Result<(Workspace, Early)> {
     let cache = parity_engine::fsutil::parent_dir(&g.pipeline).join("cache");
+    let lock_file = g.pipeline.with_extension("lock");
+    if !parity_engine::state_is_large(&lock_file) {
+        // A small workspace: a second thread would cost more than it saves.
+        return Ok((cli::workspace(g)?, None));
+    }
     std::thread::scope(|s| {
         let early = s.spawn(|| -> anyhow::Result<Early> {
             if !g.pipeline.is_file() || !cache.is_dir() {
