@@ -209,7 +209,7 @@ pub fn release_settings(g: &GlobalArgs) -> parity_rules::release::Settings {
 }
 
 /// A usage error unless the pipeline file exists.
-fn ensure_pipeline(g: &GlobalArgs) -> anyhow::Result<()> {
+pub fn ensure_pipeline(g: &GlobalArgs) -> anyhow::Result<()> {
     if !g.pipeline.exists() {
         return Err(parity_engine::Error::Usage(format!(
             "no `{}` here (run parity in the directory holding it, or pass -C DIR / --pipeline FILE)",
@@ -287,8 +287,21 @@ pub fn use_color(g: &GlobalArgs) -> bool {
 
 /// Selects nodes by patterns (all nodes when none are given).
 pub fn select(ws: &Workspace, targets: &[String]) -> anyhow::Result<Vec<usize>> {
-    if targets.is_empty() {
-        return Ok((0..ws.graph.nodes.len()).collect());
+    Ok(parity_engine::ops::select(ws, targets)?)
+}
+
+/// What the engine's operations need from the command line: the pipeline, the rules, this
+/// binary's identity (for the no-op memo) and `PARITY_MEMO_TRACE=1` (whether the memo was used
+/// or written, and why not, on stderr).
+pub fn session<'a>(g: &'a GlobalArgs, registry: &'a Registry) -> parity_engine::ops::Session<'a> {
+    parity_engine::ops::Session {
+        pipeline: &g.pipeline,
+        registry,
+        identity: concat!("parity ", env!("CARGO_PKG_VERSION")),
+        trace: &|msg| {
+            if std::env::var_os("PARITY_MEMO_TRACE").is_some_and(|v| v == "1") {
+                eprintln!("{msg}");
+            }
+        },
     }
-    Ok(ws.graph.select(targets)?)
 }

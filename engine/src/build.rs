@@ -675,7 +675,7 @@ fn run_task(cx: &Ctx<'_>, executor: &dyn Executor, task: &Task) -> Result<TaskDo
         }
         _ => {}
     }
-    if eval.reasons.is_empty() {
+    if eval.is_fresh() {
         return Ok(done(Outcome::Fresh, None));
     }
     if cx.cancel.load(Ordering::Relaxed) {

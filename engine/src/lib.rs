@@ -14,7 +14,7 @@
 //! - [`remote`]      the remote HTTP cache client (Bazel's `cas/` + `ac/` layout).
 //! - [`exec`]        the rule trait and registry, and the sandbox a rule runs in.
 //! - [`workspace`]   a loaded workspace; evaluation of a node against its record; `status`.
-//! - [`ops`]         the build lock (`cache/lock`) that operations which write hold.
+//! - [`ops`]         `build` and `status` whole: the build lock (`cache/lock`), the no-op memo.
 //! - [`build`]       the scheduler (rayon), the real and dry-run executors, build events.
 //! - [`sandbox`]     where `command` recipes run (`cache/tmp/w*`): Landlock or copies, env,
 //!   deadline, process group, captured output.

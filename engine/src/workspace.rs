@@ -166,6 +166,12 @@ impl Evaluation {
     pub fn key(&self) -> Option<ActionKey> {
         self.key
     }
+
+    /// Whether the node is fresh: its key and every committed output match its record, and
+    /// nothing keeps it from being evaluated. The one definition every command uses.
+    pub fn is_fresh(&self) -> bool {
+        self.reasons.is_empty() && self.unavailable.is_none()
+    }
 }
 
 impl Workspace {
@@ -709,7 +715,7 @@ impl Workspace {
         eval: &Evaluation,
         entry: Option<&LockEntry>,
     ) -> (State, DepState) {
-        if eval.reasons.is_empty() && eval.unavailable.is_none() {
+        if eval.is_fresh() {
             let outputs = entry.map(|e| e.outputs.clone()).unwrap_or_default();
             return (State::Fresh, DepState::Built(outputs));
         }
