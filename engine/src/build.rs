@@ -427,10 +427,7 @@ pub fn build_with_state(
             drop(j);
         }
         let mut lock = lock.into_inner().map_err(|_| poisoned())?;
-        let before = lock.nodes.len();
-        lock.nodes
-            .retain(|id, _| ws.graph.by_id.contains_key(id.as_str()));
-        changed |= lock.nodes.len() != before;
+        changed |= lock.retain(|id| ws.graph.by_id.contains_key(id));
         if changed {
             lock.write(&ws.lock_path)?;
         }

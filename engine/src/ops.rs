@@ -139,9 +139,18 @@ pub fn status(session: &Session<'_>, targets: &[String]) -> Result<Status> {
     {
         return Ok(Status::Memo(m));
     }
-    let (ws, hasher, lock) =
-        Workspace::open_with_state(session.pipeline, session.registry.clone())?;
-    let nodes = select(&ws, targets)?;
+    let (ws, nodes, hasher, lock) = if targets.is_empty() {
+        let (ws, hasher, lock) =
+            Workspace::open_with_state(session.pipeline, session.registry.clone())?;
+        let nodes = select(&ws, targets)?;
+        (ws, nodes, hasher, lock)
+    } else {
+        // Only the entries of the targets and what they depend on are parsed.
+        let ws = session.open()?;
+        let nodes = select(&ws, targets)?;
+        let (hasher, lock, _) = ws.load_state_for(&nodes)?;
+        (ws, nodes, hasher, lock)
+    };
     let statuses = ws.status(&hasher, &lock, &nodes)?;
     let _ = hasher.save();
     if targets.is_empty() {
@@ -244,7 +253,8 @@ fn open_locked(
     let dir = fsutil::parent_dir(session.pipeline);
     let cache = dir.join("cache");
     let lock_file = session.pipeline.with_extension("lock");
-    let early = if crate::state_is_large(&lock_file) && cache.is_dir() {
+    // With targets, the lock is read after them, parsing only what they need.
+    let early = if targets.is_empty() && crate::state_is_large(&lock_file) && cache.is_dir() {
         std::thread::scope(|s| {
             let early = s.spawn(|| -> Result<Option<(Option<BuildLock>, StoredState)>> {
                 let guard = if dry_run {
@@ -279,7 +289,7 @@ fn open_locked(
             } else {
                 BuildLock::acquire(ws.cache.dir(), true, on_wait)?
             };
-            let state = ws.load_state()?;
+            let state = ws.load_state_for(&nodes)?;
             Ok((ws, nodes, guard, state))
         }
     }

@@ -244,6 +244,23 @@ impl Workspace {
         ))
     }
 
+    /// [`Workspace::load_state`] for a build of `nodes` (and what they depend on) only: the
+    /// entries of other nodes are kept in the lock unparsed.
+    pub fn load_state_for(&self, nodes: &[NodeIx]) -> Result<(Hasher, Lock, usize)> {
+        if nodes.len() == self.graph.nodes.len() {
+            return self.load_state();
+        }
+        let ids: std::collections::HashSet<&str> = self
+            .graph
+            .closure(nodes)
+            .into_iter()
+            .map(|ix| self.graph.nodes[ix].id.as_str())
+            .collect();
+        let hasher = Hasher::load(self.cache.dir().join("stat"), self.dir.clone());
+        let lock = Lock::read_some(&self.lock_path, &|id| ids.contains(id));
+        self.recover(StoredState { hasher, lock })
+    }
+
     /// The state read by [`StoredState::read`] with the journal of an interrupted build
     /// applied: the stat cache, the lock and how many nodes the journal gave back.
     pub fn recover(&self, stored: StoredState) -> Result<(Hasher, Lock, usize)> {
