@@ -814,15 +814,19 @@ mod tests {
         );
     }
 
-    #[test]
-    fn entries_with_a_wrong_tree_digest_or_escaping_path_are_rejected() {
-        let file = |path: &str| RemoteFile {
+    /// A one-byte file `x` at `path` of a directory output.
+    fn file(path: &str) -> RemoteFile {
+        RemoteFile {
             path: path.into(),
             blake3: Digest::of(b"x"),
             sha256: sha256_hex(b"x"),
             size: 1,
             executable: false,
-        };
+        }
+    }
+
+    #[test]
+    fn entries_with_a_wrong_tree_digest_or_escaping_path_are_rejected() {
         let entries = vec![TreeEntry {
             path: "a.txt".into(),
             digest: FileDigest {
@@ -853,13 +857,6 @@ mod tests {
 
     #[test]
     fn an_entry_listing_a_file_and_a_path_inside_it_is_rejected() {
-        let file = |path: &str| RemoteFile {
-            path: path.into(),
-            blake3: Digest::of(b"x"),
-            sha256: sha256_hex(b"x"),
-            size: 1,
-            executable: false,
-        };
         let tree = vec![file("x.txt"), file("x.txt/y")];
         let action_tree: Vec<TreeEntry> = tree
             .iter()

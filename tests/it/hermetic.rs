@@ -669,34 +669,30 @@ fn outputs_of_parity_s_own_rules_get_the_modes_of_the_umask_not_0600() {
             ),
         )
         .file("src.txt", "x\n");
-    let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c")
-        .arg(format!(
-            "umask 027 && exec '{}' build",
-            assert_cmd::cargo::cargo_bin("parity").display()
-        ))
-        .current_dir(p.root())
-        .env("CI", "1");
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let build_under_umask_027 = || {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "umask 027 && exec '{}' build",
+                assert_cmd::cargo::cargo_bin("parity").display()
+            ))
+            .current_dir(p.root())
+            .env("CI", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
     let mode = |rel: &str| std::fs::metadata(p.path(rel)).unwrap().permissions().mode() & 0o777;
+    build_under_umask_027();
     assert_eq!(mode("out/private.txt"), 0o640);
     assert_eq!(mode("out/tool"), 0o750);
     // Restored from the cache: the same modes.
     std::fs::remove_dir_all(p.path("out")).unwrap();
-    let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c")
-        .arg(format!(
-            "umask 027 && exec '{}' build",
-            assert_cmd::cargo::cargo_bin("parity").display()
-        ))
-        .current_dir(p.root())
-        .env("CI", "1");
-    assert!(cmd.output().unwrap().status.success());
+    build_under_umask_027();
     assert_eq!(mode("out/private.txt"), 0o640);
     assert_eq!(mode("out/tool"), 0o750);
 }

@@ -365,28 +365,38 @@ fn a_bad_remote_url_is_a_usage_error() {
     assert!(!run.stderr.contains("secret"), "{}", run.stderr);
 }
 
-/// A server flooding an action entry or an object: the client stops at the entry limit or at
-/// the object's size (one byte past it), treats it as a miss, and never holds the flood.
-#[test]
-fn an_endless_entry_or_object_is_cut_off_at_its_limit() {
-    use crate::release::http::{Reply, Server};
-    use parity_engine::cache::LocalCache;
-    use parity_engine::hash::Digest;
-    use parity_engine::remote::{
-        MAX_ENTRY, OutputShape, RemoteCache, RemoteEntry, RemoteOptions, RemoteOutput, ac_name,
-        sha256_hex,
-    };
-
-    let server = Server::start();
-    let flood = 1 << 30;
-    let remote = RemoteCache::new(&RemoteOptions {
+/// A read-only client of `server`'s `/c` and an empty local cache (in the temp dir returned).
+fn read_only_client(
+    server: &crate::release::http::Server,
+) -> (
+    parity_engine::remote::RemoteCache,
+    tempfile::TempDir,
+    parity_engine::cache::LocalCache,
+) {
+    let remote = parity_engine::remote::RemoteCache::new(&parity_engine::remote::RemoteOptions {
         url: server.url("/c"),
         read_only: true,
         timeout: Duration::from_secs(20),
     })
     .unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let local = LocalCache::new(tmp.path().to_path_buf());
+    let local = parity_engine::cache::LocalCache::new(tmp.path().to_path_buf());
+    (remote, tmp, local)
+}
+
+/// A server flooding an action entry or an object: the client stops at the entry limit or at
+/// the object's size (one byte past it), treats it as a miss, and never holds the flood.
+#[test]
+fn an_endless_entry_or_object_is_cut_off_at_its_limit() {
+    use crate::release::http::{Reply, Server};
+    use parity_engine::hash::Digest;
+    use parity_engine::remote::{
+        MAX_ENTRY, OutputShape, RemoteEntry, RemoteOutput, ac_name, sha256_hex,
+    };
+
+    let server = Server::start();
+    let flood = 1 << 30;
+    let (remote, _tmp, local) = read_only_client(&server);
 
     let key = Digest([1; 32]);
     let ac = format!("/c/ac/{}", ac_name(&key));
@@ -459,21 +469,11 @@ fn an_endless_entry_or_object_is_cut_off_at_its_limit() {
 #[test]
 fn a_remote_entry_claiming_a_2_gib_object_is_refused_without_downloading_it() {
     use crate::release::http::{Reply, Server};
-    use parity_engine::cache::LocalCache;
     use parity_engine::hash::Digest;
-    use parity_engine::remote::{
-        MAX_OBJECT, OutputShape, RemoteCache, RemoteEntry, RemoteOptions, RemoteOutput, ac_name,
-    };
+    use parity_engine::remote::{MAX_OBJECT, OutputShape, RemoteEntry, RemoteOutput, ac_name};
 
     let server = Server::start();
-    let remote = RemoteCache::new(&RemoteOptions {
-        url: server.url("/c"),
-        read_only: true,
-        timeout: Duration::from_secs(20),
-    })
-    .unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let local = LocalCache::new(tmp.path().to_path_buf());
+    let (remote, _tmp, local) = read_only_client(&server);
     let sha = "ab".repeat(32);
     let entry = RemoteEntry {
         parity_ac: 1,
