@@ -1096,64 +1096,52 @@ fn run_rule(
         outputs,
         slot: None,
     };
-    // The outputs as the rule left them, and what it wrote without declaring it.
-    let (produced, undeclared, _mirror): (Vec<PathBuf>, Vec<String>, Option<Sandbox>) =
-        match rule.sandbox() {
-            SandboxKind::Mirror => {
-                let sandbox = Sandbox::create(&ws.cache.dir().join("tmp"))
-                    .map_err(|e| e.render_with_causes())?;
-                for (name, path) in &eval.input_paths {
-                    sandbox
-                        .add_input(name, path)
-                        .map_err(|e| e.render_with_causes())?;
-                }
-                let outputs: Vec<PathBuf> = node
-                    .outputs
-                    .iter()
-                    .map(|o| sandbox.output_path(o))
-                    .collect();
-                let c = ctx(sandbox.root.clone(), sandbox.cache.clone(), outputs.clone());
-                rule.run(&c).map_err(|e| render_chain(&*e))?;
-                (outputs, Vec::new(), Some(sandbox))
+    let render = |e: Error| e.render_with_causes();
+    match rule.sandbox() {
+        SandboxKind::Mirror => {
+            let sandbox = Sandbox::create(&ws.cache.dir().join("tmp")).map_err(render)?;
+            for (name, path) in &eval.input_paths {
+                sandbox.add_input(name, path).map_err(render)?;
             }
-            SandboxKind::Process => {
-                let mut slot = cx.pool.take().map_err(|e| e.render_with_causes())?;
-                let ran = (|| {
-                    slot.prepare(&eval.input_paths)
-                        .map_err(|e| e.render_with_causes())?;
-                    let outputs: Vec<PathBuf> = node
-                        .outputs
-                        .iter()
-                        .enumerate()
-                        .map(|(k, o)| slot.output_path(k, o))
-                        .collect();
-                    let (root, cache) = (slot.root().to_path_buf(), slot.path("{cache}/"));
+            let outputs: Vec<PathBuf> = node
+                .outputs
+                .iter()
+                .map(|o| sandbox.output_path(o))
+                .collect();
+            let c = ctx(sandbox.root.clone(), sandbox.cache.clone(), outputs.clone());
+            rule.run(&c).map_err(|e| render_chain(&*e))?;
+            Ok((
+                commit_outputs(cx, ix, &key, recorded, &outputs)?,
+                Vec::new(),
+            ))
+        }
+        SandboxKind::Process => {
+            let mut slot = cx.pool.take().map_err(render)?;
+            let outputs: Vec<PathBuf> = node
+                .outputs
+                .iter()
+                .enumerate()
+                .map(|(k, o)| slot.output_path(k, o))
+                .collect();
+            let (root, cache) = (slot.root().to_path_buf(), slot.path("{cache}/"));
+            let committed = slot
+                .prepare(&eval.input_paths)
+                .map_err(render)
+                .and_then(|()| {
                     let c = RuleContext {
                         slot: Some(std::cell::RefCell::new(&mut slot)),
                         ..ctx(root, cache, outputs.clone())
                     };
-                    let result = rule.run(&c).map_err(|e| render_chain(&*e));
-                    drop(c);
-                    result.map(|()| outputs)
-                })();
-                let outputs = match ran {
-                    Ok(outputs) => outputs,
-                    Err(e) => {
-                        let _ = slot.clean(&[]);
-                        cx.pool.give(slot);
-                        return Err(e);
-                    }
-                };
-                let kept = commit_outputs(cx, ix, &key, recorded, &outputs);
-                let undeclared = slot.clean(&outputs).map_err(|e| e.render_with_causes());
-                cx.pool.give(slot);
-                let action = kept?;
-                let undeclared = undeclared?;
-                return Ok((action, undeclared));
-            }
-        };
-    let action = commit_outputs(cx, ix, &key, recorded, &produced)?;
-    Ok((action, undeclared))
+                    rule.run(&c).map_err(|e| render_chain(&*e))?;
+                    commit_outputs(cx, ix, &key, recorded, &outputs)
+                });
+            // Whatever is left in the slot goes; what the rule wrote besides its declared
+            // outputs is reported when it succeeded.
+            let undeclared = slot.clean(&outputs).map_err(render);
+            cx.pool.give(slot);
+            Ok((committed?, undeclared?))
+        }
+    }
 }
 
 /// Checks the outputs a rule left at `produced` (one per declared output), stores them,

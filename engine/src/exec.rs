@@ -126,10 +126,7 @@ impl RuleContext<'_> {
     }
     /// Where the input or output called `name` (`path` or `{cache}/path`) is in the sandbox.
     pub fn path(&self, name: &str) -> PathBuf {
-        match name.strip_prefix("{cache}/") {
-            Some(rest) => fsutil::join_rel(&self.cache, rest),
-            None => fsutil::join_rel(&self.root, name),
-        }
+        fsutil::name_path(&self.root, &self.cache, name)
     }
     /// Where output `i` of the node must be written.
     pub fn output(&self, i: usize) -> PathBuf {
@@ -207,10 +204,7 @@ impl Sandbox {
 
     /// Where `name` (`path` or `{cache}/path`) lives in the sandbox.
     pub fn path(&self, name: &str) -> PathBuf {
-        match name.strip_prefix("{cache}/") {
-            Some(rest) => fsutil::join_rel(&self.cache, rest),
-            None => fsutil::join_rel(&self.root, name),
-        }
+        fsutil::name_path(&self.root, &self.cache, name)
     }
 
     /// Where `output` must be written in the sandbox.

@@ -131,6 +131,15 @@ pub fn remove_any(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Where the input or output called `name` lives: `{cache}/path` below `cache`, any other
+/// `path` below `root` (the workspace, a sandbox, a slot: each has the two).
+pub fn name_path(root: &Path, cache: &Path, name: &str) -> PathBuf {
+    match name.strip_prefix("{cache}/") {
+        Some(rest) => join_rel(cache, rest),
+        None => join_rel(root, name),
+    }
+}
+
 /// Joins a `/`-separated relative path onto `base`.
 pub fn join_rel(base: &Path, rel: &str) -> PathBuf {
     let mut p = PathBuf::with_capacity(base.as_os_str().len() + rel.len() + 1);

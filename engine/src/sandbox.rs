@@ -342,10 +342,7 @@ impl Slot {
 
     /// Where the input called `name` (`path` or `{cache}/path`) is, seen from the slot.
     pub fn path(&self, name: &str) -> PathBuf {
-        match name.strip_prefix("{cache}/") {
-            Some(rest) => fsutil::join_rel(&self.dir.join("cache"), rest),
-            None => fsutil::join_rel(&self.root, name),
-        }
+        fsutil::name_path(&self.root, &self.dir.join("cache"), name)
     }
 
     /// Where output `k` of the node (`o`) is written: a flat name in `out/`, the same for

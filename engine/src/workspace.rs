@@ -319,10 +319,7 @@ impl Workspace {
 
     /// Where the input or output called `name` lives.
     pub fn path_of(&self, name: &str) -> PathBuf {
-        match name.strip_prefix("{cache}/") {
-            Some(rest) => fsutil::join_rel(&self.cache.dir().join("out"), rest),
-            None => fsutil::join_rel(&self.pipeline.root, name),
-        }
+        fsutil::name_path(&self.pipeline.root, &self.cache.dir().join("out"), name)
     }
 
     /// Whether `node` may run on this machine.
