@@ -393,15 +393,16 @@ fn the_recipe_environment_is_exactly_path_home_tmpdir_epoch_node_and_declared_en
     assert!(p.read("out/env.txt").starts_with("GREETING=hello\n"));
 }
 
-/// Processes named by a unique `sleep` argument still running.
+/// Processes running `sleep TAG` (a unique argument), from `/proc`.
 fn sleepers(tag: &str) -> usize {
-    let out = std::process::Command::new("ps")
-        .args(["-eo", "args"])
-        .output()
-        .expect("run ps");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.trim() == format!("sleep {tag}"))
+    let want = format!("sleep\0{tag}\0");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| c.ends_with(want.as_bytes()) && c.starts_with(b"sleep\0"))
+        })
         .count()
 }
 
