@@ -1,5 +1,6 @@
 //! The command line: global options, subcommands, error printing and exit codes.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -125,8 +126,24 @@ pub enum Command {
 /// Runs the process and returns its exit code.
 pub fn main() -> i32 {
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("error: internal error: {info}");
-        eprintln!("parity hit a bug; please report it with the command you ran.");
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if msg.starts_with("failed printing to std") && msg.contains("Broken pipe") {
+            // Whoever read our output went away (`parity list | head -1`): stop quietly and
+            // successfully, as ripgrep does, ending any recipe still running.
+            parity_engine::sandbox::kill_running();
+            std::process::exit(0);
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "error: internal error: {info}");
+        let _ = writeln!(
+            err,
+            "parity hit a bug; please report it with the command you ran."
+        );
     }));
     let mut cli = Cli::parse();
     // `--mirror` is relative to where parity was started, not to `-C DIR`.
@@ -210,7 +227,7 @@ pub fn release_settings(g: &GlobalArgs) -> parity_rules::release::Settings {
 }
 
 /// A usage error unless the pipeline file exists.
-fn ensure_pipeline(g: &GlobalArgs) -> anyhow::Result<()> {
+pub fn ensure_pipeline(g: &GlobalArgs) -> anyhow::Result<()> {
     if !g.pipeline.exists() {
         return Err(parity_engine::Error::Usage(format!(
             "no `{}` here (run parity in the directory holding it, or pass -C DIR / --pipeline FILE)",
@@ -301,8 +318,21 @@ pub fn use_color(g: &GlobalArgs) -> bool {
 
 /// Selects nodes by patterns (all nodes when none are given).
 pub fn select(ws: &Workspace, targets: &[String]) -> anyhow::Result<Vec<usize>> {
-    if targets.is_empty() {
-        return Ok((0..ws.graph.nodes.len()).collect());
+    Ok(parity_engine::ops::select(ws, targets)?)
+}
+
+/// What the engine's operations need from the command line: the pipeline, the rules, this
+/// binary's identity (for the no-op memo) and `PARITY_MEMO_TRACE=1` (whether the memo was used
+/// or written, and why not, on stderr).
+pub fn session<'a>(g: &'a GlobalArgs, registry: &'a Registry) -> parity_engine::ops::Session<'a> {
+    parity_engine::ops::Session {
+        pipeline: &g.pipeline,
+        registry,
+        identity: concat!("parity ", env!("CARGO_PKG_VERSION")),
+        trace: &|msg| {
+            if std::env::var_os("PARITY_MEMO_TRACE").is_some_and(|v| v == "1") {
+                eprintln!("{msg}");
+            }
+        },
     }
-    Ok(ws.graph.select(targets)?)
 }

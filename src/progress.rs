@@ -29,12 +29,12 @@ pub fn finish(json: bool, color: bool, summary: &Summary, dry_run: bool) {
         let mut v = serde_json::to_value(summary).unwrap_or_default();
         v["event"] = "summary".into();
         v["elapsed_ms"] = (summary.elapsed.as_millis() as u64).into();
-        println!("{v}");
+        out_line(&v.to_string());
         return;
     }
     let did = summary.ran + summary.cached + summary.remote + summary.would_run;
     if did == 0 && summary.failed == 0 && summary.blocked == 0 {
-        eprintln!("no work to do.");
+        err_line("no work to do.");
         return;
     }
     let mut parts = Vec::new();
@@ -64,12 +64,23 @@ pub fn finish(json: bool, color: bool, summary: &Summary, dry_run: bool) {
     } else {
         paint(color, "1;32", "Finished")
     };
-    eprintln!(
+    err_line(&format!(
         "{:>12} {} in {:.2}s",
         verb,
         parts.join(", "),
         summary.elapsed.as_secs_f64()
-    );
+    ));
+}
+
+/// One line on stderr. A closed stderr (`parity build 2>&1 | head -1`) does not stop a build:
+/// the line is dropped, the build goes on.
+pub fn err_line(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+/// One line on stdout, dropped if stdout is closed (a build goes on).
+fn out_line(text: &str) {
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }
 
 fn paint(color: bool, code: &str, s: &str) -> String {
@@ -110,7 +121,7 @@ impl Reporter for JsonReporter {
             }
             Event::Warning { message } => {
                 // Humans read stderr: the warning is there too.
-                eprintln!("warning: {message}");
+                err_line(&format!("warning: {message}"));
                 serde_json::json!({"event": "warning", "message": message})
             }
         };
@@ -151,7 +162,7 @@ impl HumanReporter {
         let text = format!("{:>12} {rest}", paint(self.color, code, verb));
         match &self.bar {
             Some(bar) => bar.println(text),
-            None => eprintln!("{text}"),
+            None => err_line(&text),
         }
     }
 
@@ -240,7 +251,7 @@ impl Reporter for HumanReporter {
                 let text = format!("{}: {message}", paint(self.color, "1;33", "warning"));
                 match &self.bar {
                     Some(bar) => bar.println(text),
-                    None => eprintln!("{text}"),
+                    None => err_line(&text),
                 }
             }
         }

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -15,11 +16,12 @@ use std::time::{Duration, Instant};
 
 use crate::cache::ActionEntry;
 use crate::error::{Error, Result};
-use crate::exec::{RuleContext, Sandbox};
+use crate::exec::{RuleContext, Sandbox, SandboxKind};
 use crate::fingerprint::DirtyReason;
 use crate::fsutil;
 use crate::graph::{Input, NodeId, NodeIx, OutputKind};
 use crate::hash::Hasher;
+use crate::ops::BuildLock;
 use crate::remote::{RemoteCache, RemoteStats};
 use crate::state::{Journal, Lock, LockEntry};
 use crate::workspace::{DepState, Evaluation, Unavailable, Workspace};
@@ -37,6 +39,9 @@ pub struct BuildOptions {
     pub dry_run: bool,
     /// The shared remote cache, if any.
     pub remote: Option<Arc<RemoteCache>>,
+    /// Let nodes overwrite existing committed files that `pipeline.lock` does not record as
+    /// theirs (hand-written files at an output path); otherwise such a node fails.
+    pub adopt: bool,
 }
 
 /// What happened to a node.
@@ -169,6 +174,7 @@ impl Summary {
 /// Builds `targets` (and what they need) and returns the summary, whose exit code says whether
 /// a node failed or the build was interrupted. `Err` is for the build itself going wrong
 /// (state unreadable or unwritable).
+/// Takes the build lock (waiting for another build), unless a dry run.
 pub fn build(
     ws: &Workspace,
     targets: &[NodeIx],
@@ -176,20 +182,41 @@ pub fn build(
     cancel: &AtomicBool,
     reporter: &mut dyn Reporter,
 ) -> Result<Summary> {
-    build_with_state(ws, ws.load_state()?, targets, opts, cancel, reporter)
+    let guard = if opts.dry_run {
+        None
+    } else {
+        BuildLock::acquire(ws.cache.dir(), true, &mut |_| {})?
+    };
+    build_with_state(
+        ws,
+        ws.load_state()?,
+        guard.as_ref(),
+        targets,
+        opts,
+        cancel,
+        reporter,
+    )
 }
 
-/// [`build`] from a state already loaded (under the build lock) by
-/// [`Workspace::load_state`] or [`Workspace::recover`].
+/// [`build`] from a state already loaded under the build lock `guard` (required unless a dry
+/// run) by [`Workspace::load_state`] or [`Workspace::recover`].
 pub fn build_with_state(
     ws: &Workspace,
     (hasher, lock, recovered): (Hasher, Lock, usize),
+    guard: Option<&BuildLock>,
     targets: &[NodeIx],
     opts: &BuildOptions,
     cancel: &AtomicBool,
     reporter: &mut dyn Reporter,
 ) -> Result<Summary> {
+    if guard.is_none() && !opts.dry_run {
+        return Err(Error::Internal(
+            "a build that writes needs the build lock".into(),
+        ));
+    }
     let started = Instant::now();
+    let tmp = ws.cache.dir().join("tmp");
+    let slots = crate::sandbox::Pool::new(tmp.clone(), &ws.dir, ws.root());
     let lock = std::sync::RwLock::new(lock);
     let selection = ws.graph.closure(targets);
     reporter.event(Event::Plan {
@@ -202,9 +229,11 @@ pub fn build_with_state(
         Default::default()
     };
     let remote = opts.remote.as_deref();
-    let real = RealExecutor { remote };
-    let dry = DryRunExecutor { remote };
-    let executor: &dyn Executor = if opts.dry_run { &dry } else { &real };
+    let executor: &dyn Executor = if opts.dry_run {
+        &DryRunExecutor
+    } else {
+        &RealExecutor
+    };
     // The journal file is created when the first node completes with an entry to record: a
     // no-op build never creates it.
     let mut journal: Option<Journal> = None;
@@ -237,14 +266,35 @@ pub fn build_with_state(
         }
     };
     let mut sched = Scheduler::new(ws, &selection);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.max(1))
-        .thread_name(|i| format!("parity-worker-{i}"))
-        .build()
-        .map_err(|e| Error::Internal(format!("cannot start worker threads: {e}")))?;
+    // Workers are started only when a node must be worked on.
+    let all_fresh = sched_is_all_fresh(&prefresh, &selection);
+    let pool = if all_fresh {
+        None
+    } else {
+        Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(opts.jobs.max(1))
+                .thread_name(|i| format!("parity-worker-{i}"))
+                .build()
+                .map_err(|e| Error::Internal(format!("cannot start worker threads: {e}")))?,
+        )
+    };
     let (tx, rx) = mpsc::channel::<Msg>();
+    let cx = Ctx {
+        ws,
+        hasher: &hasher,
+        lock: &lock,
+        cancel,
+        remote,
+        adopt: opts.adopt,
+        tx,
+        pool: &slots,
+    };
+    if !opts.dry_run && !all_fresh {
+        crate::sandbox::sweep(&tmp, &slots.tag())?;
+    }
     let mut stop = false;
-    pool.in_place_scope(|scope| -> Result<()> {
+    let mut schedule = one_scope(|scope| -> Result<()> {
         loop {
             while !stop && sched.running < opts.jobs.max(1) {
                 let Some(ix) = sched.pop_ready() else { break };
@@ -281,11 +331,13 @@ pub fn build_with_state(
                     entry,
                     forced: forced.contains(&ix),
                 };
-                let (tx, hasher, lock_ref) = (tx.clone(), &hasher, &lock);
+                let cx = &cx;
+                let scope =
+                    scope.ok_or_else(|| Error::Internal("a node to run, but no workers".into()))?;
                 sched.running += 1;
                 scope.spawn(move |_| {
-                    let result = run_task(ws, hasher, lock_ref, executor, &task, cancel, &tx);
-                    let _ = tx.send(Msg::Done(task.ix, Box::new(result)));
+                    let result = run_task(cx, executor, &task);
+                    let _ = cx.tx.send(Msg::Done(task.ix, Box::new(result)));
                 });
             }
             if sched.running == 0 {
@@ -299,14 +351,11 @@ pub fn build_with_state(
                     sched.running -= 1;
                     let done = match *result {
                         Ok(done) => done,
-                        Err(e) => TaskDone {
-                            outcome: Outcome::Failed(e.render()),
-                            reasons: Vec::new(),
-                            entry: None,
-                            extra: Vec::new(),
-                            elapsed: Duration::ZERO,
-                        },
+                        Err(e) => task_done(Outcome::Failed(e.render_with_causes()), None),
                     };
+                    for message in &done.warnings {
+                        reporter.event(Event::Warning { message });
+                    }
                     let own = done.entry.iter().map(|e| (&ws.graph.nodes[ix].id, e));
                     for (id, entry) in done.extra.iter().map(|(i, e)| (i, e)).chain(own) {
                         if !opts.dry_run {
@@ -338,8 +387,20 @@ pub fn build_with_state(
             report_warnings(remote, reporter);
         }
         Ok(())
-    })?;
+    });
+    match &pool {
+        Some(pool) => pool.in_place_scope(|scope| schedule(Some(scope)))?,
+        None => schedule(None)?,
+    }
     report_warnings(remote, reporter);
+    if slots.used()
+        && let crate::sandbox::Isolation::Copies { why } = slots.isolation()
+    {
+        let message = format!(
+            "no sandbox confines `command` recipes here ({why}): they ran with private copies of their inputs, but could write anywhere"
+        );
+        reporter.event(Event::Warning { message: &message });
+    }
 
     for ix in sched.unfinished() {
         let outcome = Outcome::Skipped(if cancel.load(Ordering::Relaxed) {
@@ -366,20 +427,31 @@ pub fn build_with_state(
             drop(j);
         }
         let mut lock = lock.into_inner().map_err(|_| poisoned())?;
-        let before = lock.nodes.len();
-        lock.nodes
-            .retain(|id, _| ws.graph.by_id.contains_key(id.as_str()));
-        changed |= lock.nodes.len() != before;
+        changed |= lock.retain(|id| ws.graph.by_id.contains_key(id));
         if changed {
             lock.write(&ws.lock_path)?;
         }
         Journal::remove(&ws.journal_path())?;
         hasher.save()?;
+        if slots.used() {
+            crate::sandbox::mark_clean(&tmp, &slots.tag());
+        }
     }
     summary.elapsed = started.elapsed();
     summary.interrupted = cancel.load(Ordering::Relaxed);
     summary.remote_cache = remote.map(RemoteCache::stats);
     Ok(summary)
+}
+
+/// Pins the scope lifetime of the scheduling loop to one (the pool's), so tasks may borrow
+/// the build's state; `None` when no task will be spawned.
+fn one_scope<'s, F: FnMut(Option<&rayon::Scope<'s>>) -> Result<()>>(f: F) -> F {
+    f
+}
+
+/// Whether every node of `selection` is known fresh before scheduling (nothing will run).
+fn sched_is_all_fresh(prefresh: &[Option<Duration>], selection: &[NodeIx]) -> bool {
+    selection.iter().all(|&ix| prefresh[ix].is_some())
 }
 
 fn report_warnings(remote: Option<&RemoteCache>, reporter: &mut dyn Reporter) {
@@ -452,6 +524,8 @@ struct TaskDone {
     /// Producers re-run inline to materialize a cache-only input.
     extra: Vec<(NodeId, LockEntry)>,
     elapsed: Duration,
+    /// Things to tell the user (files a recipe wrote without declaring them).
+    warnings: Vec<String>,
 }
 
 /// The order in which a build of `selection` reports its nodes when every one is fresh: the
@@ -544,28 +618,41 @@ impl<'a> Scheduler<'a> {
     }
 }
 
-fn run_task(
-    ws: &Workspace,
-    hasher: &Hasher,
-    lock: &SharedLock,
-    executor: &dyn Executor,
-    task: &Task,
-    cancel: &AtomicBool,
-    tx: &mpsc::Sender<Msg>,
-) -> Result<TaskDone> {
+/// What every task of one build shares.
+struct Ctx<'a> {
+    ws: &'a Workspace,
+    hasher: &'a Hasher,
+    lock: &'a SharedLock,
+    cancel: &'a AtomicBool,
+    remote: Option<&'a RemoteCache>,
+    adopt: bool,
+    tx: mpsc::Sender<Msg>,
+    /// The process slots of `command` recipes.
+    pool: &'a crate::sandbox::Pool,
+}
+
+/// One node that is not fresh, evaluated, with its record in `pipeline.lock`.
+struct Job<'a> {
+    ix: NodeIx,
+    eval: &'a Evaluation,
+    recorded: Option<&'a LockEntry>,
+    forced: bool,
+}
+
+fn run_task(cx: &Ctx<'_>, executor: &dyn Executor, task: &Task) -> Result<TaskDone> {
     let started = Instant::now();
     let view = |d: NodeIx| {
         task.view
             .get(&d)
             .map_or(Cow::Owned(DepState::Unknown), Cow::Borrowed)
     };
-    let eval = ws.evaluate(hasher, task.ix, task.entry.as_ref(), &view, task.forced)?;
+    let eval = cx
+        .ws
+        .evaluate(cx.hasher, task.ix, task.entry.as_ref(), &view, task.forced)?;
     let done = |outcome, entry| TaskDone {
-        outcome,
         reasons: eval.reasons.clone(),
-        entry,
-        extra: Vec::new(),
         elapsed: started.elapsed(),
+        ..task_done(outcome, entry)
     };
     match &eval.unavailable {
         Some(Unavailable::DepFailed(d)) => {
@@ -585,13 +672,19 @@ fn run_task(
         }
         _ => {}
     }
-    if eval.reasons.is_empty() {
+    if eval.is_fresh() {
         return Ok(done(Outcome::Fresh, None));
     }
-    if cancel.load(Ordering::Relaxed) {
+    if cx.cancel.load(Ordering::Relaxed) {
         return Ok(done(Outcome::Skipped("interrupted".into()), None));
     }
-    let mut result = executor.execute(ws, hasher, lock, task.ix, &eval, task.forced, cancel, tx)?;
+    let job = Job {
+        ix: task.ix,
+        eval: &eval,
+        recorded: task.entry.as_ref(),
+        forced: task.forced,
+    };
+    let mut result = executor.execute(cx, &job)?;
     result.reasons = eval.reasons.clone();
     result.elapsed = started.elapsed();
     Ok(result)
@@ -599,18 +692,7 @@ fn run_task(
 
 /// Does the work of a node that is not fresh.
 trait Executor: Sync {
-    #[allow(clippy::too_many_arguments)]
-    fn execute(
-        &self,
-        ws: &Workspace,
-        hasher: &Hasher,
-        lock: &SharedLock,
-        ix: NodeIx,
-        eval: &Evaluation,
-        forced: bool,
-        cancel: &AtomicBool,
-        tx: &mpsc::Sender<Msg>,
-    ) -> Result<TaskDone>;
+    fn execute(&self, cx: &Ctx<'_>, job: &Job<'_>) -> Result<TaskDone>;
 }
 
 /// The outcome of a node whose own host constraint excludes this machine.
@@ -631,35 +713,41 @@ fn task_done(outcome: Outcome, entry: Option<LockEntry>) -> TaskDone {
         entry,
         extra: Vec::new(),
         elapsed: Duration::ZERO,
+        warnings: Vec::new(),
     }
 }
 
-/// Says what would happen; touches nothing (but asks the remote cache what it has).
-struct DryRunExecutor<'r> {
-    remote: Option<&'r RemoteCache>,
+/// The warning for files a recipe wrote beside its declared outputs (they were discarded).
+fn undeclared_warning(node: &crate::graph::Node, names: &[String]) -> Vec<String> {
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let shown: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    vec![format!(
+        "`{}` wrote {} beside its declared outputs; discarded (declare what a node produces in `outputs`)",
+        node.id,
+        shown.join(", ")
+    )]
 }
 
-impl Executor for DryRunExecutor<'_> {
-    fn execute(
-        &self,
-        ws: &Workspace,
-        _: &Hasher,
-        _: &SharedLock,
-        ix: NodeIx,
-        eval: &Evaluation,
-        forced: bool,
-        _: &AtomicBool,
-        _: &mpsc::Sender<Msg>,
-    ) -> Result<TaskDone> {
+/// Says what would happen; touches nothing (but asks the remote cache what it has).
+struct DryRunExecutor;
+
+impl Executor for DryRunExecutor {
+    fn execute(&self, cx: &Ctx<'_>, job: &Job<'_>) -> Result<TaskDone> {
+        let (ws, ix) = (cx.ws, job.ix);
         let restorable = |k: crate::fingerprint::ActionKey| -> Result<bool> {
-            Ok(ws.cache.get_action(&k).is_some()
-                || match self.remote {
+            Ok(ws
+                .cache
+                .get_action(&k, &ws.graph.nodes[ix].outputs)
+                .is_some()
+                || match cx.remote {
                     Some(r) => r.lookup(&k, &output_names(ws, ix))?.is_some(),
                     None => false,
                 })
         };
-        if !forced
-            && let Some(key) = eval.key()
+        if !job.forced
+            && let Some(key) = job.eval.key()
             && restorable(key)?
         {
             return Ok(task_done(Outcome::WouldRestore, None));
@@ -673,51 +761,52 @@ impl Executor for DryRunExecutor<'_> {
 
 /// Restores from the local or remote cache or runs the rule, then commits (and uploads) the
 /// outputs.
-struct RealExecutor<'r> {
-    remote: Option<&'r RemoteCache>,
-}
+struct RealExecutor;
 
-impl Executor for RealExecutor<'_> {
-    fn execute(
-        &self,
-        ws: &Workspace,
-        hasher: &Hasher,
-        lock: &SharedLock,
-        ix: NodeIx,
-        eval: &Evaluation,
-        forced: bool,
-        cancel: &AtomicBool,
-        tx: &mpsc::Sender<Msg>,
-    ) -> Result<TaskDone> {
-        let material = eval.material.as_ref().ok_or_else(|| {
+impl Executor for RealExecutor {
+    fn execute(&self, cx: &Ctx<'_>, job: &Job<'_>) -> Result<TaskDone> {
+        let (ws, ix) = (cx.ws, job.ix);
+        let material = job.eval.material.as_ref().ok_or_else(|| {
             Error::Internal(format!("`{}` has unknown inputs", ws.graph.nodes[ix].id))
         })?;
         let key = material.key();
         let entry_for = |outputs| lock_entry(key, material, outputs);
-        if !forced
-            && let Some(action) = ws.cache.get_action(&key)
-            && restore(ws, hasher, ix, &action, OutputKind::Committed)?
+        if !job.forced
+            && let Some(action) = ws.cache.get_action(&key, &ws.graph.nodes[ix].outputs)
         {
-            // A run that must publish publishes what it restored locally too.
-            if let Some(remote) = self.remote.filter(|r| r.required()) {
-                remote.upload(&ws.cache, &key, &action)?;
+            match restore(cx, ix, job.recorded, &action, OutputKind::Committed) {
+                Ok(()) => {
+                    // A run that must publish publishes what it restored locally too.
+                    if let Some(remote) = cx.remote.filter(|r| r.required()) {
+                        remote.upload(&ws.cache, &key, &action)?;
+                    }
+                    return Ok(task_done(
+                        Outcome::Cached,
+                        Some(entry_for(digests(&action))),
+                    ));
+                }
+                Err(Restore::Refused(message)) => {
+                    return Ok(task_done(Outcome::Failed(message), None));
+                }
+                Err(Restore::Miss) => ws.cache.remove_action(&key),
             }
-            return Ok(task_done(
-                Outcome::Cached,
-                Some(entry_for(digests(&action))),
-            ));
         }
-        if !forced
-            && let Some(remote) = self.remote
-            && let Some(action) = restore_remote(ws, hasher, remote, ix, &key)?
+        if !job.forced
+            && let Some(remote) = cx.remote
         {
-            return Ok(task_done(
-                Outcome::Remote,
-                Some(entry_for(digests(&action))),
-            ));
+            match restore_remote(cx, remote, job, &key)? {
+                Ok(Some(action)) => {
+                    return Ok(task_done(
+                        Outcome::Remote,
+                        Some(entry_for(digests(&action))),
+                    ));
+                }
+                Ok(None) => {}
+                Err(message) => return Ok(task_done(Outcome::Failed(message), None)),
+            }
         }
         if !ws.can_run_here(ix) {
-            if let Some(remote) = self.remote.filter(|r| r.required()) {
+            if let Some(remote) = cx.remote.filter(|r| r.required()) {
                 let why = host_reason(ws, ix);
                 return Err(
                     remote.required_error(format!("it has no result for this node ({why})"))
@@ -726,28 +815,24 @@ impl Executor for RealExecutor<'_> {
             return Ok(task_done(host_blocked(ws, ix), None));
         }
         let mut extra = Vec::new();
-        materialize_inputs(ws, hasher, lock, self.remote, ix, cancel, &mut extra)?;
-        let _ = tx.send(Msg::Started(ix));
-        match run_rule(ws, hasher, ix, eval, cancel) {
-            Ok(action) => {
-                if let Some(remote) = self.remote {
+        materialize_inputs(cx, ix, &mut extra)?;
+        let _ = cx.tx.send(Msg::Started(ix));
+        let outcome = match run_rule(cx, ix, job.eval, job.recorded) {
+            Ok((action, undeclared)) => {
+                if let Some(remote) = cx.remote {
                     remote.upload(&ws.cache, &key, &action)?;
                 }
                 let mut done = task_done(Outcome::Ran, Some(entry_for(digests(&action))));
                 done.extra = extra;
-                Ok(done)
+                done.warnings = undeclared_warning(&ws.graph.nodes[ix], &undeclared);
+                return Ok(done);
             }
-            Err(message) => {
-                let outcome = if cancel.load(Ordering::Relaxed) {
-                    Outcome::Skipped("interrupted".into())
-                } else {
-                    Outcome::Failed(message)
-                };
-                let mut done = task_done(outcome, None);
-                done.extra = extra;
-                Ok(done)
-            }
-        }
+            Err(_) if cx.cancel.load(Ordering::Relaxed) => Outcome::Skipped("interrupted".into()),
+            Err(message) => Outcome::Failed(message),
+        };
+        let mut done = task_done(outcome, None);
+        done.extra = extra;
+        Ok(done)
     }
 }
 
@@ -774,30 +859,88 @@ fn digests(action: &ActionEntry) -> crate::hash::DigestMap {
         .collect()
 }
 
+/// Why outputs could not be restored from a cache entry.
+enum Restore {
+    /// An object is missing or corrupt, or a file could not be written: the entry is useless
+    /// (deleted by the caller) and the node runs.
+    Miss,
+    /// Restoring would overwrite a file that is not the node's (see [`check_destination`]):
+    /// the node fails with this message, whether it is restored or run.
+    Refused(String),
+}
+
 /// Puts the outputs of kind `kind` of a cached action in place, skipping those already there
 /// (committed outputs when restoring a node; cache-only ones stay in the store until a
-/// consumer needs them). `false` if the action lacks one, or an object was missing or corrupt.
+/// consumer needs them).
 fn restore(
-    ws: &Workspace,
-    hasher: &Hasher,
+    cx: &Ctx<'_>,
     ix: NodeIx,
+    recorded: Option<&LockEntry>,
     action: &ActionEntry,
     kind: OutputKind,
-) -> Result<bool> {
-    for o in &ws.graph.nodes[ix].outputs {
-        let Some(rec) = action.outputs.get(&o.name()) else {
-            return Ok(false);
-        };
-        let dest = ws.output_path(o);
-        if o.kind != kind || hasher.digest(&dest)? == Some(rec.digest) {
+) -> std::result::Result<(), Restore> {
+    let node = &cx.ws.graph.nodes[ix];
+    for o in node.outputs.iter().filter(|o| o.kind == kind) {
+        let rec = action.outputs.get(&o.name()).ok_or(Restore::Miss)?;
+        let dest = cx.ws.output_path(o);
+        check_destination(cx, ix, recorded, o, &rec.digest).map_err(Restore::Refused)?;
+        if cx.hasher.digest(&dest).map_err(|_| Restore::Miss)? == Some(rec.digest) {
             continue;
         }
-        if !ws.cache.restore_output(rec, &dest)? {
-            return Ok(false);
+        if !cx
+            .ws
+            .cache
+            .restore_output(rec, &dest)
+            .map_err(|_| Restore::Miss)?
+        {
+            return Err(Restore::Miss);
         }
-        hasher.invalidate(&dest);
+        cx.hasher.invalidate(&dest);
     }
-    Ok(true)
+    Ok(())
+}
+
+/// Whether output `o` of node `ix` may be written with content `new`: never through a symbolic
+/// link (a directory of its path that is a link would take the bytes out of the workspace), and
+/// never over an existing file that `pipeline.lock` does not record as the node's (a
+/// hand-written file at an output path) unless it already holds those bytes or `--adopt`.
+fn check_destination(
+    cx: &Ctx<'_>,
+    ix: NodeIx,
+    recorded: Option<&LockEntry>,
+    o: &crate::graph::Output,
+    new: &crate::hash::FileDigest,
+) -> std::result::Result<(), String> {
+    let node = &cx.ws.graph.nodes[ix];
+    let base = match o.kind {
+        OutputKind::Committed => cx.ws.root().to_path_buf(),
+        OutputKind::Cache => cx.ws.cache.dir().join("out"),
+    };
+    if let Some(link) = fsutil::symlinked_dir(&base, &o.path) {
+        return Err(format!(
+            "output `{}` of `{}` lies under `{}`, a symbolic link: outputs are written only to plain directories of the workspace",
+            o.name(),
+            node.id,
+            link.display()
+        ));
+    }
+    if o.kind == OutputKind::Cache
+        || cx.adopt
+        || recorded.is_some_and(|e| e.outputs.get(&o.name()).is_some())
+    {
+        return Ok(());
+    }
+    let dest = cx.ws.output_path(o);
+    match cx.hasher.digest(&dest) {
+        Ok(None) => Ok(()),
+        Ok(Some(d)) if d == *new => Ok(()),
+        Ok(Some(_)) => Err(format!(
+            "output `{}` of `{}` already exists and `pipeline.lock` does not record it as the node's: it may be a hand-written file; move it away, or pass `--adopt` to let the node overwrite it",
+            o.name(),
+            node.id
+        )),
+        Err(e) => Err(e.render_with_causes()),
+    }
 }
 
 /// The declared output names of a node.
@@ -809,18 +952,19 @@ fn output_names(ws: &Workspace, ix: NodeIx) -> Vec<String> {
         .collect()
 }
 
-/// Looks `key` up in the remote cache; on a hit, downloads (verified) the objects of the
+/// Looks the node up in the remote cache; on a hit, downloads (verified) the objects of the
 /// node's committed outputs into the local store, records the action locally and puts the
 /// committed outputs in place. Cache-only outputs stay remote until a consumer needs them.
+/// `Err` (inner): restoring would overwrite a file that is not the node's.
 fn restore_remote(
-    ws: &Workspace,
-    hasher: &Hasher,
+    cx: &Ctx<'_>,
     remote: &RemoteCache,
-    ix: NodeIx,
+    job: &Job<'_>,
     key: &crate::fingerprint::ActionKey,
-) -> Result<Option<ActionEntry>> {
+) -> Result<std::result::Result<Option<ActionEntry>, String>> {
+    let (ws, ix) = (cx.ws, job.ix);
     let Some(entry) = remote.lookup(key, &output_names(ws, ix))? else {
-        return Ok(None);
+        return Ok(Ok(None));
     };
     let node = &ws.graph.nodes[ix];
     let committed = |name: &str| {
@@ -829,25 +973,35 @@ fn restore_remote(
             .any(|o| o.name() == name && o.kind == OutputKind::Committed)
     };
     if !remote.fetch(&ws.cache, &entry, &committed)? {
-        return Ok(None);
+        return Ok(Ok(None));
     }
     let action = entry.to_action();
+    if action
+        .validate(node.outputs.iter().map(|o| (o.name(), o.dir)))
+        .is_err()
+    {
+        return Ok(Ok(None));
+    }
     ws.cache.put_action(key, &action)?;
-    Ok(restore(ws, hasher, ix, &action, OutputKind::Committed)?.then_some(action))
+    match restore(cx, ix, job.recorded, &action, OutputKind::Committed) {
+        Ok(()) => Ok(Ok(Some(action))),
+        Err(Restore::Refused(message)) => Ok(Err(message)),
+        Err(Restore::Miss) => {
+            ws.cache.remove_action(key);
+            Ok(Ok(None))
+        }
+    }
 }
 
 /// Makes sure every cache-only output this node consumes is on disk under `cache/out/`:
 /// restored from the local store, else from the remote cache, or, if both lost it, by
 /// re-running its producer here.
 fn materialize_inputs(
-    ws: &Workspace,
-    hasher: &Hasher,
-    lock: &SharedLock,
-    remote: Option<&RemoteCache>,
+    cx: &Ctx<'_>,
     ix: NodeIx,
-    cancel: &AtomicBool,
     extra: &mut Vec<(NodeId, LockEntry)>,
 ) -> Result<()> {
+    let ws = cx.ws;
     for input in &ws.graph.nodes[ix].inputs {
         let Input::Node { node: p, .. } = input else {
             continue;
@@ -856,7 +1010,7 @@ fn materialize_inputs(
         if !producer.outputs.iter().any(|o| o.kind == OutputKind::Cache) {
             continue;
         }
-        let Some(entry) = read(lock)?.nodes.get(producer.id.as_str()).cloned() else {
+        let Some(entry) = read(cx.lock)?.nodes.get(producer.id.as_str()).cloned() else {
             continue;
         };
         let all_there = producer
@@ -865,29 +1019,36 @@ fn materialize_inputs(
             .filter(|o| o.kind == OutputKind::Cache)
             .try_fold(true, |ok, o| {
                 Ok::<_, Error>(
-                    ok && hasher.digest(&ws.output_path(o))?.as_ref()
+                    ok && cx.hasher.digest(&ws.output_path(o))?.as_ref()
                         == entry.outputs.get(&o.name()),
                 )
             })?;
         if all_there {
             continue;
         }
-        if let Some(action) = ws.cache.get_action(&entry.key)
-            && restore(ws, hasher, *p, &action, OutputKind::Cache)?
-        {
-            continue;
+        if let Some(action) = ws.cache.get_action(&entry.key, &producer.outputs) {
+            match restore(cx, *p, Some(&entry), &action, OutputKind::Cache) {
+                Ok(()) => continue,
+                Err(_) => ws.cache.remove_action(&entry.key),
+            }
         }
-        if let Some(remote) = remote
+        if let Some(remote) = cx.remote
             && let Some(re) = remote.lookup(&entry.key, &output_names(ws, *p))?
             && remote.fetch(&ws.cache, &re, &|_| true)?
-            && restore(ws, hasher, *p, &re.to_action(), OutputKind::Cache)?
         {
-            continue;
+            let action = re.to_action();
+            if action
+                .validate(producer.outputs.iter().map(|o| (o.name(), o.dir)))
+                .is_ok()
+                && restore(cx, *p, Some(&entry), &action, OutputKind::Cache).is_ok()
+            {
+                continue;
+            }
         }
         // The stores lost the bytes: run the producer again, here.
-        materialize_inputs(ws, hasher, lock, remote, *p, cancel, extra)?;
+        materialize_inputs(cx, *p, extra)?;
         let snapshot: BTreeMap<NodeIx, DepState> = {
-            let l = read(lock)?;
+            let l = read(cx.lock)?;
             ws.graph.deps[*p]
                 .iter()
                 .map(|&d| {
@@ -904,14 +1065,14 @@ fn materialize_inputs(
                 .get(&d)
                 .map_or(Cow::Owned(DepState::Unknown), Cow::Borrowed)
         };
-        let eval = ws.evaluate(hasher, *p, Some(&entry), &view, true)?;
+        let eval = ws.evaluate(cx.hasher, *p, Some(&entry), &view, true)?;
         let material = eval.material.clone().ok_or_else(|| {
             Error::Internal(format!(
                 "cannot re-run `{}`: its inputs are unknown",
                 producer.id
             ))
         })?;
-        let action = run_rule(ws, hasher, *p, &eval, cancel).map_err(|m| {
+        let (action, _) = run_rule(cx, *p, &eval, Some(&entry)).map_err(|m| {
             Error::Usage(format!(
                 "`{}` had to be re-run to materialize its outputs and failed: {m}",
                 producer.id
@@ -925,57 +1086,117 @@ fn materialize_inputs(
     Ok(())
 }
 
-/// Runs the node's rule in a sandbox; on success stores the outputs, records the action and
-/// moves the outputs into place. The error is the rendered message.
+/// Runs the node's rule in a sandbox; on success checks and stores the outputs, records the
+/// action and moves the outputs into place; returns it with the names of files the rule wrote
+/// without declaring them (discarded). The error is the rendered message.
 fn run_rule(
-    ws: &Workspace,
-    hasher: &Hasher,
+    cx: &Ctx<'_>,
     ix: NodeIx,
     eval: &Evaluation,
-    cancel: &AtomicBool,
-) -> std::result::Result<ActionEntry, String> {
+    recorded: Option<&LockEntry>,
+) -> std::result::Result<(ActionEntry, Vec<String>), String> {
+    let ws = cx.ws;
     let node = &ws.graph.nodes[ix];
     let material = eval.material.as_ref().ok_or("inputs are not known")?;
+    let key = material.key();
     let rule = ws
         .registry
         .get(&node.rule)
         .ok_or_else(|| format!("unknown rule `{}`", node.rule))?;
-    let sandbox = Sandbox::create(&ws.cache.dir().join("tmp")).map_err(|e| e.render())?;
-    for (name, path) in &eval.input_paths {
-        sandbox.add_input(name, path).map_err(|e| e.render())?;
-    }
-    let ctx = RuleContext {
+    crate::sandbox::log_run(node.id.as_str());
+    let inputs: Vec<String> = eval.input_paths.iter().map(|(n, _)| n.clone()).collect();
+    let ctx = |root, cache, outputs| RuleContext {
         node,
-        inputs: eval.input_paths.iter().map(|(n, _)| n.clone()).collect(),
+        inputs: inputs.clone(),
         epoch: material.epoch,
         env: material.env.clone(),
-        cancelled: cancel,
-        sandbox: &sandbox,
+        cancelled: cx.cancel,
+        root,
+        cache,
+        outputs,
+        slot: None,
     };
-    rule.run(&ctx).map_err(|e| render_chain(&*e))?;
-    let mut outputs = BTreeMap::new();
-    for o in &node.outputs {
-        let produced = sandbox.output_path(o);
-        if !produced.exists() {
-            return Err(format!(
-                "rule `{}` did not write its declared output `{}`",
-                node.rule,
-                o.name()
-            ));
+    let render = |e: Error| e.render_with_causes();
+    match rule.sandbox() {
+        SandboxKind::Mirror => {
+            let sandbox = Sandbox::create(&ws.cache.dir().join("tmp")).map_err(render)?;
+            for (name, path) in &eval.input_paths {
+                sandbox.add_input(name, path).map_err(render)?;
+            }
+            let outputs: Vec<PathBuf> = node
+                .outputs
+                .iter()
+                .map(|o| sandbox.output_path(o))
+                .collect();
+            let c = ctx(sandbox.root.clone(), sandbox.cache.clone(), outputs.clone());
+            rule.run(&c).map_err(|e| render_chain(&*e))?;
+            Ok((
+                commit_outputs(cx, ix, &key, recorded, &outputs)?,
+                Vec::new(),
+            ))
         }
-        let rec = ws.cache.store_output(&produced).map_err(|e| e.render())?;
+        SandboxKind::Process => {
+            let mut slot = cx.pool.take().map_err(render)?;
+            let outputs: Vec<PathBuf> = node
+                .outputs
+                .iter()
+                .enumerate()
+                .map(|(k, o)| slot.output_path(k, o))
+                .collect();
+            let (root, cache) = (slot.root().to_path_buf(), slot.path("{cache}/"));
+            let committed = slot
+                .prepare(&eval.input_paths)
+                .map_err(render)
+                .and_then(|()| {
+                    let c = RuleContext {
+                        slot: Some(std::cell::RefCell::new(&mut slot)),
+                        ..ctx(root, cache, outputs.clone())
+                    };
+                    rule.run(&c).map_err(|e| render_chain(&*e))?;
+                    commit_outputs(cx, ix, &key, recorded, &outputs)
+                });
+            // Whatever is left in the slot goes; what the rule wrote besides its declared
+            // outputs is reported when it succeeded.
+            let undeclared = slot.clean(&outputs).map_err(render);
+            cx.pool.give(slot);
+            Ok((committed?, undeclared?))
+        }
+    }
+}
+
+/// Checks the outputs a rule left at `produced` (one per declared output), stores them,
+/// records the action and moves them into place.
+fn commit_outputs(
+    cx: &Ctx<'_>,
+    ix: NodeIx,
+    key: &crate::fingerprint::ActionKey,
+    recorded: Option<&LockEntry>,
+    produced: &[PathBuf],
+) -> std::result::Result<ActionEntry, String> {
+    let ws = cx.ws;
+    let node = &ws.graph.nodes[ix];
+    let mut outputs = BTreeMap::new();
+    for (o, produced) in node.outputs.iter().zip(produced) {
+        crate::exec::check_output(produced, o)
+            .map_err(|why| format!("rule `{}` {why}", node.rule))?;
+        fsutil::normalize_modes(produced).map_err(|e| e.render_with_causes())?;
+        let rec = ws
+            .cache
+            .store_output(produced)
+            .map_err(|e| e.render_with_causes())?;
+        check_destination(cx, ix, recorded, o, &rec.digest)?;
         outputs.insert(o.name(), rec);
     }
     let action = ActionEntry { outputs };
     ws.cache
-        .put_action(&material.key(), &action)
-        .map_err(|e| e.render())?;
-    for o in &node.outputs {
+        .put_action(key, &action)
+        .map_err(|e| e.render_with_causes())?;
+    for (o, produced) in node.outputs.iter().zip(produced) {
         let dest = ws.output_path(o);
-        fsutil::rename_into_place(&sandbox.output_path(o), &dest).map_err(|e| e.render())?;
-        hasher.invalidate(&dest);
+        fsutil::rename_into_place(produced, &dest).map_err(|e| e.render_with_causes())?;
+        cx.hasher.invalidate(&dest);
         if !o.dir {
-            hasher.remember(&dest, action.outputs[&o.name()].digest);
+            cx.hasher.remember(&dest, action.outputs[&o.name()].digest);
         }
     }
     Ok(action)

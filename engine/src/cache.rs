@@ -1,9 +1,10 @@
 //! The local cache: a content-addressed store and an action cache, under `cache/`.
 //!
-//! - `cas/ab/abcdef…`: objects named by the blake3 of their bytes. Written atomically, verified
-//!   against their name on every read: a corrupt object is deleted and reported as missing, so
-//!   the caller rebuilds instead of using it. (So cache writes are renamed into place but
-//!   not fsynced: a torn object after a power loss is caught by that check.)
+//! - `cas/ab/abcdef…`: objects named by the blake3 of their bytes: a hard link to the output a
+//!   rule produced where possible (no copy, no new inode), else a copy written atomically.
+//!   Verified against their name on every read: a corrupt object (torn by a power loss, or
+//!   edited in place through the workspace file it is linked to) is deleted and reported as
+//!   missing, so the caller rebuilds instead of using it.
 //! - `ac/<action key>`: what an action produced (output name -> digest, mode, tree).
 //! - `parity gc --max-size` deletes least recently used objects (reads touch the mtime).
 
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::fingerprint::ActionKey;
 use crate::fsutil;
+use crate::graph::Output;
 use crate::hash::{self, Digest, FileDigest, TreeEntry};
 
 /// What an action produced for one output.
@@ -34,6 +36,77 @@ pub struct OutputRecord {
 pub struct ActionEntry {
     /// Output name -> record.
     pub outputs: BTreeMap<String, OutputRecord>,
+}
+
+impl ActionEntry {
+    /// Checks an entry before anything is restored from it, wherever it came from (the local
+    /// action cache, which `actions/cache` may bring from elsewhere, or a remote cache): it names
+    /// exactly `outputs` (`(name, is_dir)`), each with the shape its declaration says (a tree
+    /// for a directory, none for a file); every tree path is a clean relative path (no `..`,
+    /// `.`, empty or absolute part), listed once and in order, never both a file and the
+    /// parent of another (`x.txt` and `x.txt/y`); and a directory's digest is that of its tree.
+    pub fn validate<S: AsRef<str>>(
+        &self,
+        outputs: impl IntoIterator<Item = (S, bool)>,
+    ) -> std::result::Result<(), String> {
+        let mut declared = 0;
+        for (name, dir) in outputs {
+            let name = name.as_ref();
+            declared += 1;
+            let Some(rec) = self.outputs.get(name) else {
+                return Err(format!("it lacks the output `{name}`"));
+            };
+            match (&rec.tree, dir) {
+                (None, false) => {}
+                (Some(tree), true) => check_tree(name, tree, &rec.digest)?,
+                (Some(_), false) => return Err(format!("output `{name}` is a file, not a tree")),
+                (None, true) => return Err(format!("output `{name}` is a directory, not a file")),
+            }
+        }
+        if self.outputs.len() != declared {
+            return Err("it names outputs the node does not declare".into());
+        }
+        Ok(())
+    }
+}
+
+/// Whether `path` is a clean relative `/`-separated path.
+pub fn is_clean_relative(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains(['\\', '\0'])
+        && path.split('/').all(|p| !matches!(p, "" | "." | ".."))
+}
+
+fn check_tree(
+    name: &str,
+    tree: &[TreeEntry],
+    digest: &FileDigest,
+) -> std::result::Result<(), String> {
+    let mut files = std::collections::BTreeSet::new();
+    for e in tree {
+        if !is_clean_relative(&e.path) {
+            return Err(format!("output `{name}` lists a bad path `{}`", e.path));
+        }
+        if !files.insert(e.path.as_str()) {
+            return Err(format!("output `{name}` lists `{}` twice", e.path));
+        }
+    }
+    for path in &files {
+        let mut parent = path.rsplit_once('/').map(|(p, _)| p);
+        while let Some(p) = parent {
+            if files.contains(p) {
+                return Err(format!(
+                    "output `{name}` lists both the file `{p}` and `{path}` inside it"
+                ));
+            }
+            parent = p.rsplit_once('/').map(|(p, _)| p);
+        }
+    }
+    if hash::tree_digest(tree) != *digest {
+        return Err(format!("output `{name}`: the tree digest does not match"));
+    }
+    Ok(())
 }
 
 /// Sizes before and after a garbage collection.
@@ -78,11 +151,22 @@ impl LocalCache {
         self.object_path(d).is_file()
     }
 
-    /// Adds the file at `path`, whose digest is `digest`, to the store (no-op if present).
+    /// Adds the file at `path`, whose digest is `digest`, to the store (no-op if present): a
+    /// hard link to it where the filesystem allows (no copy, and no new inode, which is what
+    /// creating files costs most on some disks), else a copy. An object shared so with a
+    /// workspace file that is later edited in place no longer matches its name: every read
+    /// verifies it, and discards it.
     pub fn put_file(&self, path: &Path, digest: &FileDigest) -> Result<()> {
         let dest = self.object_path(&digest.blake3);
         if dest.is_file() {
             return Ok(());
+        }
+        let dir = fsutil::parent_dir(&dest);
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        match std::fs::hard_link(path, &dest) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+            Err(_) => {}
         }
         let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
         if Digest::of(&bytes) != digest.blake3 {
@@ -105,6 +189,43 @@ impl LocalCache {
             fsutil::write_atomic_unsynced(&dest, bytes)?;
         }
         Ok(digest)
+    }
+
+    /// Streams an object from `r` into the store, never holding it in memory: the bytes go to
+    /// a temp file while they are hashed, and become the object only if they are exactly
+    /// `want` (size and blake3). Reads at most one byte past the size. `false` if they are not.
+    pub fn put_reader(&self, r: &mut dyn Read, want: &FileDigest) -> Result<bool> {
+        let dest = self.object_path(&want.blake3);
+        let dir = fsutil::parent_dir(&dest);
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".parity-tmp-")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io("create a temp file in", dir, e))?;
+        let mut hasher = blake3::Hasher::new();
+        let mut buf = vec![0u8; 64 << 10];
+        let mut len = 0u64;
+        loop {
+            let n = match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io("download", &dest, e)),
+            };
+            len += n as u64;
+            if len > want.size {
+                return Ok(false);
+            }
+            hasher.update(&buf[..n]);
+            tmp.write_all(&buf[..n])
+                .map_err(|e| Error::io("write", tmp.path(), e))?;
+        }
+        if len != want.size || Digest(*hasher.finalize().as_bytes()) != want.blake3 {
+            return Ok(false);
+        }
+        tmp.persist(&dest)
+            .map_err(|e| Error::io("write", &dest, e.error))?;
+        Ok(true)
     }
 
     /// The bytes of an object, verified; `None` if absent or corrupt (a corrupt object is deleted).
@@ -132,6 +253,9 @@ impl LocalCache {
         let Some(bytes) = self.get_bytes(&digest.blake3)? else {
             return Ok(false);
         };
+        if bytes.len() as u64 != digest.size {
+            return Ok(false);
+        }
         let dir = fsutil::parent_dir(dest);
         std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
         let mut tmp = tempfile::Builder::new()
@@ -201,13 +325,20 @@ impl LocalCache {
         fsutil::write_atomic_unsynced(&self.action_path(key), &bytes)
     }
 
-    /// What an action produced, if recorded and every object it names is present. A corrupt
-    /// entry is deleted.
-    pub fn get_action(&self, key: &ActionKey) -> Option<ActionEntry> {
+    /// What an action produced, if recorded, valid for a node declaring `outputs`
+    /// ([`ActionEntry::validate`]) and every object it names is present. An entry that does not
+    /// parse or validate is deleted: it is a miss, and the node runs.
+    pub fn get_action(&self, key: &ActionKey, outputs: &[Output]) -> Option<ActionEntry> {
         let path = self.action_path(key);
         let bytes = std::fs::read(&path).ok()?;
-        let Ok(entry) = serde_json::from_slice::<ActionEntry>(&bytes) else {
-            let _ = std::fs::remove_file(&path);
+        let entry = serde_json::from_slice::<ActionEntry>(&bytes)
+            .ok()
+            .filter(|e| {
+                e.validate(outputs.iter().map(|o| (o.name(), o.dir)))
+                    .is_ok()
+            });
+        let Some(entry) = entry else {
+            self.remove_action(key);
             return None;
         };
         let complete = entry.outputs.values().all(|r| match &r.tree {
@@ -215,6 +346,11 @@ impl LocalCache {
             None => self.has_object(&r.digest.blake3),
         });
         complete.then_some(entry)
+    }
+
+    /// Deletes the entry of `key` (it could not be restored from); a missing one is fine.
+    pub fn remove_action(&self, key: &ActionKey) {
+        let _ = std::fs::remove_file(self.action_path(key));
     }
 
     /// Deletes least recently used objects until the store holds at most `max_size` bytes.
@@ -250,7 +386,16 @@ impl LocalCache {
     }
 }
 
+/// Marks an object used (its mtime orders `gc`), unless it is linked to a workspace file,
+/// whose stat tuple must not change (and which keeps it in use anyway).
 fn touch(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if std::fs::metadata(path).is_ok_and(|m| m.nlink() > 1) {
+            return;
+        }
+    }
     if let Ok(f) = std::fs::File::options().append(true).open(path) {
         let _ = f.set_modified(std::time::SystemTime::now());
     }
@@ -260,7 +405,7 @@ fn set_executable(path: &Path, executable: bool) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = if executable { 0o755 } else { 0o644 };
+        let mode = fsutil::output_mode(executable);
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
             .map_err(|e| Error::io("set permissions of", path, e))?;
     }

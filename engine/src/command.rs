@@ -8,22 +8,27 @@
 //! params = ["version"]
 //! inputs = ["union@{version}", "wrapper.json"]
 //! outputs = ["reports/{version}.txt"]
-//! config = { command = "cat $in > $out", env = ["LANG"] }
+//! timeout = 600                     # seconds (default: an hour); not part of the key
+//! config = { command = "cat $in > $out", env = ["LANG"], path = "/usr/bin:/bin" }
 //! ```
-//! The command runs with `sh -c` in the sandbox's root (the mirror of the pipeline root), so
-//! relative paths work as they do in the pipeline. `$in` is replaced by the present inputs and
-//! `$out` by the outputs, shell-quoted and space-separated, relative to that directory; `$$` is
-//! a literal `$`. Variables named in `env` are passed through and are part of the action key;
-//! the rest of the environment is inherited but not keyed, so a command must not depend on it.
+//! The command runs with `sh -c` in a sandbox ([`crate::sandbox`]) whose working directory
+//! shows the pipeline root: `$in` is replaced by the present inputs, shell-quoted and
+//! space-separated, as declared (`{cache}/x` inputs as `../cache/x`); `$out` by the outputs,
+//! which are written under flat names in the sandbox (`../out/0-x.json`) and moved into place
+//! when the command succeeded; `$$` is a literal `$`.
+//!
+//! Its environment is exactly: `PATH` (`config.path`, default [`DEFAULT_PATH`]), `HOME` and
+//! `TMPDIR` (empty directories inside the sandbox), `SOURCE_DATE_EPOCH` (the artifact's
+//! `epoch`, when it declares one; never parity's own), `PARITY_NODE` (the node id), and the
+//! variables named in `env` with parity's values. All of it is part of the action
+//! key (`PATH` through the config, the epoch and `env` values directly, the rest through the
+//! rule version); no other variable reaches the command.
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::atomic::Ordering;
-use std::time::Duration;
 
-use crate::exec::{Rule, RuleContext, RuleError};
+use crate::exec::{Rule, RuleContext, RuleError, SandboxKind};
 use crate::graph::Node;
+use crate::sandbox::DEFAULT_PATH;
 
 /// The `command` rule.
 #[derive(Debug, Default, Clone, Copy)]
@@ -32,6 +37,19 @@ pub struct CommandRule;
 impl Rule for CommandRule {
     fn name(&self) -> &'static str {
         "command"
+    }
+
+    /// 2: the recipe runs in a sandbox with a fixed environment (was: parity's environment).
+    fn version(&self) -> u32 {
+        2
+    }
+
+    fn passes_epoch(&self) -> bool {
+        true
+    }
+
+    fn sandbox(&self) -> SandboxKind {
+        SandboxKind::Process
     }
 
     fn env(&self, node: &Node) -> Vec<String> {
@@ -57,11 +75,30 @@ impl Rule for CommandRule {
             Some(serde_json::Value::Array(a)) if a.iter().all(|v| v.is_string()) => {}
             Some(_) => return Err("`config.env` must be a list of variable names".into()),
         }
+        for name in self.env(node) {
+            if RESERVED.contains(&name.as_str()) {
+                return Err(format!(
+                    "`config.env` names `{name}`, which the sandbox sets itself{}",
+                    if name == "PATH" {
+                        " (use `config.path`)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        match node.config.get("path") {
+            None => {}
+            Some(serde_json::Value::String(s)) if !s.is_empty() => {}
+            Some(_) => return Err("`config.path` must be a non-empty string (a PATH)".into()),
+        }
         if let Some(obj) = node.config.as_object()
-            && let Some(k) = obj.keys().find(|k| *k != "command" && *k != "env")
+            && let Some(k) = obj
+                .keys()
+                .find(|k| !["command", "env", "path"].contains(&k.as_str()))
         {
             return Err(format!(
-                "unknown key `config.{k}` (expected `command` or `env`)"
+                "unknown key `config.{k}` (expected `command`, `env` or `path`)"
             ));
         }
         Ok(())
@@ -69,77 +106,30 @@ impl Rule for CommandRule {
 
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
         let template = ctx.node.config["command"].as_str().unwrap_or_default();
-        let rel = |name: &str| -> String {
-            let p = ctx.path(name);
-            relative_to(&p, ctx.root())
-        };
-        let ins: Vec<String> = ctx.inputs.iter().map(|n| shell_quote(&rel(n))).collect();
-        let outs: Vec<String> = ctx
-            .node
-            .outputs
-            .iter()
-            .map(|o| shell_quote(&rel(&o.name())))
-            .collect();
+        let root = ctx.root();
+        let rel = |p: &Path| shell_quote(&relative_to(p, root));
+        let ins: Vec<String> = ctx.inputs.iter().map(|n| rel(&ctx.path(n))).collect();
+        let outs: Vec<String> = ctx.outputs().iter().map(|p| rel(p)).collect();
         let script = substitute(template, &ins.join(" "), &outs.join(" "));
-        for out in ctx.outputs() {
-            if let Some(dir) = out.parent() {
-                std::fs::create_dir_all(dir)?;
+        let path = ctx.node.config.get("path").and_then(|v| v.as_str());
+        let mut vars = vec![
+            ("PATH".to_string(), path.unwrap_or(DEFAULT_PATH).to_string()),
+            ("PARITY_NODE".to_string(), ctx.node.id.to_string()),
+        ];
+        if let Some(epoch) = ctx.epoch {
+            vars.push(("SOURCE_DATE_EPOCH".into(), epoch.to_string()));
+        }
+        for (name, value) in &ctx.env {
+            if let Some(v) = value {
+                vars.push((name.clone(), v.clone()));
             }
         }
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(&script)
-            .current_dir(ctx.root())
-            .env("PARITY_NODE", ctx.node.id.as_str())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start `sh`: {e}"))?;
-        let mut stdout = child.stdout.take();
-        let mut stderr = child.stderr.take();
-        let out_reader = std::thread::spawn(move || read_all(stdout.as_mut()));
-        let err_reader = std::thread::spawn(move || read_all(stderr.as_mut()));
-        // Poll (so an interrupted build can stop the child) with a backoff from 50 µs to 5 ms:
-        // most recipes finish in about a millisecond.
-        let mut pause = Duration::from_micros(50);
-        let status = loop {
-            if let Some(status) = child.try_wait()? {
-                break status;
-            }
-            if ctx.cancelled.load(Ordering::Relaxed) {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err("interrupted".into());
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(5));
-        };
-        let _ = out_reader.join();
-        let err_text = err_reader.join().unwrap_or_default();
-        if !status.success() {
-            let code = status
-                .code()
-                .map_or("a signal".to_string(), |c| c.to_string());
-            let mut msg = format!("command exited with {code}: {script}");
-            let tail: Vec<&str> = err_text.lines().rev().take(20).collect();
-            if !tail.is_empty() {
-                msg.push_str("\n--- stderr ---\n");
-                msg.push_str(&tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
-            }
-            return Err(msg.into());
-        }
-        Ok(())
+        ctx.run_shell(&script, &vars)
     }
 }
 
-fn read_all(r: Option<&mut impl Read>) -> String {
-    let mut buf = Vec::new();
-    if let Some(r) = r {
-        let _ = r.read_to_end(&mut buf);
-    }
-    String::from_utf8_lossy(&buf).into_owned()
-}
+/// Variables the sandbox sets itself: `env` may not name them.
+const RESERVED: [&str; 5] = ["PATH", "HOME", "TMPDIR", "SOURCE_DATE_EPOCH", "PARITY_NODE"];
 
 /// `$in` / `$out` / `$$` substitution (`$in` only when not followed by a name character).
 fn substitute(template: &str, ins: &str, outs: &str) -> String {

@@ -124,24 +124,59 @@ impl Error {
     }
 }
 
+impl Error {
+    /// [`Error::render`] followed by the chain of causes, `Caused by:` style: for messages
+    /// that stand alone (a node's failure), so the OS's reason ("No space left on device")
+    /// is never lost.
+    pub fn render_with_causes(&self) -> String {
+        let mut s = self.render();
+        let mut cause = std::error::Error::source(self);
+        if cause.is_some() {
+            s.push_str("\n\nCaused by:");
+        }
+        while let Some(c) = cause {
+            s.push_str(&format!("\n    {c}"));
+            cause = c.source();
+        }
+        s
+    }
+}
+
 /// Renders `message` with the located line and a caret, rustc style.
 pub fn render_located(message: &str, at: &Located, help: Option<&str>) -> String {
     let mut out = message.to_string();
     let file = at.file.display();
     match &at.span {
         Some(span) => {
-            let start = span.start.min(at.text.len());
+            let boundary = |mut i: usize| {
+                i = i.min(at.text.len());
+                while !at.text.is_char_boundary(i) {
+                    i += 1;
+                }
+                i
+            };
+            let start = boundary(span.start);
             let line_start = at.text[..start].rfind('\n').map_or(0, |i| i + 1);
             let line_end = at.text[start..]
                 .find('\n')
                 .map_or(at.text.len(), |i| start + i);
             let line_no = at.text[..line_start].matches('\n').count() + 1;
             let col = at.text[line_start..start].chars().count() + 1;
-            let line = &at.text[line_start..line_end];
-            let width = at.text[start..span.end.clamp(start, line_end)]
+            // A very long line (a 5000-character value) is cut after the caret's start.
+            const SHOWN: usize = 100;
+            let line: String = at.text[line_start..line_end]
+                .chars()
+                .take(col - 1 + SHOWN)
+                .collect();
+            let line = if line.len() < line_end - line_start {
+                format!("{line}...")
+            } else {
+                line
+            };
+            let width = at.text[start..boundary(span.end.clamp(start, line_end))]
                 .chars()
                 .count()
-                .max(1);
+                .clamp(1, SHOWN);
             let gutter = " ".repeat(line_no.to_string().len());
             out.push_str(&format!(
                 "\n{gutter}--> {file}:{line_no}:{col}\n{gutter} |\n"

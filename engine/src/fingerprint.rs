@@ -196,6 +196,10 @@ pub enum DirtyReason {
         recorded: FileDigest,
         /// Digest on disk.
         actual: FileDigest,
+        /// For a directory output: the first file in it that was changed, added or removed,
+        /// when the recorded tree is known (the local action cache has it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
     },
 }
 
@@ -234,12 +238,19 @@ impl fmt::Display for DirtyReason {
                 output,
                 recorded,
                 actual,
-            } => write!(
-                f,
-                "output `{output}` was modified (recorded {}, now {})",
-                recorded.blake3.short(),
-                actual.blake3.short()
-            ),
+                file,
+            } => {
+                write!(
+                    f,
+                    "output `{output}` was modified (recorded {}, now {})",
+                    recorded.blake3.short(),
+                    actual.blake3.short()
+                )?;
+                match file {
+                    Some(file) => write!(f, ": `{file}` differs"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Careful file operations: atomic writes, moving outputs into place, linking inputs.
+//! Careful file operations: atomic writes, moving outputs into place, copying inputs.
 //!
 //! Every write the engine makes goes through [`write_atomic`] or [`rename_into_place`]: a reader
 //! (or a crash) sees the old content or the new one, never half of it.
@@ -121,27 +121,6 @@ pub fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     }
 }
 
-/// Makes `to` show the content of `from` cheaply: a hard link, else a copy. Directories are
-/// recreated and their files linked one by one.
-pub fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(parent_dir(to)).map_err(|e| Error::io("create", parent_dir(to), e))?;
-    if from.is_dir() {
-        std::fs::create_dir_all(to).map_err(|e| Error::io("create", to, e))?;
-        let entries = std::fs::read_dir(from).map_err(|e| Error::io("read", from, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io("read", from, e))?;
-            link_or_copy(&entry.path(), &to.join(entry.file_name()))?;
-        }
-        return Ok(());
-    }
-    if std::fs::hard_link(from, to).is_ok() {
-        return Ok(());
-    }
-    std::fs::copy(from, to)
-        .map(|_| ())
-        .map_err(|e| Error::io("copy", from, e))
-}
-
 /// Removes a file or a directory tree; a missing path is fine.
 pub fn remove_any(path: &Path) -> std::io::Result<()> {
     match std::fs::symlink_metadata(path) {
@@ -149,6 +128,15 @@ pub fn remove_any(path: &Path) -> std::io::Result<()> {
         Ok(_) => std::fs::remove_file(path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// Where the input or output called `name` lives: `{cache}/path` below `cache`, any other
+/// `path` below `root` (the workspace, a sandbox, a slot: each has the two).
+pub fn name_path(root: &Path, cache: &Path, name: &str) -> PathBuf {
+    match name.strip_prefix("{cache}/") {
+        Some(rest) => join_rel(cache, rest),
+        None => join_rel(root, name),
     }
 }
 
@@ -160,4 +148,73 @@ pub fn join_rel(base: &Path, rel: &str) -> PathBuf {
         p.push(part);
     }
     p
+}
+
+/// The first directory on the way from `base` to the `/`-separated relative path `rel` (its
+/// parents, not `rel` itself) that is a symbolic link, if any: writing `rel` would then leave
+/// `base`. Missing directories are fine (they are created as plain ones).
+pub fn symlinked_dir(base: &Path, rel: &str) -> Option<PathBuf> {
+    let mut dir = base.to_path_buf();
+    let mut parts = rel.split('/').filter(|s| !s.is_empty()).peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            break;
+        }
+        dir.push(part);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_symlink() => return Some(dir),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// This process's umask (read once from `/proc/self/status` on Linux; `022` elsewhere or if
+/// unreadable): reading it with `umask(2)` would change it for a moment under other threads.
+pub fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Umask:"))
+                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            })
+            .unwrap_or(0o022)
+    })
+}
+
+/// The mode a file gets in the workspace: what `open(2)` would give it under the umask,
+/// executable if `executable`. Outputs do not keep the private modes of temp files (0600).
+pub fn output_mode(executable: bool) -> u32 {
+    (if executable { 0o777 } else { 0o666 }) & !umask()
+}
+
+/// Gives `path` (a file, or a directory and everything in it) the modes files created by hand
+/// would have under the umask, keeping each file's owner-executable bit.
+pub fn normalize_modes(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for entry in walkdir::WalkDir::new(path) {
+            let entry = entry.map_err(|e| Error::io("read", path, std::io::Error::other(e)))?;
+            let meta = entry
+                .metadata()
+                .map_err(|e| Error::io("read", entry.path(), std::io::Error::other(e)))?;
+            let mode = if meta.is_dir() {
+                output_mode(true)
+            } else {
+                output_mode(meta.permissions().mode() & 0o100 != 0)
+            };
+            if meta.permissions().mode() & 0o7777 != mode {
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))
+                    .map_err(|e| Error::io("set permissions of", entry.path(), e))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }

@@ -123,6 +123,8 @@ pub struct Node {
     pub host: Option<String>,
     /// SOURCE_DATE_EPOCH for this node, if the artifact declares one (`epoch = ...`).
     pub epoch: Option<i64>,
+    /// The deadline of its recipe (`timeout = SECONDS`), if the artifact declares one.
+    pub timeout: Option<std::time::Duration>,
     /// Inputs in declaration order (patterns expanded in node order).
     pub inputs: Vec<Input>,
     /// Outputs in declaration order.
@@ -363,6 +365,52 @@ enum CompiledConfig {
 struct Builder<'p> {
     p: &'p Pipeline,
     artifact_names: HashMap<&'p str, usize>,
+    /// Paths relative to the root that no output may be or lie under (see [`reserved_paths`]).
+    reserved: Vec<(String, &'static str)>,
+}
+
+/// The state files of the workspace of `p` that lie inside its root, relative to it, with what
+/// each is: `pipeline.toml`, `pipeline.lock` and `cache/` are never outputs.
+fn reserved_paths(p: &Pipeline) -> Vec<(String, &'static str)> {
+    let dir = p
+        .file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let stem = p
+        .file
+        .file_stem()
+        .map_or("pipeline".into(), |s| s.to_string_lossy());
+    let root = lexical(&p.root);
+    [
+        (p.file.clone(), "the pipeline file"),
+        (dir.join(format!("{stem}.lock")), "the lock file"),
+        (dir.join("cache"), "the cache directory"),
+    ]
+    .into_iter()
+    .filter_map(|(path, what)| {
+        let path = lexical(&path);
+        let rest = path.strip_prefix(root.as_slice())?;
+        (!rest.is_empty()).then(|| (rest.join("/"), what))
+    })
+    .collect()
+}
+
+/// The components of `path` with `.` dropped and `..` applied, without touching the disk.
+fn lexical(path: &std::path::Path) -> Vec<String> {
+    use std::path::Component;
+    let mut out: Vec<String> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if out.last().is_some_and(|l| l != ".." && l != "/") => {
+                out.pop();
+            }
+            Component::RootDir => out.push("/".into()),
+            c => out.push(c.as_os_str().to_string_lossy().into_owned()),
+        }
+    }
+    out
 }
 
 impl<'p> Builder<'p> {
@@ -625,6 +673,21 @@ impl Builder<'_> {
             } else {
                 OutputKind::Committed
             };
+            if kind == OutputKind::Committed
+                && let Some((r, what)) = self.reserved.iter().find(|(r, _)| {
+                    path == *r
+                        || path
+                            .strip_prefix(r.as_str())
+                            .is_some_and(|x| x.starts_with('/'))
+                })
+            {
+                let msg = format!("output `{path}` of `{id}` is {what} (`{r}`)");
+                return Err(self.p.error(
+                    msg,
+                    t.span.clone(),
+                    Some("parity's own files are never outputs of a node".into()),
+                ));
+            }
             outputs.push(Output { path, kind, dir });
         }
         Ok(Node {
@@ -641,6 +704,7 @@ impl Builder<'_> {
                 CompiledConfig::PerNode(t) => std::sync::Arc::new(t.render(vals)),
             },
             host: c.host.as_ref().map(|t| t.render(vals)),
+            timeout: self.p.artifacts[ai].timeout.as_ref().map(|t| t.value),
             inputs: Vec::new(),
             outputs,
             artifact: ai,
@@ -797,6 +861,7 @@ impl Graph {
         let values = p.resolve_params(&mut files)?;
         let b = Builder {
             p,
+            reserved: reserved_paths(p),
             artifact_names: p
                 .artifacts
                 .iter()

@@ -26,11 +26,38 @@ impl Digest {
     pub fn to_hex(&self) -> String {
         blake3::Hash::from_bytes(self.0).to_hex().to_string()
     }
-    /// Parses 64 hex digits.
+    /// Parses 64 hex digits (either case). A lock holds hundreds of thousands of them: a
+    /// table lookup per digit, nothing allocated.
     pub fn from_hex(s: &str) -> Option<Digest> {
-        blake3::Hash::from_hex(s)
-            .ok()
-            .map(|h| Digest(*h.as_bytes()))
+        const fn table() -> [u8; 256] {
+            let mut t = [0xff; 256];
+            let mut i = 0;
+            while i < 10 {
+                t[b'0' as usize + i] = i as u8;
+                i += 1;
+            }
+            let mut i = 0;
+            while i < 6 {
+                t[b'a' as usize + i] = 10 + i as u8;
+                t[b'A' as usize + i] = 10 + i as u8;
+                i += 1;
+            }
+            t
+        }
+        const HEX: [u8; 256] = table();
+        let bytes = s.as_bytes();
+        if bytes.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+            let (hi, lo) = (HEX[pair[0] as usize], HEX[pair[1] as usize]);
+            if (hi | lo) & 0xf0 != 0 {
+                return None;
+            }
+            *o = hi << 4 | lo;
+        }
+        Some(Digest(out))
     }
     /// The first 12 hex digits, for messages.
     pub fn short(&self) -> String {
@@ -597,6 +624,16 @@ fn poisoned<T>(_: T) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_round_trips_and_rejects_what_is_not_64_hex_digits() {
+        let d = Digest::of(b"x");
+        assert_eq!(Digest::from_hex(&d.to_hex()), Some(d));
+        assert_eq!(Digest::from_hex(&d.to_hex().to_uppercase()), Some(d));
+        for bad in ["", "ab", &"g".repeat(64), &"0".repeat(63), &"0".repeat(65)] {
+            assert_eq!(Digest::from_hex(bad), None, "{bad}");
+        }
+    }
 
     /// A workspace with one file hashed once, its files old enough not to be racy, and the
     /// stat cache saved.

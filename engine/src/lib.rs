@@ -14,7 +14,10 @@
 //! - [`remote`]      the remote HTTP cache client (Bazel's `cas/` + `ac/` layout).
 //! - [`exec`]        the rule trait and registry, and the sandbox a rule runs in.
 //! - [`workspace`]   a loaded workspace; evaluation of a node against its record; `status`.
+//! - [`ops`]         `build` and `status` whole: the build lock (`cache/lock`), the no-op memo.
 //! - [`build`]       the scheduler (rayon), the real and dry-run executors, build events.
+//! - [`sandbox`]     where `command` recipes run (`cache/tmp/w*`): Landlock or copies, env,
+//!   deadline, process group, captured output.
 //! - [`command`]     the generic `command` rule (a shell recipe), registered by the binary.
 //! - [`fsutil`]      atomic writes and other careful file operations used everywhere.
 #![deny(missing_docs)]
@@ -29,9 +32,25 @@ pub mod fsutil;
 pub mod graph;
 pub mod hash;
 pub mod memo;
+pub mod ops;
 pub mod pipeline;
 pub mod remote;
+pub mod sandbox;
 pub mod state;
 pub mod workspace;
 
 pub use error::{Error, Result};
+
+/// Work items below which the engine stays on one thread: starting threads and handing work
+/// between them costs more than it saves on small graphs, and much more on a loaded machine,
+/// where every hand-off waits for a time slice.
+pub const PARALLEL_MIN: usize = 4096;
+
+/// `pipeline.lock` sizes (bytes) below which the state is read on the calling thread.
+pub(crate) const PARALLEL_MIN_BYTES: u64 = 1 << 20;
+
+/// Whether the state of the workspace whose lock is `lock_path` is large enough to be read on
+/// a second thread while the graph is expanded.
+pub fn state_is_large(lock_path: &std::path::Path) -> bool {
+    std::fs::metadata(lock_path).is_ok_and(|m| m.len() >= PARALLEL_MIN_BYTES)
+}

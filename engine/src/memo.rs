@@ -170,10 +170,13 @@ pub fn load(
         };
         files.push((path, stat));
     }
-    let changed = files
-        .par_iter()
-        .with_min_len(4096)
-        .find_any(|(path, want)| current_stat(&dir.join(path)) != Ok(*want));
+    let differs =
+        |(path, want): &(&str, Option<StatKey>)| current_stat(&dir.join(path)) != Ok(*want);
+    let changed = if files.len() >= crate::PARALLEL_MIN {
+        files.par_iter().with_min_len(4096).find_any(|f| differs(f))
+    } else {
+        files.iter().find(|f| differs(f))
+    };
     if let Some((path, _)) = changed {
         return Err(format!("`{path}` changed"));
     }
@@ -325,11 +328,16 @@ fn encode(
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos() as i128);
     let paths: Vec<PathBuf> = paths.into_iter().collect();
-    let stats: Vec<std::result::Result<Option<StatKey>, ()>> = paths
-        .par_iter()
-        .with_min_len(4096)
-        .map(|p| current_stat(p))
-        .collect();
+    let stats: Vec<std::result::Result<Option<StatKey>, ()>> = if paths.len() >= crate::PARALLEL_MIN
+    {
+        paths
+            .par_iter()
+            .with_min_len(4096)
+            .map(|p| current_stat(p))
+            .collect()
+    } else {
+        paths.iter().map(|p| current_stat(p)).collect()
+    };
 
     let mut out = Vec::with_capacity(64 * (paths.len() + n));
     out.extend_from_slice(MAGIC);

@@ -19,8 +19,8 @@ type TomlValue<'i> = toml::Spanned<DeValue<'i>>;
 type TomlKey<'i> = toml::Spanned<Cow<'i, str>>;
 
 /// The keys an `[artifact.x]` table may have.
-pub const ARTIFACT_KEYS: [&str; 7] = [
-    "rule", "params", "host", "epoch", "inputs", "outputs", "config",
+pub const ARTIFACT_KEYS: [&str; 8] = [
+    "rule", "params", "host", "epoch", "timeout", "inputs", "outputs", "config",
 ];
 const TOP_KEYS: [&str; 3] = ["pipeline", "params", "artifact"];
 
@@ -133,6 +133,8 @@ pub struct Artifact {
     pub host: Option<Spanned<String>>,
     /// `epoch = ...`.
     pub epoch: Option<Epoch>,
+    /// `timeout = SECONDS`: the deadline of each of its recipes (not part of any key).
+    pub timeout: Option<Spanned<std::time::Duration>>,
     /// `inputs = [...]` (templates).
     pub inputs: Vec<Spanned<String>>,
     /// `outputs = [...]` (templates).
@@ -144,8 +146,42 @@ pub struct Artifact {
 impl Pipeline {
     /// Reads and parses `path`.
     pub fn load(path: &Path) -> Result<Pipeline> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                // The lossy text has the same bytes up to `at`: the caret lands there.
+                let p = Pipeline::parse(path, "").unwrap_or_else(|_| Pipeline::empty(path));
+                return Err(Pipeline { text, ..p }.error(
+                    format!("`{}` is not UTF-8 text", path.display()),
+                    at..at + 1,
+                    Some("pipeline.toml must be UTF-8 (as TOML requires)".into()),
+                ));
+            }
+        };
         Pipeline::parse(path, &text)
+    }
+
+    /// The error for a pipeline that declares no artifact (nothing to build: a `build` would
+    /// empty `pipeline.lock`).
+    pub fn no_artifact_error(&self) -> Error {
+        self.error(
+            format!("`{}` declares no artifact", self.file.display()),
+            0..self.text.len().min(1),
+            Some("declare at least one `[artifact.NAME]` table with a `rule` and `outputs`".into()),
+        )
+    }
+
+    fn empty(file: &Path) -> Pipeline {
+        Pipeline {
+            file: file.to_path_buf(),
+            text: String::new(),
+            root: PathBuf::new(),
+            params: Vec::new(),
+            artifacts: Vec::new(),
+        }
     }
 
     /// Parses the text of `file` (only its shape: see the module docs).
@@ -349,6 +385,7 @@ impl Pipeline {
             params: Vec::new(),
             host: None,
             epoch: None,
+            timeout: None,
             inputs: Vec::new(),
             outputs: Vec::new(),
             config: None,
@@ -359,6 +396,7 @@ impl Pipeline {
                 "params" => a.params = self.string_list(v, "`params`")?,
                 "host" => a.host = Some(self.string(v, "`host`")?),
                 "epoch" => a.epoch = Some(self.epoch(v)?),
+                "timeout" => a.timeout = Some(self.timeout(v)?),
                 "inputs" => a.inputs = self.string_list(v, "`inputs`")?,
                 "outputs" => a.outputs = self.string_list(v, "`outputs`")?,
                 "config" => {
@@ -381,6 +419,27 @@ impl Pipeline {
             return Err(self.error(format!("`{what}` declares no `outputs`"), span, None));
         }
         Ok(a)
+    }
+
+    fn timeout(&self, v: &TomlValue) -> Result<Spanned<std::time::Duration>> {
+        let secs = match v.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+                .ok()
+                .map(|n| n as f64),
+            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+            _ => None,
+        };
+        match secs {
+            Some(s) if s.is_finite() && s > 0.0 && s <= 1e9 => Ok(Spanned {
+                value: std::time::Duration::from_secs_f64(s),
+                span: v.span(),
+            }),
+            _ => Err(self.error(
+                "`timeout` must be a positive number of seconds",
+                v.span(),
+                Some("for example `timeout = 600` (ten minutes)".into()),
+            )),
+        }
     }
 
     fn epoch(&self, v: &TomlValue) -> Result<Epoch> {
@@ -477,6 +536,10 @@ impl Pipeline {
             .collect()
     }
 }
+
+/// The longest param value, in bytes: values become path components (file names), which most
+/// filesystems cap at 255 bytes; a longer one would fail only when a rule writes it.
+pub const MAX_VALUE_LEN: usize = 255;
 
 /// Characters a param value or artifact name may not contain (nor whitespace).
 pub const INVALID_NAME_CHARS: [char; 6] = ['/', '@', '*', '?', '{', '}'];
@@ -634,8 +697,14 @@ impl Pipeline {
         let mut seen = std::collections::HashSet::new();
         for (value, span) in &values {
             if let Some(problem) = value_problem(value) {
+                let shown: String = value.chars().take(40).collect();
+                let shown = if shown.len() < value.len() {
+                    format!("{shown}...")
+                } else {
+                    shown
+                };
                 let msg = format!(
-                    "param `{name}` has an invalid value `{value}` (from {source}): {problem}"
+                    "param `{name}` has an invalid value `{shown}` (from {source}): {problem}"
                 );
                 return Err(self.error(msg, span.clone(), None));
             }
@@ -652,6 +721,12 @@ impl Pipeline {
 fn value_problem(value: &str) -> Option<String> {
     if value.is_empty() {
         return Some("it is empty".into());
+    }
+    if value.len() > MAX_VALUE_LEN {
+        return Some(format!(
+            "it is {} bytes long; values become file names, which hold at most {MAX_VALUE_LEN}",
+            value.len()
+        ));
     }
     let c = value
         .chars()

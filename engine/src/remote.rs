@@ -40,7 +40,7 @@ use crate::cache::{ActionEntry, LocalCache, OutputRecord};
 use crate::error::{Error, Result};
 use crate::fingerprint::ActionKey;
 use crate::fsutil;
-use crate::hash::{self, Digest, FileDigest, TreeEntry};
+use crate::hash::{Digest, FileDigest, TreeEntry};
 
 /// How to reach the remote cache.
 #[derive(Clone, Debug)]
@@ -176,37 +176,28 @@ impl RemoteEntry {
         ActionEntry { outputs }
     }
 
-    /// Checks what serde cannot: version, digests of the right form, a directory's digest equal
-    /// to that of its listed files, no path escaping its directory.
+    /// Checks what serde cannot: the version, sha256 digests of the right form, the shape of
+    /// each output; then what every action entry must satisfy, local or remote
+    /// ([`ActionEntry::validate`]: clean, unique, non-overlapping tree paths, tree digests).
     fn validate(&self) -> std::result::Result<(), String> {
         if self.parity_ac != 1 {
             return Err(format!("unsupported entry version {}", self.parity_ac));
         }
         for (name, o) in &self.outputs {
-            match (o.kind, &o.sha256, &o.tree) {
-                (OutputShape::File, Some(sha), None) if is_sha256(sha) => {}
-                (OutputShape::Dir, None, Some(tree)) => {
-                    for f in tree {
-                        let bad_path = f.path.is_empty()
-                            || f.path.starts_with('/')
-                            || f.path
-                                .split('/')
-                                .any(|p| p.is_empty() || p == "." || p == "..");
-                        if bad_path || !is_sha256(&f.sha256) {
-                            return Err(format!("output `{name}` lists a bad file `{}`", f.path));
-                        }
-                    }
-                    let action = self.to_action();
-                    let entries = action.outputs[name].tree.as_deref().unwrap_or_default();
-                    let want = hash::tree_digest(entries);
-                    if want.blake3 != o.blake3 || want.size != o.size {
-                        return Err(format!("output `{name}`: tree digest does not match"));
-                    }
-                }
-                _ => return Err(format!("output `{name}` has the wrong shape")),
+            let shaped = match (o.kind, &o.sha256, &o.tree) {
+                (OutputShape::File, Some(sha), None) => is_sha256(sha),
+                (OutputShape::Dir, None, Some(tree)) => tree.iter().all(|f| is_sha256(&f.sha256)),
+                _ => false,
+            };
+            if !shaped {
+                return Err(format!("output `{name}` has the wrong shape"));
             }
         }
-        Ok(())
+        self.to_action().validate(
+            self.outputs
+                .iter()
+                .map(|(name, o)| (name, o.kind == OutputShape::Dir)),
+        )
     }
 
     fn objects(&self, names: &dyn Fn(&str) -> bool) -> Vec<ObjectRef<'_>> {
@@ -289,10 +280,17 @@ struct Failure(String);
 /// not an entry.
 pub const MAX_ENTRY: u64 = 32 << 20;
 
+/// The largest object downloaded, whatever an entry claims (objects are streamed to disk, so
+/// this bounds the disk a hostile entry can fill, not memory).
+pub const MAX_OBJECT: u64 = 1 << 30;
+
+/// A body to read: an HTTP response, or a file of the directory backend.
+type Body = Box<dyn std::io::Read + Send>;
+
 /// What a `GET` found.
-enum Got {
-    /// The body, within the limit.
-    Body(Vec<u8>),
+enum Got<T = Vec<u8>> {
+    /// The body (or the response to read it from), within the limit.
+    Body(T),
     /// 404.
     NotFound,
     /// More bytes than the limit (announced or sent): not what was asked for.
@@ -436,19 +434,13 @@ impl RemoteCache {
             .map_err(|e| Failure(format!("bad path `{path}`: {e}")))
     }
 
-    /// `GET path`: the body, read up to `limit` bytes and refused past them (a flood from a
-    /// broken or hostile server never sits in memory).
-    fn get(&self, path: &str, limit: u64) -> std::result::Result<Got, Failure> {
+    /// `GET path`: the body to read, of a 200 whose `Content-Length` (if any) is within
+    /// `limit` (or of a file within it).
+    fn get_response(&self, path: &str, limit: u64) -> std::result::Result<Got<Body>, Failure> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let client = match &self.backend {
             Backend::Http(client) => client,
-            Backend::Dir(dir) => {
-                let got = dir_get(dir, path, limit)?;
-                if let Got::Body(b) = &got {
-                    self.down.fetch_add(b.len() as u64, Ordering::Relaxed);
-                }
-                return Ok(got);
-            }
+            Backend::Dir(dir) => return dir_open(dir, path, limit),
         };
         let resp = client
             .get(self.url_of(path)?)
@@ -456,25 +448,29 @@ impl RemoteCache {
             .map_err(|e| request_failure("GET", path, e))?;
         match resp.status().as_u16() {
             200 if resp.content_length().is_some_and(|n| n > limit) => Ok(Got::OverLimit),
-            200 => {
-                let mut body = Vec::new();
-                let read = std::io::Read::take(resp, limit + 1).read_to_end(&mut body);
-                self.down.fetch_add(body.len() as u64, Ordering::Relaxed);
-                read.map_err(|e| {
-                    let why = Some(deepest(&e))
-                        .filter(|w| !w.is_empty())
-                        .unwrap_or_else(|| e.kind().to_string());
-                    Failure(format!("GET {path} failed reading the body ({why})"))
-                })?;
-                Ok(if body.len() as u64 > limit {
-                    Got::OverLimit
-                } else {
-                    Got::Body(body)
-                })
-            }
+            200 => Ok(Got::Body(Box::new(resp))),
             404 => Ok(Got::NotFound),
             s => Err(Failure(format!("GET {path} answered HTTP {s}"))),
         }
+    }
+
+    /// `GET path`: the body, read up to `limit` bytes and refused past them (a flood from a
+    /// broken or hostile server never sits in memory).
+    fn get(&self, path: &str, limit: u64) -> std::result::Result<Got, Failure> {
+        let resp = match self.get_response(path, limit)? {
+            Got::Body(resp) => resp,
+            Got::NotFound => return Ok(Got::NotFound),
+            Got::OverLimit => return Ok(Got::OverLimit),
+        };
+        let mut body = Vec::new();
+        let read = std::io::Read::take(resp, limit + 1).read_to_end(&mut body);
+        self.down.fetch_add(body.len() as u64, Ordering::Relaxed);
+        read.map_err(|e| body_failure(path, &e))?;
+        Ok(if body.len() as u64 > limit {
+            Got::OverLimit
+        } else {
+            Got::Body(body)
+        })
     }
 
     /// `HEAD path`: the Content-Length when present, `None` on 404.
@@ -585,8 +581,15 @@ impl RemoteCache {
                 return Ok(false);
             }
             let path = format!("cas/{}", obj.sha256);
-            let bytes = match self.get(&path, obj.size) {
-                Ok(Got::Body(b)) => Some(b),
+            if obj.size > MAX_OBJECT {
+                self.corrupt(format!(
+                    "{path} is listed at {} bytes, over the limit of {MAX_OBJECT}",
+                    obj.size
+                ));
+                return Ok(false);
+            }
+            let resp = match self.get_response(&path, obj.size) {
+                Ok(Got::Body(resp)) => Some(resp),
                 Ok(Got::NotFound) => return Ok(false),
                 Ok(Got::OverLimit) => None,
                 Err(f) => {
@@ -594,19 +597,41 @@ impl RemoteCache {
                     return Ok(false);
                 }
             };
-            let verified = bytes.as_ref().is_some_and(|bytes| {
-                bytes.len() as u64 == obj.size
-                    && sha256_hex(bytes) == obj.sha256
-                    && Digest::of(bytes) == obj.blake3
+            // Streamed to disk while both digests are computed: never held in memory.
+            let stored = resp.map(|resp| {
+                let mut body = HashingReader {
+                    inner: std::io::Read::take(resp, obj.size + 1),
+                    sha: sha2::Sha256::new(),
+                    len: 0,
+                    failed: None,
+                };
+                let want = FileDigest {
+                    blake3: obj.blake3,
+                    size: obj.size,
+                };
+                let stored = local.put_reader(&mut body, &want);
+                self.down.fetch_add(body.len, Ordering::Relaxed);
+                (stored, body)
             });
-            let Some(bytes) = bytes.filter(|_| verified) else {
+            let verified = match stored {
+                None => false,
+                Some((_, body)) if body.failed.is_some() => {
+                    let e = body.failed.unwrap_or_else(|| std::io::Error::other("?"));
+                    self.fail(body_failure(&path, &e))?;
+                    return Ok(false);
+                }
+                Some((Err(_), _)) => return Ok(false),
+                Some((Ok(stored), body)) => {
+                    let sha = body.sha.finalize();
+                    let sha: String = sha.iter().map(|b| format!("{b:02x}")).collect();
+                    stored && sha == obj.sha256
+                }
+            };
+            if !verified {
                 if let Ok(mut bad) = self.bad.lock() {
                     bad.insert(obj.sha256.to_string());
                 }
                 self.corrupt(format!("{path} does not match its digest"));
-                return Ok(false);
-            };
-            if local.put_bytes(&bytes).is_err() {
                 return Ok(false);
             }
         }
@@ -727,22 +752,20 @@ impl RemoteCache {
     }
 }
 
-/// `GET` from a directory backend: the file `dir/path`, read up to `limit` bytes.
-fn dir_get(dir: &Path, path: &str, limit: u64) -> std::result::Result<Got, Failure> {
+/// `GET` from a directory backend: the file `dir/path`, to be read (never more than `limit`
+/// bytes are taken from it).
+fn dir_open(dir: &Path, path: &str, limit: u64) -> std::result::Result<Got<Body>, Failure> {
     let file = match std::fs::File::open(fsutil::join_rel(dir, path)) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Got::NotFound),
         Err(e) => return Err(Failure(format!("reading {path} failed ({e})"))),
     };
-    let mut body = Vec::new();
-    std::io::Read::take(file, limit + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| Failure(format!("reading {path} failed ({e})")))?;
-    Ok(if body.len() as u64 > limit {
-        Got::OverLimit
-    } else {
-        Got::Body(body)
-    })
+    match file.metadata() {
+        Ok(m) if !m.is_file() => Err(Failure(format!("{path} is not a file"))),
+        Ok(m) if m.len() > limit => Ok(Got::OverLimit),
+        Ok(_) => Ok(Got::Body(Box::new(file))),
+        Err(e) => Err(Failure(format!("stat of {path} failed ({e})"))),
+    }
 }
 
 /// `HEAD` on a directory backend: the size of the file `dir/path`, `None` when absent.
@@ -761,6 +784,41 @@ fn dir_put(dir: &Path, path: &str, body: &[u8]) -> std::result::Result<(), Failu
         let cause = std::error::Error::source(&e).map_or(String::new(), |c| format!(": {c}"));
         Failure(format!("writing {path} failed ({e}{cause})"))
     })
+}
+
+/// A body being read: its sha256 and length so far, and the read error that ended it, if any
+/// (a transport failure, as opposed to bytes that do not verify).
+struct HashingReader<R> {
+    inner: R,
+    sha: sha2::Sha256,
+    len: u64,
+    failed: Option<std::io::Error>,
+}
+
+impl<R: std::io::Read> std::io::Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.sha.update(&buf[..n]);
+                self.len += n as u64;
+                Ok(n)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                let kind = e.kind();
+                self.failed = Some(e);
+                Err(std::io::Error::from(kind))
+            }
+        }
+    }
+}
+
+/// Words a failure while reading a body.
+fn body_failure(path: &str, e: &std::io::Error) -> Failure {
+    let why = Some(deepest(e))
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| e.kind().to_string());
+    Failure(format!("GET {path} failed reading the body ({why})"))
 }
 
 /// At most 5 redirects, never from https to anything else: action entries are trusted by
@@ -835,6 +893,7 @@ pub fn redact_text(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash;
 
     #[test]
     fn credentials_never_show() {
@@ -889,15 +948,19 @@ mod tests {
         );
     }
 
-    #[test]
-    fn entries_with_a_wrong_tree_digest_or_escaping_path_are_rejected() {
-        let file = |path: &str| RemoteFile {
+    /// A one-byte file `x` at `path` of a directory output.
+    fn file(path: &str) -> RemoteFile {
+        RemoteFile {
             path: path.into(),
             blake3: Digest::of(b"x"),
             sha256: sha256_hex(b"x"),
             size: 1,
             executable: false,
-        };
+        }
+    }
+
+    #[test]
+    fn entries_with_a_wrong_tree_digest_or_escaping_path_are_rejected() {
         let entries = vec![TreeEntry {
             path: "a.txt".into(),
             digest: FileDigest {
@@ -924,5 +987,38 @@ mod tests {
         assert_eq!(entry("a.txt", good.blake3).validate(), Ok(()));
         assert!(entry("a.txt", Digest([0; 32])).validate().is_err());
         assert!(entry("../a.txt", good.blake3).validate().is_err());
+    }
+
+    #[test]
+    fn an_entry_listing_a_file_and_a_path_inside_it_is_rejected() {
+        let tree = vec![file("x.txt"), file("x.txt/y")];
+        let action_tree: Vec<TreeEntry> = tree
+            .iter()
+            .map(|f| TreeEntry {
+                path: f.path.clone(),
+                digest: FileDigest {
+                    blake3: f.blake3,
+                    size: f.size,
+                },
+                executable: false,
+            })
+            .collect();
+        let digest = hash::tree_digest(&action_tree);
+        let entry = RemoteEntry {
+            parity_ac: 1,
+            outputs: BTreeMap::from([(
+                "d".to_string(),
+                RemoteOutput {
+                    kind: OutputShape::Dir,
+                    blake3: digest.blake3,
+                    sha256: None,
+                    size: digest.size,
+                    executable: false,
+                    tree: Some(tree),
+                },
+            )]),
+        };
+        let err = entry.validate().unwrap_err();
+        assert!(err.contains("both the file `x.txt` and `x.txt/y`"), "{err}");
     }
 }

@@ -40,6 +40,9 @@ pub struct LockEntry {
 pub struct Lock {
     /// Node id -> entry.
     pub nodes: BTreeMap<String, LockEntry>,
+    /// Entries read without being parsed ([`Lock::read_some`]): their JSON, verbatim, written
+    /// back as they were unless [`Lock::nodes`] holds the same id.
+    unparsed: BTreeMap<String, Box<str>>,
 }
 
 const LOCK_VERSION: u64 = 1;
@@ -55,13 +58,20 @@ struct LockDoc {
 impl Lock {
     /// Reads `pipeline.lock`; a missing file is an empty lock.
     pub fn read(path: &Path) -> Result<Lock> {
+        Lock::read_some(path, &|_| true)
+    }
+
+    /// [`Lock::read`], parsing only the entries of the nodes `wanted` says: a build of a few
+    /// targets of a large graph reads a few entries, and keeps the other lines as they are
+    /// (they are written back verbatim). A lock laid out otherwise is parsed whole.
+    pub fn read_some(path: &Path, wanted: &(dyn Fn(&str) -> bool + Sync)) -> Result<Lock> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lock::default()),
             Err(e) => return Err(Error::io("read", path, e)),
         };
-        if let Some(nodes) = parse_lines(&text) {
-            return Ok(Lock { nodes });
+        if let Some(lock) = parse_lines(&text, wanted) {
+            return Ok(lock);
         }
         let doc: LockDoc = serde_json::from_str(&text).map_err(|e| Error::Corrupt {
             path: path.to_path_buf(),
@@ -76,19 +86,42 @@ impl Lock {
                 ),
             });
         }
-        Ok(Lock { nodes: doc.nodes })
+        Ok(Lock {
+            nodes: doc.nodes,
+            unparsed: BTreeMap::new(),
+        })
+    }
+
+    /// Drops the entries (parsed or not) of ids `keep` rejects; whether any was dropped.
+    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) -> bool {
+        let before = self.nodes.len() + self.unparsed.len();
+        self.nodes.retain(|id, _| keep(id));
+        self.unparsed.retain(|id, _| keep(id));
+        self.nodes.len() + self.unparsed.len() != before
     }
 
     /// The lock's bytes: a JSON document with one node per line, sorted by node id.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = format!("{{\n  \"version\": {LOCK_VERSION},\n  \"nodes\": {{");
         let mut first = true;
-        for (id, entry) in &self.nodes {
+        // Both maps are sorted: merge them, a parsed entry replacing its unparsed line.
+        let raw = self
+            .unparsed
+            .iter()
+            .filter(|(id, _)| !self.nodes.contains_key(*id))
+            .map(|(id, json)| (id, std::borrow::Cow::Borrowed(&**json)));
+        let parsed = self.nodes.iter().map(|(id, e)| {
+            let json = serde_json::to_string(e).unwrap_or_default();
+            (id, std::borrow::Cow::Owned(json))
+        });
+        let mut all: Vec<(&String, std::borrow::Cow<'_, str>)> = raw.chain(parsed).collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        for (id, entry) in all {
             out.push_str(if first { "\n    " } else { ",\n    " });
             first = false;
             out.push_str(&serde_json::to_string(id).unwrap_or_default());
             out.push_str(": ");
-            out.push_str(&serde_json::to_string(entry).unwrap_or_default());
+            out.push_str(&entry);
         }
         out.push_str(if first { "}\n}\n" } else { "\n  }\n}\n" });
         out.into_bytes()
@@ -105,48 +138,84 @@ impl Lock {
     }
 }
 
+/// One line of the lock: parsed, or kept as it is.
+enum Line {
+    Parsed(String, LockEntry),
+    Raw(String, Box<str>),
+}
+
+impl Line {
+    fn id(&self) -> &str {
+        match self {
+            Line::Parsed(id, _) | Line::Raw(id, _) => id,
+        }
+    }
+}
+
 /// The fast path of [`Lock::read`]: a lock laid out exactly as [`Lock::to_bytes`] writes it
-/// (one node per line) is parsed line by line, in parallel. `None` for anything else, which
-/// then takes the strict whole-document parse (and its precise error, if it is not valid).
-fn parse_lines(text: &str) -> Option<BTreeMap<String, LockEntry>> {
+/// (one node per line) is parsed line by line (in parallel when large), the entries `wanted`
+/// rejects kept unparsed. `None` for anything else, which then takes the strict
+/// whole-document parse (and its precise error, if it is not valid).
+fn parse_lines(text: &str, wanted: &(dyn Fn(&str) -> bool + Sync)) -> Option<Lock> {
     use rayon::prelude::*;
     let head = format!("{{\n  \"version\": {LOCK_VERSION},\n  \"nodes\": {{");
     let body = text.strip_prefix(head.as_str())?;
     if body == "}\n}\n" {
-        return Some(BTreeMap::new());
+        return Some(Lock::default());
     }
     let body = body.strip_prefix('\n')?.strip_suffix("\n  }\n}\n")?;
     let lines: Vec<&str> = body.split('\n').collect();
     let last = lines.len() - 1;
-    let entries: Option<Vec<(String, LockEntry)>> = lines
-        .par_iter()
-        .with_min_len(256)
-        .enumerate()
-        .map(|(i, line)| {
-            let line = line.strip_prefix("    ")?;
-            let line = if i == last {
-                line
-            } else {
-                line.strip_suffix(',')?
-            };
-            parse_line(line)
-        })
-        .collect();
+    let one = |(i, line): (usize, &&str)| {
+        let line = line.strip_prefix("    ")?;
+        let line = if i == last {
+            line
+        } else {
+            line.strip_suffix(',')?
+        };
+        parse_line(line, wanted)
+    };
+    let entries: Option<Vec<Line>> = if lines.len() >= crate::PARALLEL_MIN {
+        lines
+            .par_iter()
+            .with_min_len(256)
+            .enumerate()
+            .map(one)
+            .collect()
+    } else {
+        lines.iter().enumerate().map(one).collect()
+    };
     let entries = entries?;
     // Sorted and unique, as written: otherwise let the strict parse decide.
-    if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+    if !entries.windows(2).all(|w| w[0].id() < w[1].id()) {
         return None;
     }
-    Some(entries.into_iter().collect())
+    let mut lock = Lock::default();
+    for line in entries {
+        match line {
+            Line::Parsed(id, entry) => {
+                lock.nodes.insert(id, entry);
+            }
+            Line::Raw(id, json) => {
+                lock.unparsed.insert(id, json);
+            }
+        }
+    }
+    Some(lock)
 }
 
-/// `"id": {entry}`.
-fn parse_line(line: &str) -> Option<(String, LockEntry)> {
+/// `"id": {entry}`, its entry parsed if `wanted`.
+fn parse_line(line: &str, wanted: &(dyn Fn(&str) -> bool + Sync)) -> Option<Line> {
     let mut ids = serde_json::Deserializer::from_str(line).into_iter::<String>();
     let id = ids.next()?.ok()?;
     let rest = line[ids.byte_offset()..].strip_prefix(": ")?;
+    if !wanted(&id) {
+        // Kept verbatim; still an object, so a garbled line takes the strict parse.
+        let object = rest.starts_with('{') && rest.ends_with('}');
+        return object.then(|| Line::Raw(id, rest.into()));
+    }
     let entry = serde_json::from_str(rest).ok()?;
-    Some((id, entry))
+    Some(Line::Parsed(id, entry))
 }
 
 /// One journal line.
@@ -206,17 +275,19 @@ impl Journal {
             .map_err(|e| Error::io("sync", &self.path, e))
     }
 
-    /// The entries of a journal left by an earlier build, in order (later lines win). A torn
-    /// last line (the process died mid-write) is ignored.
+    /// The entries of a journal left by an earlier build, in order (later lines win). A line
+    /// that does not parse (torn by a crash mid-write, or garbage, even bytes that are not
+    /// UTF-8) is ignored: the journal only ever adds completed nodes, and its nodes are checked
+    /// against their outputs on disk before they are trusted.
     pub fn replay(path: &Path) -> Result<Vec<(String, LockEntry)>> {
-        let text = match std::fs::read_to_string(path) {
+        let bytes = match std::fs::read(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(Error::io("read", path, e)),
         };
-        Ok(text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<JournalLine>(l).ok())
+        Ok(bytes
+            .split(|&b| b == b'\n')
+            .filter_map(|l| serde_json::from_slice::<JournalLine>(l).ok())
             .map(|l| (l.id, l.entry))
             .collect())
     }
@@ -280,7 +351,7 @@ mod tests {
         let p = dir.path().join("pipeline.lock");
         let v: serde_json::Value = serde_json::from_slice(&lock.to_bytes()).unwrap();
         std::fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
-        assert!(parse_lines(&std::fs::read_to_string(&p).unwrap()).is_none());
+        assert!(parse_lines(&std::fs::read_to_string(&p).unwrap(), &|_| true).is_none());
         assert_eq!(Lock::read(&p).unwrap(), lock);
 
         // One bad digest on one line: the fast path declines, the strict parse names it.
@@ -297,9 +368,32 @@ mod tests {
             serde_json::to_string(&entry(2)).unwrap(),
             serde_json::to_string(&entry(1)).unwrap()
         );
-        assert!(parse_lines(&swapped).is_none());
+        assert!(parse_lines(&swapped, &|_| true).is_none());
         std::fs::write(&p, &swapped).unwrap();
         assert_eq!(Lock::read(&p).unwrap(), lock);
+    }
+
+    #[test]
+    fn entries_read_unparsed_are_written_back_verbatim() {
+        let mut lock = Lock::default();
+        for (id, n) in [("a", 1), ("b", 2), ("c", 3)] {
+            lock.nodes.insert(id.into(), entry(n));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pipeline.lock");
+        lock.write(&p).unwrap();
+        let some = Lock::read_some(&p, &|id| id == "b").unwrap();
+        assert_eq!(some.nodes.keys().collect::<Vec<_>>(), ["b"]);
+        assert_eq!(some.to_bytes(), lock.to_bytes());
+        let mut changed = some.clone();
+        changed.nodes.insert("b".into(), entry(9));
+        changed.nodes.insert("d".into(), entry(4));
+        lock.nodes.insert("b".into(), entry(9));
+        lock.nodes.insert("d".into(), entry(4));
+        assert_eq!(changed.to_bytes(), lock.to_bytes());
+        assert!(changed.retain(|id| id != "a"));
+        lock.nodes.remove("a");
+        assert_eq!(changed.to_bytes(), lock.to_bytes());
     }
 
     #[test]
@@ -308,8 +402,8 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(v["version"], 1);
         assert_eq!(
-            parse_lines(std::str::from_utf8(&bytes).unwrap()),
-            Some(BTreeMap::new())
+            parse_lines(std::str::from_utf8(&bytes).unwrap(), &|_| true),
+            Some(Lock::default())
         );
     }
 

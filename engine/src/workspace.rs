@@ -55,6 +55,11 @@ impl StoredState {
     }
 
     fn read_at(dir: &Path, stat_path: PathBuf, lock_path: &Path) -> StoredState {
+        if !crate::state_is_large(lock_path) {
+            let hasher = Hasher::load(stat_path, dir.to_path_buf());
+            let lock = Lock::read(lock_path);
+            return StoredState { hasher, lock };
+        }
         std::thread::scope(|s| {
             let lock = s.spawn(|| Lock::read(lock_path));
             let hasher = Hasher::load(stat_path, dir.to_path_buf());
@@ -161,6 +166,12 @@ impl Evaluation {
     pub fn key(&self) -> Option<ActionKey> {
         self.key
     }
+
+    /// Whether the node is fresh: its key and every committed output match its record, and
+    /// nothing keeps it from being evaluated. The one definition every command uses.
+    pub fn is_fresh(&self) -> bool {
+        self.reasons.is_empty() && self.unavailable.is_none()
+    }
 }
 
 impl Workspace {
@@ -168,6 +179,9 @@ impl Workspace {
     pub fn open(pipeline_file: &Path, registry: Registry) -> Result<Workspace> {
         let pipeline = Pipeline::load(pipeline_file)?;
         let graph = Graph::build(&pipeline, &registry.names())?;
+        if pipeline.artifacts.is_empty() {
+            return Err(pipeline.no_artifact_error());
+        }
         for node in &graph.nodes {
             let rule = registry.get(&node.rule).ok_or_else(|| {
                 Error::Internal(format!("rule `{}` vanished from the registry", node.rule))
@@ -198,6 +212,12 @@ impl Workspace {
         pipeline_file: &Path,
         registry: Registry,
     ) -> Result<(Workspace, Hasher, Lock)> {
+        let dir = fsutil::parent_dir(pipeline_file);
+        if !crate::state_is_large(&lock_path_of(pipeline_file, dir)) {
+            let ws = Workspace::open(pipeline_file, registry)?;
+            let (hasher, lock, _) = ws.recover(StoredState::read(pipeline_file))?;
+            return Ok((ws, hasher, lock));
+        }
         std::thread::scope(|s| {
             let loader = s.spawn(|| StoredState::read(pipeline_file));
             let ws = Workspace::open(pipeline_file, registry);
@@ -222,6 +242,23 @@ impl Workspace {
             self.cache.dir().join("stat"),
             &self.lock_path,
         ))
+    }
+
+    /// [`Workspace::load_state`] for a build of `nodes` (and what they depend on) only: the
+    /// entries of other nodes are kept in the lock unparsed.
+    pub fn load_state_for(&self, nodes: &[NodeIx]) -> Result<(Hasher, Lock, usize)> {
+        if nodes.len() == self.graph.nodes.len() {
+            return self.load_state();
+        }
+        let ids: std::collections::HashSet<&str> = self
+            .graph
+            .closure(nodes)
+            .into_iter()
+            .map(|ix| self.graph.nodes[ix].id.as_str())
+            .collect();
+        let hasher = Hasher::load(self.cache.dir().join("stat"), self.dir.clone());
+        let lock = Lock::read_some(&self.lock_path, &|id| ids.contains(id));
+        self.recover(StoredState { hasher, lock })
     }
 
     /// The state read by [`StoredState::read`] with the journal of an interrupted build
@@ -282,10 +319,7 @@ impl Workspace {
 
     /// Where the input or output called `name` lives.
     pub fn path_of(&self, name: &str) -> PathBuf {
-        match name.strip_prefix("{cache}/") {
-            Some(rest) => fsutil::join_rel(&self.cache.dir().join("out"), rest),
-            None => fsutil::join_rel(&self.pipeline.root, name),
-        }
+        fsutil::name_path(&self.pipeline.root, &self.cache.dir().join("out"), name)
     }
 
     /// Whether `node` may run on this machine.
@@ -411,6 +445,8 @@ impl Workspace {
                 eval.unavailable.get_or_insert(Unavailable::NoEpoch);
             }
             epoch
+        } else if rule.passes_epoch() {
+            node.epoch
         } else {
             None
         };
@@ -484,15 +520,43 @@ impl Workspace {
                 None => eval
                     .reasons
                     .push(DirtyReason::OutputMissing { output: name }),
-                Some(actual) if actual != *want => eval.reasons.push(DirtyReason::OutputModified {
-                    output: name,
-                    recorded: *want,
-                    actual,
-                }),
+                Some(actual) if actual != *want => {
+                    let file = if o.dir {
+                        self.changed_file(ix, entry, o)
+                    } else {
+                        None
+                    };
+                    eval.reasons.push(DirtyReason::OutputModified {
+                        output: name,
+                        recorded: *want,
+                        actual,
+                        file,
+                    })
+                }
                 Some(_) => {}
             }
         }
         Ok(())
+    }
+
+    /// The first file (path under the root) of the directory output `o` that differs from the
+    /// tree its recorded build produced, when the local action cache still has that tree.
+    fn changed_file(&self, ix: NodeIx, entry: &LockEntry, o: &Output) -> Option<String> {
+        let action = self
+            .cache
+            .get_action(&entry.key, &self.graph.nodes[ix].outputs)?;
+        let recorded = action.outputs.get(&o.name())?.tree.as_ref()?;
+        let now = crate::hash::tree_entries(&self.output_path(o)).ok()?;
+        let by_path = |t: &[crate::hash::TreeEntry]| -> BTreeMap<String, crate::hash::FileDigest> {
+            t.iter().map(|e| (e.path.clone(), e.digest)).collect()
+        };
+        let (then, now) = (by_path(recorded), by_path(&now));
+        let changed = then
+            .iter()
+            .find(|(p, d)| now.get(*p) != Some(d))
+            .map(|(p, _)| p)
+            .or_else(|| now.keys().find(|p| !then.contains_key(*p)))?;
+        Some(format!("{}/{changed}", o.path))
     }
 
     /// The state of every node in `nodes` (any order), without building: dependencies that
@@ -577,38 +641,40 @@ impl Workspace {
         let mut out: Vec<Option<Evaluated>> = Vec::new();
         out.resize_with(n, || None);
         let mut dep_states: Vec<Option<DepState>> = vec![None; n];
+        let parallel = selection.len() >= crate::PARALLEL_MIN;
         for nodes in &levels {
             let states = &dep_states;
-            let done: Vec<Result<(Evaluated, DepState)>> = nodes
-                .par_iter()
-                .with_min_len(32)
-                .map(|&ix| {
-                    let started = std::time::Instant::now();
-                    let entry = recorded[ix];
-                    let view = |d: NodeIx| match &states[d] {
-                        Some(s) => Cow::Borrowed(s),
-                        None => Cow::Owned(DepState::Unknown),
-                    };
-                    let eval = self.evaluate_as(hasher, ix, entry, &view, forced(ix), false)?;
-                    let (state, dep_state) = self.classify(ix, &eval, entry);
-                    // Callers keep only the verdict: holding every node's key material at
-                    // once would cost tens of MB.
-                    let eval = Evaluation {
-                        material: None,
-                        input_paths: Vec::new(),
-                        ..eval
-                    };
-                    let elapsed = started.elapsed();
-                    Ok((
-                        Evaluated {
-                            eval,
-                            state,
-                            elapsed,
-                        },
-                        dep_state,
-                    ))
-                })
-                .collect();
+            let one = |&ix: &NodeIx| -> Result<(Evaluated, DepState)> {
+                let started = std::time::Instant::now();
+                let entry = recorded[ix];
+                let view = |d: NodeIx| match &states[d] {
+                    Some(s) => Cow::Borrowed(s),
+                    None => Cow::Owned(DepState::Unknown),
+                };
+                let eval = self.evaluate_as(hasher, ix, entry, &view, forced(ix), false)?;
+                let (state, dep_state) = self.classify(ix, &eval, entry);
+                // Callers keep only the verdict: holding every node's key material at
+                // once would cost tens of MB.
+                let eval = Evaluation {
+                    material: None,
+                    input_paths: Vec::new(),
+                    ..eval
+                };
+                let elapsed = started.elapsed();
+                Ok((
+                    Evaluated {
+                        eval,
+                        state,
+                        elapsed,
+                    },
+                    dep_state,
+                ))
+            };
+            let done: Vec<Result<(Evaluated, DepState)>> = if parallel {
+                nodes.par_iter().with_min_len(32).map(one).collect()
+            } else {
+                nodes.iter().map(one).collect()
+            };
             for (&ix, done) in nodes.iter().zip(done) {
                 let Ok((done, dep_state)) = done else {
                     return Ok(None);
@@ -663,7 +729,7 @@ impl Workspace {
         eval: &Evaluation,
         entry: Option<&LockEntry>,
     ) -> (State, DepState) {
-        if eval.reasons.is_empty() && eval.unavailable.is_none() {
+        if eval.is_fresh() {
             let outputs = entry.map(|e| e.outputs.clone()).unwrap_or_default();
             return (State::Fresh, DepState::Built(outputs));
         }
@@ -674,9 +740,11 @@ impl Workspace {
             Some(Unavailable::DepBlocked(_)) => return (State::Blocked, DepState::Blocked),
             _ => {}
         }
-        let restorable = eval
-            .key()
-            .is_some_and(|k| self.cache.get_action(&k).is_some());
+        let restorable = eval.key().is_some_and(|k| {
+            self.cache
+                .get_action(&k, &self.graph.nodes[ix].outputs)
+                .is_some()
+        });
         if !self.can_run_here(ix) && !restorable {
             return (State::Blocked, DepState::Blocked);
         }

@@ -52,8 +52,12 @@ pub fn exec(g: &GlobalArgs, a: ExplainArgs) -> anyhow::Result<i32> {
                     output,
                     recorded,
                     actual,
+                    file,
                 } => {
                     println!("  output `{output}` was modified by hand");
+                    if let Some(f) = file {
+                        println!("      `{f}` differs");
+                    }
                     println!(
                         "      recorded {} ({} bytes)",
                         recorded.blake3, recorded.size

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use clap::Args;
-use parity_engine::memo;
+use parity_engine::ops;
 use parity_engine::workspace::State;
 
 use crate::cli::{self, GlobalArgs};
@@ -18,59 +18,53 @@ pub struct StatusArgs {
 }
 
 pub fn exec(g: &GlobalArgs, a: StatusArgs) -> anyhow::Result<i32> {
-    let started = std::time::SystemTime::now();
-    if a.targets.is_empty()
-        && let Some(m) = load_memo(g)
-    {
-        let mut counts = BTreeMap::<State, usize>::new();
-        for v in &m.nodes {
-            *counts.entry(v.state).or_default() += 1;
-            if a.json {
-                let reasons: serde_json::Value =
-                    serde_json::from_str(&v.reasons_json).unwrap_or_default();
-                println!(
-                    "{}",
-                    json_line(v.id.as_str(), v.state, reasons, v.message.as_deref())
-                );
-            } else if v.state != State::Fresh || g.verbose {
-                println!("{}", human_line(v.id.as_str(), v.state, &v.why));
-            }
-        }
-        print_summary(a.json, m.nodes.len(), &counts);
-        std::mem::forget(m);
-        return Ok(0);
-    }
-    let (ws, hasher, lock) = cli::workspace_with_state(g)?;
-    let nodes = cli::select(&ws, &a.targets)?;
-    let statuses = ws.status(&hasher, &lock, &nodes)?;
-    let _ = hasher.save();
-    let mut counts = BTreeMap::<State, usize>::new();
-    for s in &statuses {
-        *counts.entry(s.state).or_default() += 1;
-        let id = ws.graph.nodes[s.node].id.as_str();
-        if a.json {
-            let reasons = serde_json::to_value(&s.reasons)?;
-            let message = s.unavailable.as_ref().map(|u| u.to_string());
-            println!("{}", json_line(id, s.state, reasons, message.as_deref()));
-        } else if s.state != State::Fresh || g.verbose {
-            println!("{}", human_line(id, s.state, &s.why()));
-        }
-    }
-    print_summary(a.json, statuses.len(), &counts);
-    if a.targets.is_empty() && !memo::disabled() {
-        let order = parity_engine::build::noop_order(&ws, &nodes);
-        let written = memo::write(
-            &ws,
-            &g.pipeline,
-            &memo_identity(),
-            started,
-            &statuses,
-            &order,
+    if g.verbose {
+        eprintln!(
+            "sandbox: {}",
+            parity_engine::sandbox::Isolation::current().describe()
         );
-        trace_write(written);
     }
-    // The process exits now: freeing the graph and the state node by node is wasted time.
-    std::mem::forget((ws, lock, hasher, statuses));
+    cli::ensure_pipeline(g)?;
+    let registry = cli::registry(g);
+    let mut counts = BTreeMap::<State, usize>::new();
+    let total = match ops::status(&cli::session(g, &registry), &a.targets)? {
+        ops::Status::Memo(m) => {
+            for v in &m.nodes {
+                *counts.entry(v.state).or_default() += 1;
+                if a.json {
+                    let reasons: serde_json::Value =
+                        serde_json::from_str(&v.reasons_json).unwrap_or_default();
+                    println!(
+                        "{}",
+                        json_line(v.id.as_str(), v.state, reasons, v.message.as_deref())
+                    );
+                } else if v.state != State::Fresh || g.verbose {
+                    println!("{}", human_line(v.id.as_str(), v.state, &v.why));
+                }
+            }
+            let total = m.nodes.len();
+            std::mem::forget(m);
+            total
+        }
+        ops::Status::Evaluated { ws, statuses } => {
+            for s in &statuses {
+                *counts.entry(s.state).or_default() += 1;
+                let id = ws.graph.nodes[s.node].id.as_str();
+                if a.json {
+                    let reasons = serde_json::to_value(&s.reasons)?;
+                    let message = s.unavailable.as_ref().map(|u| u.to_string());
+                    println!("{}", json_line(id, s.state, reasons, message.as_deref()));
+                } else if s.state != State::Fresh || g.verbose {
+                    println!("{}", human_line(id, s.state, &s.why()));
+                }
+            }
+            let total = statuses.len();
+            // The process exits now: freeing the graph node by node is wasted time.
+            std::mem::forget((ws, statuses));
+            total
+        }
+    };
+    print_summary(a.json, total, &counts);
     Ok(0)
 }
 
@@ -119,43 +113,4 @@ fn print_summary(json: bool, total: usize, counts: &BTreeMap<State, usize>) {
             parts.join(", ")
         }
     );
-}
-
-/// What, besides the pipeline, its files and the rules, decides verdicts: this binary's
-/// version (where release assets come from, `--mirror` or the API URL, never does).
-pub fn memo_identity() -> String {
-    format!("parity {}", env!("CARGO_PKG_VERSION"))
-}
-
-/// The no-op memo of the workspace, when it is enabled and still valid (`PARITY_MEMO_TRACE=1`
-/// says on stderr why it was or was not used).
-pub fn load_memo(g: &GlobalArgs) -> Option<memo::Memo> {
-    if memo::disabled() {
-        return None;
-    }
-    match memo::load(&g.pipeline, &memo_identity(), &cli::registry(g)) {
-        Ok(m) => {
-            trace("memo: used");
-            Some(m)
-        }
-        Err(why) => {
-            trace(&format!("memo: not used: {why}"));
-            None
-        }
-    }
-}
-
-/// Traces the outcome of [`memo::write`].
-pub fn trace_write(written: parity_engine::Result<bool>) {
-    match written {
-        Ok(true) => trace("memo: written"),
-        Ok(false) => trace("memo: not written"),
-        Err(e) => trace(&format!("memo: not written: {e}")),
-    }
-}
-
-fn trace(msg: &str) {
-    if std::env::var_os("PARITY_MEMO_TRACE").is_some_and(|v| v == "1") {
-        eprintln!("{msg}");
-    }
 }

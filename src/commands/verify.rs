@@ -122,16 +122,25 @@ fn check_node(ws: &Workspace, s: &parity_engine::workspace::NodeStatus) -> Vec<F
                 output,
                 recorded,
                 actual,
+                file,
             } => {
                 let path = shown_path(ws, output);
+                let changed = file
+                    .as_deref()
+                    .map(|f| format!(": `{}` differs", shown_path(ws, f)))
+                    .unwrap_or_default();
+                let mut record = json!({"problem": "modified", "node": id, "output": path,
+                       "recorded": recorded, "actual": actual});
+                if let Some(f) = file {
+                    record["file"] = shown_path(ws, f).into();
+                }
                 out.push(Finding::problem(
                     format!(
-                        "modified: {path} (recorded blake3:{}, now {}; node {id})",
+                        "modified: {path} (recorded blake3:{}, now {}; node {id}){changed}",
                         recorded.blake3.short(),
                         actual.blake3.short()
                     ),
-                    json!({"problem": "modified", "node": id, "output": path,
-                           "recorded": recorded, "actual": actual}),
+                    record,
                 ));
             }
             r => other.push(r),
@@ -224,7 +233,9 @@ fn rebuild_and_compare(
     for ix in (0..copy.graph.nodes.len()).filter(|&ix| is_fact(ix)) {
         let id = copy.graph.nodes[ix].id.as_str();
         if let Some(entry) = lock.nodes.get(id)
-            && let Some(action) = ws.cache.get_action(&entry.key)
+            && let Some(action) = ws
+                .cache
+                .get_action(&entry.key, &copy.graph.nodes[ix].outputs)
             && seed(ws, &copy, &entry.key, &action)?
         {
             reused += 1;
@@ -245,6 +256,7 @@ fn rebuild_and_compare(
         force: true,
         dry_run: false,
         remote: None,
+        adopt: false,
     };
     eprintln!(
         "verify: rebuilding {} node{} from scratch in a temporary copy",

@@ -91,7 +91,7 @@ make_clone() {
 rule = "command"
 inputs = ["src.txt"]
 outputs = ["out/gen$n.txt"]
-config = { command = 'echo "\$\$PARITY_NODE" >> "\$\$RUNLOG"; sleep 0.3; yes "$n \$(cat src.txt)" | head -c 262144 > \$out' }
+config = { command = 'sleep 0.3; yes "$n \$(cat src.txt)" | head -c 262144 > \$out' }
 
 TOML
   done
@@ -100,14 +100,14 @@ TOML
 rule = "command"
 inputs = ["gen1", "gen2", "gen3", "gen4", "gen5", "gen6", "gen7", "gen8"]
 outputs = ["out/all.txt"]
-config = { command = 'echo "$$PARITY_NODE" >> "$$RUNLOG"; cat $in | sha256sum > $out' }
+config = { command = 'cat $in | sha256sum > $out' }
 TOML
   printf 'source line\n' > "$dir/src.txt"
 }
 
 build() { # DIR ARGS... -> JSON lines in DIR/build.json, stderr in DIR/build.err
   local dir="$1"; shift
-  (cd "$dir" && CI=1 NO_COLOR=1 RUNLOG="$dir/runs.log" "$parity" build --json -j 2 "$@" \
+  (cd "$dir" && CI=1 NO_COLOR=1 PARITY_RUN_LOG="$dir/runs.log" "$parity" build --json -j 2 "$@" \
      > "$dir/build.json" 2> "$dir/build.err")
 }
 summary() { tail -1 "$1/build.json"; }
@@ -161,7 +161,7 @@ pass "read-only run: 9 rules ran, 0 PUT requests"
 
 # 5. nginx killed mid-build: local work, one warning, exit 0.
 make_clone "$work/e"; printf 'killed mid-build\n' > "$work/e/src.txt"
-(cd "$work/e" && CI=1 NO_COLOR=1 RUNLOG="$work/e/runs.log" "$parity" build --json -j 1 \
+(cd "$work/e" && CI=1 NO_COLOR=1 PARITY_RUN_LOG="$work/e/runs.log" "$parity" build --json -j 1 \
    --remote-cache "$url" > "$work/e/build.json" 2> "$work/e/build.err") &
 build_pid=$!
 for i in $(seq 1 100); do [[ "$(puts)" -gt "$before" ]] && break; sleep 0.05; done

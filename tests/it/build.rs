@@ -234,7 +234,7 @@ fn failing_node_exits_1_with_its_stderr_and_writes_no_output() {
         run.stderr.contains("Failed bad: command exited with 3: ")
             && run
                 .stderr
-                .contains("--- stderr ---\nfirst line\nboom: disk on fire\n"),
+                .contains("--- output (last lines) ---\nfirst line\nboom: disk on fire\n"),
         "{}",
         run.stderr
     );
@@ -274,7 +274,7 @@ fn keep_going_builds_independent_nodes_and_skips_dependents() {
             .to_string()
     };
     assert!(
-        msg("bad").ends_with("\n--- stderr ---\nfirst line\nboom: disk on fire"),
+        msg("bad").ends_with("\n--- output (last lines) ---\nfirst line\nboom: disk on fire"),
         "{}",
         msg("bad")
     );

@@ -38,10 +38,7 @@ fn slow_chain() -> Project {
         } else {
             id(k - 1)
         };
-        // The second log says when a rule is over, even one orphaned by `kill -9`.
-        let recipe = format!(
-            r#"sleep 0.3; {{ cat $in; echo "step {k}"; }} > $out; echo "$$PARITY_NODE" >> "$$RUNLOG.done""#
-        );
+        let recipe = format!(r#"sleep 0.3; {{ cat $in; echo "step {k}"; }} > $out"#);
         pipeline.push_str(&command_node(&id(k), &[&input], &[&out(k)], &recipe));
     }
     Project::new()
@@ -162,13 +159,8 @@ fn kill_9_keeps_completed_nodes_and_the_next_build_finishes_the_rest() {
     signal(&child, "-KILL");
     let status = child.wait().unwrap();
     assert_eq!(status.code(), None, "killed by a signal");
-    // `kill -9` orphans the running rule; let it end before the next build cleans `cache/tmp`.
-    let done_log = p.runlog().with_extension("log.done");
-    let orphan_done = || std::fs::read_to_string(&done_log).is_ok_and(|t| t.contains("n3"));
-    assert!(
-        wait_until(POLL, orphan_done),
-        "the orphaned rule of `n3` did not end"
-    );
+    // `kill -9` orphans the running rule: the next build moves its sandbox aside, so whatever
+    // it still writes never reaches the new one.
     assert!(
         !p.exists("pipeline.lock"),
         "the lock is only written at the end of a build"

@@ -16,17 +16,17 @@ rule = "command"
 params = ["flavor"]
 inputs = ["src/", "data.txt"]
 outputs = ["out/tree/"]
-config = { command = "mkdir -p out/tree/a/b && cat src/x/y.txt data.txt > out/tree/a/b/c.txt && printf '{flavor}\n' > out/tree/top.txt" }
+config = { command = "mkdir -p $out/a/b && cat src/x/y.txt data.txt > $out/a/b/c.txt && printf '{flavor}\n' > $out/top.txt" }
 
 [artifact.use]
 rule = "command"
 inputs = ["gen@plain", "data.txt"]
 outputs = ["out/use.txt"]
-config = { command = "cat out/tree/a/b/c.txt out/tree/top.txt > out/use.txt" }
+config = { command = "cat out/tree/a/b/c.txt out/tree/top.txt > $out" }
 "#;
 
-const GEN_KEY: &str = "ee2c8ba5dd7a883997d0ce124b8b1f146e46e0ca1e001eed57359c3954bb8d8a";
-const USE_KEY: &str = "b2e9c8ddd942d9c12e0a7fd201b7a939d4b9b0d6510f4407a6b77d9372777d90";
+const GEN_KEY: &str = "7fc84f8b2ac5d4839a8a21885fcf75593a57bbb17e7cf5294c955906d94994da";
+const USE_KEY: &str = "b4c8d249cd92c6b85be1b6762383fdd57c2a0983c588f0b0a7892e700a078e25";
 
 fn keys(p: &Project) -> (String, String) {
     let lock: serde_json::Value = serde_json::from_str(&p.read("pipeline.lock")).unwrap();

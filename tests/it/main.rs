@@ -5,6 +5,7 @@ mod cache_server;
 mod chain;
 mod errors;
 mod graph;
+mod hermetic;
 mod interrupt;
 mod keys;
 mod manifests;

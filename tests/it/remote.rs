@@ -300,7 +300,7 @@ fn host_pipeline() -> Project {
             "echo built-on-mac > $out"
         )
         .replace("rule = \"command\"", "rule = \"command\"\nhost = \"macos\""),
-        crate::support::logged("cat $in > $out")
+        "cat $in > $out"
     );
     Project::new()
         .file("pipeline.toml", &pipeline)
@@ -365,21 +365,15 @@ fn a_bad_remote_url_is_a_usage_error() {
     assert!(!run.stderr.contains("secret"), "{}", run.stderr);
 }
 
-/// A server flooding an action entry or an object: the client stops at the entry limit or at
-/// the object's size (one byte past it), treats it as a miss, and never holds the flood.
-#[test]
-fn an_endless_entry_or_object_is_cut_off_at_its_limit() {
-    use crate::release::http::{Reply, Server};
-    use parity_engine::cache::LocalCache;
-    use parity_engine::hash::Digest;
-    use parity_engine::remote::{
-        MAX_ENTRY, OutputShape, RemoteCache, RemoteEntry, RemoteOptions, RemoteOutput, ac_name,
-        sha256_hex,
-    };
-
-    let server = Server::start();
-    let flood = 1 << 30;
-    let remote = RemoteCache::new(&RemoteOptions {
+/// A read-only client of `server`'s `/c` and an empty local cache (in the temp dir returned).
+fn read_only_client(
+    server: &crate::release::http::Server,
+) -> (
+    parity_engine::remote::RemoteCache,
+    tempfile::TempDir,
+    parity_engine::cache::LocalCache,
+) {
+    let remote = parity_engine::remote::RemoteCache::new(&parity_engine::remote::RemoteOptions {
         url: server.url("/c"),
         read_only: true,
         required: false,
@@ -387,7 +381,23 @@ fn an_endless_entry_or_object_is_cut_off_at_its_limit() {
     })
     .unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let local = LocalCache::new(tmp.path().to_path_buf());
+    let local = parity_engine::cache::LocalCache::new(tmp.path().to_path_buf());
+    (remote, tmp, local)
+}
+
+/// A server flooding an action entry or an object: the client stops at the entry limit or at
+/// the object's size (one byte past it), treats it as a miss, and never holds the flood.
+#[test]
+fn an_endless_entry_or_object_is_cut_off_at_its_limit() {
+    use crate::release::http::{Reply, Server};
+    use parity_engine::hash::Digest;
+    use parity_engine::remote::{
+        MAX_ENTRY, OutputShape, RemoteEntry, RemoteOutput, ac_name, sha256_hex,
+    };
+
+    let server = Server::start();
+    let flood = 1 << 30;
+    let (remote, _tmp, local) = read_only_client(&server);
 
     let key = Digest([1; 32]);
     let ac = format!("/c/ac/{}", ac_name(&key));
@@ -732,4 +742,54 @@ fn a_required_run_fails_a_host_bound_node_the_remote_has_no_result_for() {
     run.ok();
     assert_eq!(run.outcomes()["mac"], "remote");
     assert_eq!(linux.read("out/union.txt"), "built-on-mac\nsrc\n");
+}
+
+/// An entry that lists an object of 2 GiB: refused from the entry alone (objects are capped at
+/// `MAX_OBJECT` whatever an entry claims), without asking the server for it.
+#[test]
+fn a_remote_entry_claiming_a_2_gib_object_is_refused_without_downloading_it() {
+    use crate::release::http::{Reply, Server};
+    use parity_engine::hash::Digest;
+    use parity_engine::remote::{MAX_OBJECT, OutputShape, RemoteEntry, RemoteOutput, ac_name};
+
+    let server = Server::start();
+    let (remote, _tmp, local) = read_only_client(&server);
+    let sha = "ab".repeat(32);
+    let entry = RemoteEntry {
+        parity_ac: 1,
+        outputs: [(
+            "out.bin".to_string(),
+            RemoteOutput {
+                kind: OutputShape::File,
+                blake3: Digest([9; 32]),
+                sha256: Some(sha.clone()),
+                size: 2 << 30,
+                executable: false,
+                tree: None,
+            },
+        )]
+        .into(),
+    };
+    assert!(entry.outputs["out.bin"].size > MAX_OBJECT);
+    let key = Digest([3; 32]);
+    server.route(
+        &format!("/c/ac/{}", ac_name(&key)),
+        vec![Reply::ok(serde_json::to_vec(&entry).unwrap())],
+    );
+    let cas = format!("/c/cas/{sha}");
+    server.route(
+        &cas,
+        vec![Reply::Flood {
+            len: 2 << 30,
+            announce: true,
+        }],
+    );
+    let found = remote
+        .lookup(&key, &["out.bin".to_string()])
+        .unwrap()
+        .unwrap();
+    assert!(!remote.fetch(&local, &found, &|_| true).unwrap());
+    assert_eq!(server.hits(&cas), 0, "the object was requested");
+    let warned = remote.take_warnings().join("\n");
+    assert!(warned.contains("over the limit"), "{warned}");
 }

@@ -1,8 +1,8 @@
 //! The CLI test builder: a project in a temp dir, `parity` run in it as many times as needed.
 //!
-//! Every `command` node in the test pipelines appends its id to `$RUNLOG` (a file outside the
-//! project, passed through the environment so it is not part of any action key): that log
-//! says which rules really ran, as opposed to being fresh or restored from the cache.
+//! parity appends the id of every node whose rule it starts to `$PARITY_RUN_LOG` (a file
+//! outside the project): that log says which rules really ran, as opposed to being fresh or
+//! restored from the cache. (Recipes cannot write it themselves: they are sandboxed.)
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,11 +25,6 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// The `command` recipe of a test node: log the run, then `recipe`.
-pub fn logged(recipe: &str) -> String {
-    format!(r#"echo "$$PARITY_NODE" >> "$$RUNLOG"; {recipe}"#)
-}
-
 /// A `[artifact.NAME]` table of rule `command` (inputs and outputs as TOML arrays' contents).
 pub fn command_node(name: &str, inputs: &[&str], outputs: &[&str], recipe: &str) -> String {
     let list = |xs: &[&str]| {
@@ -42,7 +37,7 @@ pub fn command_node(name: &str, inputs: &[&str], outputs: &[&str], recipe: &str)
         "[artifact.{name}]\nrule = \"command\"\ninputs = [{}]\noutputs = [{}]\nconfig = {{ command = '{}' }}\n\n",
         list(inputs),
         list(outputs),
-        logged(recipe)
+        recipe
     )
 }
 
@@ -100,7 +95,7 @@ impl Project {
         out
     }
 
-    /// The log every test rule appends its node id to (outside the project).
+    /// The log parity appends the id of every rule it starts to (outside the project).
     pub fn runlog(&self) -> PathBuf {
         self.tmp.path().join("runs.log")
     }
@@ -127,7 +122,7 @@ impl Project {
 
     fn env(&self, cmd: &mut std::process::Command) {
         cmd.current_dir(&self.root)
-            .env("RUNLOG", self.runlog())
+            .env("PARITY_RUN_LOG", self.runlog())
             .env("CI", "1")
             .env("NO_COLOR", "1")
             .env_remove("SOURCE_DATE_EPOCH")

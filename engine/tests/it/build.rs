@@ -152,6 +152,7 @@ fn opts(jobs: usize) -> BuildOptions {
         force: false,
         dry_run: false,
         remote: None,
+        adopt: false,
     }
 }
 
@@ -428,7 +429,10 @@ fn a_corrupt_cache_object_is_detected_and_rebuilt() {
     f.build();
     f.calls();
     std::fs::remove_file(f.path("b.txt")).unwrap();
+    // Objects are hard links to the outputs they were stored from: replace them (a corrupt
+    // store), do not edit the shared files in place (that would edit the outputs too).
     for entry in walk(&f.path("cache/cas")) {
+        std::fs::remove_file(&entry).unwrap();
         std::fs::write(&entry, "garbage").unwrap();
     }
     let (_, out) = f.build();

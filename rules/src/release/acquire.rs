@@ -19,6 +19,9 @@ use super::lockfile::LockEntry;
 /// The largest binary extracted from an archive (1 GiB): anything larger is refused.
 pub const MAX_UNPACKED: u64 = 1 << 30;
 
+/// The largest extension header (PAX, GNU long name) an archive may have before its binary.
+pub const MAX_HEADER: u64 = 1 << 20;
+
 /// Where the bytes come from besides the pinned URL.
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
@@ -158,14 +161,32 @@ pub fn verify(entry: &LockEntry, got: &Measured, what: &str) -> Result<()> {
 pub fn extract_first_file(archive: &Path, label: &str, dest: &Path, max: u64) -> Result<String> {
     let file = File::open(archive).with_context(|| format!("failed to open `{label}`"))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(file)));
+    // Raw: extension headers (PAX, GNU long names) come as members of their own, so their size
+    // is checked before anything reads them (the tar crate would read them whole in memory).
     let entries = tar
         .entries()
-        .with_context(|| format!("`{label}` is not a tar.gz archive"))?;
+        .with_context(|| format!("`{label}` is not a tar.gz archive"))?
+        .raw(true);
     for member in entries {
         let mut member = member.with_context(|| format!("`{label}` is not a valid tar.gz"))?;
         let name = String::from_utf8_lossy(&member.path_bytes()).into_owned();
         let kind = member.header().entry_type();
-        if kind.is_dir() || kind == tar::EntryType::XGlobalHeader {
+        if matches!(
+            kind,
+            tar::EntryType::XGlobalHeader
+                | tar::EntryType::XHeader
+                | tar::EntryType::GNULongName
+                | tar::EntryType::GNULongLink
+        ) {
+            let size = member.header().size().unwrap_or(u64::MAX);
+            if size > MAX_HEADER {
+                bail!(
+                    "`{label}`: an extension header of {size} bytes, over the limit of {MAX_HEADER} bytes"
+                );
+            }
+            continue;
+        }
+        if kind.is_dir() {
             continue;
         }
         if !kind.is_file() {

@@ -450,6 +450,31 @@ fn oversized_members_and_empty_archives_are_refused() {
     assert!(msg.contains("codex-x.tar.gz"), "{msg}");
 }
 
+/// A `.tar.gz` whose first member is a PAX header claiming 1.5 GiB (only its 512-byte header is
+/// there): refused from the header alone, before anything reads (or allocates) that much.
+#[test]
+fn a_huge_pax_header_is_refused_before_it_is_read() {
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(tar::EntryType::XHeader);
+    h.set_size(3 << 29);
+    h.set_mode(0o644);
+    h.set_path("PaxHeader/codex").unwrap();
+    h.set_cksum();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(h.as_bytes()).unwrap();
+    gz.write_all(&[0u8; 1024]).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("a.tar.gz");
+    std::fs::write(&archive, gz.finish().unwrap()).unwrap();
+    let err = extract_first_file(&archive, "a.tar.gz", &tmp.path().join("x"), 1 << 30).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("an extension header of 1610612736 bytes, over the limit of 1048576 bytes"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("x").exists());
+}
+
 fn release(tag: &str, draft: bool, prerelease: bool) -> serde_json::Value {
     json!({"tag_name": tag, "draft": draft, "prerelease": prerelease,
            "published_at": if draft { serde_json::Value::Null } else { json!("2026-02-02T00:00:00Z") },

@@ -1,0 +1,648 @@
+//! Where `command` recipes run: a confined process with a fixed environment, a deadline and a
+//! bounded record of its output.
+//!
+//! Each worker of a build uses one *slot* directory, `cache/tmp/w<N>/`, made once and reused
+//! by every recipe it runs (creating and deleting directories per node is what made sandboxes
+//! slow on real disks):
+//!
+//! | path         | what                                                                  |
+//! |--------------|-----------------------------------------------------------------------|
+//! | `root/`      | the recipe's working directory: the pipeline root as the recipe sees it |
+//! | `cache`      | the cache outputs (`{cache}/x` is `../cache/x` from `root/`)          |
+//! | `out/`       | where the recipe writes its outputs, under flat names (`$out`)        |
+//! | `home/`      | `HOME`, emptied after each recipe                                     |
+//! | `tmp/`       | `TMPDIR`, emptied after each recipe                                   |
+//! | `log`        | stdout and stderr of the recipe (its tail goes into failure messages) |
+//!
+//! Two ways to give a recipe its inputs, chosen once per process ([`Isolation::current`]):
+//! - **Landlock** (Linux 5.13+): `root/` holds a relative symbolic link per top-level name of
+//!   the real root, so inputs are read in place, no copy and no link per input; the recipe's
+//!   thread restricts itself with a Landlock ruleset before it starts the recipe, which inherits
+//!   it: the recipe may write only in `out/`, `home/`, `tmp/` (and `/dev/null`), and may not
+//!   signal processes outside its sandbox. Writing an input, the workspace or anything else
+//!   fails with "Permission denied".
+//! - **Copies** (elsewhere, or `PARITY_SANDBOX=copy`): `root/` and `cache/` are real
+//!   directories holding copies of the declared inputs (reflinks where the filesystem has them,
+//!   never shared inodes), remade for each recipe. Writes are not confined.
+//!
+//! Either way `$in` and `$out` are the same strings, so outputs do not depend on the mode.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::graph::Output;
+
+/// The environment variable that forces the portable sandbox ([`Isolation::Copies`]).
+pub const SANDBOX_ENV: &str = "PARITY_SANDBOX";
+
+/// How `command` recipes are isolated on this machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    /// Landlock is enforced: writes confined to the sandbox, inputs read in place.
+    Landlock {
+        /// The Landlock ABI version in use.
+        abi: u8,
+    },
+    /// The portable fallback: inputs copied into the sandbox, writes not confined.
+    Copies {
+        /// Why Landlock is not used.
+        why: String,
+    },
+}
+
+impl Isolation {
+    /// Probed once per process: a throwaway thread restricts itself and reports what the
+    /// kernel enforced.
+    pub fn current() -> &'static Isolation {
+        static CURRENT: OnceLock<Isolation> = OnceLock::new();
+        CURRENT.get_or_init(|| {
+            if std::env::var(SANDBOX_ENV).is_ok_and(|v| v == "copy") {
+                return Isolation::Copies {
+                    why: format!("{SANDBOX_ENV}=copy"),
+                };
+            }
+            probe()
+        })
+    }
+
+    /// One line for `status -v`.
+    pub fn describe(&self) -> String {
+        match self {
+            Isolation::Landlock { abi } => format!(
+                "landlock (ABI {abi}): `command` recipes write only to their sandbox; inputs are read in place, read-only"
+            ),
+            Isolation::Copies { why } => format!(
+                "copies ({why}): `command` recipes get private copies of their inputs; their writes are not confined"
+            ),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn probe() -> Isolation {
+    use landlock::{ABI, AccessFs, LandlockStatus, Ruleset, RulesetAttr, RulesetStatus};
+    let status = std::thread::spawn(|| {
+        Ruleset::default()
+            .handle_access(AccessFs::from_write(ABI::V1))
+            .and_then(|r| r.create())
+            .and_then(|r| r.restrict_self())
+    })
+    .join();
+    match status {
+        Ok(Ok(s)) if s.ruleset != RulesetStatus::NotEnforced => {
+            let abi = match s.landlock {
+                LandlockStatus::Available { effective_abi, .. } => effective_abi as u8,
+                _ => 1,
+            };
+            Isolation::Landlock { abi }
+        }
+        Ok(Ok(s)) => Isolation::Copies {
+            why: match s.landlock {
+                LandlockStatus::NotEnabled => "landlock is not enabled in this kernel".into(),
+                LandlockStatus::NotImplemented => "this kernel has no landlock".into(),
+                _ => "landlock is not enforced here".into(),
+            },
+        },
+        Ok(Err(e)) => Isolation::Copies {
+            why: format!("landlock failed: {e}"),
+        },
+        Err(_) => Isolation::Copies {
+            why: "the landlock probe panicked".into(),
+        },
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn probe() -> Isolation {
+    Isolation::Copies {
+        why: "landlock exists only on Linux".into(),
+    }
+}
+
+/// The `PATH` of a recipe unless its config says otherwise.
+pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// Default deadline of a recipe.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// `sh`, found once in [`DEFAULT_PATH`].
+fn shell() -> &'static Path {
+    static SH: OnceLock<PathBuf> = OnceLock::new();
+    SH.get_or_init(|| {
+        DEFAULT_PATH
+            .split(':')
+            .map(|d| Path::new(d).join("sh"))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| PathBuf::from("/bin/sh"))
+    })
+}
+
+/// The environment variable naming a file to which parity appends the id of every node whose
+/// rule it starts (one line each), like ninja's log: what really ran, for tests and debugging.
+pub const RUN_LOG_ENV: &str = "PARITY_RUN_LOG";
+
+/// Appends `id` to the run log, when [`RUN_LOG_ENV`] names one.
+pub(crate) fn log_run(id: &str) {
+    if let Some(path) = std::env::var_os(RUN_LOG_ENV).filter(|p| !p.is_empty())
+        && let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    {
+        let _ = std::io::Write::write_all(&mut f, format!("{id}\n").as_bytes());
+    }
+}
+
+/// Process groups of the recipes running now, so a second Ctrl-C can end them all.
+static RUNNING: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+
+/// Kills the process group of every recipe still running (a second Ctrl-C, before exiting).
+pub fn kill_running() {
+    if let Ok(running) = RUNNING.lock() {
+        for &pgid in running.iter() {
+            kill_group(pgid);
+        }
+    }
+}
+
+fn kill_group(pgid: u32) {
+    #[cfg(unix)]
+    if let Some(pid) = rustix::process::Pid::from_raw(pgid as i32) {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+    #[cfg(not(unix))]
+    let _ = pgid;
+}
+
+/// How a recipe ended, when it did not exit 0.
+#[derive(Debug)]
+pub enum Ended {
+    /// It exited with this code (or was killed by a signal: `None`).
+    Failed(Option<i32>),
+    /// It ran past its deadline; its process group was killed.
+    TimedOut(Duration),
+    /// The build was interrupted; its process group was killed.
+    Interrupted,
+}
+
+/// The slots of one build, handed to workers one at a time.
+pub(crate) struct Pool {
+    dir: PathBuf,
+    root_rel: String,
+    isolation: &'static Isolation,
+    free: Mutex<Vec<Slot>>,
+    next: AtomicUsize,
+    used: AtomicBool,
+}
+
+impl Pool {
+    /// Slots under `tmp` (`cache/tmp`) for the pipeline root `root`, which `dir` (the
+    /// directory holding `cache/`) holds, or not.
+    pub(crate) fn new(tmp: PathBuf, dir: &Path, root: &Path) -> Pool {
+        // Links in `root/` of a slot point there: relative when the root is inside `dir`, so
+        // a workspace can move.
+        let root_rel = match root.strip_prefix(dir) {
+            Ok(rel) => {
+                let parts: Vec<String> = rel
+                    .components()
+                    .filter(|c| !matches!(c, std::path::Component::CurDir))
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                let mut prefix = "../../../../".to_string();
+                for p in parts {
+                    prefix.push_str(&p);
+                    prefix.push('/');
+                }
+                prefix
+            }
+            Err(_) => {
+                let abs = std::env::current_dir().map_or(root.to_path_buf(), |d| d.join(root));
+                format!("{}/", abs.to_string_lossy().trim_end_matches('/'))
+            }
+        };
+        Pool {
+            // Absolute: `HOME` and `TMPDIR` are given to recipes that may change directory.
+            dir: std::path::absolute(&tmp).unwrap_or(tmp),
+            root_rel,
+            isolation: Isolation::current(),
+            free: Mutex::new(Vec::new()),
+            next: AtomicUsize::new(0),
+            used: AtomicBool::new(false),
+        }
+    }
+
+    /// The isolation the slots use.
+    pub(crate) fn isolation(&self) -> &'static Isolation {
+        self.isolation
+    }
+
+    /// Whether a slot was ever handed out (a recipe ran).
+    pub(crate) fn used(&self) -> bool {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// What slots left by an earlier build must match to be reused: the kind of isolation
+    /// and the root their links point to.
+    pub(crate) fn tag(&self) -> String {
+        let kind = match self.isolation {
+            Isolation::Landlock { .. } => "landlock",
+            Isolation::Copies { .. } => "copies",
+        };
+        format!("{kind}\n{}\n", self.root_rel)
+    }
+
+    /// A free slot, made on first use.
+    pub(crate) fn take(&self) -> Result<Slot> {
+        self.used.store(true, Ordering::Relaxed);
+        if let Some(slot) = self.free.lock().ok().and_then(|mut f| f.pop()) {
+            return Ok(slot);
+        }
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        Slot::create(
+            &self.dir.join(format!("w{n}")),
+            &self.root_rel,
+            self.isolation,
+        )
+    }
+
+    /// Gives a slot back after its recipe.
+    pub(crate) fn give(&self, slot: Slot) {
+        if let Ok(mut f) = self.free.lock() {
+            f.push(slot);
+        }
+    }
+}
+
+/// One worker's sandbox directory (see the module docs).
+pub struct Slot {
+    dir: PathBuf,
+    root: PathBuf,
+    out: PathBuf,
+    home: PathBuf,
+    tmp: PathBuf,
+    log: std::fs::File,
+    /// What links in `root/` point to, before the name (ends with `/`).
+    root_rel: String,
+    landlock: bool,
+    /// Top-level names already linked into `root/` (Landlock mode).
+    linked: BTreeSet<String>,
+}
+
+fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> Error + 'p {
+    move |e| Error::io(action, path, e)
+}
+
+impl Slot {
+    fn create(dir: &Path, root_rel: &str, isolation: &Isolation) -> Result<Slot> {
+        let landlock = matches!(isolation, Isolation::Landlock { .. });
+        let slot = Slot {
+            dir: dir.to_path_buf(),
+            root: dir.join("root"),
+            out: dir.join("out"),
+            home: dir.join("home"),
+            tmp: dir.join("tmp"),
+            log: {
+                std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+                let path = dir.join("log");
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(true)
+                    .read(true)
+                    .write(true)
+                    .open(&path)
+                    .map_err(io("create", &path))?
+            },
+            root_rel: root_rel.to_string(),
+            landlock,
+            linked: BTreeSet::new(),
+        };
+        for d in [&slot.root, &slot.out, &slot.home, &slot.tmp] {
+            std::fs::create_dir_all(d).map_err(io("create", d))?;
+        }
+        if landlock {
+            symlink("../../out", &dir.join("cache"))?;
+        } else {
+            let cache = dir.join("cache");
+            std::fs::create_dir_all(&cache).map_err(io("create", &cache))?;
+        }
+        Ok(slot)
+    }
+
+    /// The recipe's working directory (the root as it sees it).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the input called `name` (`path` or `{cache}/path`) is, seen from the slot.
+    pub fn path(&self, name: &str) -> PathBuf {
+        fsutil::name_path(&self.root, &self.dir.join("cache"), name)
+    }
+
+    /// Where output `k` of the node (`o`) is written: a flat name in `out/`, the same for
+    /// every node in every slot, so `$out` never depends on the worker.
+    pub fn output_path(&self, k: usize, o: &Output) -> PathBuf {
+        let base = o.path.rsplit('/').next().unwrap_or(&o.path);
+        self.out.join(format!("{k}-{base}"))
+    }
+
+    /// Makes the inputs visible at their names: in Landlock mode, links to the real root's
+    /// top-level entries (once per name); otherwise fresh copies.
+    pub(crate) fn prepare(&mut self, inputs: &[(String, PathBuf)]) -> Result<()> {
+        if self.landlock {
+            for (name, _) in inputs {
+                if name.starts_with("{cache}/") {
+                    continue;
+                }
+                let top = name.split('/').next().unwrap_or(name);
+                if self.linked.contains(top) {
+                    continue;
+                }
+                let target = format!("{}{top}", self.root_rel);
+                symlink(&target, &self.root.join(top))?;
+                self.linked.insert(top.to_string());
+            }
+            return Ok(());
+        }
+        let cache = self.dir.join("cache");
+        for d in [&self.root, &cache] {
+            fsutil::remove_any(d).map_err(io("remove", d))?;
+            std::fs::create_dir_all(d).map_err(io("create", d))?;
+        }
+        for (name, from) in inputs {
+            let to = self.path(name);
+            let parent = fsutil::parent_dir(&to);
+            std::fs::create_dir_all(parent).map_err(io("create", parent))?;
+            fsutil::copy_tree(from, &to)?;
+        }
+        Ok(())
+    }
+
+    /// Runs `sh -c script` in `root/` with exactly `vars` plus `HOME` and `TMPDIR`, stdin from
+    /// `/dev/null`, stdout and stderr to `log`, in its own process group, confined (Landlock
+    /// mode), until it exits, `timeout` passes or `cancel` is set (then the whole group is
+    /// killed). `Ok(())` when it exited 0.
+    pub(crate) fn run(
+        &mut self,
+        script: &str,
+        vars: &[(String, String)],
+        timeout: Duration,
+        cancel: &AtomicBool,
+    ) -> Result<std::result::Result<(), Ended>> {
+        let log_path = self.dir.join("log");
+        self.log.set_len(0).map_err(io("truncate", &log_path))?;
+        self.log
+            .seek(SeekFrom::Start(0))
+            .map_err(io("rewind", &log_path))?;
+        let (out, err) = (
+            self.log.try_clone().map_err(io("open", &log_path))?,
+            self.log.try_clone().map_err(io("open", &log_path))?,
+        );
+        let mut cmd = Command::new(shell());
+        cmd.arg("-c")
+            .arg(script)
+            .current_dir(&self.root)
+            .env_clear()
+            .envs(vars.iter().map(|(k, v)| (k, v)))
+            .env("HOME", &self.home)
+            .env("TMPDIR", &self.tmp)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let spawned = if self.landlock {
+            self.spawn_confined(cmd)
+        } else {
+            cmd.spawn()
+                .map_err(|e| format!("cannot start `{}`: {e}", shell().display()))
+        };
+        let mut child = spawned.map_err(Error::Usage)?;
+        let pgid = child.id();
+        if let Ok(mut r) = RUNNING.lock() {
+            r.insert(pgid);
+        }
+        let ended = wait(&mut child, timeout, cancel);
+        // Whatever the recipe left running in its group goes with it.
+        kill_group(pgid);
+        if let Ok(mut r) = RUNNING.lock() {
+            r.remove(&pgid);
+        }
+        let status = ended.map_err(io("wait for", shell()))?;
+        Ok(match status {
+            Waited::Exited(s) if s.success() => Ok(()),
+            Waited::Exited(s) => Err(Ended::Failed(s.code())),
+            Waited::TimedOut => Err(Ended::TimedOut(timeout)),
+            Waited::Interrupted => Err(Ended::Interrupted),
+        })
+    }
+
+    /// Starts `cmd` from a short-lived thread that restricts itself with the slot's Landlock
+    /// ruleset first: the child inherits the restriction, the rest of parity does not.
+    #[cfg(target_os = "linux")]
+    fn spawn_confined(&self, mut cmd: Command) -> std::result::Result<std::process::Child, String> {
+        use landlock::{
+            ABI, AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
+        };
+        let abi = ABI::V6;
+        let handled = AccessFs::from_write(abi) & !AccessFs::IoctlDev;
+        let file_rights = AccessFs::WriteFile | AccessFs::Truncate;
+        let dirs = [&self.out, &self.home, &self.tmp];
+        let files = [Path::new("/dev/null"), &self.dir.join("log")];
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                let fail = |e: &dyn std::fmt::Display| format!("cannot confine the recipe: {e}");
+                let mut ruleset = Ruleset::default()
+                    .handle_access(handled)
+                    .and_then(|r| r.scope(Scope::Signal))
+                    .and_then(|r| r.create())
+                    .map_err(|e| fail(&e))?;
+                for d in dirs {
+                    let fd = PathFd::new(d).map_err(|e| fail(&e))?;
+                    ruleset = ruleset
+                        .add_rule(PathBeneath::new(fd, handled))
+                        .map_err(|e| fail(&e))?;
+                }
+                for f in files {
+                    let fd = PathFd::new(f).map_err(|e| fail(&e))?;
+                    ruleset = ruleset
+                        .add_rule(PathBeneath::new(fd, file_rights))
+                        .map_err(|e| fail(&e))?;
+                }
+                ruleset.restrict_self().map_err(|e| fail(&e))?;
+                cmd.spawn()
+                    .map_err(|e| format!("cannot start `{}`: {e}", shell().display()))
+            })
+            .join()
+            .map_err(|_| "the recipe launcher panicked".to_string())?
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn spawn_confined(&self, mut cmd: Command) -> std::result::Result<std::process::Child, String> {
+        cmd.spawn()
+            .map_err(|e| format!("cannot start `{}`: {e}", shell().display()))
+    }
+
+    /// The last lines of the recipe's output (at most 20 lines of the last 16 KiB).
+    pub(crate) fn tail(&mut self) -> String {
+        const MAX: u64 = 16 << 10;
+        let len = self.log.metadata().map_or(0, |m| m.len());
+        let mut buf = Vec::new();
+        if self
+            .log
+            .seek(SeekFrom::Start(len.saturating_sub(MAX)))
+            .is_ok()
+        {
+            let _ = (&self.log).take(MAX).read_to_end(&mut buf);
+        }
+        let text = String::from_utf8_lossy(&buf);
+        let lines: Vec<&str> = text.lines().collect();
+        let mut tail = lines[lines.len().saturating_sub(20)..].join("\n");
+        if len > MAX && lines.len() <= 20 {
+            tail.insert_str(0, "...");
+        }
+        tail
+    }
+
+    /// After a recipe: anything in `out/` that is not one of `declared` is reported and
+    /// deleted, and `home/` and `tmp/` are emptied. Returns what the recipe wrote without
+    /// declaring it.
+    pub(crate) fn clean(&mut self, declared: &[PathBuf]) -> Result<Vec<String>> {
+        let mut undeclared = Vec::new();
+        for entry in std::fs::read_dir(&self.out).map_err(io("read", &self.out))? {
+            let entry = entry.map_err(io("read", &self.out))?;
+            let path = entry.path();
+            if !declared.contains(&path) {
+                undeclared.push(entry.file_name().to_string_lossy().into_owned());
+            }
+            fsutil::remove_any(&path).map_err(io("remove", &path))?;
+        }
+        for d in [&self.home, &self.tmp] {
+            for entry in std::fs::read_dir(d).map_err(io("read", d))? {
+                let path = entry.map_err(io("read", d))?.path();
+                fsutil::remove_any(&path).map_err(io("remove", &path))?;
+            }
+        }
+        undeclared.sort();
+        Ok(undeclared)
+    }
+}
+
+fn symlink(target: &str, link: &Path) -> Result<()> {
+    #[cfg(unix)]
+    let made = std::os::unix::fs::symlink(target, link);
+    #[cfg(not(unix))]
+    let made: std::io::Result<()> = Err(std::io::Error::other("symbolic links need Unix"));
+    match made {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io("link", link, e)),
+    }
+}
+
+enum Waited {
+    Exited(std::process::ExitStatus),
+    TimedOut,
+    Interrupted,
+}
+
+/// Waits for `child` until it exits, `timeout` passes or `cancel` is set; in the two last
+/// cases its process group is killed and reaped. On Linux the wait blocks on a pidfd (the exit
+/// is seen at once, no polling); elsewhere it polls.
+fn wait(
+    child: &mut std::process::Child,
+    timeout: Duration,
+    cancel: &AtomicBool,
+) -> std::io::Result<Waited> {
+    let deadline = Instant::now() + timeout;
+    #[cfg(target_os = "linux")]
+    let pidfd = rustix::process::pidfd_open(
+        rustix::process::Pid::from_child(child),
+        rustix::process::PidfdFlags::empty(),
+    )
+    .ok();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Waited::Exited(status));
+        }
+        let now = Instant::now();
+        let stop = if cancel.load(Ordering::Relaxed) {
+            Some(Waited::Interrupted)
+        } else if now >= deadline {
+            Some(Waited::TimedOut)
+        } else {
+            None
+        };
+        if let Some(stop) = stop {
+            kill_group(child.id());
+            let _ = child.kill();
+            child.wait()?;
+            return Ok(stop);
+        }
+        // Wake up at least every 50 ms to see an interruption.
+        let slice = (deadline - now).min(Duration::from_millis(50));
+        #[cfg(target_os = "linux")]
+        if let Some(fd) = &pidfd {
+            use rustix::event::{PollFd, PollFlags, Timespec, poll};
+            let mut fds = [PollFd::new(fd, PollFlags::IN)];
+            let ts = Timespec::try_from(slice).unwrap_or(Timespec {
+                tv_sec: 0,
+                tv_nsec: 50_000_000,
+            });
+            match poll(&mut fds, Some(&ts)) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        std::thread::sleep(slice.min(Duration::from_millis(2)));
+    }
+}
+
+/// Moves `cache/tmp` aside and deletes it, unless the last build left it clean for slots of
+/// the same kind (then they are reused as they are). A build killed with `kill -9` may have
+/// left recipes running there: they keep their (deleted) directories and never see new ones.
+pub(crate) fn sweep(tmp: &Path, tag: &str) -> Result<()> {
+    let clean = tmp.join(".clean");
+    let reusable = std::fs::read(&clean).is_ok_and(|t| t == tag.as_bytes());
+    match std::fs::remove_file(&clean) {
+        Ok(()) if reusable => return Ok(()),
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("remove", &clean, e)),
+    }
+    let cache = fsutil::parent_dir(tmp);
+    if std::fs::symlink_metadata(tmp).is_ok() {
+        let aside = cache.join(format!(
+            "tmp-stale-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos())
+        ));
+        std::fs::rename(tmp, &aside).map_err(|e| Error::io("move aside", tmp, e))?;
+    }
+    // This one and any an earlier sweep could not finish.
+    if let Ok(entries) = std::fs::read_dir(cache) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with("tmp-stale-") {
+                let _ = fsutil::remove_any(&e.path());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Marks `cache/tmp` as left clean, for slots of kind `tag`, by a build whose recipes have
+/// all ended.
+pub(crate) fn mark_clean(tmp: &Path, tag: &str) {
+    if tmp.is_dir() {
+        let _ = std::fs::write(tmp.join(".clean"), tag.as_bytes());
+    }
+}
