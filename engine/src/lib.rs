@@ -16,6 +16,7 @@
 //! - [`workspace`]   a loaded workspace; evaluation of a node against its record; `status`.
 //! - [`build`]       the scheduler (rayon), the real and dry-run executors, build events.
 //! - [`command`]     the generic `command` rule (a shell recipe), registered by the binary.
+//! - [`process`]     child processes with a deadline, drained pipes and process-group kill.
 //! - [`fsutil`]      atomic writes and other careful file operations used everywhere.
 #![deny(missing_docs)]
 
@@ -30,6 +31,7 @@ pub mod graph;
 pub mod hash;
 pub mod memo;
 pub mod pipeline;
+pub mod process;
 pub mod remote;
 pub mod state;
 pub mod workspace;

@@ -18,6 +18,9 @@ use anyhow::{Context, Result, bail};
 use semver::Version;
 use serde::Deserialize;
 
+use parity_engine::fsutil;
+use parity_engine::hash::sha256_hex;
+
 use crate::common;
 use crate::metadata::Validation;
 
@@ -376,16 +379,16 @@ pub fn promote_current(root: &Path, rules: &PromotionRules) -> Result<Promoted> 
 /// Writes `bytes` to `path` atomically, then reads the file back and compares its SHA-256 with
 /// that of `bytes` ([`verify_read_back`]).
 pub fn write_verified(path: &Path, bytes: &[u8]) -> Result<()> {
-    common::write_atomic(path, bytes)?;
+    fsutil::write_atomic(path, bytes)?;
     verify_read_back(path, bytes)
 }
 
 /// Reads `path` back and compares it with `expected`; on a mismatch (or a read failure) the
 /// file is removed and the error names both digests, so no unverified file is left behind.
 pub fn verify_read_back(path: &Path, expected: &[u8]) -> Result<()> {
-    let want = common::sha256_hex(expected);
+    let want = sha256_hex(expected);
     let got = match std::fs::read(path) {
-        Ok(b) => common::sha256_hex(&b),
+        Ok(b) => sha256_hex(&b),
         Err(e) => {
             let _ = std::fs::remove_file(path);
             return Err(e).with_context(|| {
@@ -457,10 +460,7 @@ mod tests {
             verify_read_back(&path, b"what was meant\n").unwrap_err()
         );
         assert!(err.contains("read back with sha256"), "{err}");
-        assert!(
-            err.contains(&common::sha256_hex(b"what was meant\n")),
-            "{err}"
-        );
+        assert!(err.contains(&sha256_hex(b"what was meant\n")), "{err}");
         assert!(!path.exists(), "an unverified file was left behind");
 
         write_verified(&path, b"ok\n").unwrap();

@@ -78,7 +78,7 @@ pub fn run(opts: &ReportOptions) -> Result<()> {
 /// Writes every `(file name, bytes)` atomically, then removes `coverage.*.json` files not among them.
 fn publish(dir: &Path, files: &[(String, String)]) -> Result<()> {
     for (name, bytes) in files {
-        common::write_atomic(&dir.join(name), bytes.as_bytes())?;
+        parity_engine::fsutil::write_atomic(&dir.join(name), bytes.as_bytes())?;
     }
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("failed to read `{}`", dir.display()))?;

@@ -709,7 +709,7 @@ impl Merge<'_> {
                 continue;
             };
             refs.insert(target.clone(), rel.display().to_string());
-            shas.insert(target.clone(), common::sha256_hex(&bytes));
+            shas.insert(target.clone(), parity_engine::hash::sha256_hex(&bytes));
         }
         if refs.is_empty() {
             return None;

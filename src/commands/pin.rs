@@ -69,7 +69,7 @@ pub fn exec(g: &GlobalArgs, a: PinArgs) -> anyhow::Result<i32> {
     let result = build::exec(g, BuildArgs::of(targets, a.json));
     if tracked.changed && !matches!(result, Ok(0)) {
         match &before {
-            Some(bytes) => parity_rules::common::write_atomic(&path, bytes)?,
+            Some(bytes) => parity_engine::fsutil::write_atomic(&path, bytes)?,
             None => std::fs::remove_file(&path)?,
         }
         remove_new_pins(&new_pins)?;

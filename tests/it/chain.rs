@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::nodes::copy_dir;
 use crate::release::http::{Reply, Server};
 use crate::release::tar_gz;
+use parity_engine::hash::sha256_hex;
 use serde_json::{Value, json};
 
 use crate::cache_server::CacheServer;
@@ -100,11 +101,6 @@ fn serve_release(
         &format!("/repos/openai/codex/releases/tags/rust-v{version}"),
         vec![Reply::json(&release)],
     );
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("{:x}", sha2::Sha256::digest(bytes))
 }
 
 fn read_json(p: &Project, rel: &str) -> Value {

@@ -372,9 +372,9 @@ fn an_endless_entry_or_object_is_cut_off_at_its_limit() {
     use crate::release::http::{Reply, Server};
     use parity_engine::cache::LocalCache;
     use parity_engine::hash::Digest;
+    use parity_engine::hash::sha256_hex;
     use parity_engine::remote::{
         MAX_ENTRY, OutputShape, RemoteCache, RemoteEntry, RemoteOptions, RemoteOutput, ac_name,
-        sha256_hex,
     };
 
     let server = Server::start();

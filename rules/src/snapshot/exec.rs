@@ -1,13 +1,12 @@
 //! Running the probed binary: hermetic environment, timeout, concurrent pipe draining, and the
 //! reference's text normalization (spec §1.3).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
+use parity_engine::process::{self, Captured};
 
 /// Runs the probed binary. Every child gets the reference environment (`NO_COLOR=1`,
 /// `CLICOLOR=0`, `TERM=dumb`), a null stdin, and a fresh, empty `HOME` and `CODEX_HOME` so the
@@ -32,11 +31,7 @@ pub enum Outcome {
 
 /// A child that exited.
 #[derive(Debug)]
-pub struct Finished {
-    status: ExitStatus,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
+pub struct Finished(Captured);
 
 impl Runner {
     /// A runner for `program`, with its own temp `HOME` and `CODEX_HOME`.
@@ -84,53 +79,34 @@ impl Runner {
             .env("CLICOLOR", "0")
             .env("TERM", "dumb")
             .env("HOME", &self.home)
-            .env("CODEX_HOME", &self.codex_home)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let mut child = cmd.spawn()?;
-        let stdout = drain(child.stdout.take());
-        let stderr = drain(child.stderr.take());
-        match wait_until(&mut child, Instant::now() + self.timeout)? {
-            Some(status) => Ok(Outcome::Exited(Finished {
-                status,
-                stdout: join(stdout),
-                stderr: join(stderr),
-            })),
-            None => {
-                kill_tree(&mut child);
-                // The readers end once every holder of the pipes is gone; grandchildren were
-                // killed with the group, so this does not block.
-                join(stdout);
-                join(stderr);
-                Ok(Outcome::TimedOut)
-            }
-        }
+            .env("CODEX_HOME", &self.codex_home);
+        Ok(match process::run(&mut cmd, Some(self.timeout), None)? {
+            process::Outcome::Exited(done) => Outcome::Exited(Finished(done)),
+            process::Outcome::TimedOut | process::Outcome::Cancelled => Outcome::TimedOut,
+        })
     }
 }
 
 impl Finished {
     /// Exit code, `-1` when killed by a signal.
     pub fn code(&self) -> i32 {
-        self.status.code().unwrap_or(-1)
+        self.0.code()
     }
 
     /// Whether the child exited 0.
     pub fn success(&self) -> bool {
-        self.status.success()
+        self.0.status.success()
     }
 
     /// The help text: stdout if it has non-whitespace, else stderr (spec §1.3).
     pub fn text(&self) -> String {
-        normalize_text(&self.stdout, &self.stderr)
+        normalize_text(&self.0.stdout, &self.0.stderr)
     }
 
     /// The reference's failure text: `<cmd> (exit N)` plus the non-blank stdout / stderr.
     pub fn failure(&self, cmd: &str) -> String {
         let mut msg = format!("{cmd} (exit {})", self.code());
-        for (name, bytes) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+        for (name, bytes) in [("stdout", &self.0.stdout), ("stderr", &self.0.stderr)] {
             let text = String::from_utf8_lossy(bytes);
             if !text.trim().is_empty() {
                 msg.push_str(&format!("\n{name}:\n{text}"));
@@ -138,44 +114,6 @@ impl Finished {
         }
         msg
     }
-}
-
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> Option<JoinHandle<Vec<u8>>> {
-    pipe.map(|mut pipe| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = pipe.read_to_end(&mut buf);
-            buf
-        })
-    })
-}
-
-fn join(handle: Option<JoinHandle<Vec<u8>>>) -> Vec<u8> {
-    handle.and_then(|h| h.join().ok()).unwrap_or_default()
-}
-
-fn wait_until(child: &mut Child, deadline: Instant) -> std::io::Result<Option<ExitStatus>> {
-    let mut pause = Duration::from_millis(1);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return Ok(None);
-        }
-        std::thread::sleep(pause.min(deadline - now));
-        pause = (pause * 2).min(Duration::from_millis(20));
-    }
-}
-
-fn kill_tree(child: &mut Child) {
-    #[cfg(unix)]
-    if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// `program` + args, each arg Debug-quoted unless made only of `[0-9A-Za-z_./:-]`.

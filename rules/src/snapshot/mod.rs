@@ -122,7 +122,7 @@ pub fn run(opts: &SnapshotOptions) -> Result<()> {
         tool: "codex-cli",
         collected_at,
         binary: Binary {
-            sha256: common::sha256_hex(&bytes),
+            sha256: parity_engine::hash::sha256_hex(&bytes),
             size_bytes: bytes.len() as u64,
             platform: Platform {
                 os: std::env::consts::OS,
@@ -231,12 +231,16 @@ fn write_outputs(
         Some(dir) => Some((dir, stage_raw_help(dir, help)?)),
         None => None,
     };
-    common::write_atomic(&opts.out_file, json.as_bytes())
-        .map_err(|e| anyhow!("I/O error: {e:#}"))?;
+    parity_engine::fsutil::write_atomic(&opts.out_file, json.as_bytes()).map_err(io_error)?;
     if let Some((dir, staged)) = staged {
-        swap_into_place(staged, dir)?;
+        parity_engine::fsutil::rename_into_place(&staged.keep(), dir).map_err(io_error)?;
     }
     Ok(())
+}
+
+/// The reference's `I/O error: …` text, with the engine error's cause.
+fn io_error(e: parity_engine::Error) -> anyhow::Error {
+    anyhow!("I/O error: {:#}", anyhow::Error::from(e))
 }
 
 fn canonical_binary(given: &Path) -> Result<PathBuf> {
@@ -505,26 +509,6 @@ fn stage_raw_help(dir: &Path, help: &BTreeMap<CmdPath, String>) -> Result<tempfi
             .map_err(|e| anyhow!("I/O error: failed to write `{}`: {e}", file.display()))?;
     }
     Ok(staged)
-}
-
-/// Replaces `dir` with the staged directory (the old one is moved aside, then removed).
-fn swap_into_place(staged: tempfile::TempDir, dir: &Path) -> Result<()> {
-    let staged = staged.keep();
-    let io = |e: std::io::Error| anyhow!("I/O error: failed to replace `{}`: {e}", dir.display());
-    if dir.exists() {
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let old = dir.with_file_name(format!(".{name}.parity-old"));
-        let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(dir, &old).map_err(io)?;
-        std::fs::rename(&staged, dir).map_err(io)?;
-        std::fs::remove_dir_all(&old).map_err(io)?;
-    } else {
-        std::fs::rename(&staged, dir).map_err(io)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

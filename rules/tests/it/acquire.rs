@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use http::{Reply, Server};
-use parity_rules::common::sha256_hex;
+use parity_engine::hash::sha256_hex;
 use parity_rules::release::acquire::{Sources, acquire, extract_first_file};
 use parity_rules::release::github::{GitHub, stable_versions};
 use parity_rules::release::http::{Http, HttpOptions};

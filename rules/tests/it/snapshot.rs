@@ -183,7 +183,7 @@ fn binary_digest_is_of_the_probed_file() {
     let snap = root.snapshot_json();
     assert_eq!(
         snap["binary"]["sha256"],
-        parity_rules::common::sha256_hex(&bytes)
+        parity_engine::hash::sha256_hex(&bytes)
     );
     assert_eq!(snap["binary"]["size_bytes"], bytes.len());
     assert_eq!(snap["binary"]["target_triple"], TARGET);
