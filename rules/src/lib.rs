@@ -7,6 +7,8 @@
 //!
 //! Map:
 //! - [`common`]    JSON writing (serde_json pretty + `\n`, atomic), SOURCE_DATE_EPOCH, path order.
+//! - [`rules_json`] `RULES.json`: the one typed model every rule reads.
+//! - [`unit`]      the unit of parity (command, flag, arg) and its identity.
 //! - [`snapshot`]  crawl a codex binary's `--help` into a per-target snapshot (spec §1).
 //! - [`union`]     merge per-target snapshots into `union.json` (spec §2).
 //! - [`coverage`]  the wrapper coverage manifest and its scope resolution (spec §3).
@@ -27,7 +29,9 @@ pub mod promote;
 pub mod release;
 pub mod report;
 pub mod retain;
+pub mod rules_json;
 pub mod snapshot;
 pub mod union;
+pub mod unit;
 pub mod validate;
 pub mod wrapper_check;

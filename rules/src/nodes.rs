@@ -21,7 +21,8 @@ use anyhow::{Context, anyhow};
 use parity_engine::exec::{Registry, Rule, RuleContext, RuleError};
 use parity_engine::graph::{Input, Node, OutputKind};
 
-use crate::promote::{self, Promoted, PromotionRules, Results};
+use crate::promote::{self, Promoted, Results};
+use crate::rules_json::RulesJson;
 use crate::{common, metadata, report, snapshot, union, validate};
 
 /// Registers every codex rule; the release rules fetch as `release` says.
@@ -159,9 +160,10 @@ impl Rule for MetadataRule {
             metadata::run(&opts).context("version metadata failed")?;
             return Ok(());
         }
-        let rules = PromotionRules::read(ctx.root())?;
-        let results = Results::read(&ctx.path(promote::RESULTS_FILE), rules.expected_targets())?;
-        let recorded = results.validation(&opts.version, rules.expected_targets());
+        let rules = RulesJson::of_root(ctx.root(), None)?;
+        let targets = rules.expected_targets()?;
+        let results = Results::read(&ctx.path(promote::RESULTS_FILE), targets)?;
+        let recorded = results.validation(&opts.version, targets);
         metadata::run_derived(&opts, recorded).context("version metadata failed")?;
         Ok(())
     }
@@ -360,7 +362,7 @@ impl Rule for PointersRule {
         outputs_are(node, &[("pointers", true), ("latest_validated.txt", false)])
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
-        let rules = PromotionRules::read(ctx.root())?;
+        let rules = RulesJson::of_root(ctx.root(), None)?;
         let pointers = promote::derive_pointers(ctx.root(), &rules)?;
         promote::write_pointers(ctx.root(), &pointers)?;
         Ok(())
@@ -381,7 +383,7 @@ impl Rule for CurrentRule {
         outputs_are(node, &[("current.json", false)])
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
-        let rules = PromotionRules::read(ctx.root())?;
+        let rules = RulesJson::of_root(ctx.root(), None)?;
         match promote::promote_current(ctx.root(), &rules)? {
             Promoted::Version(_) => Ok(()),
             Promoted::Bootstrap => Err(anyhow!(

@@ -94,28 +94,14 @@ pub fn check(
             });
             continue;
         }
-        for f in cmd
-            .flags
-            .iter()
-            .filter(|f| COVERED.contains(&f.level.as_str()) && in_scope(f.scope.as_ref()))
-        {
+        let claimed = cmd
+            .members()
+            .filter(|m| COVERED.contains(&m.level) && in_scope(m.scope));
+        for m in claimed {
             report.units += 1;
-            if !word(&help, &f.id.key) {
+            if !word(&help, m.id) {
                 report.failures.push(Failure {
-                    claim: format!("flag `{at} {}`", f.id.key),
-                    reason: "not in the command's help".to_string(),
-                });
-            }
-        }
-        for a in cmd
-            .args
-            .iter()
-            .filter(|a| COVERED.contains(&a.level.as_str()) && in_scope(a.scope.as_ref()))
-        {
-            report.units += 1;
-            if !word(&help, &a.id.name) {
-                report.failures.push(Failure {
-                    claim: format!("arg `{at} {}`", a.id.name),
+                    claim: format!("{} `{at} {}`", m.kind.as_str(), m.id),
                     reason: "not in the command's help".to_string(),
                 });
             }

@@ -11,34 +11,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use anyhow::{Result, bail};
-use serde::Serialize;
 
 use super::exec::{Outcome, Runner};
-use super::parse::{self, ArgEntry, FlagEntry};
+use super::parse;
 
 /// Deepest command path crawled (root is depth 0).
 pub const MAX_DEPTH: usize = 12;
 
-/// A command path: `[]` for the root.
-pub type CmdPath = Vec<String>;
-
-/// One `commands[]` entry of the snapshot (field order = spec §1.11).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct CommandEntry {
-    pub path: CmdPath,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub about: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub usage: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stability: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub platforms: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub args: Option<Vec<ArgEntry>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub flags: Option<Vec<FlagEntry>>,
-}
+pub use super::model::{CmdPath, CommandEntry};
 
 /// What one crawl found: the entries and the help text of every path.
 #[derive(Debug, Default)]

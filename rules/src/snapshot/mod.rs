@@ -10,6 +10,7 @@
 
 pub mod crawl;
 pub mod exec;
+pub mod model;
 pub mod parse;
 
 use std::collections::BTreeMap;
@@ -19,12 +20,13 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use regex::Regex;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::common;
-use crawl::{CmdPath, CommandEntry};
+use crate::rules_json::RulesJson;
 use exec::{Outcome, Runner};
+use model::{Binary, CmdPath, CommandEntry, Platform, Snapshot};
 
 /// `parity rule snapshot` options (the reference `codex-snapshot`, per-target mode).
 #[derive(Debug, Clone)]
@@ -45,40 +47,6 @@ pub struct SnapshotOptions {
     pub timeout: Duration,
     /// Help invocations run at once.
     pub jobs: usize,
-}
-
-/// The snapshot document (field order = spec §1.11).
-#[derive(Debug, Serialize)]
-struct Snapshot {
-    snapshot_schema_version: u32,
-    tool: &'static str,
-    collected_at: String,
-    binary: Binary,
-    commands: Vec<CommandEntry>,
-    features: Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    known_omissions: Option<Vec<String>>,
-}
-
-#[derive(Debug, Serialize)]
-struct Binary {
-    sha256: String,
-    size_bytes: u64,
-    platform: Platform,
-    target_triple: String,
-    version_output: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    semantic_version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    channel: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    commit: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct Platform {
-    os: &'static str,
-    arch: &'static str,
 }
 
 /// Where the outputs go, resolved from `--out-file` (spec §1.10).
@@ -119,22 +87,19 @@ pub fn run(opts: &SnapshotOptions) -> Result<()> {
     };
     let snapshot = Snapshot {
         snapshot_schema_version: 1,
-        tool: "codex-cli",
-        collected_at,
+        tool: "codex-cli".to_string(),
+        collected_at: Some(collected_at),
         binary: Binary {
             sha256: parity_engine::hash::sha256_hex(&bytes),
             size_bytes: bytes.len() as u64,
-            platform: Platform {
-                os: std::env::consts::OS,
-                arch: std::env::consts::ARCH,
-            },
+            platform: Platform::host(),
             target_triple: layout.target.clone(),
             version_output: version.version_output,
             semantic_version: version.semantic_version,
             channel: version.channel,
             commit: version.commit,
         },
-        features: features_object(&probe, &found),
+        features: Some(features_object(&probe, &found)),
         commands: found.commands.into_values().collect(),
         known_omissions,
     };
@@ -396,27 +361,17 @@ fn resolve_layout(opts: &SnapshotOptions, version: &str) -> Result<Layout> {
 }
 
 fn check_rules(path: &Path, target: &str) -> Result<()> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow!("failed to read rules file: {}: {e}", path.display()))?;
-    let rules: Value =
-        serde_json::from_str(&text).map_err(|e| anyhow!("failed to parse JSON: {e}"))?;
-    let sorting = |key: &str| {
-        rules["sorting"][key]
-            .as_str()
-            .unwrap_or("<missing>")
-            .to_string()
-    };
-    let (commands, flags, args) = (sorting("commands"), sorting("flags"), sorting("args"));
-    if commands != "lexicographic_path"
-        || flags != "by_key_then_long_then_short"
-        || args != "by_name"
-    {
-        bail!(
-            "unsupported rules configuration: sorting.commands={commands}, sorting.flags={flags}, sorting.args={args}"
-        );
+    let rules = RulesJson::read(path)?;
+    let bad = rules.sorting_mismatches(&[
+        ("commands", "lexicographic_path"),
+        ("flags", "by_key_then_long_then_short"),
+        ("args", "by_name"),
+    ]);
+    if !bad.is_empty() {
+        bail!("unsupported rules configuration: {}", bad.join(", "));
     }
-    let expected = rules["union"]["expected_targets"].as_array();
-    if !expected.is_some_and(|t| t.iter().any(|t| t.as_str() == Some(target))) {
+    let expected = rules.need(&rules.union.expected_targets, "union.expected_targets")?;
+    if !expected.iter().any(|t| t == target) {
         bail!("raw_help_target={target} is not in RULES.json.union.expected_targets");
     }
     Ok(())

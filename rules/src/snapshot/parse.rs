@@ -1,35 +1,7 @@
 //! Help-text parsing and usage inference, as the reference does it (spec §1.6, §1.7),
 //! weak spots included (spec §11.1 items 2–5): the bytes of committed snapshots depend on them.
 
-use serde::Serialize;
-
-/// One positional argument of a command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ArgEntry {
-    pub name: String,
-    pub required: bool,
-    pub variadic: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-/// One flag of a command.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct FlagEntry {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub long: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub short: Option<String>,
-    pub takes_value: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub repeatable: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stability: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub platforms: Option<Vec<String>>,
-}
+pub use super::model::{ArgEntry, FlagEntry};
 
 /// What one help text says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -361,39 +333,44 @@ fn usage_arg(tok: &str) -> Option<ArgEntry> {
     })
 }
 
+/// Merges `extra` into `list` by identity (`same`): a known member absorbs the new one, the
+/// others are appended.
+fn merge_by<T>(
+    list: &mut Vec<T>,
+    extra: Vec<T>,
+    same: impl Fn(&T, &T) -> bool,
+    absorb: impl Fn(&mut T, T),
+) {
+    for new in extra {
+        match list.iter_mut().find(|old| same(old, &new)) {
+            Some(old) => absorb(old, new),
+            None => list.push(new),
+        }
+    }
+}
+
 /// Merges `extra` into `args` by name: `required` and `variadic` are OR-ed, a missing note is
 /// filled, unmatched args are appended; then args are sorted by name (stable).
 pub fn merge_args(args: &mut Vec<ArgEntry>, extra: Vec<ArgEntry>) {
-    for new in extra {
-        match args.iter_mut().find(|a| a.name == new.name) {
-            Some(old) => {
-                old.required |= new.required;
-                old.variadic |= new.variadic;
-                if old.note.is_none() {
-                    old.note = new.note;
-                }
-            }
-            None => args.push(new),
+    let absorb = |old: &mut ArgEntry, new: ArgEntry| {
+        old.required |= new.required;
+        old.variadic |= new.variadic;
+        if old.note.is_none() {
+            old.note = new.note;
         }
-    }
+    };
+    merge_by(args, extra, |a, b| a.name == b.name, absorb);
     args.sort_by(|a, b| a.name.cmp(&b.name));
 }
 
 /// Merges `extra` into `flags` by identity (long if the new flag has one, else short), filling
 /// missing fields; unmatched flags are appended; then flags are re-sorted.
 pub fn merge_flags(flags: &mut Vec<FlagEntry>, extra: Vec<FlagEntry>) {
-    for new in extra {
-        let found = match &new.long {
-            Some(long) => flags.iter_mut().find(|f| f.long.as_ref() == Some(long)),
-            None => flags
-                .iter_mut()
-                .find(|f| f.short.is_some() && f.short == new.short),
-        };
-        match found {
-            Some(old) => fill_flag(old, new),
-            None => flags.push(new),
-        }
-    }
+    let same = |old: &FlagEntry, new: &FlagEntry| match &new.long {
+        Some(long) => old.long.as_ref() == Some(long),
+        None => old.short.is_some() && old.short == new.short,
+    };
+    merge_by(flags, extra, same, fill_flag);
     sort_flags(flags);
 }
 

@@ -13,21 +13,17 @@ use std::time::Duration;
 
 use parity_rules::coverage::TargetSpace;
 use parity_rules::promote::{Outcome, Results};
+use parity_rules::rules_json::RulesJson;
 use parity_rules::wrapper_check;
-use serde_json::Value;
 
 fn manifests() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli_manifests/codex")
 }
 
 fn space() -> TargetSpace {
-    let rules: Value =
-        serde_json::from_slice(&std::fs::read(manifests().join("RULES.json")).unwrap()).unwrap();
-    TargetSpace {
-        expected: serde_json::from_value(rules["union"]["expected_targets"].clone()).unwrap(),
-        platform_mapping: serde_json::from_value(rules["union"]["platform_mapping"].clone())
-            .unwrap(),
-    }
+    RulesJson::read(&manifests().join("RULES.json"))
+        .and_then(|r| r.target_space())
+        .unwrap()
 }
 
 /// `codex --version` → `0.92.0`.
