@@ -23,14 +23,18 @@ use parity_engine::graph::{Input, Node, OutputKind};
 
 use crate::promote::{self, Promoted, Results};
 use crate::rules_json::RulesJson;
+use crate::snapshot::Cli;
+use crate::snapshot::crawl::NotePaths;
 use crate::{common, metadata, report, snapshot, union, validate};
 
 /// Registers every codex rule; the release rules fetch as `release` says.
 pub fn register(registry: &mut Registry, release: crate::release::Settings) {
     registry.register(UNION);
+    registry.register(CLAUDE_UNION);
     registry.register(REPORT);
     registry.register(MetadataRule);
-    registry.register(SnapshotRule);
+    registry.register(SnapshotRule(Cli::Codex));
+    registry.register(SnapshotRule(Cli::Claude));
     registry.register(PointersRule);
     registry.register(CurrentRule);
     registry.register(ValidateRule);
@@ -71,15 +75,23 @@ struct VersionRule {
 
 const UNION: VersionRule = VersionRule {
     name: "union",
-    run: |root, version, epoch| {
-        union::run(&union::UnionOptions {
-            root: root.to_path_buf(),
-            version,
-            rules: None,
-            epoch,
-        })
-    },
+    run: |root, version, epoch| union_of(Cli::Codex, root, version, epoch),
 };
+
+const CLAUDE_UNION: VersionRule = VersionRule {
+    name: "claude-union",
+    run: |root, version, epoch| union_of(Cli::Claude, root, version, epoch),
+};
+
+fn union_of(cli: Cli, root: &Path, version: String, epoch: Option<i64>) -> anyhow::Result<()> {
+    union::run(&union::UnionOptions {
+        cli,
+        root: root.to_path_buf(),
+        version,
+        rules: None,
+        epoch,
+    })
+}
 
 const REPORT: VersionRule = VersionRule {
     name: "report",
@@ -199,10 +211,12 @@ fn outputs_are(node: &Node, want: &[(&str, bool)]) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------------
 // snapshot@V/T
 
-/// `snapshot`: crawls the codex binary (the first input) into the per-target snapshot, exactly
-/// as `parity rule snapshot --out-file snapshots/V/T.json --raw-help-target T --capture-raw-help
-/// --supplement supplement/commands.json` with SOURCE_DATE_EPOCH = the node's epoch.
-struct SnapshotRule;
+/// `snapshot` (codex) and `claude-snapshot`: crawls the binary (the first input) into the
+/// per-target snapshot, exactly as `parity rule codex-snapshot|claude-snapshot --out-file
+/// snapshots/V/T.json --raw-help-target T --capture-raw-help --supplement
+/// supplement/commands.json` with SOURCE_DATE_EPOCH = the node's epoch; except that a Claude
+/// Code note names the binary by file name (the sandbox path would differ on every machine).
+struct SnapshotRule(Cli);
 
 const SUPPLEMENT: &str = "supplement/commands.json";
 
@@ -229,7 +243,10 @@ impl SnapshotRule {
 
 impl Rule for SnapshotRule {
     fn name(&self) -> &'static str {
-        "snapshot"
+        match self.0 {
+            Cli::Codex => "snapshot",
+            Cli::Claude => "claude-snapshot",
+        }
     }
     fn reads_time(&self) -> bool {
         true
@@ -240,7 +257,10 @@ impl Rule for SnapshotRule {
         Self::timeout(node)?;
         no_config_but(node, &["help_timeout_ms", "version"])?;
         if node.inputs.is_empty() {
-            return Err("the first input must be the codex binary".into());
+            return Err(format!(
+                "the first input must be the {} binary",
+                self.0.name()
+            ));
         }
         let first = node.outputs.first();
         if !first.is_some_and(|o| o.kind == OutputKind::Committed && !o.dir) {
@@ -256,14 +276,11 @@ impl Rule for SnapshotRule {
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
         let target = Self::target(ctx.node)?;
-        let binary_name = ctx
-            .inputs
-            .first()
-            .ok_or("the codex binary input is absent")?;
+        let binary_name = ctx.inputs.first().ok_or("the binary input is absent")?;
         let private = tempfile::Builder::new()
             .prefix("bin-")
             .tempdir_in(ctx.root().parent().unwrap_or(ctx.root()))
-            .context("failed to create a private directory for the codex binary")?;
+            .context("failed to create a private directory for the binary")?;
         let binary = executable(&ctx.path(binary_name), private.path())?;
         let epoch = ctx
             .epoch
@@ -276,14 +293,16 @@ impl Rule for SnapshotRule {
         let raw_help = ctx.node.outputs.get(1).map(|_| ctx.output(1));
         let out_file = ctx.output(0);
         snapshot::run(&snapshot::SnapshotOptions {
-            codex_binary: binary,
-            out_file: out_file.clone(),
+            cli: self.0,
+            binary,
+            out: snapshot::Out::File(out_file.clone()),
             capture_raw_help: raw_help.is_some(),
             raw_help_target: Some(target.clone()),
             supplement,
             collected_at: Some(common::epoch_to_rfc3339(epoch)?),
             timeout: Self::timeout(ctx.node)?,
             jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            note_paths: NotePaths::FileName,
         })
         .with_context(|| format!("snapshot of `{binary_name}` failed"))?;
         if let Some(dest) = raw_help {

@@ -13,15 +13,15 @@ use serde_json::Value;
 
 use crate::common;
 use crate::rules_json::RulesJson;
+use crate::snapshot::Cli;
 use crate::snapshot::model::{ArgEntry, Binary, CommandEntry, FlagEntry, Snapshot};
 use crate::unit::UnitKind;
 
-/// The `tool` of every codex snapshot.
-pub const TOOL: &str = "codex-cli";
-
-/// `parity rule union` options (the reference `codex-union`).
+/// `parity rule codex-union` / `claude-union` options.
 #[derive(Debug, Clone)]
 pub struct UnionOptions {
+    /// Which CLI's snapshots: their `tool`, and the raw help layout of conflict evidence.
+    pub cli: Cli,
     /// The parity root (`cli_manifests/codex`).
     pub root: PathBuf,
     /// The version whose `snapshots/<V>/` are merged.
@@ -36,7 +36,7 @@ pub struct UnionOptions {
 pub fn run(opts: &UnionOptions) -> Result<()> {
     let root = canonical_root(&opts.root);
     let rules = RulesJson::of_root(&root, opts.rules.as_deref())?;
-    let cfg = UnionConfig::of(&rules)?;
+    let cfg = UnionConfig::of(&rules, opts.cli)?;
     let inputs = load_inputs(&root, &opts.version, &cfg)?;
     let union = build(
         &root,
@@ -63,6 +63,7 @@ pub(crate) fn canonical_root(root: &Path) -> PathBuf {
 /// The checked RULES values the union needs.
 #[derive(Debug)]
 struct UnionConfig {
+    cli: Cli,
     expected: Vec<String>,
     required: String,
     same_tool: bool,
@@ -72,7 +73,7 @@ struct UnionConfig {
 }
 
 impl UnionConfig {
-    fn of(rules: &RulesJson) -> Result<UnionConfig> {
+    fn of(rules: &RulesJson, cli: Cli) -> Result<UnionConfig> {
         let bad = rules.sorting_mismatches(&[
             ("commands", "lexicographic_path"),
             ("flags", "by_key_then_long_then_short"),
@@ -102,6 +103,7 @@ impl UnionConfig {
         }
         let u = &rules.union;
         Ok(UnionConfig {
+            cli,
             required: rules.required_target()?.to_string(),
             expected: rules.expected_targets()?.to_vec(),
             same_tool: u.require_same_tool,
@@ -152,9 +154,10 @@ fn read_snapshot(path: &Path) -> Result<Snapshot> {
 
 fn check_snapshot(path: &Path, s: &Snapshot, version: &str, cfg: &UnionConfig) -> Result<()> {
     let p = path.display();
-    if cfg.same_tool && s.tool != TOOL {
+    let tool = cfg.cli.tool();
+    if cfg.same_tool && s.tool != tool {
         bail!(
-            "snapshot tool mismatch in {p} (expected {TOOL}, got {})",
+            "snapshot tool mismatch in {p} (expected {tool}, got {})",
             s.tool
         );
     }
@@ -319,7 +322,7 @@ fn build<'a>(
     }
     UnionSnapshot {
         snapshot_schema_version: 2,
-        tool: TOOL,
+        tool: cfg.cli.tool(),
         mode: "union",
         collected_at,
         expected_targets: &cfg.expected,
@@ -511,12 +514,10 @@ impl Merge<'_> {
         let mut refs = BTreeMap::new();
         let mut shas = BTreeMap::new();
         for target in targets {
-            let mut rel = PathBuf::from("raw_help").join(self.version).join(target);
-            if !path.is_empty() {
-                rel.push("commands");
-                rel.extend(path);
-            }
-            rel.push("help.txt");
+            let rel = PathBuf::from("raw_help")
+                .join(self.version)
+                .join(target)
+                .join(self.cfg.cli.raw_help_file(path));
             let abs = self.root.join(&rel);
             if !abs.is_file() {
                 continue;

@@ -15,7 +15,8 @@ use anyhow::{Result, bail};
 use regex::Regex;
 
 use crate::coverage::{self, Scope, TargetSpace};
-use crate::snapshot::exec::{Outcome, Runner};
+use crate::snapshot::Cli;
+use crate::snapshot::exec::{Outcome, Purpose, Runner};
 
 /// A claim of the manifest that the binary does not back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +52,7 @@ pub fn check(
         bail!("target `{target}` is not one of the expected targets");
     }
     let wrapper = coverage::read(wrapper_coverage)?;
-    let runner = Runner::new(binary.to_path_buf(), timeout)?;
+    let runner = Runner::new(binary.to_path_buf(), timeout, Cli::Codex)?;
     let in_scope = |s: Option<&Scope>| space.resolve_scope(s).contains(target);
     let mut report = CheckReport::default();
     for cmd in &wrapper.coverage {
@@ -62,7 +63,7 @@ pub fn check(
         let name = format!("command `{}`", crate::common::display_path(&cmd.path));
         let mut args = cmd.path.clone();
         args.push("--help".to_string());
-        let help = match runner.run(&args)? {
+        let help = match runner.run(&args, Purpose::Help)? {
             Outcome::Exited(f) if f.success() => f.text(),
             Outcome::Exited(f) => {
                 let reason = format!("`{}` exited {}", runner.render_short(&args), f.code());

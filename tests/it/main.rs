@@ -11,6 +11,7 @@ mod memo;
 mod nodes;
 mod release;
 mod remote;
+mod rule;
 mod status;
 mod support;
 mod verify;

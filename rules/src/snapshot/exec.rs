@@ -1,5 +1,5 @@
-//! Running the probed binary: hermetic environment, timeout, concurrent pipe draining, and the
-//! reference's text normalization (spec §1.3).
+//! Running the probed binary: hermetic environment, timeouts with one longer retry, concurrent
+//! pipe draining (the engine's [`process`]), and the reference's text normalization (spec §1.3).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -8,16 +8,38 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use parity_engine::process::{self, Captured};
 
-/// Runs the probed binary. Every child gets the reference environment (`NO_COLOR=1`,
-/// `CLICOLOR=0`, `TERM=dumb`), a null stdin, and a fresh, empty `HOME` and `CODEX_HOME` so the
-/// user's codex config cannot leak into the snapshot.
+use super::Cli;
+
+/// A timed-out invocation is tried once more with this many times the budget before it counts
+/// as a timeout: how long a help takes depends on the machine's load, and bytes must not (the
+/// configured budget stays in every message; claude spec §9 B3).
+pub const RETRY_FACTOR: u32 = 4;
+
+/// Runs the probed binary, hermetically: a fresh, empty `HOME` (and `CODEX_HOME` for codex),
+/// a null stdin, the reference's variables (`NO_COLOR=1`, `CLICOLOR=0`, `TERM=dumb`; for
+/// Claude Code also `DISABLE_AUTOUPDATER=1`, and `CI=1` for help probes). Claude Code children
+/// get nothing else of the caller's environment but `PATH` (a cli.js build needs `node`) and
+/// run in an empty working directory, so no `~/.claude`, `ANTHROPIC_*` or `CLAUDE_*` setting
+/// can reach them.
 #[derive(Debug)]
 pub struct Runner {
     program: PathBuf,
+    cli: Cli,
     home: PathBuf,
     codex_home: PathBuf,
+    work: PathBuf,
+    tmp: PathBuf,
     timeout: Duration,
     _sandbox: tempfile::TempDir,
+}
+
+/// What an invocation is for (Claude Code help probes get `CI=1`, its `--version` does not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A `--help` probe.
+    Help,
+    /// Anything else (`--version`, `features list`).
+    Other,
 }
 
 /// How one invocation ended.
@@ -25,7 +47,7 @@ pub struct Runner {
 pub enum Outcome {
     /// The child exited (any status).
     Exited(Finished),
-    /// The child was still running at the deadline and was killed.
+    /// The child was still running at the deadline (and at the retry's) and was killed.
     TimedOut,
 }
 
@@ -33,34 +55,43 @@ pub enum Outcome {
 #[derive(Debug)]
 pub struct Finished(Captured);
 
+/// Variables of the caller's environment a Claude Code child keeps: `PATH`, and what Windows
+/// programs cannot start without.
+const KEPT_ENV: [&str; 5] = ["PATH", "SYSTEMROOT", "WINDIR", "COMSPEC", "PATHEXT"];
+
 impl Runner {
-    /// A runner for `program`, with its own temp `HOME` and `CODEX_HOME`.
-    pub fn new(program: PathBuf, timeout: Duration) -> Result<Self> {
+    /// A runner for `program` of `cli`, with its own temp home and working directory.
+    pub fn new(program: PathBuf, timeout: Duration, cli: Cli) -> Result<Self> {
         let sandbox = tempfile::Builder::new()
             .prefix("parity-snapshot-")
             .tempdir()
             .context("failed to create a temp HOME for the probed binary")?;
         let home = sandbox.path().join("home");
         let codex_home = sandbox.path().join("codex-home");
-        for dir in [&home, &codex_home] {
+        let work = sandbox.path().join("work");
+        let tmp = sandbox.path().join("tmp");
+        for dir in [&home, &codex_home, &work, &tmp] {
             std::fs::create_dir(dir)
                 .with_context(|| format!("failed to create `{}`", dir.display()))?;
         }
         Ok(Runner {
             program,
+            cli,
             home,
             codex_home,
+            work,
+            tmp,
             timeout,
             _sandbox: sandbox,
         })
     }
 
-    /// The command line as the reference renders it, with the program's full path (stderr).
+    /// The command line as the reference renders it, with the program's full path.
     pub fn render(&self, args: &[String]) -> String {
         render_cmd(&self.program.display().to_string(), args)
     }
 
-    /// The command line with the program's file name only (for anything written into JSON).
+    /// The command line with the program's file name only (deterministic across machines).
     pub fn render_short(&self, args: &[String]) -> String {
         render_cmd(&file_name(&self.program), args)
     }
@@ -70,20 +101,57 @@ impl Runner {
         self.timeout
     }
 
-    /// Runs the binary with `args`, draining stdout and stderr while waiting, killing it (and
-    /// its process group) at the deadline.
-    pub fn run(&self, args: &[String]) -> std::io::Result<Outcome> {
+    /// Runs the binary with `args` within the timeout; a timed-out run is retried once with
+    /// [`RETRY_FACTOR`] times the budget (said on stderr).
+    pub fn run(&self, args: &[String], purpose: Purpose) -> std::io::Result<Outcome> {
+        for budget in [self.timeout, self.timeout * RETRY_FACTOR] {
+            match process::run(&mut self.command(args, purpose), Some(budget), None)? {
+                process::Outcome::Exited(done) => return Ok(Outcome::Exited(Finished(done))),
+                process::Outcome::TimedOut | process::Outcome::Cancelled => {}
+            }
+            if budget == self.timeout {
+                eprintln!(
+                    "warning: `{}` did not finish within {} ms; trying once more with {} ms",
+                    self.render(args),
+                    budget.as_millis(),
+                    (budget * RETRY_FACTOR).as_millis()
+                );
+            }
+        }
+        Ok(Outcome::TimedOut)
+    }
+
+    fn command(&self, args: &[String], purpose: Purpose) -> Command {
         let mut cmd = Command::new(&self.program);
-        cmd.args(args)
-            .env("NO_COLOR", "1")
+        cmd.args(args);
+        match self.cli {
+            Cli::Codex => {
+                cmd.env("HOME", &self.home)
+                    .env("CODEX_HOME", &self.codex_home);
+            }
+            Cli::Claude => {
+                cmd.env_clear().current_dir(&self.work);
+                for name in KEPT_ENV {
+                    if let Some(v) = std::env::var_os(name) {
+                        cmd.env(name, v);
+                    }
+                }
+                let tmp = self.tmp.as_path();
+                cmd.env("HOME", &self.home)
+                    .env("USERPROFILE", &self.home)
+                    .env("TMPDIR", tmp)
+                    .env("TEMP", tmp)
+                    .env("TMP", tmp)
+                    .env("DISABLE_AUTOUPDATER", "1");
+                if purpose == Purpose::Help {
+                    cmd.env("CI", "1");
+                }
+            }
+        }
+        cmd.env("NO_COLOR", "1")
             .env("CLICOLOR", "0")
-            .env("TERM", "dumb")
-            .env("HOME", &self.home)
-            .env("CODEX_HOME", &self.codex_home);
-        Ok(match process::run(&mut cmd, Some(self.timeout), None)? {
-            process::Outcome::Exited(done) => Outcome::Exited(Finished(done)),
-            process::Outcome::TimedOut | process::Outcome::Cancelled => Outcome::TimedOut,
-        })
+            .env("TERM", "dumb");
+        cmd
     }
 }
 
@@ -116,15 +184,15 @@ impl Finished {
     }
 }
 
-/// `program` + args, each arg Debug-quoted unless made only of `[0-9A-Za-z_./:-]`.
+/// `program` + args, each arg Debug-quoted unless made only of `[0-9A-Za-z_./:-]` (an empty
+/// arg is written as nothing, as the reference does).
 pub fn render_cmd(program: &str, args: &[String]) -> String {
     let mut s = program.to_string();
     for arg in args {
         s.push(' ');
-        let plain = !arg.is_empty()
-            && arg
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_./:-".contains(c));
+        let plain = arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:-".contains(c));
         if plain {
             s.push_str(arg);
         } else {

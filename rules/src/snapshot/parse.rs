@@ -1,6 +1,7 @@
 //! Help-text parsing and usage inference, as the reference does it (spec §1.6, §1.7),
 //! weak spots included (spec §11.1 items 2–5): the bytes of committed snapshots depend on them.
 
+use super::Cli;
 pub use super::model::{ArgEntry, FlagEntry};
 
 /// What one help text says.
@@ -22,8 +23,9 @@ enum Section {
     Arguments,
 }
 
-/// Parses a normalized help text (spec §1.6).
-pub fn parse_help(text: &str) -> ParsedHelp {
+/// Parses a normalized help text (spec §1.6; claude spec §1.6): the same line scanner for
+/// both CLIs, with each CLI's rule for the lines of a Commands section.
+pub fn parse_help(text: &str, cli: Cli) -> ParsedHelp {
     let lines: Vec<&str> = text.lines().collect();
     let usage_idx = lines.iter().position(|l| is_usage_line(l));
     let mut help = ParsedHelp {
@@ -39,7 +41,10 @@ pub fn parse_help(text: &str) -> ParsedHelp {
         }
         match section {
             Section::None => {}
-            Section::Commands => help.subcommands.extend(parse_command_token(line)),
+            Section::Commands => help.subcommands.extend(match cli {
+                Cli::Codex => parse_command_token(line),
+                Cli::Claude => parse_claude_command_token(line),
+            }),
             Section::Options => help.flags.extend(parse_flag(line)),
             Section::Arguments => match parse_argument(line) {
                 Some(arg) => help.args.push(arg),
@@ -93,7 +98,12 @@ fn parse_about(lines: &[&str], usage_idx: Option<usize>) -> Option<String> {
 }
 
 fn section_header(line: &str) -> Option<Section> {
-    match line.trim().trim_end_matches(':').to_lowercase().as_str() {
+    match line
+        .trim()
+        .trim_end_matches(':')
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "commands" | "subcommands" => Some(Section::Commands),
         "options" | "flags" => Some(Section::Options),
         "arguments" => Some(Section::Arguments),
@@ -122,6 +132,30 @@ pub fn parse_command_token(line: &str) -> Option<String> {
     let (head, desc) = split_tokens_and_desc(trimmed);
     let token = head.split_whitespace().next()?;
     if desc.is_empty() && head != token {
+        return None;
+    }
+    let charset = token
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    charset.then(|| token.to_string())
+}
+
+/// A subcommand token from a Commands-section line of Claude Code's (Commander) help: the
+/// head must be one word (so an entry showing its arguments, `add [options] <name>`, is not a
+/// token: a reference quirk, claude spec §9 B2), its first `|` alias is the token, `help` and
+/// `claude` are skipped, and a one-word line without description is a token too (a wrapped
+/// description's last word: claude spec §9 B1).
+pub fn parse_claude_command_token(line: &str) -> Option<String> {
+    let trimmed = line.trim();
+    if !indented(line) || trimmed.starts_with('-') {
+        return None;
+    }
+    let (head, desc) = split_tokens_and_desc(trimmed);
+    if head.split_whitespace().count() != 1 {
+        return None;
+    }
+    let token = head.split('|').next().unwrap_or(head);
+    if token == "help" || token == "claude" || (desc.is_empty() && head.trim() != token) {
         return None;
     }
     let charset = token
@@ -219,8 +253,11 @@ pub fn parse_argument(line: &str) -> Option<ArgEntry> {
     })
 }
 
+/// `token` without all its leading `open` and trailing `close` characters, when it starts
+/// with one and ends with the other (`<<X>>` -> `X`, as the reference trims).
 fn bracketed(token: &str, open: char, close: char) -> Option<&str> {
-    token.strip_prefix(open)?.strip_suffix(close)
+    (token.starts_with(open) && token.ends_with(close))
+        .then(|| token.trim_start_matches(open).trim_end_matches(close))
 }
 
 fn append_note(arg: Option<&mut ArgEntry>, text: &str) {
@@ -314,7 +351,7 @@ fn usage_arg(tok: &str) -> Option<ArgEntry> {
         tok = t;
         variadic = true;
     }
-    if is_options_token(tok) {
+    if tok == "[OPTIONS]" || tok.eq_ignore_ascii_case("options") {
         return None;
     }
     let (name, required) = if let Some(inner) = bracketed(tok, '<', '>') {
@@ -407,7 +444,7 @@ Initial instructions\n          read from stdin\n\nOptions:\n  -c <key=value>  C
 
     #[test]
     fn parses_sections_of_clap_help() {
-        let h = parse_help(EXEC);
+        let h = parse_help(EXEC, Cli::Codex);
         assert_eq!(h.about, None);
         assert_eq!(
             h.usage.as_deref(),
@@ -439,7 +476,7 @@ Initial instructions\n          read from stdin\n\nOptions:\n  -c <key=value>  C
     #[test]
     fn about_skips_the_title_line_and_usage_takes_continuations() {
         let text = "Title\nMore about\n  it\nUsage: codex [OPTIONS] [PROMPT]\n       codex [OPTIONS] <COMMAND> [ARGS]\n\nOptions:\n";
-        let h = parse_help(text);
+        let h = parse_help(text, Cli::Codex);
         assert_eq!(h.about.as_deref(), Some("More about\nit"));
         assert_eq!(
             h.usage.as_deref(),
@@ -458,6 +495,73 @@ Initial instructions\n          read from stdin\n\nOptions:\n  -c <key=value>  C
         assert_eq!(parse_command_token("exec  Run"), None);
         assert_eq!(parse_command_token("  --flag  x"), None);
         assert_eq!(parse_command_token("  a.b  x"), None);
+    }
+
+    #[test]
+    fn claude_command_tokens_follow_the_reference_rules() {
+        let t = |l: &str| parse_claude_command_token(l);
+        assert_eq!(
+            t("  doctor     Check the health").as_deref(),
+            Some("doctor")
+        );
+        assert_eq!(t("  update|upgrade   Check").as_deref(), Some("update"));
+        assert_eq!(t("  install [options] [target]  Install"), None);
+        assert_eq!(t("  help [command]  display help"), None);
+        assert_eq!(t("  help  x"), None);
+        assert_eq!(t("  claude  x"), None);
+        assert_eq!(
+            t("                    manifest").as_deref(),
+            Some("manifest")
+        );
+        assert_eq!(t("  a|b"), None);
+        assert_eq!(t("  Examples:"), None);
+        assert_eq!(t("doctor  Check"), None);
+        // The codex rule takes the first word of any head.
+        assert_eq!(
+            parse_command_token("  install [options]  x").as_deref(),
+            Some("install")
+        );
+    }
+
+    #[test]
+    fn commander_help_has_no_about_and_options_keep_its_quirks() {
+        let text = "Usage: claude [options] [command] [prompt]\n\nClaude Code - starts\n\nArguments:\n  prompt   Your prompt\n\nOptions:\n  --add-dir <directories...>   Dirs\n  --allowedTools, --allowed-tools <tools...>  Tools\n  -d, --debug [filter]   Debug\n\nCommands:\n  mcp   Configure\n";
+        let h = parse_help(text, Cli::Claude);
+        assert_eq!(h.about, None);
+        assert_eq!(h.args, []);
+        assert_eq!(h.subcommands, ["mcp"]);
+        let f: Vec<_> = h
+            .flags
+            .iter()
+            .map(|f| (f.long.clone().unwrap(), f.value_name.clone(), f.repeatable))
+            .collect();
+        assert_eq!(
+            f,
+            [
+                ("--add-dir".into(), Some("directories...".into()), None),
+                ("--allowedTools".into(), Some("tools...".into()), None),
+                ("--debug".into(), None, None),
+            ]
+        );
+        let inferred = infer_usage_args(h.usage.as_deref().unwrap(), &[], true);
+        let names: Vec<_> = inferred.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["command", "prompt"]);
+    }
+
+    #[test]
+    fn brackets_are_trimmed_whole_and_only_exact_options_is_skipped() {
+        assert_eq!(parse_argument("  <<FILE>>  x").unwrap().name, "FILE");
+        let names = |u: &str| {
+            infer_usage_args(u, &[], false)
+                .into_iter()
+                .map(|a| (a.name, a.variadic))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names("codex [OPTIONS]... [options]..."),
+            [("options".into(), true)]
+        );
+        assert_eq!(names("codex <<X>>"), [("X".into(), false)]);
     }
 
     #[test]

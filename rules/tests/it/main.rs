@@ -1,6 +1,8 @@
 //! Integration tests of parity-rules.
 mod acquire;
+mod claude;
 mod metadata;
+mod real_claude;
 mod real_codex;
 mod report;
 mod retain;

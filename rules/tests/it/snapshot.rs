@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use parity_rules::snapshot::{self, SnapshotOptions};
+use parity_rules::snapshot::crawl::NotePaths;
+use parity_rules::snapshot::{self, Cli, Out, SnapshotOptions};
 use serde_json::Value;
 
 const TARGET: &str = "x86_64-unknown-linux-musl";
@@ -44,14 +45,16 @@ impl Root {
 
     fn opts(&self, binary: &Path) -> SnapshotOptions {
         SnapshotOptions {
-            codex_binary: binary.to_path_buf(),
-            out_file: self.out_file(),
+            cli: Cli::Codex,
+            binary: binary.to_path_buf(),
+            out: Out::File(self.out_file()),
             capture_raw_help: false,
             raw_help_target: None,
             supplement: None,
             collected_at: Some("1970-01-01T00:00:00Z".to_string()),
             timeout: Duration::from_secs(20),
             jobs: 4,
+            note_paths: NotePaths::Full,
         }
     }
 
@@ -317,7 +320,7 @@ fn out_file_layout_errors() {
     let fake = fake_codex();
     let err_for = |out: PathBuf, target: Option<&str>| {
         let mut opts = root.opts(&fake);
-        opts.out_file = out;
+        opts.out = Out::File(out);
         opts.raw_help_target = target.map(str::to_string);
         run_err(&opts)
     };
@@ -553,10 +556,11 @@ fn real_codex_snapshot_is_stable() {
         let root = Root::new();
         let version = version_of(&binary);
         let mut opts = root.opts(&binary);
-        opts.out_file = root.root.join(format!("snapshots/{version}/{TARGET}.json"));
+        let out = root.root.join(format!("snapshots/{version}/{TARGET}.json"));
+        opts.out = Out::File(out.clone());
         opts.capture_raw_help = true;
         snapshot::run(&opts).unwrap();
-        let bytes = std::fs::read(&opts.out_file).unwrap();
+        let bytes = std::fs::read(&out).unwrap();
         let snap: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(snap["binary"]["semantic_version"], version);
         assert!(snap["commands"].as_array().unwrap().len() > 1);
