@@ -117,7 +117,7 @@ impl Rule for VersionRule {
         no_config_but(node, &["version"])
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
-        (self.run)(ctx.root(), version(ctx.node)?, ctx.epoch)?;
+        (self.run)(&layout_root(ctx), version(ctx.node)?, ctx.epoch)?;
         Ok(())
     }
 }
@@ -146,7 +146,7 @@ impl Rule for MetadataRule {
                     "`config.status` `{other}` is not one of snapshotted, reported, validated, supported"
                 ));
             }
-            None if !has_source_input(node, promote::RESULTS_FILE) => {
+            None if !has_source_input(node, &named(node, promote::RESULTS_FILE)) => {
                 return Err(format!(
                     "derives its status from recorded validation results: declare the input `{}` (or set `config.status`)",
                     promote::RESULTS_FILE
@@ -158,7 +158,7 @@ impl Rule for MetadataRule {
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
         let opts = metadata::MetadataOptions {
-            root: ctx.root().to_path_buf(),
+            root: layout_root(ctx),
             version: version(ctx.node)?,
             status: String::new(),
             rules: None,
@@ -172,12 +172,27 @@ impl Rule for MetadataRule {
             metadata::run(&opts).context("version metadata failed")?;
             return Ok(());
         }
-        let rules = RulesJson::of_root(ctx.root(), None)?;
+        let rules = RulesJson::of_root(&layout_root(ctx), None)?;
         let targets = rules.expected_targets()?;
-        let results = Results::read(&ctx.path(promote::RESULTS_FILE), targets)?;
+        let results = Results::read(&layout_root(ctx).join(promote::RESULTS_FILE), targets)?;
         let recorded = results.validation(&opts.version, targets);
         metadata::run_derived(&opts, recorded).context("version metadata failed")?;
         Ok(())
+    }
+}
+
+/// The node's parity root in its sandbox: below the sandbox root by the node's root (a
+/// workspace member's directory; none for a single pipeline).
+fn layout_root(ctx: &RuleContext<'_>) -> PathBuf {
+    parity_engine::fsutil::join_rel(ctx.root(), &ctx.node.root)
+}
+
+/// `rel`, a path of the parity root, as the node's inputs and outputs name it.
+fn named(node: &Node, rel: &str) -> String {
+    if node.root.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{}/{rel}", node.root)
     }
 }
 
@@ -288,8 +303,8 @@ impl Rule for SnapshotRule {
         let supplement = ctx
             .inputs
             .iter()
-            .any(|i| i == SUPPLEMENT)
-            .then(|| ctx.path(SUPPLEMENT));
+            .any(|i| *i == named(ctx.node, SUPPLEMENT))
+            .then(|| layout_root(ctx).join(SUPPLEMENT));
         let raw_help = ctx.node.outputs.get(1).map(|_| ctx.output(1));
         let out_file = ctx.output(0);
         snapshot::run(&snapshot::SnapshotOptions {
@@ -378,12 +393,14 @@ impl Rule for PointersRule {
     }
     fn check(&self, node: &Node) -> Result<(), String> {
         no_config_but(node, &[])?;
-        outputs_are(node, &[("pointers", true), ("latest_validated.txt", false)])
+        let (pointers, latest) = (named(node, "pointers"), named(node, "latest_validated.txt"));
+        outputs_are(node, &[(&pointers, true), (&latest, false)])
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
-        let rules = RulesJson::of_root(ctx.root(), None)?;
-        let pointers = promote::derive_pointers(ctx.root(), &rules)?;
-        promote::write_pointers(ctx.root(), &pointers)?;
+        let root = layout_root(ctx);
+        let rules = RulesJson::of_root(&root, None)?;
+        let pointers = promote::derive_pointers(&root, &rules)?;
+        promote::write_pointers(&root, &pointers)?;
         Ok(())
     }
 }
@@ -399,11 +416,12 @@ impl Rule for CurrentRule {
     }
     fn check(&self, node: &Node) -> Result<(), String> {
         no_config_but(node, &[])?;
-        outputs_are(node, &[("current.json", false)])
+        outputs_are(node, &[(&named(node, "current.json"), false)])
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
-        let rules = RulesJson::of_root(ctx.root(), None)?;
-        match promote::promote_current(ctx.root(), &rules)? {
+        let root = layout_root(ctx);
+        let rules = RulesJson::of_root(&root, None)?;
+        match promote::promote_current(&root, &rules)? {
             Promoted::Version(_) => Ok(()),
             Promoted::Bootstrap => Err(anyhow!(
                 "`latest_validated.txt` is `none` (bootstrap mode): there is no `current.json` to write yet; declare the `current` artifact once a version is validated"
@@ -435,7 +453,7 @@ impl Rule for ValidateRule {
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
         let report = validate::check(&validate::ValidateOptions {
-            root: ctx.root().to_path_buf(),
+            root: layout_root(ctx),
             mode: validate::Mode::Check,
             json: false,
             rules: None,
