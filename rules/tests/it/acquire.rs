@@ -36,7 +36,7 @@ fn client() -> Http {
 
 fn pin(url: &str, asset: &str, bytes: &[u8]) -> LockEntry {
     LockEntry {
-        codex_version: "0.98.0".into(),
+        version: "0.98.0".into(),
         target_triple: "x86_64-unknown-linux-musl".into(),
         asset_name: asset.into(),
         download_url: url.into(),
