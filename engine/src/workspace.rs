@@ -765,9 +765,11 @@ pub fn env_epoch() -> Result<Option<i64>> {
 }
 
 /// Whether a `host` constraint admits this machine: an OS name (`linux`, `macos`, `windows`),
-/// an `os-arch` pair (`linux-x86_64`), or a target triple whose OS and architecture match
-/// (`x86_64-unknown-linux-musl`, `aarch64-apple-darwin`, `x86_64-pc-windows-msvc`). The env
-/// variable `PARITY_HOST` (comma-separated) adds names this machine answers to.
+/// an `os-arch` pair (`linux-x86_64`), a target triple whose OS and architecture match
+/// (`x86_64-unknown-linux-musl`, `aarch64-apple-darwin`, `x86_64-pc-windows-msvc`), or a
+/// Node.js platform name as Claude Code's releases use (`linux-x64`, `darwin-arm64`,
+/// `win32-x64`). The env variable `PARITY_HOST` (comma-separated) adds names this machine
+/// answers to.
 pub fn host_matches(host: &str) -> bool {
     let (os, arch) = (std::env::consts::OS, std::env::consts::ARCH);
     if let Ok(extra) = std::env::var("PARITY_HOST")
@@ -777,6 +779,22 @@ pub fn host_matches(host: &str) -> bool {
     }
     if host == os || host == format!("{os}-{arch}") {
         return true;
+    }
+    if let Some((node_os, rest)) = host.split_once('-') {
+        let node_os = match node_os {
+            "linux" => Some("linux"),
+            "darwin" => Some("macos"),
+            "win32" => Some("windows"),
+            _ => None,
+        };
+        let node_arch = match rest.split('-').next() {
+            Some("x64") => Some("x86_64"),
+            Some("arm64") => Some("aarch64"),
+            _ => None,
+        };
+        if let (Some(o), Some(a)) = (node_os, node_arch) {
+            return o == os && a == arch;
+        }
     }
     let triple_os = if host.contains("-linux") {
         "linux"

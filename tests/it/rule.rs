@@ -4,11 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::Project;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::support::{Project, copy_dir, repo};
 
 fn fake_claude() -> PathBuf {
     repo().join("rules/tests/fixtures/snapshot/fake_claude.sh")
@@ -17,7 +13,7 @@ fn fake_claude() -> PathBuf {
 /// A project holding a copy of `cli_manifests/codex` at `codex/`.
 fn codex_copy() -> Project {
     let p = Project::new();
-    crate::nodes::copy_dir(&repo().join("cli_manifests/codex"), &p.path("codex"));
+    copy_dir(&repo().join("cli_manifests/codex"), &p.path("codex"));
     p
 }
 
