@@ -863,12 +863,7 @@ impl Graph {
                 }
             }
         }
-        g.by_id = g
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.id.clone(), i))
-            .collect();
+        g.index_ids();
         g.index_outputs(p)?;
         let mut inputs = Vec::with_capacity(g.nodes.len());
         let mut buf = String::new();
@@ -900,6 +895,13 @@ impl Graph {
         Ok(g)
     }
 
+    /// Fills [`Graph::by_id`].
+    fn index_ids(&mut self) {
+        self.by_id = (self.nodes.iter().enumerate())
+            .map(|(i, n)| (n.id.clone(), i))
+            .collect();
+    }
+
     /// The members' graphs side by side, ids and paths prefixed (see the module docs).
     fn build_workspace(p: &Pipeline, known_rules: &[&str]) -> Result<Graph> {
         let mut g = Graph::default();
@@ -907,12 +909,7 @@ impl Graph {
             let sub = Graph::build(&m.pipeline, known_rules)?;
             g.absorb(p, m, sub)?;
         }
-        g.by_id = g
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.id.clone(), i))
-            .collect();
+        g.index_ids();
         g.link()?;
         Ok(g)
     }

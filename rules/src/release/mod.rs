@@ -168,13 +168,7 @@ impl Rule for PinRule {
         "github-release-pin"
     }
     fn check(&self, node: &Node) -> Result<(), String> {
-        version_of(node)?
-            .parse::<Version>()
-            .map_err(|e| e.to_string())?;
-        param(node, "target")?;
-        check_config(node, &["api", "asset", "repo", "tag", "version"], &["repo"])?;
-        one_file_output(node, OutputKind::Committed)
-            .map_err(|e| format!("{e} (a pin in the cache would be re-measured on a fresh clone)"))
+        check_pin(node, &["api", "asset", "repo", "tag", "version"], &["repo"])
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
         let node = ctx.node;
@@ -200,6 +194,18 @@ impl Rule for PinRule {
     }
 }
 
+/// What both pin rules require of a node: a version `X.Y.Z`, a `target` param, the config
+/// keys `allowed` (`required` among them), and one committed file output.
+fn check_pin(node: &Node, allowed: &[&str], required: &[&str]) -> Result<(), String> {
+    version_of(node)?
+        .parse::<Version>()
+        .map_err(|e| e.to_string())?;
+    param(node, "target")?;
+    check_config(node, allowed, required)?;
+    one_file_output(node, OutputKind::Committed)
+        .map_err(|e| format!("{e} (a pin in the cache would be made again on a fresh clone)"))
+}
+
 /// Checks a pin and writes it to the node's output.
 fn write_pin(ctx: &RuleContext<'_>, pin: &Pin, upstream: &LockUpstream) -> Result<(), RuleError> {
     pin.entry.check(&format!("pin of `{}`", ctx.node.id))?;
@@ -219,13 +225,7 @@ impl Rule for BucketPinRule {
         "claude-release-pin"
     }
     fn check(&self, node: &Node) -> Result<(), String> {
-        version_of(node)?
-            .parse::<Version>()
-            .map_err(|e| e.to_string())?;
-        param(node, "target")?;
-        check_config(node, &["asset", "bucket", "version"], &["bucket"])?;
-        one_file_output(node, OutputKind::Committed)
-            .map_err(|e| format!("{e} (a pin in the cache would be re-read on a fresh clone)"))
+        check_pin(node, &["asset", "bucket", "version"], &["bucket"])
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
         let node = ctx.node;

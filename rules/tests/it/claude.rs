@@ -12,6 +12,8 @@ use parity_rules::snapshot::{self, Cli, Out, SnapshotOptions};
 use parity_rules::union::{self, UnionOptions};
 use serde_json::Value;
 
+use crate::files::{self, files_under};
+
 const V: &str = "9.8.7";
 const TARGET: &str = "linux-x64";
 
@@ -73,25 +75,7 @@ impl Root {
 /// The fake's canonical path as `{FAKE}`, and the host- and file-dependent fields redacted.
 fn redact(json: &str, fake: &str) -> String {
     let canonical = std::fs::canonicalize(fixtures().join(fake)).unwrap();
-    let json = json.replace(&canonical.display().to_string(), "{FAKE}");
-    let re = |p: &str| regex::Regex::new(p).unwrap();
-    let s = re(r#""sha256": "[0-9a-f]{64}""#).replace(&json, r#""sha256": "<sha256>""#);
-    let s = re(r#""size_bytes": \d+"#).replace(&s, r#""size_bytes": 0"#);
-    let s = re(r#""os": "[^"]*""#).replace(&s, r#""os": "<os>""#);
-    re(r#""arch": "[^"]*""#)
-        .replace(&s, r#""arch": "<arch>""#)
-        .into_owned()
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
-        .into_iter()
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.path().strip_prefix(dir).unwrap().to_path_buf())
-        .collect();
-    files.sort();
-    files
+    files::redact(&json.replace(&canonical.display().to_string(), "{FAKE}"))
 }
 
 fn paths(snap: &Value) -> Vec<String> {

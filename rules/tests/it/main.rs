@@ -1,4 +1,7 @@
 //! Integration tests of parity-rules.
+#[path = "support/files.rs"]
+mod files;
+
 mod acquire;
 mod claude;
 mod metadata;

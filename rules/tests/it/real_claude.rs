@@ -18,6 +18,8 @@ use parity_rules::snapshot::{self, Cli, Out, SnapshotOptions};
 use parity_rules::{metadata, report, union};
 use serde_json::Value;
 
+use crate::files::{files_under, version_of};
+
 /// `SOURCE_DATE_EPOCH` of the fixtures (`2026-02-02T00:00:00Z`).
 const EPOCH: i64 = 1_769_990_400;
 const TARGET: &str = "linux-x64";
@@ -33,21 +35,6 @@ fn binary(var: &str) -> PathBuf {
         )
     });
     PathBuf::from(path)
-}
-
-/// `claude --version` → `2.1.113`.
-fn version_of(binary: &Path) -> String {
-    let out = std::process::Command::new(binary)
-        .arg("--version")
-        .env("DISABLE_AUTOUPDATER", "1")
-        .output()
-        .expect("run claude --version");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let re = regex::Regex::new(r"\d+\.\d+\.\d+").unwrap();
-    re.find(&text)
-        .unwrap_or_else(|| panic!("no version in {text:?}"))
-        .as_str()
-        .to_string()
 }
 
 /// A temp `claude_code` root with the repository's sources, after the whole chain ran on
@@ -101,17 +88,6 @@ fn chain(binary: &Path, version: &str) -> tempfile::TempDir {
     })
     .unwrap();
     tmp
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
-        .into_iter()
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.path().strip_prefix(dir).unwrap().to_path_buf())
-        .collect();
-    files.sort();
-    files
 }
 
 /// Every file the chain wrote under `root` (snapshots, raw help, reports, metadata) equals

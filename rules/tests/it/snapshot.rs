@@ -9,6 +9,8 @@ use parity_rules::snapshot::crawl::NotePaths;
 use parity_rules::snapshot::{self, Cli, Out, SnapshotOptions};
 use serde_json::Value;
 
+use crate::files::{files_under, redact, version_of};
+
 const TARGET: &str = "x86_64-unknown-linux-musl";
 
 fn fixtures() -> PathBuf {
@@ -91,28 +93,6 @@ fn run_fixture(root: &Root, jobs: usize) {
     opts.supplement = Some(fixtures().join("supplement_commands.json"));
     opts.jobs = jobs;
     snapshot::run(&opts).unwrap();
-}
-
-/// Host- and fixture-dependent values replaced, byte layout kept.
-fn redact(json: &str) -> String {
-    let re = |p: &str| regex::Regex::new(p).unwrap();
-    let s = re(r#""sha256": "[0-9a-f]{64}""#).replace(json, r#""sha256": "<sha256>""#);
-    let s = re(r#""size_bytes": \d+"#).replace(&s, r#""size_bytes": 0"#);
-    let s = re(r#""os": "[^"]*""#).replace(&s, r#""os": "<os>""#);
-    re(r#""arch": "[^"]*""#)
-        .replace(&s, r#""arch": "<arch>""#)
-        .into_owned()
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
-        .into_iter()
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.path().strip_prefix(dir).unwrap().to_path_buf())
-        .collect();
-    files.sort();
-    files
 }
 
 fn command<'a>(snap: &'a Value, path: &[&str]) -> &'a Value {
@@ -567,14 +547,4 @@ fn real_codex_snapshot_is_stable() {
         outputs.push(bytes);
     }
     assert_eq!(outputs[0], outputs[1]);
-}
-
-fn version_of(binary: &Path) -> String {
-    let out = std::process::Command::new(binary)
-        .arg("--version")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let re = regex::Regex::new(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?").unwrap();
-    re.find(&text).unwrap().as_str().to_string()
 }
