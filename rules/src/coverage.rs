@@ -3,9 +3,10 @@
 //! [`WrapperCoverage`] is the file as read (permissively; the validator reads it too);
 //! [`WrapperIndex`] resolves every entry's scope to a target set (§3.3, the report/metadata
 //! variant: no scope = every expected target, a present-but-empty scope = no target, flag/arg
-//! sets are intersected with their command entry's) and groups entries by unit identity. [`resolve`] combines the entries of one identity that apply to
-//! a set of relevant targets (§4.3); [`IuRoots`] is the IU subtree inheritance of ADR 0004 (§4.4),
-//! shared by reports and version metadata.
+//! sets are intersected with their command entry's) and groups entries by unit identity.
+//! [`resolve`] combines the entries of one identity that apply to a set of relevant targets
+//! (§4.3); [`IuRoots`] is the IU subtree inheritance of ADR 0004 (§4.4), shared by reports and
+//! version metadata.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

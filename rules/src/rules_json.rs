@@ -414,9 +414,4 @@ impl Exclusions {
     pub fn get(&self, unit: UnitRef<'_>) -> Option<&ExclusionUnit> {
         self.0.get(&unit.key())
     }
-
-    /// Whether nothing is excluded.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }

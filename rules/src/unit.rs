@@ -54,15 +54,6 @@ impl UnitKind {
             UnitKind::Arg | UnitKind::Command => "args",
         }
     }
-
-    /// The plural used in report delta lists: `commands`, `flags`, `args`.
-    pub fn plural(self) -> &'static str {
-        match self {
-            UnitKind::Command => "commands",
-            UnitKind::Flag => "flags",
-            UnitKind::Arg => "args",
-        }
-    }
 }
 
 /// A borrowed unit identity, for lookups and messages: `path=<p>`, `path=<p> key=<k>`,
