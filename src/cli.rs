@@ -290,18 +290,97 @@ pub fn version_arg(s: &str) -> Result<parity_rules::release::github::Version, St
     s.parse().map_err(|e: anyhow::Error| e.to_string())
 }
 
+/// A version of a workspace's member pipeline: `[PIPELINE:]X.Y.Z`.
+#[derive(Debug, Clone)]
+pub struct MemberVersion {
+    /// The member named before `:`, if any.
+    pub member: Option<String>,
+    /// The version.
+    pub version: parity_rules::release::github::Version,
+}
+
+/// Parses `[PIPELINE:]X.Y.Z` (a clap value parser).
+pub fn member_version_arg(s: &str) -> Result<MemberVersion, String> {
+    let (member, version) = match s.split_once(':') {
+        Some((m, v)) => (Some(m.to_string()), v),
+        None => (None, s),
+    };
+    Ok(MemberVersion {
+        member,
+        version: version_arg(version)?,
+    })
+}
+
 /// The parsed pipeline file named by the global options (no graph, no rules).
 pub fn pipeline(g: &GlobalArgs) -> anyhow::Result<parity_engine::pipeline::Pipeline> {
     ensure_pipeline(g)?;
     Ok(parity_engine::pipeline::Pipeline::load(&g.pipeline)?)
 }
 
-/// The upstream the pipeline pins (a pipeline without one is a usage error).
-pub fn upstream(
-    p: &parity_engine::pipeline::Pipeline,
-) -> anyhow::Result<parity_rules::release::Upstream> {
-    parity_rules::release::Upstream::of(p)
-        .map_err(|e| parity_engine::Error::Usage(format!("{e:#}")).into())
+/// The pipeline whose upstream `parity watch` / `parity pin` look at, and that upstream.
+pub struct Pinned<'p> {
+    /// The pipeline (a workspace's member, or the pipeline file itself).
+    pub pipeline: &'p parity_engine::pipeline::Pipeline,
+    /// The prefix of its node ids: `claude:` for a member, else nothing.
+    pub prefix: String,
+    /// Its release source and version lists.
+    pub upstream: parity_rules::release::Upstream,
+}
+
+/// The pipeline named `member` of the workspace `p` (or `p` itself when it is no workspace)
+/// and its upstream. Without a name, a workspace's only member with a release source. Any
+/// other case is a usage error.
+pub fn upstream<'p>(
+    p: &'p parity_engine::pipeline::Pipeline,
+    member: Option<&str>,
+) -> anyhow::Result<Pinned<'p>> {
+    use parity_rules::release::Upstream;
+    let usage = |m: String| -> anyhow::Error { parity_engine::Error::Usage(m).into() };
+    if p.members.is_empty() {
+        if let Some(name) = member {
+            return Err(usage(format!(
+                "`{}` is a single pipeline, not a workspace: there is no member `{name}`",
+                p.file.display()
+            )));
+        }
+        let upstream = Upstream::of(p).map_err(|e| usage(format!("{e:#}")))?;
+        return Ok(Pinned {
+            pipeline: p,
+            prefix: String::new(),
+            upstream,
+        });
+    }
+    let names: Vec<&str> = p.members.iter().map(|m| m.name.value.as_str()).collect();
+    let m = match member {
+        Some(name) => p.member(name).ok_or_else(|| {
+            usage(format!(
+                "no member `{name}` in `{}` (members: {})",
+                p.file.display(),
+                names.join(", ")
+            ))
+        })?,
+        None => {
+            let with: Vec<_> = (p.members.iter())
+                .filter(|m| Upstream::of(&m.pipeline).is_ok())
+                .collect();
+            match with.as_slice() {
+                [one] => *one,
+                _ => {
+                    return Err(usage(format!(
+                        "`{}` is a workspace: name the member pipeline ({})",
+                        p.file.display(),
+                        names.join(", ")
+                    )));
+                }
+            }
+        }
+    };
+    let upstream = Upstream::of(&m.pipeline).map_err(|e| usage(format!("{e:#}")))?;
+    Ok(Pinned {
+        pipeline: &m.pipeline,
+        prefix: format!("{}:", m.name.value),
+        upstream,
+    })
 }
 
 /// Whether to color stderr.

@@ -8,6 +8,13 @@
 //!
 //! Edges come from node inputs (`union@{version}`, patterns `snapshot@{version}/*`) and, as in
 //! make, from file inputs that are another node's declared output.
+//!
+//! A workspace's graph is its members' graphs side by side: each member is expanded on its
+//! own (its errors point into its file), then its node ids and artifact names get the prefix
+//! `member:` and its paths (inputs and outputs, `{cache}/` ones too) its root relative to the
+//! workspace, so one `pipeline.lock` and one cache hold them all without ambiguity. Members
+//! do not depend on each other. A target without `member:` matches in every member; a member's
+//! name selects all its nodes.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -109,8 +116,13 @@ pub enum Input {
 pub struct Node {
     /// `name@p1/p2`.
     pub id: NodeId,
-    /// Index of the artifact in [`crate::pipeline::Pipeline::artifacts`].
+    /// Index of its artifact in [`Graph::artifacts`] (for a single pipeline, also in
+    /// [`crate::pipeline::Pipeline::artifacts`]).
     pub artifact: usize,
+    /// The directory its artifact's paths are relative to, relative to the workspace root:
+    /// empty for a single pipeline, the member's root in a workspace (rules that lay out a
+    /// tree of their own, as the parity rules do, work below it).
+    pub root: std::sync::Arc<str>,
     /// Param name -> value, for this node.
     pub params: BTreeMap<String, String>,
     /// Rule name (checked against the registry when the graph is built).
@@ -148,6 +160,17 @@ pub struct Graph {
     pub artifacts: Vec<ArtifactNodes>,
     /// Every declared output by [`Output::name`] -> (producer, output index).
     pub outputs: FxHashMap<String, (NodeIx, usize)>,
+    /// The members of a workspace, in declaration order (empty for a single pipeline).
+    pub members: Vec<GraphMember>,
+}
+
+/// One member of a workspace in the graph.
+#[derive(Debug, Clone)]
+pub struct GraphMember {
+    /// Its name, the prefix of its ids.
+    pub name: String,
+    /// Its nodes.
+    pub nodes: std::ops::Range<NodeIx>,
 }
 
 use std::collections::{BinaryHeap, HashMap};
@@ -708,6 +731,7 @@ impl Builder<'_> {
             inputs: Vec::new(),
             outputs,
             artifact: ai,
+            root: std::sync::Arc::from(""),
             id: NodeId(id),
         })
     }
@@ -856,6 +880,9 @@ impl Graph {
     /// Expands `pipeline` into nodes and checks everything: rules (against `known_rules`),
     /// params, placeholders, inputs, outputs, cycles. Reads params files; writes nothing.
     pub fn build(pipeline: &Pipeline, known_rules: &[&str]) -> Result<Graph> {
+        if !pipeline.members.is_empty() {
+            return Self::build_workspace(pipeline, known_rules);
+        }
         let p = pipeline;
         let mut files = DataFiles::default();
         let values = p.resolve_params(&mut files)?;
@@ -901,12 +928,7 @@ impl Graph {
                 }
             }
         }
-        g.by_id = g
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.id.clone(), i))
-            .collect();
+        g.index_ids();
         g.index_outputs(p)?;
         let mut inputs = Vec::with_capacity(g.nodes.len());
         let mut buf = String::new();
@@ -936,6 +958,84 @@ impl Graph {
         }
         g.link()?;
         Ok(g)
+    }
+
+    /// Fills [`Graph::by_id`].
+    fn index_ids(&mut self) {
+        self.by_id = (self.nodes.iter().enumerate())
+            .map(|(i, n)| (n.id.clone(), i))
+            .collect();
+    }
+
+    /// The members' graphs side by side, ids and paths prefixed (see the module docs).
+    fn build_workspace(p: &Pipeline, known_rules: &[&str]) -> Result<Graph> {
+        let mut g = Graph::default();
+        for m in &p.members {
+            let sub = Graph::build(&m.pipeline, known_rules)?;
+            g.absorb(p, m, sub)?;
+        }
+        g.index_ids();
+        g.link()?;
+        Ok(g)
+    }
+
+    /// Appends the graph of member `m`, prefixed.
+    fn absorb(&mut self, p: &Pipeline, m: &crate::pipeline::Member, sub: Graph) -> Result<()> {
+        let name = &m.name.value;
+        let (offset, artifacts) = (self.nodes.len(), self.artifacts.len());
+        let path = |rel: &str| -> String {
+            if m.root.is_empty() {
+                rel.to_string()
+            } else {
+                format!("{}/{rel}", m.root)
+            }
+        };
+        let output_name = |n: &str| match n.strip_prefix("{cache}/") {
+            Some(rest) => format!("{{cache}}/{}", path(rest)),
+            None => path(n),
+        };
+        let root: std::sync::Arc<str> = std::sync::Arc::from(m.root.as_str());
+        for mut node in sub.nodes {
+            node.id = NodeId(format!("{name}:{}", node.id));
+            node.root = root.clone();
+            node.artifact += artifacts;
+            for input in &mut node.inputs {
+                match input {
+                    Input::Source { path: p, .. } => *p = path(p),
+                    Input::Node { node: n, file, .. } => {
+                        *n += offset;
+                        if let Some(f) = file {
+                            *f = output_name(f);
+                        }
+                    }
+                }
+            }
+            for o in &mut node.outputs {
+                o.path = path(&o.path);
+            }
+            self.nodes.push(node);
+        }
+        for mut an in sub.artifacts {
+            an.name = format!("{name}:{}", an.name);
+            an.first += offset;
+            self.artifacts.push(an);
+        }
+        for (out, (n, i)) in sub.outputs {
+            let out = output_name(&out);
+            if let Some((other, _)) = self.outputs.insert(out.clone(), (n + offset, i)) {
+                let msg = format!(
+                    "duplicate output path `{out}`: declared by `{}` and `{}`",
+                    self.nodes[other].id,
+                    self.nodes[n + offset].id
+                );
+                return Err(p.error(msg, m.name.span.clone(), None));
+            }
+        }
+        self.members.push(GraphMember {
+            name: name.clone(),
+            nodes: offset..self.nodes.len(),
+        });
+        Ok(())
     }
 
     /// Checks rules and params of every artifact and lays out its nodes.
@@ -1209,7 +1309,24 @@ impl Graph {
         })
     }
 
+    /// [`Graph::select_in`]; in a workspace, a target without `member:` is looked up in every
+    /// member, and a member's name selects its nodes.
     fn select_one(&self, pattern: &str) -> Vec<NodeIx> {
+        let found = self.select_in(pattern);
+        if !found.is_empty() || self.members.is_empty() || pattern.contains(':') {
+            return found;
+        }
+        if let Some(m) = self.members.iter().find(|m| m.name == pattern) {
+            return m.nodes.clone().collect();
+        }
+        self.members
+            .iter()
+            .flat_map(|m| self.select_in(&format!("{}:{pattern}", m.name)))
+            .collect()
+    }
+
+    /// The nodes `pattern` names: an artifact (with segments), an id, or a glob over ids.
+    fn select_in(&self, pattern: &str) -> Vec<NodeIx> {
         let (name, rest) = pattern
             .split_once('@')
             .map_or((pattern, None), |(n, r)| (n, Some(r)));

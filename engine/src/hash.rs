@@ -13,6 +13,14 @@ use std::sync::RwLock;
 use crate::error::{Error, Result};
 use crate::fsutil;
 
+/// SHA-256 of `bytes`, lowercase hex: the digest release pins, snapshots and the remote
+/// cache name bytes by (everything parity itself keys on is blake3).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    let d = sha2::Sha256::digest(bytes);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A blake3 digest.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Digest(pub [u8; 32]);

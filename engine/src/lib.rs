@@ -19,6 +19,7 @@
 //! - [`sandbox`]     where `command` recipes run (`cache/tmp/w*`): Landlock or copies, env,
 //!   deadline, process group, captured output.
 //! - [`command`]     the generic `command` rule (a shell recipe), registered by the binary.
+//! - [`process`]     child processes with a deadline, drained pipes and process-group kill.
 //! - [`fsutil`]      atomic writes and other careful file operations used everywhere.
 #![deny(missing_docs)]
 
@@ -34,6 +35,7 @@ pub mod hash;
 pub mod memo;
 pub mod ops;
 pub mod pipeline;
+pub mod process;
 pub mod remote;
 pub mod sandbox;
 pub mod state;

@@ -41,7 +41,6 @@ use crate::exec::Registry;
 use crate::fsutil;
 use crate::graph::{Input, NodeId, NodeIx, OutputKind};
 use crate::hash::{Digest, Reader, StatKey};
-use crate::pipeline::ParamSource;
 use crate::workspace::{NodeStatus, State, Workspace};
 
 const MAGIC: &[u8] = b"parity-noop-memo\0";
@@ -267,11 +266,8 @@ fn encode(
     // Which files decide the verdicts (a superset of what the evaluation looked at).
     let mut paths: BTreeSet<PathBuf> = BTreeSet::new();
     paths.insert(pipeline_file.to_path_buf());
-    for p in &ws.pipeline.params {
-        if let ParamSource::File { from, .. } = &p.source {
-            paths.insert(ws.pipeline.root.join(&from.value));
-        }
-    }
+    // Member pipeline files, and the data files of params and epochs.
+    paths.extend(ws.pipeline.files());
     paths.insert(ws.lock_path.clone());
     paths.insert(ws.journal_path());
     let mut env: BTreeSet<String> = ["SOURCE_DATE_EPOCH", "PARITY_HOST"]

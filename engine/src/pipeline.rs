@@ -3,7 +3,20 @@
 //! [`Pipeline::parse`] only checks the shape of the file (known tables and keys, types); the
 //! cross-references (rules, params, placeholders, inputs, outputs) are checked when the graph
 //! is built ([`crate::graph::Graph::build`]), which also reads the params files through
-//! [`DataFiles`]. Every error points into `pipeline.toml` with a caret.
+//! [`DataFiles`]. Every error points into the file it is about with a caret.
+//!
+//! A file is either a pipeline (`[pipeline]`, `[params]`, `[artifact.*]`) or a workspace of
+//! pipelines, `[members]`: a name for each member pipeline file. One workspace has one
+//! `pipeline.lock` and one `cache/` (beside its file); a member's node ids are prefixed with
+//! its name (`claude:union@2.1.29`) and its paths with its root relative to the workspace
+//! (`cli_manifests/claude_code/...`), so ids and paths stay unambiguous (see
+//! [`crate::graph`]).
+//!
+//! ```toml
+//! [members]
+//! codex = "cli_manifests/codex/pipeline.toml"
+//! claude = "cli_manifests/claude_code/pipeline.toml"
+//! ```
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -22,7 +35,7 @@ type TomlKey<'i> = toml::Spanned<Cow<'i, str>>;
 pub const ARTIFACT_KEYS: [&str; 8] = [
     "rule", "params", "host", "epoch", "timeout", "inputs", "outputs", "config",
 ];
-const TOP_KEYS: [&str; 3] = ["pipeline", "params", "artifact"];
+const TOP_KEYS: [&str; 4] = ["pipeline", "params", "artifact", "members"];
 
 /// A value and the byte range it came from in `pipeline.toml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +59,20 @@ pub struct Pipeline {
     pub params: Vec<Param>,
     /// `[artifact.*]`, in declaration order.
     pub artifacts: Vec<Artifact>,
+    /// `[members]`, in declaration order (a workspace has members and nothing else).
+    pub members: Vec<Member>,
+}
+
+/// One pipeline of a workspace.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Its name (span of the key in `[members]`): the prefix of its node ids.
+    pub name: Spanned<String>,
+    /// Its root relative to the workspace root, `/`-separated, no trailing `/` (the prefix of
+    /// its paths).
+    pub root: String,
+    /// The parsed member file.
+    pub pipeline: Pipeline,
 }
 
 /// One entry of `[params]`.
@@ -181,6 +208,7 @@ impl Pipeline {
             root: PathBuf::new(),
             params: Vec::new(),
             artifacts: Vec::new(),
+            members: Vec::new(),
         }
     }
 
@@ -196,23 +224,133 @@ impl Pipeline {
             root: dir.to_path_buf(),
             params: Vec::new(),
             artifacts: Vec::new(),
+            members: Vec::new(),
         };
         let doc = DeTable::parse(text).map_err(|e| {
             let msg = e.message().trim().replace('\n', ": ");
             p.error_at(format!("invalid TOML: {msg}"), e.span(), None)
         })?;
+        let mut own = None;
         for (key, value) in sorted(doc.get_ref()) {
-            match key.get_ref().as_ref() {
+            let name = key.get_ref().as_ref();
+            match name {
                 "pipeline" => p.parse_pipeline_table(value)?,
                 "params" => p.parse_params(value)?,
                 "artifact" => p.parse_artifacts(value)?,
+                "members" => p.parse_members(value)?,
                 other => {
                     let help = did_you_mean(other, TOP_KEYS);
                     return Err(p.error(format!("unknown table `{other}`"), key.span(), help));
                 }
             }
+            if name != "members" {
+                own.get_or_insert((name.to_string(), key.span()));
+            }
+        }
+        if let (Some(m), Some((table, span))) = (p.members.first(), own) {
+            let msg = format!(
+                "a workspace (`[members]`, e.g. `{}`) declares nothing else: move `[{table}]` into a member pipeline",
+                m.name.value
+            );
+            return Err(p.error(msg, span, None));
         }
         Ok(p)
+    }
+
+    /// Every file the graph of this pipeline is built from: its file, its members' files, and
+    /// the data files their params and epochs read (sorted, without repeats).
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut files = vec![self.file.clone()];
+        let from = |f: &Spanned<String>| self.root.join(&f.value);
+        for p in &self.params {
+            if let ParamSource::File { from: f, .. } = &p.source {
+                files.push(from(f));
+            }
+        }
+        for a in &self.artifacts {
+            if let Some(Epoch::File { from: f, .. }) = &a.epoch {
+                files.push(from(f));
+            }
+        }
+        for m in &self.members {
+            files.extend(m.pipeline.files());
+        }
+        files.sort();
+        files.dedup();
+        files
+    }
+
+    /// The member called `name`.
+    pub fn member(&self, name: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.name.value == name)
+    }
+
+    /// `[members]`: each a name and a pipeline file relative to this one, read and parsed now.
+    fn parse_members(&mut self, value: &TomlValue) -> Result<()> {
+        let dir = self.root.clone();
+        for (key, v) in sorted(self.table(value, "[members]")?) {
+            let name = Spanned {
+                value: key.get_ref().to_string(),
+                span: key.span(),
+            };
+            if name.value.is_empty()
+                || !name
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                let msg = format!(
+                    "member name `{}` must be letters, digits, `-` or `_` (it prefixes node ids: `{}:union@V`)",
+                    name.value, name.value
+                );
+                return Err(self.error(msg, name.span, None));
+            }
+            let file = self.string(v, &format!("member `{}`", name.value))?;
+            let path = dir.join(&file.value);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                let msg = format!("cannot read the pipeline of member `{}`: {e}", name.value);
+                self.error(msg, file.span.clone(), None)
+            })?;
+            let pipeline = Pipeline::parse(&path, &text)?;
+            if !pipeline.members.is_empty() {
+                let msg = format!(
+                    "member `{}` is itself a workspace; members are pipelines",
+                    name.value
+                );
+                return Err(self.error(msg, file.span.clone(), None));
+            }
+            let root = relative_root(&dir, &pipeline.root).ok_or_else(|| {
+                let msg = format!(
+                    "the root of member `{}` (`{}`) is not inside the workspace",
+                    name.value,
+                    pipeline.root.display()
+                );
+                self.error(msg, file.span.clone(), None)
+            })?;
+            let nested = |a: &str, b: &str| {
+                a == b || a.is_empty() || b.is_empty() || a.starts_with(&format!("{b}/"))
+            };
+            if let Some(other) = self
+                .members
+                .iter()
+                .find(|m| nested(&root, &m.root) || nested(&m.root, &root))
+            {
+                let msg = format!(
+                    "the roots of members `{}` (`{}`) and `{}` (`{root}`) overlap: each member needs a directory of its own",
+                    other.name.value, other.root, name.value
+                );
+                return Err(self.error(msg, file.span.clone(), None));
+            }
+            self.members.push(Member {
+                name,
+                root,
+                pipeline,
+            });
+        }
+        if self.members.is_empty() {
+            return Err(self.error("`[members]` names no pipeline", value.span(), None));
+        }
+        Ok(())
     }
 
     /// An [`Error::Pipeline`] pointing at `span` of this file.
@@ -540,6 +678,30 @@ impl Pipeline {
 /// The longest param value, in bytes: values become path components (file names), which most
 /// filesystems cap at 255 bytes; a longer one would fail only when a rule writes it.
 pub const MAX_VALUE_LEN: usize = 255;
+
+/// `root` relative to `base` (both as joined by the parser, both relative or both absolute),
+/// `/`-separated, `.`s dropped; `None` when it is not below `base`. The workspace itself is `""`.
+fn relative_root(base: &Path, root: &Path) -> Option<String> {
+    use std::path::Component;
+    let normal = |p: &Path| -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        for c in p.components() {
+            match c {
+                Component::CurDir => {}
+                Component::Normal(s) => out.push(s.to_str()?.to_string()),
+                Component::ParentDir => {
+                    out.pop()?;
+                }
+                Component::RootDir => out.push("/".to_string()),
+                Component::Prefix(pre) => out.push(pre.as_os_str().to_str()?.to_string()),
+            }
+        }
+        Some(out)
+    };
+    let (base, root) = (normal(base)?, normal(root)?);
+    let rest = root.strip_prefix(base.as_slice())?;
+    Some(rest.join("/"))
+}
 
 /// Characters a param value or artifact name may not contain (nor whitespace).
 pub const INVALID_NAME_CHARS: [char; 6] = ['/', '@', '*', '?', '{', '}'];

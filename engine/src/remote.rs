@@ -40,7 +40,7 @@ use crate::cache::{ActionEntry, LocalCache, OutputRecord};
 use crate::error::{Error, Result};
 use crate::fingerprint::ActionKey;
 use crate::fsutil;
-use crate::hash::{Digest, FileDigest, TreeEntry};
+use crate::hash::{Digest, FileDigest, TreeEntry, sha256_hex};
 
 /// How to reach the remote cache.
 #[derive(Clone, Debug)]
@@ -223,12 +223,6 @@ impl RemoteEntry {
 
 fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-/// sha256 of `bytes`, lower hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let d = sha2::Sha256::digest(bytes);
-    d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The remote name of an action key: sha256 of its 32 bytes.

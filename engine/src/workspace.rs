@@ -179,7 +179,7 @@ impl Workspace {
     pub fn open(pipeline_file: &Path, registry: Registry) -> Result<Workspace> {
         let pipeline = Pipeline::load(pipeline_file)?;
         let graph = Graph::build(&pipeline, &registry.names())?;
-        if pipeline.artifacts.is_empty() {
+        if pipeline.artifacts.is_empty() && pipeline.members.is_empty() {
             return Err(pipeline.no_artifact_error());
         }
         for node in &graph.nodes {
@@ -833,9 +833,11 @@ pub fn env_epoch() -> Result<Option<i64>> {
 }
 
 /// Whether a `host` constraint admits this machine: an OS name (`linux`, `macos`, `windows`),
-/// an `os-arch` pair (`linux-x86_64`), or a target triple whose OS and architecture match
-/// (`x86_64-unknown-linux-musl`, `aarch64-apple-darwin`, `x86_64-pc-windows-msvc`). The env
-/// variable `PARITY_HOST` (comma-separated) adds names this machine answers to.
+/// an `os-arch` pair (`linux-x86_64`), a target triple whose OS and architecture match
+/// (`x86_64-unknown-linux-musl`, `aarch64-apple-darwin`, `x86_64-pc-windows-msvc`), or a
+/// Node.js platform name as Claude Code's releases use (`linux-x64`, `darwin-arm64`,
+/// `win32-x64`). The env variable `PARITY_HOST` (comma-separated) adds names this machine
+/// answers to.
 pub fn host_matches(host: &str) -> bool {
     let (os, arch) = (std::env::consts::OS, std::env::consts::ARCH);
     if let Ok(extra) = std::env::var("PARITY_HOST")
@@ -845,6 +847,22 @@ pub fn host_matches(host: &str) -> bool {
     }
     if host == os || host == format!("{os}-{arch}") {
         return true;
+    }
+    if let Some((node_os, rest)) = host.split_once('-') {
+        let node_os = match node_os {
+            "linux" => Some("linux"),
+            "darwin" => Some("macos"),
+            "win32" => Some("windows"),
+            _ => None,
+        };
+        let node_arch = match rest.split('-').next() {
+            Some("x64") => Some("x86_64"),
+            Some("arm64") => Some("aarch64"),
+            _ => None,
+        };
+        if let (Some(o), Some(a)) = (node_os, node_arch) {
+            return o == os && a == arch;
+        }
     }
     let triple_os = if host.contains("-linux") {
         "linux"

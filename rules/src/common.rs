@@ -1,12 +1,12 @@
-//! Helpers shared by every rule: byte-exact JSON writing, timestamps, path ordering, digests.
+//! Helpers shared by every rule: byte-exact JSON writing, timestamps, command paths. (File
+//! operations, digests and child processes are the engine's: `fsutil`, `hash`, `process`.)
 
-use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use parity_engine::fsutil;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sha2::Digest;
 
 /// serde_json "pretty" output plus one trailing `\n`: the byte format of every JSON artifact
 /// (spec §0.1).
@@ -16,32 +16,13 @@ pub fn to_json_pretty<T: Serialize + ?Sized>(value: &T) -> Result<String> {
     Ok(s)
 }
 
-/// Writes `bytes` to `path` atomically: parent directories are created, the bytes go to a temp
-/// file in the same directory, which is fsynced and renamed over `path`. A reader never sees a
-/// half-written file and a crash leaves either the old or the new content.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("failed to create directory `{}`", dir.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".parity-tmp-")
-        .tempfile_in(dir)
-        .with_context(|| format!("failed to create a temp file in `{}`", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("failed to write `{}`", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("failed to write `{}`", path.display()))?;
-    Ok(())
-}
-
-/// Serializes `value` as pretty JSON + `\n` and writes it atomically.
+/// Serializes `value` as pretty JSON + `\n` and writes it atomically (the engine's
+/// [`fsutil::write_atomic`]: temp file in the same directory, fsync, rename).
 pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
-    write_atomic(path, to_json_pretty(value)?.as_bytes())
+    Ok(fsutil::write_atomic(
+        path,
+        to_json_pretty(value)?.as_bytes(),
+    )?)
 }
 
 /// Reads and parses a JSON file; errors name the file.
@@ -57,15 +38,9 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
 /// (trailing zeros trimmed). Deviation from the reference: an unparsable `SOURCE_DATE_EPOCH`
 /// is an error instead of a silent fallback to the clock.
 pub fn timestamp() -> Result<String> {
-    match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(raw) => {
-            let secs: i64 = raw.trim().parse().with_context(|| {
-                format!("invalid SOURCE_DATE_EPOCH `{raw}`: expected whole seconds since 1970")
-            })?;
-            epoch_to_rfc3339(secs)
-        }
-        Err(std::env::VarError::NotPresent) => Ok(now_rfc3339()),
-        Err(std::env::VarError::NotUnicode(_)) => bail!("invalid SOURCE_DATE_EPOCH: not UTF-8"),
+    match parity_engine::workspace::env_epoch()? {
+        Some(secs) => epoch_to_rfc3339(secs),
+        None => Ok(now_rfc3339()),
     }
 }
 
@@ -101,16 +76,6 @@ pub fn now_rfc3339() -> String {
     }
     let frac = format!("{nanos:09}");
     format!("{base}.{}Z", frac.trim_end_matches('0'))
-}
-
-/// Lowercase hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = sha2::Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
-    for b in digest {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
 }
 
 /// A command path rendered for messages: tokens joined by a space, or `<root>` for `[]`.

@@ -1,11 +1,12 @@
 //! The wrapper coverage manifest `wrapper_coverage.json` and its scope resolution (spec §3).
 //!
-//! [`WrapperCoverage`] is the file as read (permissively); [`WrapperIndex`] resolves every entry's
-//! scope to a target set (§3.3, the report/metadata variant: no scope = every expected target, a
-//! present-but-empty scope = no target, flag/arg sets are intersected with their command entry's)
-//! and groups entries by identity. [`resolve`] combines the entries of one identity that apply to
-//! a set of relevant targets (§4.3); [`IuRoots`] is the IU subtree inheritance of ADR 0004 (§4.4),
-//! shared by reports and version metadata.
+//! [`WrapperCoverage`] is the file as read (permissively; the validator reads it too);
+//! [`WrapperIndex`] resolves every entry's scope to a target set (§3.3, the report/metadata
+//! variant: no scope = every expected target, a present-but-empty scope = no target, flag/arg
+//! sets are intersected with their command entry's) and groups entries by unit identity.
+//! [`resolve`] combines the entries of one identity that apply to a set of relevant targets
+//! (§4.3); [`IuRoots`] is the IU subtree inheritance of ADR 0004 (§4.4), shared by reports and
+//! version metadata.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -14,6 +15,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use crate::common::display_path;
+use crate::unit::{UnitKey, UnitKind, UnitRef};
 
 /// The `intentionally_unsupported` level.
 pub const IU: &str = "intentionally_unsupported";
@@ -30,7 +32,6 @@ pub struct WrapperCoverage {
     #[serde(default)]
     pub wrapper_version: Option<String>,
     /// Command entries.
-    #[serde(default)]
     pub coverage: Vec<CommandEntry>,
 }
 
@@ -53,6 +54,47 @@ pub struct CommandEntry {
     /// Arg entries of exactly this path.
     #[serde(default)]
     pub args: Vec<UnitEntry<ArgId>>,
+}
+
+/// A flag or arg entry of a command entry, whichever it is.
+#[derive(Debug, Clone, Copy)]
+pub struct MemberEntry<'a> {
+    /// Flag or arg.
+    pub kind: UnitKind,
+    /// Its position in the command entry's `flags` or `args`.
+    pub index: usize,
+    /// Flag key or arg name.
+    pub id: &'a str,
+    /// Coverage level.
+    pub level: &'a str,
+    /// Free-text rationale.
+    pub note: Option<&'a String>,
+    /// Optional scope.
+    pub scope: Option<&'a Scope>,
+}
+
+impl CommandEntry {
+    /// The flag entries, then the arg entries.
+    pub fn members(&self) -> impl Iterator<Item = MemberEntry<'_>> {
+        let flags = (self.flags.iter().enumerate())
+            .map(|(i, f)| MemberEntry::of(UnitKind::Flag, i, &f.id.key, f));
+        let args = (self.args.iter().enumerate())
+            .map(|(i, a)| MemberEntry::of(UnitKind::Arg, i, &a.id.name, a));
+        flags.chain(args)
+    }
+}
+
+impl<'a> MemberEntry<'a> {
+    fn of<Id>(kind: UnitKind, index: usize, id: &'a str, e: &'a UnitEntry<Id>) -> Self {
+        MemberEntry {
+            kind,
+            index,
+            id,
+            level: &e.level,
+            note: e.note.as_ref(),
+            scope: e.scope.as_ref(),
+        }
+    }
 }
 
 /// The identity field of a flag entry.
@@ -132,15 +174,26 @@ pub struct Scoped {
     pub note: Option<String>,
 }
 
-/// Wrapper entries grouped by identity, in identity order.
+/// Wrapper entries grouped by unit identity, in identity order (commands, flags, args).
 #[derive(Debug, Default)]
 pub struct WrapperIndex {
-    /// By command path.
-    pub commands: BTreeMap<Vec<String>, Vec<Scoped>>,
-    /// By (path, key).
-    pub flags: BTreeMap<(Vec<String>, String), Vec<Scoped>>,
-    /// By (path, name).
-    pub args: BTreeMap<(Vec<String>, String), Vec<Scoped>>,
+    /// By identity.
+    pub units: BTreeMap<UnitKey, Vec<Scoped>>,
+}
+
+impl WrapperIndex {
+    /// The entries of `unit`.
+    pub fn get(&self, unit: UnitRef<'_>) -> Option<&Vec<Scoped>> {
+        self.units.get(&unit.key())
+    }
+
+    /// The command entries by path.
+    pub fn commands(&self) -> impl Iterator<Item = (&[String], &Vec<Scoped>)> {
+        self.units
+            .iter()
+            .filter(|(k, _)| k.kind == UnitKind::Command)
+            .map(|(k, v)| (k.path.as_slice(), v))
+    }
 }
 
 /// The expected targets and their platform labels (RULES `union`).
@@ -192,79 +245,23 @@ impl TargetSpace {
         let mut idx = WrapperIndex::default();
         for (index, cmd) in wrapper.coverage.iter().enumerate() {
             let cmd_targets = self.resolve_scope(cmd.scope.as_ref());
-            let scoped = |level: &String, note: &Option<String>, targets: Targets| Scoped {
+            let scoped = |level: &str, note: Option<&String>, targets: Targets| Scoped {
                 index,
                 targets,
-                level: level.clone(),
-                note: note.clone(),
+                level: level.to_string(),
+                note: note.cloned(),
             };
-            for f in &cmd.flags {
-                let t = &self.resolve_scope(f.scope.as_ref()) & &cmd_targets;
-                let key = (cmd.path.clone(), f.id.key.clone());
-                idx.flags
-                    .entry(key)
-                    .or_default()
-                    .push(scoped(&f.level, &f.note, t));
+            for m in cmd.members() {
+                let t = &self.resolve_scope(m.scope) & &cmd_targets;
+                let key = UnitKey::member(m.kind, &cmd.path, m.id);
+                let entries = idx.units.entry(key).or_default();
+                entries.push(scoped(m.level, m.note, t));
             }
-            for a in &cmd.args {
-                let t = &self.resolve_scope(a.scope.as_ref()) & &cmd_targets;
-                let key = (cmd.path.clone(), a.id.name.clone());
-                idx.args
-                    .entry(key)
-                    .or_default()
-                    .push(scoped(&a.level, &a.note, t));
-            }
-            let entry = scoped(&cmd.level, &cmd.note, cmd_targets);
-            idx.commands
-                .entry(cmd.path.clone())
-                .or_default()
-                .push(entry);
+            let entry = scoped(&cmd.level, cmd.note.as_ref(), cmd_targets);
+            let key = UnitKey::command(&cmd.path);
+            idx.units.entry(key).or_default().push(entry);
         }
         idx
-    }
-}
-
-/// Which kind of unit an identity names (for messages and sorting).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum UnitKind {
-    /// A command.
-    Command,
-    /// A flag.
-    Flag,
-    /// A positional arg.
-    Arg,
-}
-
-impl UnitKind {
-    /// `command`, `flag` or `arg`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UnitKind::Command => "command",
-            UnitKind::Flag => "flag",
-            UnitKind::Arg => "arg",
-        }
-    }
-}
-
-/// A unit identity, for error messages: `path=<p>`, `path=<p> key=<k>`, `path=<p> name=<n>`.
-#[derive(Debug, Clone, Copy)]
-pub struct UnitRef<'a> {
-    /// Kind.
-    pub kind: UnitKind,
-    /// Command path.
-    pub path: &'a [String],
-    /// Flag key or arg name.
-    pub id: Option<&'a str>,
-}
-
-impl std::fmt::Display for UnitRef<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "path={}", display_path(self.path))?;
-        match (self.kind, self.id) {
-            (UnitKind::Flag, Some(k)) => write!(f, " key={k}"),
-            (UnitKind::Arg, Some(n)) => write!(f, " name={n}"),
-            _ => Ok(()),
-        }
     }
 }
 
@@ -333,7 +330,7 @@ impl IuRoots {
     /// The roots among `idx`'s command entries, resolved over `relevant`.
     pub fn collect(idx: &WrapperIndex, relevant: &Targets) -> Result<Self> {
         let mut roots = Vec::new();
-        for (path, entries) in &idx.commands {
+        for (path, entries) in idx.commands() {
             if !entries.iter().any(|e| e.level == IU) {
                 continue;
             }
@@ -348,7 +345,7 @@ impl IuRoots {
             }
             let note = require_iu_note(r.note, unit)?;
             roots.push(IuRoot {
-                path: path.clone(),
+                path: path.to_vec(),
                 targets: r.targets,
                 note,
             });
@@ -411,71 +408,4 @@ fn join(targets: &Targets) -> String {
         .map(String::as_str)
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// RULES `parity_exclusions` (active only with `schema_version == 1`).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ParityExclusionsRules {
-    /// Must be 1 for the exclusions to apply.
-    #[serde(default)]
-    pub schema_version: Option<u64>,
-    /// Excluded units.
-    #[serde(default)]
-    pub units: Vec<ExclusionUnit>,
-}
-
-/// One excluded unit.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ExclusionUnit {
-    /// `command`, `flag` or `arg`.
-    pub unit: String,
-    /// Command path.
-    #[serde(default)]
-    pub path: Vec<String>,
-    /// Flag key.
-    #[serde(default)]
-    pub key: Option<String>,
-    /// Arg name.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Rationale, copied verbatim into reports.
-    #[serde(default)]
-    pub note: Option<String>,
-}
-
-/// Exclusions indexed by identity (duplicates: last wins), value = note.
-#[derive(Debug, Clone, Default)]
-pub struct Exclusions {
-    /// By path.
-    pub commands: BTreeMap<Vec<String>, Option<String>>,
-    /// By (path, key).
-    pub flags: BTreeMap<(Vec<String>, String), Option<String>>,
-    /// By (path, name).
-    pub args: BTreeMap<(Vec<String>, String), Option<String>>,
-}
-
-impl Exclusions {
-    /// Indexes `rules` (spec §4.1 step 3).
-    pub fn new(rules: Option<&ParityExclusionsRules>) -> Self {
-        let mut out = Exclusions::default();
-        let Some(rules) = rules.filter(|r| r.schema_version == Some(1)) else {
-            return out;
-        };
-        for u in &rules.units {
-            let note = u.note.clone();
-            match (u.unit.as_str(), &u.key, &u.name) {
-                ("command", _, _) => {
-                    out.commands.insert(u.path.clone(), note);
-                }
-                ("flag", Some(k), _) => {
-                    out.flags.insert((u.path.clone(), k.clone()), note);
-                }
-                ("arg", _, Some(n)) => {
-                    out.args.insert((u.path.clone(), n.clone()), note);
-                }
-                _ => {}
-            }
-        }
-        out
-    }
 }

@@ -1,14 +1,17 @@
-//! `parity-rules`: the codex parity rules.
+//! `parity-rules`: the parity rules of codex and Claude Code.
 //!
 //! Each rule works two ways: as a drop-in for the reference `xtask` command (`parity rule …`,
 //! same flags, same exit codes, byte-identical outputs) and as a pipeline node registered into
-//! the engine. Exact behaviour: `../shared/spec/REFERENCE_PIPELINE.md`; deliberate deviations
-//! are listed in the README.
+//! the engine. Exact behaviour: `../shared/spec/REFERENCE_PIPELINE.md` and
+//! `../shared/spec/CLAUDE_PIPELINE.md`; deliberate deviations are listed in the README and
+//! `docs/claude.md`.
 //!
 //! Map:
 //! - [`common`]    JSON writing (serde_json pretty + `\n`, atomic), SOURCE_DATE_EPOCH, path order.
-//! - [`snapshot`]  crawl a codex binary's `--help` into a per-target snapshot (spec §1).
-//! - [`union`]     merge per-target snapshots into `union.json` (spec §2).
+//! - [`rules_json`] `RULES.json`: the one typed model every rule reads.
+//! - [`unit`]      the unit of parity (command, flag, arg) and its identity.
+//! - [`snapshot`]  crawl a codex or Claude Code binary's help into a per-target snapshot (spec §1).
+//! - [`union`]     merge per-target snapshots into `union.json` (spec §2), for either CLI.
 //! - [`coverage`]  the wrapper coverage manifest and its scope resolution (spec §3).
 //! - [`report`]    coverage reports any / all / per target (spec §4).
 //! - [`metadata`]  `versions/V.json` (spec §5.1, §5.2).
@@ -33,8 +36,10 @@ pub mod publish;
 pub mod release;
 pub mod report;
 pub mod retain;
+pub mod rules_json;
 pub mod snapshot;
 pub mod union;
+pub mod unit;
 pub mod validate;
 pub mod validation;
 pub mod wrapper_check;

@@ -5,17 +5,16 @@
 //! whose level there is `intentionally_unsupported` counts as IU with that command's note, instead
 //! of `unknown`.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::common;
-use crate::coverage::{
-    self, Exclusions, IU, ParityExclusionsRules, Scoped, TargetSpace, WrapperIndex,
-};
+use crate::coverage::{self, IU, Scoped, WrapperIndex};
+use crate::rules_json::{Exclusions, RulesJson, SupportedPolicy};
 use crate::union::{self, UnionView};
+use crate::unit::{UnitKind, UnitRef};
 
 /// `parity rule version-metadata` options (the reference `codex-version-metadata`).
 #[derive(Debug, Clone)]
@@ -51,11 +50,11 @@ pub fn run(opts: &MetadataOptions) -> Result<()> {
 /// else `reported`. Returns the status written.
 pub fn run_derived(opts: &MetadataOptions, recorded: Option<Validation>) -> Result<&'static str> {
     let computed = Computed::read(opts, "reported")?;
-    let required = &computed.rules.union.required_target;
+    let required = computed.rules.required_target()?;
     let passed = recorded
         .as_ref()
         .and_then(|v| v.passed_targets.as_ref())
-        .is_some_and(|p| p.contains(required));
+        .is_some_and(|p| p.iter().any(|t| t == required));
     let mut status = "reported";
     if passed {
         for candidate in ["supported", "validated"] {
@@ -82,7 +81,8 @@ const STATUSES: [&str; 4] = ["snapshotted", "reported", "validated", "supported"
 
 /// Everything `versions/<V>.json` is computed from, read and checked before any write.
 struct Computed {
-    rules: MetadataRules,
+    rules: RulesJson,
+    policy: SupportedPolicy,
     upstream: UnionView,
     coverage: Option<Coverage>,
     previous_validation: Option<Validation>,
@@ -97,15 +97,15 @@ impl Computed {
     /// `status` decides which inputs are required (spec §5.1 steps 1-8).
     fn read(opts: &MetadataOptions, status: &str) -> Result<Computed> {
         let root = union::canonical_root(&opts.root);
-        let rules_path = opts
-            .rules
-            .clone()
-            .unwrap_or_else(|| root.join("RULES.json"));
-        let rules: MetadataRules = union::read_rules(&rules_path)?;
-        if rules.union.expected_targets.is_empty() {
-            bail!("invalid rules file: union.expected_targets must not be empty");
-        }
-        let policy = &rules.version_metadata.supported_policy;
+        let rules = RulesJson::of_root(&root, opts.rules.as_deref())?;
+        let space = rules.target_space()?;
+        let required = rules.required_target()?;
+        let policy = rules
+            .need(
+                &rules.version_metadata.supported_policy,
+                "version_metadata.supported_policy",
+            )?
+            .clone();
         if policy.requires_semantic_version
             && let Err(e) = semver::Version::parse(&opts.version)
         {
@@ -133,15 +133,11 @@ impl Computed {
         };
         let updated_at = common::timestamp_for(opts.epoch)?;
 
-        let space = TargetSpace {
-            expected: rules.union.expected_targets.clone(),
-            platform_mapping: rules.union.platform_mapping.clone(),
-        };
-        let exclusions = Exclusions::new(rules.parity_exclusions.as_ref());
+        let exclusions = rules.exclusions();
         let coverage = wrapper.map(|w| {
             let support = Support {
                 index: space.index(&w),
-                policy,
+                policy: &policy,
                 exclusions: &exclusions,
             };
             let supported_targets: Vec<String> = space
@@ -151,8 +147,7 @@ impl Computed {
                 .filter(|t| support.supported_on(&upstream, t))
                 .cloned()
                 .collect();
-            let supported_required_target =
-                supported_targets.contains(&rules.union.required_target);
+            let supported_required_target = supported_targets.iter().any(|t| t == required);
             Coverage {
                 supported_targets,
                 supported_required_target,
@@ -161,6 +156,7 @@ impl Computed {
         let (notes, validation) = previous.map_or((None, None), |p| (p.notes, p.validation));
         Ok(Computed {
             rules,
+            policy,
             upstream,
             coverage,
             previous_validation: validation,
@@ -175,6 +171,7 @@ impl Computed {
         gates(
             status,
             &self.rules,
+            &self.policy,
             &self.upstream,
             self.coverage.as_ref(),
             validation,
@@ -209,12 +206,13 @@ impl Computed {
 /// The status gates (spec §5.1 step 9).
 fn gates(
     status: &str,
-    rules: &MetadataRules,
+    rules: &RulesJson,
+    policy: &SupportedPolicy,
     upstream: &UnionView,
     cov: Option<&Coverage>,
     validation: Option<&Validation>,
 ) -> Result<()> {
-    let required = &rules.union.required_target;
+    let required = rules.required_target()?;
     match status {
         "validated" => {
             if !cov.is_some_and(|c| c.supported_required_target) {
@@ -224,7 +222,7 @@ fn gates(
             }
             let passed = validation
                 .and_then(|v| v.passed_targets.as_ref())
-                .is_some_and(|p| p.contains(required));
+                .is_some_and(|p| p.iter().any(|t| t == required));
             if !passed {
                 bail!(
                     "cannot set status to validated: validation_passed_on_required_target=false (required_target={required})"
@@ -232,18 +230,13 @@ fn gates(
             }
         }
         "supported" => {
-            if rules
-                .version_metadata
-                .supported_policy
-                .requires_union_complete
-                && !upstream.complete
-            {
+            if policy.requires_union_complete && !upstream.complete {
                 bail!("cannot set status to supported: requires union.complete=true");
             }
             let mut got: Vec<&String> = cov
                 .map(|c| c.supported_targets.iter().collect())
                 .unwrap_or_default();
-            let mut want: Vec<&String> = rules.union.expected_targets.iter().collect();
+            let mut want: Vec<&String> = rules.expected_targets()?.iter().collect();
             got.sort();
             got.dedup();
             want.sort();
@@ -259,41 +252,6 @@ fn gates(
 
 // ---------------------------------------------------------------------------------------------
 // RULES and documents
-
-#[derive(Debug, Deserialize)]
-struct MetadataRules {
-    union: RulesUnion,
-    version_metadata: RulesVersionMetadata,
-    #[serde(default)]
-    parity_exclusions: Option<ParityExclusionsRules>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RulesUnion {
-    required_target: String,
-    expected_targets: Vec<String>,
-    platform_mapping: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RulesVersionMetadata {
-    supported_policy: SupportedPolicy,
-}
-
-#[derive(Debug, Deserialize)]
-struct SupportedPolicy {
-    requires_union_complete: bool,
-    requires_semantic_version: bool,
-    coverage_requirement: CoverageRequirement,
-    intentionally_unsupported_requires_note: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct CoverageRequirement {
-    allowed_levels: Vec<String>,
-    disallowed_levels: Vec<String>,
-    treat_missing_as: String,
-}
 
 /// The existing `versions/<V>.json`: the four required fields, plus what is carried over.
 #[derive(Debug, Deserialize)]
@@ -409,25 +367,23 @@ impl Support<'_> {
     fn supported_on(&self, upstream: &UnionView, t: &str) -> bool {
         let on = |avail: &[String]| avail.iter().any(|a| a == t);
         for cmd in upstream.commands.iter().filter(|c| on(&c.available_on)) {
-            if self.exclusions.commands.contains_key(&cmd.path) {
+            let command = UnitRef {
+                kind: UnitKind::Command,
+                path: &cmd.path,
+                id: None,
+            };
+            let members = cmd.members().filter(|(_, _, avail)| on(avail));
+            let units = members.map(|(kind, id, _)| UnitRef {
+                kind,
+                path: &cmd.path,
+                id: Some(id),
+            });
+            if self.exclusions.get(command).is_some() {
                 continue;
             }
-            let idx = &self.index;
-            if !self.ok(on_target(idx.commands.get(&cmd.path), t), &cmd.path, t) {
-                return false;
-            }
-            for f in cmd.flags.iter().filter(|f| on(&f.available_on)) {
-                let id = (cmd.path.clone(), f.id.key.clone());
-                if !self.exclusions.flags.contains_key(&id)
-                    && !self.ok(on_target(idx.flags.get(&id), t), &cmd.path, t)
-                {
-                    return false;
-                }
-            }
-            for a in cmd.args.iter().filter(|a| on(&a.available_on)) {
-                let id = (cmd.path.clone(), a.id.name.clone());
-                if !self.exclusions.args.contains_key(&id)
-                    && !self.ok(on_target(idx.args.get(&id), t), &cmd.path, t)
+            for unit in std::iter::once(command).chain(units) {
+                if self.exclusions.get(unit).is_none()
+                    && !self.ok(on_target(self.index.get(unit), t), &cmd.path, t)
                 {
                     return false;
                 }
@@ -456,7 +412,12 @@ impl Support<'_> {
     /// The note of the deepest command at or above `path` whose level on `t` is IU, if any.
     fn inherited_iu(&self, path: &[String], t: &str) -> Option<Option<String>> {
         (0..=path.len()).rev().find_map(|n| {
-            match on_target(self.index.commands.get(&path[..n]), t) {
+            let command = UnitRef {
+                kind: UnitKind::Command,
+                path: &path[..n],
+                id: None,
+            };
+            match on_target(self.index.get(command), t) {
                 OnTarget::Level(l, note) if l == IU => Some(note),
                 _ => None,
             }

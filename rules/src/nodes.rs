@@ -23,16 +23,21 @@ use anyhow::{Context, anyhow};
 use parity_engine::exec::{Registry, Rule, RuleContext, RuleError};
 use parity_engine::graph::{Input, Node, OutputKind};
 
-use crate::promote::{self, Promoted, PromotionRules, Results};
+use crate::promote::{self, Promoted, Results};
+use crate::rules_json::RulesJson;
+use crate::snapshot::Cli;
+use crate::snapshot::crawl::NotePaths;
 use crate::validation::{self, ValidationResult};
 use crate::{common, metadata, report, snapshot, union, validate};
 
 /// Registers every codex rule; the release rules fetch as `release` says.
 pub fn register(registry: &mut Registry, release: crate::release::Settings) {
     registry.register(UNION);
+    registry.register(CLAUDE_UNION);
     registry.register(REPORT);
     registry.register(MetadataRule);
-    registry.register(SnapshotRule);
+    registry.register(SnapshotRule(Cli::Codex));
+    registry.register(SnapshotRule(Cli::Claude));
     registry.register(PointersRule);
     registry.register(CurrentRule);
     registry.register(ValidateRule);
@@ -74,15 +79,23 @@ struct VersionRule {
 
 const UNION: VersionRule = VersionRule {
     name: "union",
-    run: |root, version, epoch| {
-        union::run(&union::UnionOptions {
-            root: root.to_path_buf(),
-            version,
-            rules: None,
-            epoch,
-        })
-    },
+    run: |root, version, epoch| union_of(Cli::Codex, root, version, epoch),
 };
+
+const CLAUDE_UNION: VersionRule = VersionRule {
+    name: "claude-union",
+    run: |root, version, epoch| union_of(Cli::Claude, root, version, epoch),
+};
+
+fn union_of(cli: Cli, root: &Path, version: String, epoch: Option<i64>) -> anyhow::Result<()> {
+    union::run(&union::UnionOptions {
+        cli,
+        root: root.to_path_buf(),
+        version,
+        rules: None,
+        epoch,
+    })
+}
 
 const REPORT: VersionRule = VersionRule {
     name: "report",
@@ -108,7 +121,7 @@ impl Rule for VersionRule {
         no_config_but(node, &["version"])
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
-        (self.run)(ctx.root(), version(ctx.node)?, ctx.epoch)?;
+        (self.run)(&layout_root(ctx), version(ctx.node)?, ctx.epoch)?;
         Ok(())
     }
 }
@@ -131,11 +144,10 @@ impl Rule for MetadataRule {
     }
     fn check(&self, node: &Node) -> Result<(), String> {
         version(node)?;
+        let results_file = named(node, promote::RESULTS_FILE);
         let declares_results = node.inputs.iter().any(|i| match i {
-            Input::Source { path, .. } => {
-                path == promote::RESULTS_FILE || is_validation_result(path)
-            }
-            Input::Node { file: Some(f), .. } => is_validation_result(f),
+            Input::Source { path, .. } => *path == results_file || is_validation_result(node, path),
+            Input::Node { file: Some(f), .. } => is_validation_result(node, f),
             Input::Node { .. } => false,
         });
         match node.config.get("status").and_then(|s| s.as_str()) {
@@ -158,7 +170,7 @@ impl Rule for MetadataRule {
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
         let opts = metadata::MetadataOptions {
-            root: ctx.root().to_path_buf(),
+            root: layout_root(ctx),
             version: version(ctx.node)?,
             status: String::new(),
             rules: None,
@@ -172,16 +184,17 @@ impl Rule for MetadataRule {
             metadata::run(&opts).context("version metadata failed")?;
             return Ok(());
         }
-        let rules = PromotionRules::read(ctx.root())?;
-        let targets = rules.expected_targets();
-        let overrides = if ctx.inputs.iter().any(|i| i == promote::RESULTS_FILE) {
-            Results::read(&ctx.path(promote::RESULTS_FILE), targets)?
+        let rules = RulesJson::of_root(&layout_root(ctx), None)?;
+        let targets = rules.expected_targets()?;
+        let results_file = named(ctx.node, promote::RESULTS_FILE);
+        let overrides = if ctx.inputs.contains(&results_file) {
+            Results::read(&ctx.path(&results_file), targets)?
         } else {
             Results::default()
         };
         let mut measured = BTreeMap::new();
         for target in targets {
-            let name = validation::result_path(&opts.version, target);
+            let name = named(ctx.node, &validation::result_path(&opts.version, target));
             if !ctx.inputs.contains(&name) {
                 continue;
             }
@@ -207,10 +220,30 @@ impl Rule for MetadataRule {
     }
 }
 
-/// Whether `path` is a result of a `validation@V/T` node (`validation/V/T.json`).
-fn is_validation_result(path: &str) -> bool {
-    path.strip_prefix(validation::RESULTS_DIR)
+/// Whether `path` (as the node names it) is a result of a `validation@V/T` node
+/// (`validation/V/T.json` below the node's root).
+fn is_validation_result(node: &Node, path: &str) -> bool {
+    let rel = match &*node.root {
+        "" => Some(path),
+        root => path.strip_prefix(root).and_then(|p| p.strip_prefix('/')),
+    };
+    rel.and_then(|p| p.strip_prefix(validation::RESULTS_DIR))
         .is_some_and(|rest| rest.starts_with('/') && rest.ends_with(".json"))
+}
+
+/// The node's parity root in its sandbox: below the sandbox root by the node's root (a
+/// workspace member's directory; none for a single pipeline).
+pub(crate) fn layout_root(ctx: &RuleContext<'_>) -> PathBuf {
+    parity_engine::fsutil::join_rel(ctx.root(), &ctx.node.root)
+}
+
+/// `rel`, a path of the parity root, as the node's inputs and outputs name it.
+pub(crate) fn named(node: &Node, rel: &str) -> String {
+    if node.root.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{}/{rel}", node.root)
+    }
 }
 
 /// Whether `node` declares the source file `path` as an input.
@@ -243,10 +276,12 @@ fn outputs_are(node: &Node, want: &[(&str, bool)]) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------------
 // snapshot@V/T
 
-/// `snapshot`: crawls the codex binary (the first input) into the per-target snapshot, exactly
-/// as `parity rule snapshot --out-file snapshots/V/T.json --raw-help-target T --capture-raw-help
-/// --supplement supplement/commands.json` with SOURCE_DATE_EPOCH = the node's epoch.
-struct SnapshotRule;
+/// `snapshot` (codex) and `claude-snapshot`: crawls the binary (the first input) into the
+/// per-target snapshot, exactly as `parity rule codex-snapshot|claude-snapshot --out-file
+/// snapshots/V/T.json --raw-help-target T --capture-raw-help --supplement
+/// supplement/commands.json` with SOURCE_DATE_EPOCH = the node's epoch; except that a Claude
+/// Code note names the binary by file name (the sandbox path would differ on every machine).
+struct SnapshotRule(Cli);
 
 const SUPPLEMENT: &str = "supplement/commands.json";
 
@@ -273,7 +308,10 @@ impl SnapshotRule {
 
 impl Rule for SnapshotRule {
     fn name(&self) -> &'static str {
-        "snapshot"
+        match self.0 {
+            Cli::Codex => "snapshot",
+            Cli::Claude => "claude-snapshot",
+        }
     }
     fn reads_time(&self) -> bool {
         true
@@ -284,7 +322,10 @@ impl Rule for SnapshotRule {
         Self::timeout(node)?;
         no_config_but(node, &["help_timeout_ms", "version"])?;
         if node.inputs.is_empty() {
-            return Err("the first input must be the codex binary".into());
+            return Err(format!(
+                "the first input must be the {} binary",
+                self.0.name()
+            ));
         }
         let first = node.outputs.first();
         if !first.is_some_and(|o| o.kind == OutputKind::Committed && !o.dir) {
@@ -300,14 +341,11 @@ impl Rule for SnapshotRule {
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
         let target = Self::target(ctx.node)?;
-        let binary_name = ctx
-            .inputs
-            .first()
-            .ok_or("the codex binary input is absent")?;
+        let binary_name = ctx.inputs.first().ok_or("the binary input is absent")?;
         let private = tempfile::Builder::new()
             .prefix("bin-")
             .tempdir_in(ctx.root().parent().unwrap_or(ctx.root()))
-            .context("failed to create a private directory for the codex binary")?;
+            .context("failed to create a private directory for the binary")?;
         let binary = executable(&ctx.path(binary_name), private.path())?;
         let epoch = ctx
             .epoch
@@ -315,19 +353,21 @@ impl Rule for SnapshotRule {
         let supplement = ctx
             .inputs
             .iter()
-            .any(|i| i == SUPPLEMENT)
-            .then(|| ctx.path(SUPPLEMENT));
+            .any(|i| *i == named(ctx.node, SUPPLEMENT))
+            .then(|| layout_root(ctx).join(SUPPLEMENT));
         let raw_help = ctx.node.outputs.get(1).map(|_| ctx.output(1));
         let out_file = ctx.output(0);
         snapshot::run(&snapshot::SnapshotOptions {
-            codex_binary: binary,
-            out_file: out_file.clone(),
+            cli: self.0,
+            binary,
+            out: snapshot::Out::File(out_file.clone()),
             capture_raw_help: raw_help.is_some(),
             raw_help_target: Some(target.clone()),
             supplement,
             collected_at: Some(common::epoch_to_rfc3339(epoch)?),
             timeout: Self::timeout(ctx.node)?,
             jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            note_paths: NotePaths::FileName,
         })
         .with_context(|| format!("snapshot of `{binary_name}` failed"))?;
         if let Some(dest) = raw_help {
@@ -403,12 +443,14 @@ impl Rule for PointersRule {
     }
     fn check(&self, node: &Node) -> Result<(), String> {
         no_config_but(node, &[])?;
-        outputs_are(node, &[("pointers", true), ("latest_validated.txt", false)])
+        let (pointers, latest) = (named(node, "pointers"), named(node, "latest_validated.txt"));
+        outputs_are(node, &[(&pointers, true), (&latest, false)])
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
-        let rules = PromotionRules::read(ctx.root())?;
-        let pointers = promote::derive_pointers(ctx.root(), &rules)?;
-        promote::write_pointers(ctx.root(), &pointers)?;
+        let root = layout_root(ctx);
+        let rules = RulesJson::of_root(&root, None)?;
+        let pointers = promote::derive_pointers(&root, &rules)?;
+        promote::write_pointers(&root, &pointers)?;
         Ok(())
     }
 }
@@ -424,11 +466,12 @@ impl Rule for CurrentRule {
     }
     fn check(&self, node: &Node) -> Result<(), String> {
         no_config_but(node, &[])?;
-        outputs_are(node, &[("current.json", false)])
+        outputs_are(node, &[(&named(node, "current.json"), false)])
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
-        let rules = PromotionRules::read(ctx.root())?;
-        match promote::promote_current(ctx.root(), &rules)? {
+        let root = layout_root(ctx);
+        let rules = RulesJson::of_root(&root, None)?;
+        match promote::promote_current(&root, &rules)? {
             Promoted::Version(_) => Ok(()),
             Promoted::Bootstrap => Err(anyhow!(
                 "`latest_validated.txt` is `none` (bootstrap mode): there is no `current.json` to write yet; declare the `current` artifact once a version is validated"
@@ -460,7 +503,7 @@ impl Rule for ValidateRule {
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
         let report = validate::check(&validate::ValidateOptions {
-            root: ctx.root().to_path_buf(),
+            root: layout_root(ctx),
             mode: validate::Mode::Check,
             json: false,
             rules: None,

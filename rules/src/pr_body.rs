@@ -96,8 +96,8 @@ pub fn render(root: &Path, tool: &str, version: &str) -> Result<PrBody> {
     let report = read_report(root, version)?;
     let baseline = baseline(root, &v)?;
     let latest = promote::read_pointer(&root.join("latest_validated.txt"))?;
-    let required = promote::PromotionRules::read(root)?
-        .required_target()
+    let required = crate::rules_json::RulesJson::of_root(root, None)?
+        .required_target()?
         .to_string();
     let promoted = latest.as_ref() == Some(&v);
 

@@ -20,8 +20,12 @@ use anyhow::{Context, Result, bail};
 use semver::Version;
 use serde::Deserialize;
 
+use parity_engine::fsutil;
+use parity_engine::hash::sha256_hex;
+
 use crate::common;
 use crate::metadata::Validation;
+use crate::rules_json::RulesJson;
 
 /// The manual overrides of validation results, relative to the root.
 pub const RESULTS_FILE: &str = "validation.toml";
@@ -147,53 +151,6 @@ impl Results {
 // ---------------------------------------------------------------------------------------------
 // Pointers
 
-/// What the promotion reads from RULES.json.
-#[derive(Debug, Deserialize)]
-pub struct PromotionRules {
-    union: RulesUnion,
-    #[serde(default)]
-    versioning: Option<RulesVersioning>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RulesUnion {
-    required_target: String,
-    expected_targets: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RulesVersioning {
-    #[serde(default)]
-    pointers: Option<RulesPointers>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RulesPointers {
-    #[serde(default)]
-    root_pointers_allow_none: bool,
-}
-
-impl PromotionRules {
-    /// Reads `<root>/RULES.json`.
-    pub fn read(root: &Path) -> Result<PromotionRules> {
-        common::read_json(&root.join("RULES.json"))
-    }
-    /// RULES `union.expected_targets`.
-    pub fn expected_targets(&self) -> &[String] {
-        &self.union.expected_targets
-    }
-    /// RULES `union.required_target`.
-    pub fn required_target(&self) -> &str {
-        &self.union.required_target
-    }
-    fn root_pointers_allow_none(&self) -> bool {
-        self.versioning
-            .as_ref()
-            .and_then(|v| v.pointers.as_ref())
-            .is_some_and(|p| p.root_pointers_allow_none)
-    }
-}
-
 /// Every pointer value (`None` = `none`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pointers {
@@ -229,7 +186,7 @@ struct CoverageView {
 ///   `validated` or `supported` and whose `coverage.supported_targets` lists `t`;
 /// * `latest_validated.txt` = the required target's `latest_validated`; `none` is an error
 ///   unless RULES `versioning.pointers.root_pointers_allow_none` is true.
-pub fn derive_pointers(root: &Path, rules: &PromotionRules) -> Result<Pointers> {
+pub fn derive_pointers(root: &Path, rules: &RulesJson) -> Result<Pointers> {
     let min = read_pointer(&root.join("min_supported.txt"))?;
     let versions = read_versions(&root.join("versions"))?;
     let mut p = Pointers {
@@ -237,7 +194,8 @@ pub fn derive_pointers(root: &Path, rules: &PromotionRules) -> Result<Pointers> 
         latest_validated: BTreeMap::new(),
         root: None,
     };
-    for t in rules.expected_targets() {
+    let required = rules.required_target()?;
+    for t in rules.expected_targets()? {
         let has = |l: Option<&Vec<String>>| l.is_some_and(|l| l.contains(t));
         let promoted = |m: &VersionView| matches!(m.status.as_str(), "validated" | "supported");
         let supported = |m: &VersionView| has(m.coverage.as_ref().map(|c| &c.supported_targets));
@@ -260,15 +218,11 @@ pub fn derive_pointers(root: &Path, rules: &PromotionRules) -> Result<Pointers> 
         p.latest_validated.insert(t.clone(), lv);
         p.latest_supported.insert(t.clone(), ls);
     }
-    p.root = p
-        .latest_validated
-        .get(rules.required_target())
-        .cloned()
-        .flatten();
+    p.root = p.latest_validated.get(required).cloned().flatten();
     if p.root.is_none() && !rules.root_pointers_allow_none() {
         bail!(
             "no version is validated on the required target `{}`, so `latest_validated.txt` would be `none`, which RULES.json does not allow (versioning.pointers.root_pointers_allow_none)",
-            rules.required_target()
+            required
         );
     }
     Ok(p)
@@ -376,7 +330,7 @@ pub enum Promoted {
 /// Writes `<root>/current.json` as a byte copy of `snapshots/<latest_validated>/union.json`
 /// (verified, see [`write_verified`]). With `latest_validated.txt` = `none`: bootstrap mode
 /// when RULES allows a `none` root pointer (nothing written), else an error.
-pub fn promote_current(root: &Path, rules: &PromotionRules) -> Result<Promoted> {
+pub fn promote_current(root: &Path, rules: &RulesJson) -> Result<Promoted> {
     let Some(version) = read_pointer(&root.join("latest_validated.txt"))? else {
         if rules.root_pointers_allow_none() {
             return Ok(Promoted::Bootstrap);
@@ -401,16 +355,16 @@ pub fn promote_current(root: &Path, rules: &PromotionRules) -> Result<Promoted> 
 /// Writes `bytes` to `path` atomically, then reads the file back and compares its SHA-256 with
 /// that of `bytes` ([`verify_read_back`]).
 pub fn write_verified(path: &Path, bytes: &[u8]) -> Result<()> {
-    common::write_atomic(path, bytes)?;
+    fsutil::write_atomic(path, bytes)?;
     verify_read_back(path, bytes)
 }
 
 /// Reads `path` back and compares it with `expected`; on a mismatch (or a read failure) the
 /// file is removed and the error names both digests, so no unverified file is left behind.
 pub fn verify_read_back(path: &Path, expected: &[u8]) -> Result<()> {
-    let want = common::sha256_hex(expected);
+    let want = sha256_hex(expected);
     let got = match std::fs::read(path) {
-        Ok(b) => common::sha256_hex(&b),
+        Ok(b) => sha256_hex(&b),
         Err(e) => {
             let _ = std::fs::remove_file(path);
             return Err(e).with_context(|| {
@@ -495,10 +449,7 @@ mod tests {
             verify_read_back(&path, b"what was meant\n").unwrap_err()
         );
         assert!(err.contains("read back with sha256"), "{err}");
-        assert!(
-            err.contains(&common::sha256_hex(b"what was meant\n")),
-            "{err}"
-        );
+        assert!(err.contains(&sha256_hex(b"what was meant\n")), "{err}");
         assert!(!path.exists(), "an unverified file was left behind");
 
         write_verified(&path, b"ok\n").unwrap();

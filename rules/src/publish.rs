@@ -19,7 +19,6 @@ use std::process::Command;
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 
-use crate::release::github::AUTOMATION_BRANCH_PREFIX;
 use crate::release::http::Http;
 
 /// The identity of the commits parity makes (and recognizes as its own).
@@ -36,6 +35,10 @@ pub struct Publish {
     pub paths: Vec<String>,
     /// The version proposed.
     pub version: String,
+    /// The branch it is proposed on (`automation/codex-cli-V`: [`Upstream::automation_branch`]).
+    ///
+    /// [`Upstream::automation_branch`]: crate::release::Upstream::automation_branch
+    pub branch: String,
     /// The git remote pushed to.
     pub remote: String,
     /// The branch the pull request targets.
@@ -83,15 +86,10 @@ pub enum PullRequest {
     NotPermitted(String),
 }
 
-/// The branch version V is proposed on.
-pub fn branch(version: &str) -> String {
-    format!("{AUTOMATION_BRANCH_PREFIX}{version}")
-}
-
 /// Commits, pushes and opens or updates the pull request, as the table above says.
 pub fn publish(p: &Publish, http: &Http) -> Result<Outcome> {
     let git = Git { dir: &p.dir };
-    let branch = branch(&p.version);
+    let branch = p.branch.clone();
     let base = git.out(&["rev-parse", "HEAD"])?;
     let tree = git.tree_of_paths(&p.paths)?;
     let base_tree = git.out(&["rev-parse", "HEAD^{tree}"])?;
@@ -325,6 +323,7 @@ impl Git<'_> {
             std::fs::copy(&src, &dest)
                 .with_context(|| format!("failed to copy `{}`", src.display()))?;
         }
-        crate::common::write_atomic(&dir.join("changed-files.txt"), list.as_bytes())
+        parity_engine::fsutil::write_atomic(&dir.join("changed-files.txt"), list.as_bytes())?;
+        Ok(())
     }
 }

@@ -9,14 +9,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::common;
 use crate::coverage::{
-    self, Exclusions, IU, IuRoots, ParityExclusionsRules, Resolution, Scoped, TargetSpace, Targets,
-    UnitKind, UnitRef, WrapperCoverage, WrapperIndex,
+    self, IU, IuRoots, Resolution, Scoped, TargetSpace, Targets, WrapperCoverage, WrapperIndex,
 };
+use crate::rules_json::{Exclusions, RulesJson};
 use crate::union::{self, UnionCommandView, UnionView};
+use crate::unit::{UnitKind, UnitRef};
 
 /// `parity rule report` options (the reference `codex-report`).
 #[derive(Debug, Clone)]
@@ -34,13 +35,9 @@ pub struct ReportOptions {
 /// Writes `<root>/reports/<V>/coverage.*.json`.
 pub fn run(opts: &ReportOptions) -> Result<()> {
     let root = union::canonical_root(&opts.root);
-    let rules_path = opts
-        .rules
-        .clone()
-        .unwrap_or_else(|| root.join("RULES.json"));
-    let rules: ReportRules = union::read_rules(&rules_path)?;
-    rules.check()?;
-    let exclusions = Exclusions::new(rules.parity_exclusions.as_ref());
+    let rules = RulesJson::of_root(&root, opts.rules.as_deref())?;
+    check_rules(&rules)?;
+    let exclusions = rules.exclusions();
     let union_path = root
         .join("snapshots")
         .join(&opts.version)
@@ -57,14 +54,11 @@ pub fn run(opts: &ReportOptions) -> Result<()> {
         bail!("invalid rules file: CI requires SOURCE_DATE_EPOCH for deterministic generated_at");
     }
     let generated_at = common::timestamp_for(opts.epoch)?;
-    let space = TargetSpace {
-        expected: rules.union.expected_targets.clone(),
-        platform_mapping: rules.union.platform_mapping.clone(),
-    };
+    let space = rules.target_space()?;
     let ctx = Ctx {
         version: &opts.version,
         generated_at: &generated_at,
-        rules_schema_version: rules.rules_schema_version,
+        rules_schema_version: *rules.need(&rules.rules_schema_version, "rules_schema_version")?,
         space: &space,
         index: space.index(&wrapper),
         wrapper: &wrapper,
@@ -78,7 +72,7 @@ pub fn run(opts: &ReportOptions) -> Result<()> {
 /// Writes every `(file name, bytes)` atomically, then removes `coverage.*.json` files not among them.
 fn publish(dir: &Path, files: &[(String, String)]) -> Result<()> {
     for (name, bytes) in files {
-        common::write_atomic(&dir.join(name), bytes.as_bytes())?;
+        parity_engine::fsutil::write_atomic(&dir.join(name), bytes.as_bytes())?;
     }
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("failed to read `{}`", dir.display()))?;
@@ -99,50 +93,6 @@ fn publish(dir: &Path, files: &[(String, String)]) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // RULES
 
-#[derive(Debug, Deserialize)]
-struct ReportRules {
-    rules_schema_version: i64,
-    union: RulesUnion,
-    report: RulesReport,
-    sorting: RulesSorting,
-    #[serde(default)]
-    parity_exclusions: Option<ParityExclusionsRules>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RulesUnion {
-    expected_targets: Vec<String>,
-    platform_mapping: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RulesReport {
-    file_naming: FileNaming,
-    filter_semantics: FilterSemantics,
-}
-
-#[derive(Debug, Deserialize)]
-struct FileNaming {
-    any: String,
-    all: String,
-    per_target: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct FilterSemantics {
-    when_union_incomplete: WhenIncomplete,
-}
-
-#[derive(Debug, Deserialize)]
-struct WhenIncomplete {
-    all: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct RulesSorting {
-    report: BTreeMap<String, serde_json::Value>,
-}
-
 /// The report sort keys the reference requires, in its check order.
 const SORT_KEYS: [(&str, &str); 12] = [
     ("missing_commands", "by_path"),
@@ -162,45 +112,50 @@ const SORT_KEYS: [(&str, &str); 12] = [
     ("wrapper_only_args", "by_path_then_name"),
 ];
 
-impl ReportRules {
-    fn check(&self) -> Result<()> {
-        let mut bad = Vec::new();
-        let n = &self.report.file_naming;
-        for (k, got, want) in [
-            ("report.file_naming.any", &n.any, "coverage.any.json"),
-            ("report.file_naming.all", &n.all, "coverage.all.json"),
-            (
-                "report.file_naming.per_target",
-                &n.per_target,
-                "coverage.<target_triple>.json",
-            ),
-        ] {
-            if got != want {
-                bad.push(format!("{k}={got}"));
-            }
+/// Checks the report settings of RULES: only the reference's file names, sort orders and
+/// incomplete-union semantics are implemented.
+fn check_rules(rules: &RulesJson) -> Result<()> {
+    let mut bad = Vec::new();
+    let n = rules.need(&rules.report.file_naming, "report.file_naming")?;
+    for (k, got, want) in [
+        ("report.file_naming.any", &n.any, "coverage.any.json"),
+        ("report.file_naming.all", &n.all, "coverage.all.json"),
+        (
+            "report.file_naming.per_target",
+            &n.per_target,
+            "coverage.<target_triple>.json",
+        ),
+    ] {
+        if got != want {
+            bad.push(format!("{k}={got}"));
         }
-        for (k, want) in SORT_KEYS {
-            match self.sorting.report.get(k) {
-                Some(serde_json::Value::String(s)) if s == want => {}
-                Some(serde_json::Value::String(s)) => bad.push(format!("sorting.report.{k}={s}")),
-                Some(v) => bad.push(format!("sorting.report.{k}={v}")),
-                None => bad.push(format!("sorting.report.{k}=<missing>")),
-            }
-        }
-        let all = &self.report.filter_semantics.when_union_incomplete.all;
-        if all != "error" {
-            bad.push(format!(
-                "report.filter_semantics.when_union_incomplete.all={all}"
-            ));
-        }
-        if !bad.is_empty() {
-            bail!("invalid rules file: unsupported rules: {}", bad.join(", "));
-        }
-        if self.union.expected_targets.is_empty() {
-            bail!("invalid rules file: union.expected_targets must not be empty");
-        }
-        Ok(())
     }
+    let sorting = rules
+        .sorting
+        .keys
+        .get("report")
+        .and_then(serde_json::Value::as_object)
+        .ok_or_else(|| rules.missing("sorting.report"))?;
+    for (k, want) in SORT_KEYS {
+        match sorting.get(k) {
+            Some(serde_json::Value::String(s)) if s == want => {}
+            Some(serde_json::Value::String(s)) => bad.push(format!("sorting.report.{k}={s}")),
+            Some(v) => bad.push(format!("sorting.report.{k}={v}")),
+            None => bad.push(format!("sorting.report.{k}=<missing>")),
+        }
+    }
+    let semantics = rules.need(&rules.report.filter_semantics, "report.filter_semantics")?;
+    let all = &semantics.when_union_incomplete.all;
+    if all != "error" {
+        bad.push(format!(
+            "report.filter_semantics.when_union_incomplete.all={all}"
+        ));
+    }
+    if !bad.is_empty() {
+        bail!("invalid rules file: unsupported rules: {}", bad.join(", "));
+    }
+    rules.expected_targets()?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,7 +277,31 @@ struct Deltas {
     wrapper_only_args: Vec<Delta>,
 }
 
+/// The delta lists kept per unit kind.
+#[derive(Debug, Clone, Copy)]
+enum Category {
+    Missing,
+    Excluded,
+    WrapperOnly,
+}
+
 impl Deltas {
+    /// The list of `category` for units of `kind`.
+    fn list(&mut self, category: Category, kind: UnitKind) -> &mut Vec<Delta> {
+        use {Category::*, UnitKind::*};
+        match (category, kind) {
+            (Missing, Command) => &mut self.missing_commands,
+            (Missing, Flag) => &mut self.missing_flags,
+            (Missing, Arg) => &mut self.missing_args,
+            (Excluded, Command) => &mut self.excluded_commands,
+            (Excluded, Flag) => &mut self.excluded_flags,
+            (Excluded, Arg) => &mut self.excluded_args,
+            (WrapperOnly, Command) => &mut self.wrapper_only_commands,
+            (WrapperOnly, Flag) => &mut self.wrapper_only_flags,
+            (WrapperOnly, Arg) => &mut self.wrapper_only_args,
+        }
+    }
+
     /// Stable sort of every list by (kind,) path, key/name.
     fn sort(&mut self) {
         for list in [
@@ -515,8 +494,6 @@ impl Pass<'_> {
 
     fn deltas(&self) -> Result<Deltas> {
         let mut d = Deltas::default();
-        let idx = &self.ctx.index;
-        let excl = self.ctx.exclusions;
         for cmd in &self.ctx.upstream.commands {
             if !self.on_filter(&cmd.available_on) {
                 continue;
@@ -526,149 +503,60 @@ impl Pass<'_> {
                 path: &cmd.path,
                 id: None,
             };
-            let res = self.resolve(idx.commands.get(&cmd.path), unit)?;
-            if let Some(note) = excl.commands.get(&cmd.path) {
-                d.excluded_commands.push(Delta::new(
-                    unit,
-                    &cmd.available_on,
-                    res.level,
-                    note.clone(),
-                ));
+            if !self.classify(&mut d, unit, &cmd.available_on)? {
                 continue;
             }
-            self.classify_command(&mut d, unit, &cmd.available_on, res)?;
-            self.units(&mut d, cmd)?;
+            for (kind, id, avail) in cmd.members() {
+                if self.on_filter(avail) {
+                    let unit = UnitRef {
+                        kind,
+                        path: &cmd.path,
+                        id: Some(id),
+                    };
+                    self.classify(&mut d, unit, avail)?;
+                }
+            }
         }
         self.wrapper_only(&mut d)?;
         Ok(d)
     }
 
-    fn classify_command(
-        &self,
-        d: &mut Deltas,
-        unit: UnitRef<'_>,
-        avail: &[String],
-        res: Resolution,
-    ) -> Result<()> {
-        let Some(level) = res.level else {
+    /// Puts one upstream unit in the delta list its wrapper level says. Returns false when it
+    /// is excluded (the flags and args of an excluded command are not reported).
+    fn classify(&self, d: &mut Deltas, unit: UnitRef<'_>, avail: &[String]) -> Result<bool> {
+        let res = self.resolve(self.ctx.index.get(unit), unit)?;
+        if let Some(ex) = self.ctx.exclusions.get(unit) {
+            let delta = Delta::new(unit, avail, res.level, ex.note.clone());
+            d.list(Category::Excluded, unit.kind).push(delta);
+            return Ok(false);
+        }
+        let Some(level) = res.level.as_deref() else {
             match self.inherited(unit, avail)? {
                 Some(note) => d
                     .intentionally_unsupported
                     .push(iu_delta(unit, avail, note)),
-                None => d.missing_commands.push(Delta::new(unit, avail, None, None)),
+                None => d
+                    .list(Category::Missing, unit.kind)
+                    .push(Delta::new(unit, avail, None, None)),
             }
-            return Ok(());
+            return Ok(true);
         };
-        match level.as_str() {
+        let command = unit.kind == UnitKind::Command;
+        let list = match level {
             IU => {
                 let note = coverage::require_iu_note(res.note, unit)?;
                 d.intentionally_unsupported
                     .push(iu_delta(unit, avail, note));
+                return Ok(true);
             }
-            "explicit" => {}
-            "passthrough" => {
-                d.passthrough_candidates
-                    .push(Delta::new(unit, avail, Some(level), res.note))
-            }
-            "unsupported" => d
-                .unsupported
-                .push(Delta::new(unit, avail, Some(level), res.note)),
-            _ => d
-                .missing_commands
-                .push(Delta::new(unit, avail, Some(level), res.note)),
-        }
-        Ok(())
-    }
-
-    /// Flags then args of one (not excluded) command.
-    fn units(&self, d: &mut Deltas, cmd: &UnionCommandView) -> Result<()> {
-        let idx = &self.ctx.index;
-        let excl = self.ctx.exclusions;
-        for f in &cmd.flags {
-            let unit = UnitRef {
-                kind: UnitKind::Flag,
-                path: &cmd.path,
-                id: Some(&f.id.key),
-            };
-            let id = (cmd.path.clone(), f.id.key.clone());
-            self.unit(
-                d,
-                unit,
-                &f.available_on,
-                idx.flags.get(&id),
-                excl.flags.get(&id),
-            )?;
-        }
-        for a in &cmd.args {
-            let unit = UnitRef {
-                kind: UnitKind::Arg,
-                path: &cmd.path,
-                id: Some(&a.id.name),
-            };
-            let id = (cmd.path.clone(), a.id.name.clone());
-            self.unit(
-                d,
-                unit,
-                &a.available_on,
-                idx.args.get(&id),
-                excl.args.get(&id),
-            )?;
-        }
-        Ok(())
-    }
-
-    fn unit(
-        &self,
-        d: &mut Deltas,
-        unit: UnitRef<'_>,
-        avail: &[String],
-        entries: Option<&Vec<Scoped>>,
-        exclusion: Option<&Option<String>>,
-    ) -> Result<()> {
-        if !self.on_filter(avail) {
-            return Ok(());
-        }
-        let res = self.resolve(entries, unit)?;
-        let flag = unit.kind == UnitKind::Flag;
-        if let Some(note) = exclusion {
-            let list = if flag {
-                &mut d.excluded_flags
-            } else {
-                &mut d.excluded_args
-            };
-            list.push(Delta::new(unit, avail, res.level, note.clone()));
-            return Ok(());
-        }
-        match res.level.as_deref() {
-            None => match self.inherited(unit, avail)? {
-                Some(note) => d
-                    .intentionally_unsupported
-                    .push(iu_delta(unit, avail, note)),
-                None => {
-                    let list = if flag {
-                        &mut d.missing_flags
-                    } else {
-                        &mut d.missing_args
-                    };
-                    list.push(Delta::new(unit, avail, None, None));
-                }
-            },
-            Some(IU) => {
-                let note = coverage::require_iu_note(res.note, unit)?;
-                d.intentionally_unsupported
-                    .push(iu_delta(unit, avail, note));
-            }
-            Some("explicit" | "passthrough") => {}
-            Some(_) => {
-                let list = if flag {
-                    &mut d.missing_flags
-                } else {
-                    &mut d.missing_args
-                };
-                list.push(Delta::new(unit, avail, res.level, res.note));
-            }
-        }
-        Ok(())
+            "explicit" => return Ok(true),
+            "passthrough" if !command => return Ok(true),
+            "passthrough" => &mut d.passthrough_candidates,
+            "unsupported" if command => &mut d.unsupported,
+            _ => d.list(Category::Missing, unit.kind),
+        };
+        list.push(Delta::new(unit, avail, res.level, res.note));
+        Ok(true)
     }
 
     /// Wrapper identities with no upstream unit visible in this report (§4.5).
@@ -681,67 +569,23 @@ impl Pass<'_> {
             .iter()
             .map(|c| (c.path.as_slice(), c))
             .collect();
-        for (path, entries) in &self.ctx.index.commands {
-            let unit = UnitRef {
-                kind: UnitKind::Command,
-                path,
-                id: None,
-            };
+        for (key, entries) in &self.ctx.index.units {
+            let unit = key.unit_ref();
             let res = self.resolve(Some(entries), unit)?;
             if !self.wrapper_present(&res) {
                 continue;
             }
-            let (avail, present) = match upstream.get(path.as_slice()) {
-                Some(c) => (c.available_on.clone(), self.on_filter(&c.available_on)),
-                None => (space.in_expected_order(&res.targets), false),
-            };
-            if !present {
-                d.wrapper_only_commands
-                    .push(Delta::new(unit, &avail, res.level, res.note));
-            }
-        }
-        for ((path, key), entries) in &self.ctx.index.flags {
-            let unit = UnitRef {
-                kind: UnitKind::Flag,
-                path,
-                id: Some(key),
-            };
-            let res = self.resolve(Some(entries), unit)?;
-            if !self.wrapper_present(&res) {
-                continue;
-            }
-            let (avail, present) = match upstream.get(path.as_slice()) {
-                Some(c) => match c.flags.iter().find(|f| f.id.key == *key) {
-                    Some(f) => (f.available_on.clone(), self.on_filter(&f.available_on)),
+            let (avail, present) = match (upstream.get(unit.path), unit.id) {
+                (None, _) => (space.in_expected_order(&res.targets), false),
+                (Some(c), None) => (c.available_on.clone(), self.on_filter(&c.available_on)),
+                (Some(c), Some(id)) => match c.member(unit.kind, id) {
+                    Some(on) => (on.to_vec(), self.on_filter(on)),
                     None => (c.available_on.clone(), false),
                 },
-                None => (space.in_expected_order(&res.targets), false),
             };
             if !present {
-                d.wrapper_only_flags
-                    .push(Delta::new(unit, &avail, res.level, res.note));
-            }
-        }
-        for ((path, name), entries) in &self.ctx.index.args {
-            let unit = UnitRef {
-                kind: UnitKind::Arg,
-                path,
-                id: Some(name),
-            };
-            let res = self.resolve(Some(entries), unit)?;
-            if !self.wrapper_present(&res) {
-                continue;
-            }
-            let (avail, present) = match upstream.get(path.as_slice()) {
-                Some(c) => match c.args.iter().find(|a| a.id.name == *name) {
-                    Some(a) => (a.available_on.clone(), self.on_filter(&a.available_on)),
-                    None => (c.available_on.clone(), false),
-                },
-                None => (space.in_expected_order(&res.targets), false),
-            };
-            if !present {
-                d.wrapper_only_args
-                    .push(Delta::new(unit, &avail, res.level, res.note));
+                let delta = Delta::new(unit, &avail, res.level, res.note);
+                d.list(Category::WrapperOnly, unit.kind).push(delta);
             }
         }
         Ok(())

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use semver::Version;
-use serde::Deserialize;
+
+use crate::rules_json::RulesJson;
 
 /// `parity rule retain` options (the reference `codex-retain`).
 #[derive(Debug, Clone)]
@@ -17,21 +18,6 @@ pub struct RetainOptions {
     pub apply: bool,
     /// RULES.json (default `<root>/RULES.json`).
     pub rules: Option<PathBuf>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Rules {
-    storage: Storage,
-}
-
-#[derive(Debug, Deserialize)]
-struct Storage {
-    retention: Retention,
-}
-
-#[derive(Debug, Deserialize)]
-struct Retention {
-    keep_last_validated: usize,
 }
 
 /// Which versions stay and which go.
@@ -65,8 +51,8 @@ pub fn plan(opts: &RetainOptions) -> Result<RetainPlan> {
         .rules
         .clone()
         .unwrap_or_else(|| root.join("RULES.json"));
-    let rules: Rules = crate::common::read_json(&rules_path)
-        .with_context(|| format!("invalid rules file `{}`", rules_path.display()))?;
+    let rules = RulesJson::read(&rules_path)?;
+    let retention = rules.need(&rules.storage.retention, "storage.retention")?;
 
     let mut keep = BTreeSet::new();
     for name in ["min_supported.txt", "latest_validated.txt"] {
@@ -85,7 +71,7 @@ pub fn plan(opts: &RetainOptions) -> Result<RetainPlan> {
         validated
             .into_iter()
             .rev()
-            .take(rules.storage.retention.keep_last_validated),
+            .take(retention.keep_last_validated),
     );
 
     let mut candidates = version_dirs(&root.join("snapshots"));

@@ -12,13 +12,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::common;
+use crate::rules_json::RulesJson;
+use crate::snapshot::Cli;
+use crate::snapshot::model::{ArgEntry, Binary, CommandEntry, FlagEntry, Snapshot};
+use crate::unit::UnitKind;
 
-/// The `tool` of every codex snapshot.
-pub const TOOL: &str = "codex-cli";
-
-/// `parity rule union` options (the reference `codex-union`).
+/// `parity rule codex-union` / `claude-union` options.
 #[derive(Debug, Clone)]
 pub struct UnionOptions {
+    /// Which CLI's snapshots: their `tool`, and the raw help layout of conflict evidence.
+    pub cli: Cli,
     /// The parity root (`cli_manifests/codex`).
     pub root: PathBuf,
     /// The version whose `snapshots/<V>/` are merged.
@@ -32,12 +35,8 @@ pub struct UnionOptions {
 /// Writes `<root>/snapshots/<V>/union.json`.
 pub fn run(opts: &UnionOptions) -> Result<()> {
     let root = canonical_root(&opts.root);
-    let rules_path = opts
-        .rules
-        .clone()
-        .unwrap_or_else(|| root.join("RULES.json"));
-    let rules: UnionRules = read_rules(&rules_path)?;
-    let cfg = rules.check()?;
+    let rules = RulesJson::of_root(&root, opts.rules.as_deref())?;
+    let cfg = UnionConfig::of(&rules, opts.cli)?;
     let inputs = load_inputs(&root, &opts.version, &cfg)?;
     let union = build(
         &root,
@@ -58,72 +57,13 @@ pub(crate) fn canonical_root(root: &Path) -> PathBuf {
     std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf())
 }
 
-/// Reads a RULES file; read and parse failures are `invalid rules file` errors.
-pub(crate) fn read_rules<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("I/O error: failed to read `{}`", path.display()))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| anyhow::anyhow!("invalid rules file: {}: {e}", path.display()))
-}
-
 // ---------------------------------------------------------------------------------------------
 // RULES
-
-#[derive(Debug, Deserialize)]
-struct UnionRules {
-    sorting: Sorting,
-    #[serde(default)]
-    globals: Globals,
-    union: UnionSection,
-}
-
-#[derive(Debug, Deserialize)]
-struct Sorting {
-    commands: String,
-    flags: String,
-    args: String,
-    inputs: String,
-    available_on: String,
-    conflicts: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Globals {
-    #[serde(default)]
-    effective_flags_model: Option<EffectiveFlagsModel>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct EffectiveFlagsModel {
-    #[serde(default)]
-    enabled: bool,
-    #[serde(default)]
-    union_normalization: UnionNormalization,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct UnionNormalization {
-    #[serde(default)]
-    dedupe_per_command_flags_against_root: bool,
-    #[serde(default)]
-    dedupe_key: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct UnionSection {
-    expected_targets: Vec<String>,
-    required_target: String,
-    #[serde(default)]
-    require_same_tool: bool,
-    #[serde(default)]
-    require_same_semantic_version: bool,
-    #[serde(default)]
-    require_semantic_version: bool,
-}
 
 /// The checked RULES values the union needs.
 #[derive(Debug)]
 struct UnionConfig {
+    cli: Cli,
     expected: Vec<String>,
     required: String,
     same_tool: bool,
@@ -132,30 +72,16 @@ struct UnionConfig {
     dedupe_against_root: bool,
 }
 
-impl UnionRules {
-    fn check(self) -> Result<UnionConfig> {
-        let s = &self.sorting;
-        let wanted = [
-            ("commands", &s.commands, "lexicographic_path"),
-            ("flags", &s.flags, "by_key_then_long_then_short"),
-            ("args", &s.args, "by_name"),
-            ("inputs", &s.inputs, "rules_expected_targets_order"),
-            (
-                "available_on",
-                &s.available_on,
-                "rules_expected_targets_order",
-            ),
-            (
-                "conflicts",
-                &s.conflicts,
-                "by_unit_then_path_then_key_or_name_then_field",
-            ),
-        ];
-        let bad: Vec<String> = wanted
-            .iter()
-            .filter(|(_, got, want)| got.as_str() != *want)
-            .map(|(k, got, _)| format!("sorting.{k}={got}"))
-            .collect();
+impl UnionConfig {
+    fn of(rules: &RulesJson, cli: Cli) -> Result<UnionConfig> {
+        let bad = rules.sorting_mismatches(&[
+            ("commands", "lexicographic_path"),
+            ("flags", "by_key_then_long_then_short"),
+            ("args", "by_name"),
+            ("inputs", "rules_expected_targets_order"),
+            ("available_on", "rules_expected_targets_order"),
+            ("conflicts", "by_unit_then_path_then_key_or_name_then_field"),
+        ]);
         if !bad.is_empty() {
             bail!(
                 "invalid rules file: unsupported sorting rules: {}",
@@ -163,7 +89,7 @@ impl UnionRules {
             );
         }
         let mut dedupe = false;
-        if let Some(m) = &self.globals.effective_flags_model {
+        if let Some(m) = &rules.globals.effective_flags_model {
             let n = &m.union_normalization;
             if m.enabled && n.dedupe_per_command_flags_against_root {
                 let key = n.dedupe_key.trim();
@@ -175,115 +101,25 @@ impl UnionRules {
                 dedupe = true;
             }
         }
-        if self.union.expected_targets.is_empty() {
-            bail!("invalid rules file: union.expected_targets must not be empty");
-        }
+        let u = &rules.union;
         Ok(UnionConfig {
-            expected: self.union.expected_targets,
-            required: self.union.required_target,
-            same_tool: self.union.require_same_tool,
-            same_semver: self.union.require_same_semantic_version,
-            need_semver: self.union.require_semantic_version,
+            cli,
+            required: rules.required_target()?.to_string(),
+            expected: rules.expected_targets()?.to_vec(),
+            same_tool: u.require_same_tool,
+            same_semver: u.require_same_semantic_version,
+            need_semver: u.require_semantic_version,
             dedupe_against_root: dedupe,
         })
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Per-target snapshot (input, read permissively)
-
-/// A per-target (v1) snapshot as the union reads it; unknown fields are ignored.
-#[derive(Debug, Deserialize)]
-struct TargetSnapshot {
-    tool: String,
-    #[serde(default)]
-    collected_at: Option<String>,
-    binary: Binary,
-    #[serde(default)]
-    commands: Vec<Command>,
-    #[serde(default)]
-    features: Option<Value>,
-    #[serde(default)]
-    known_omissions: Option<Vec<String>>,
-}
-
-/// The probed binary, re-serialized into the union with the snapshot's field order (spec §1.11).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct Binary {
-    /// SHA-256 of the binary.
-    pub sha256: String,
-    /// Size of the binary.
-    pub size_bytes: u64,
-    /// Host platform that ran the snapshot.
-    pub platform: Platform,
-    /// Target triple.
-    pub target_triple: String,
-    /// `--version` output.
-    pub version_output: String,
-    /// Probed semantic version.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub semantic_version: Option<String>,
-    /// Release channel.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel: Option<String>,
-    /// Commit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commit: Option<String>,
-}
-
-/// `binary.platform`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct Platform {
-    /// OS.
-    pub os: String,
-    /// Architecture.
-    pub arch: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Command {
-    path: Vec<String>,
-    #[serde(default)]
-    about: Option<String>,
-    #[serde(default)]
-    usage: Option<String>,
-    #[serde(default)]
-    args: Option<Vec<Arg>>,
-    #[serde(default)]
-    flags: Option<Vec<Flag>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Arg {
-    name: String,
-    required: bool,
-    variadic: bool,
-    #[serde(default)]
-    note: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Flag {
-    #[serde(default)]
-    long: Option<String>,
-    #[serde(default)]
-    short: Option<String>,
-    takes_value: bool,
-    #[serde(default)]
-    value_name: Option<String>,
-    #[serde(default)]
-    repeatable: Option<bool>,
-}
-
-impl Flag {
-    fn key(&self) -> Option<&str> {
-        self.long.as_deref().or(self.short.as_deref())
-    }
-}
+// Per-target snapshots (input: the snapshot model, read permissively)
 
 /// The snapshots that loaded, in expected order.
 struct Inputs {
-    present: Vec<(String, TargetSnapshot)>,
+    present: Vec<(String, Snapshot)>,
 }
 
 fn load_inputs(root: &Path, version: &str, cfg: &UnionConfig) -> Result<Inputs> {
@@ -294,7 +130,7 @@ fn load_inputs(root: &Path, version: &str, cfg: &UnionConfig) -> Result<Inputs> 
         if !path.is_file() {
             continue;
         }
-        let snap: TargetSnapshot = read_snapshot(&path)?;
+        let snap = read_snapshot(&path)?;
         check_snapshot(&path, &snap, version, cfg)?;
         present.push((target.clone(), snap));
     }
@@ -309,18 +145,19 @@ fn load_inputs(root: &Path, version: &str, cfg: &UnionConfig) -> Result<Inputs> 
     Ok(Inputs { present })
 }
 
-fn read_snapshot(path: &Path) -> Result<TargetSnapshot> {
+fn read_snapshot(path: &Path) -> Result<Snapshot> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("I/O error: failed to read `{}`", path.display()))?;
     serde_json::from_slice(&bytes)
         .with_context(|| format!("failed to parse JSON: `{}`", path.display()))
 }
 
-fn check_snapshot(path: &Path, s: &TargetSnapshot, version: &str, cfg: &UnionConfig) -> Result<()> {
+fn check_snapshot(path: &Path, s: &Snapshot, version: &str, cfg: &UnionConfig) -> Result<()> {
     let p = path.display();
-    if cfg.same_tool && s.tool != TOOL {
+    let tool = cfg.cli.tool();
+    if cfg.same_tool && s.tool != tool {
         bail!(
-            "snapshot tool mismatch in {p} (expected {TOOL}, got {})",
+            "snapshot tool mismatch in {p} (expected {tool}, got {})",
             s.tool
         );
     }
@@ -467,7 +304,7 @@ fn build<'a>(
         .cloned()
         .collect();
     let m = Merge { root, version, cfg };
-    let mut by_path: BTreeMap<&[String], Vec<(&str, &Command)>> = BTreeMap::new();
+    let mut by_path: BTreeMap<&[String], Vec<(&str, &CommandEntry)>> = BTreeMap::new();
     for (target, snap) in &inputs.present {
         for cmd in &snap.commands {
             by_path
@@ -485,7 +322,7 @@ fn build<'a>(
     }
     UnionSnapshot {
         snapshot_schema_version: 2,
-        tool: TOOL,
+        tool: cfg.cli.tool(),
         mode: "union",
         collected_at,
         expected_targets: &cfg.expected,
@@ -534,7 +371,7 @@ impl Merge<'_> {
             .unwrap_or(entries[0].1)
     }
 
-    fn command(&self, path: &[String], entries: &[(&str, &Command)]) -> UnionCommand {
+    fn command(&self, path: &[String], entries: &[(&str, &CommandEntry)]) -> UnionCommand {
         let targets: Vec<&str> = entries.iter().map(|(t, _)| *t).collect();
         let canon = self.canonical(entries);
         let mut conflicts = Vec::new();
@@ -543,31 +380,13 @@ impl Merge<'_> {
             ("command", path, None, None),
             entries,
             &[
-                ("about", &|c: &Command| json_opt(&c.about)),
-                ("usage", &|c: &Command| json_opt(&c.usage)),
+                ("about", &|c: &CommandEntry| json_opt(&c.about)),
+                ("usage", &|c: &CommandEntry| json_opt(&c.usage)),
             ],
         );
 
-        let mut flag_groups: BTreeMap<&str, Vec<(&str, &Flag)>> = BTreeMap::new();
-        let mut arg_groups: BTreeMap<&str, Vec<(&str, &Arg)>> = BTreeMap::new();
-        for (target, cmd) in entries {
-            let mut seen: BTreeMap<&str, &Flag> = BTreeMap::new();
-            for f in cmd.flags.iter().flatten() {
-                if let Some(k) = f.key() {
-                    seen.insert(k, f);
-                }
-            }
-            for (k, f) in seen {
-                flag_groups.entry(k).or_default().push((target, f));
-            }
-            let mut seen: BTreeMap<&str, &Arg> = BTreeMap::new();
-            for a in cmd.args.iter().flatten() {
-                seen.insert(a.name.as_str(), a);
-            }
-            for (n, a) in seen {
-                arg_groups.entry(n).or_default().push((target, a));
-            }
-        }
+        let flag_groups = group_members(entries, |c| &c.flags, FlagEntry::key);
+        let arg_groups = group_members(entries, |c| &c.args, |a| Some(a.name.as_str()));
 
         let mut flags: Vec<UnionFlag> = Vec::new();
         for (key, group) in &flag_groups {
@@ -578,9 +397,9 @@ impl Merge<'_> {
                 unit,
                 group,
                 &[
-                    ("takes_value", &|f: &Flag| Value::Bool(f.takes_value)),
-                    ("value_name", &|f: &Flag| json_opt(&f.value_name)),
-                    ("repeatable", &|f: &Flag| {
+                    ("takes_value", &|f: &FlagEntry| Value::Bool(f.takes_value)),
+                    ("value_name", &|f: &FlagEntry| json_opt(&f.value_name)),
+                    ("repeatable", &|f: &FlagEntry| {
                         f.repeatable.map_or(Value::Null, Value::Bool)
                     }),
                 ],
@@ -607,8 +426,8 @@ impl Merge<'_> {
                 unit,
                 group,
                 &[
-                    ("required", &|a: &Arg| Value::Bool(a.required)),
-                    ("variadic", &|a: &Arg| Value::Bool(a.variadic)),
+                    ("required", &|a: &ArgEntry| Value::Bool(a.required)),
+                    ("variadic", &|a: &ArgEntry| Value::Bool(a.variadic)),
                 ],
             );
             let inferred = a
@@ -695,12 +514,10 @@ impl Merge<'_> {
         let mut refs = BTreeMap::new();
         let mut shas = BTreeMap::new();
         for target in targets {
-            let mut rel = PathBuf::from("raw_help").join(self.version).join(target);
-            if !path.is_empty() {
-                rel.push("commands");
-                rel.extend(path);
-            }
-            rel.push("help.txt");
+            let rel = PathBuf::from("raw_help")
+                .join(self.version)
+                .join(target)
+                .join(self.cfg.cli.raw_help_file(path));
             let abs = self.root.join(&rel);
             if !abs.is_file() {
                 continue;
@@ -709,7 +526,7 @@ impl Merge<'_> {
                 continue;
             };
             refs.insert(target.clone(), rel.display().to_string());
-            shas.insert(target.clone(), common::sha256_hex(&bytes));
+            shas.insert(target.clone(), parity_engine::hash::sha256_hex(&bytes));
         }
         if refs.is_empty() {
             return None;
@@ -719,6 +536,29 @@ impl Merge<'_> {
             help_sha256_by_target: Some(shas),
         })
     }
+}
+
+/// The flags (or args) of one command across targets, grouped by identity: per identity, the
+/// targets having it in expected order with their entry (within one target, a later duplicate
+/// identity wins).
+fn group_members<'a, T: 'a>(
+    entries: &[(&'a str, &'a CommandEntry)],
+    list: impl Fn(&'a CommandEntry) -> &'a Option<Vec<T>>,
+    id: impl Fn(&'a T) -> Option<&'a str>,
+) -> BTreeMap<&'a str, Vec<(&'a str, &'a T)>> {
+    let mut groups: BTreeMap<&str, Vec<(&str, &T)>> = BTreeMap::new();
+    for (target, cmd) in entries {
+        let mut seen: BTreeMap<&str, &T> = BTreeMap::new();
+        for member in list(cmd).iter().flatten() {
+            if let Some(k) = id(member) {
+                seen.insert(k, member);
+            }
+        }
+        for (k, member) in seen {
+            groups.entry(k).or_default().push((target, member));
+        }
+    }
+    groups
 }
 
 fn json_opt(s: &Option<String>) -> Value {
@@ -802,6 +642,23 @@ pub struct UnionCommandView {
     /// Args.
     #[serde(default)]
     pub args: Vec<UnionUnitView<ArgName>>,
+}
+
+impl UnionCommandView {
+    /// Its flags, then its args: (kind, key or name, targets having it).
+    pub fn members(&self) -> impl Iterator<Item = (UnitKind, &str, &[String])> {
+        let flags =
+            (self.flags.iter()).map(|f| (UnitKind::Flag, f.id.key.as_str(), &f.available_on));
+        let args = (self.args.iter()).map(|a| (UnitKind::Arg, a.id.name.as_str(), &a.available_on));
+        flags.chain(args).map(|(k, id, on)| (k, id, on.as_slice()))
+    }
+
+    /// The targets having its flag or arg `id`, if it has it.
+    pub fn member(&self, kind: UnitKind, id: &str) -> Option<&[String]> {
+        self.members()
+            .find(|(k, i, _)| *k == kind && *i == id)
+            .map(|(_, _, on)| on)
+    }
 }
 
 /// A flag's identity field.

@@ -38,7 +38,8 @@ use parity_engine::graph::{Node, OutputKind};
 use serde::{Deserialize, Serialize};
 
 use crate::coverage::TargetSpace;
-use crate::snapshot::exec::{Outcome, Runner, render_cmd};
+use crate::snapshot::Cli;
+use crate::snapshot::exec::{Outcome, Purpose, Runner, render_cmd};
 use crate::wrapper_check::{self, Failure};
 use crate::{common, nodes};
 
@@ -212,7 +213,7 @@ impl Rule for ValidationRule {
         }
         if matches!(check, Check::HelpSurface { .. }) {
             for f in [WRAPPER, RULES] {
-                if !nodes::has_source_input(node, f) {
+                if !nodes::has_source_input(node, &nodes::named(node, f)) {
                     return Err(format!(
                         "the `help-surface` check reads `{f}`: declare it as an input"
                     ));
@@ -249,12 +250,15 @@ impl Rule for ValidationRule {
         };
         match &check {
             Check::HelpSurface { timeout } => {
-                let space = target_space(&ctx.path(RULES))?;
-                let report =
-                    wrapper_check::check(&binary, &ctx.path(WRAPPER), &space, &target, *timeout)
-                        .with_context(|| {
-                            format!("help-surface check of `{binary_name}` failed to run")
-                        })?;
+                let space = target_space(&ctx.path(&nodes::named(ctx.node, RULES)))?;
+                let report = wrapper_check::check(
+                    &binary,
+                    &ctx.path(&nodes::named(ctx.node, WRAPPER)),
+                    &space,
+                    &target,
+                    *timeout,
+                )
+                .with_context(|| format!("help-surface check of `{binary_name}` failed to run"))?;
                 result.checked = Some(Checked {
                     commands: report.commands,
                     units: report.units,
@@ -333,8 +337,10 @@ fn run_command(
 ) -> Result<Vec<ResultFailure>> {
     let binary = std::path::absolute(binary)
         .with_context(|| format!("failed to resolve `{}`", binary.display()))?;
-    let mut runner = Runner::new("sh".into(), timeout)?
-        .current_dir(ctx.root())
+    // A test suite that timed out is a failure, not a slow probe to give a second chance.
+    let mut runner = Runner::new("sh".into(), timeout, Cli::Codex)?
+        .no_retry()
+        .current_dir(&nodes::layout_root(ctx))
         .env("PARITY_BINARY", binary.as_os_str())
         .env("PARITY_VERSION", version)
         .env("PARITY_TARGET", target);
@@ -345,7 +351,7 @@ fn run_command(
     let args = ["-c".to_string(), command.to_string()];
     let claim = format!("`{command}`");
     let outcome = runner
-        .run(&args)
+        .run(&args, Purpose::Other)
         .map_err(|e| anyhow!("cannot start `sh` for the command check: {e}"))?;
     Ok(match outcome {
         Outcome::Exited(done) if done.success() => Vec::new(),

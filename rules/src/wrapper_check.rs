@@ -16,7 +16,8 @@ use anyhow::{Result, bail};
 use regex::Regex;
 
 use crate::coverage::{self, Scope, TargetSpace};
-use crate::snapshot::exec::{Outcome, Runner};
+use crate::snapshot::Cli;
+use crate::snapshot::exec::{Outcome, Purpose, Runner};
 
 /// A claim of the manifest that the binary does not back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +53,7 @@ pub fn check(
         bail!("target `{target}` is not one of the expected targets");
     }
     let wrapper = coverage::read(wrapper_coverage)?;
-    let runner = Runner::new(binary.to_path_buf(), timeout)?;
+    let runner = Runner::new(binary.to_path_buf(), timeout, Cli::Codex)?;
     let in_scope = |s: Option<&Scope>| space.resolve_scope(s).contains(target);
     let mut report = CheckReport::default();
     for cmd in &wrapper.coverage {
@@ -63,7 +64,7 @@ pub fn check(
         let name = format!("command `{}`", crate::common::display_path(&cmd.path));
         let mut args = cmd.path.clone();
         args.push("--help".to_string());
-        let help = match runner.run(&args)? {
+        let help = match runner.run(&args, Purpose::Help)? {
             Outcome::Exited(f) if f.success() => f.text(),
             Outcome::Exited(f) => {
                 let reason = format!("`{}` exited {}", runner.render_short(&args), f.code());
@@ -95,28 +96,14 @@ pub fn check(
             });
             continue;
         }
-        for f in cmd
-            .flags
-            .iter()
-            .filter(|f| COVERED.contains(&f.level.as_str()) && in_scope(f.scope.as_ref()))
-        {
+        let claimed = cmd
+            .members()
+            .filter(|m| COVERED.contains(&m.level) && in_scope(m.scope));
+        for m in claimed {
             report.units += 1;
-            if !word(&help, &f.id.key) {
+            if !word(&help, m.id) {
                 report.failures.push(Failure {
-                    claim: format!("flag `{at} {}`", f.id.key),
-                    reason: "not in the command's help".to_string(),
-                });
-            }
-        }
-        for a in cmd
-            .args
-            .iter()
-            .filter(|a| COVERED.contains(&a.level.as_str()) && in_scope(a.scope.as_ref()))
-        {
-            report.units += 1;
-            if !word(&help, &a.id.name) {
-                report.failures.push(Failure {
-                    claim: format!("arg `{at} {}`", a.id.name),
+                    claim: format!("{} `{at} {}`", m.kind.as_str(), m.id),
                     reason: "not in the command's help".to_string(),
                 });
             }

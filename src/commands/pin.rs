@@ -1,18 +1,20 @@
-//! `parity pin V`: track version V and build its pins and the lock.
+//! `parity pin [PIPELINE:]V`: track version V and build its pins and the lock.
 //!
-//! The release `{tag prefix}V` must be published, not a draft or a prerelease. V is added to
-//! the TOML list of the `version` param (`tracked`: the versions the pipeline builds) and to
-//! the list of the pin artifact's version param (`pinned`, when that is another list), with
-//! `epoch."V"` = the release's `published_at` (every artifact of V is stamped with it); then
-//! `pins@V/*` and every `merge-lock` node are built as `parity build` would. If that build
-//! fails, the versions file is put back and the pin files it wrote for V are removed.
+//! In a workspace, `PIPELINE` names the member (`claude:2.1.30`; it may be left out when one
+//! member has a release source). The release must be pinnable: GitHub's `{tag prefix}V`
+//! published, not a draft or a prerelease; a bucket's `V/manifest.json` readable with a
+//! `buildDate`. V is added to the TOML list of the `version` param (`tracked`: the versions the
+//! pipeline builds) and to the list of the pin artifact's version param (`pinned`, when that is
+//! another list), with `epoch."V"` = the release's date (GitHub's `published_at`, the
+//! manifest's `buildDate`): every artifact of V is stamped with it. Then `pins@V/*` and every
+//! `merge-lock` node are built as `parity build` would. If that build fails, the versions file
+//! is put back and the pin files it wrote for V are removed.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 use parity_engine::graph::OutputKind;
-use parity_rules::release::github::{GitHub, Version};
 use parity_rules::release::versions;
 
 use crate::cli::{self, GlobalArgs};
@@ -20,29 +22,26 @@ use crate::commands::build::{self, BuildArgs};
 
 #[derive(Debug, Args)]
 pub struct PinArgs {
-    /// The version to pin, `X.Y.Z`.
-    #[arg(value_parser = cli::version_arg)]
-    version: Version,
+    /// The version to pin, `X.Y.Z`; `PIPELINE:X.Y.Z` names a workspace's member pipeline.
+    #[arg(value_name = "[PIPELINE:]VERSION", value_parser = cli::member_version_arg)]
+    version: cli::MemberVersion,
     /// Build events as JSON lines on stdout (as `parity build --json`).
     #[arg(long)]
     json: bool,
 }
 
 pub fn exec(g: &GlobalArgs, a: PinArgs) -> anyhow::Result<i32> {
-    let version = a.version;
-    let pipeline = cli::pipeline(g)?;
-    let upstream = cli::upstream(&pipeline)?;
+    let cli::MemberVersion { member, version } = a.version;
+    let workspace = cli::pipeline(g)?;
+    let pinned = cli::upstream(&workspace, member.as_deref())?;
+    let (upstream, prefix) = (&pinned.upstream, &pinned.prefix);
     let file = versions_file(&upstream.lists)?;
     let keys: Vec<&str> = upstream.lists.iter().map(|(_, k)| k.as_str()).collect();
     let settings = cli::release_settings(g);
-    let http = settings.http()?;
-    let tag = format!("{}{version}", upstream.tag_prefix);
-    let release =
-        GitHub::new(&http, settings.api(upstream.api.as_deref())).release(&upstream.repo, &tag)?;
-    let epoch = release
-        .require_pinnable()
-        .with_context(|| format!("cannot pin {version}"))?;
-    let path = pipeline.root.join(&file);
+    let epoch = upstream
+        .pinnable_epoch(&settings, version)
+        .with_context(|| format!("cannot pin {version} of `{}`", upstream.name()))?;
+    let path = pinned.pipeline.root.join(&file);
     let before = std::fs::read(&path).ok();
     let tracked = versions::track(&path, &keys, version, epoch)?;
     if !tracked.added.is_empty() {
@@ -51,23 +50,23 @@ pub fn exec(g: &GlobalArgs, a: PinArgs) -> anyhow::Result<i32> {
     }
     match tracked.epoch_was {
         Some(was) => {
-            eprintln!("    {version}: SOURCE_DATE_EPOCH {was} -> {epoch} (release published_at)")
+            eprintln!("    {version}: SOURCE_DATE_EPOCH {was} -> {epoch} (the release's date)")
         }
         None if tracked.added.is_empty() => eprintln!("    {version} is already pinned"),
         None => {}
     }
-    let pins = format!("{}@{version}", upstream.pins);
+    let pins = format!("{prefix}{}@{version}", upstream.pins);
     let new_pins = if tracked.changed {
         missing_outputs(g, &pins)?
     } else {
         Vec::new()
     };
     let mut targets = vec![pins];
-    targets.extend(upstream.locks.iter().cloned());
+    targets.extend(upstream.locks.iter().map(|l| format!("{prefix}{l}")));
     let result = build::exec(g, BuildArgs::of(targets, a.json));
     if tracked.changed && !matches!(result, Ok(0)) {
         match &before {
-            Some(bytes) => parity_rules::common::write_atomic(&path, bytes)?,
+            Some(bytes) => parity_engine::fsutil::write_atomic(&path, bytes)?,
             None => std::fs::remove_file(&path)?,
         }
         remove_new_pins(&new_pins)?;

@@ -4,25 +4,27 @@
 //! body; `--title`: the title only.
 
 use clap::Args;
-use parity_rules::release::github::Version;
 
 use crate::cli::{self, GlobalArgs};
 
 #[derive(Debug, Args)]
 pub struct PrBodyArgs {
-    /// The version, `X.Y.Z`.
-    #[arg(value_parser = cli::version_arg)]
-    version: Version,
+    /// The version, `X.Y.Z`; `PIPELINE:X.Y.Z` names a workspace's member pipeline.
+    #[arg(value_name = "[PIPELINE:]VERSION", value_parser = cli::member_version_arg)]
+    version: cli::MemberVersion,
     /// Print the title only.
     #[arg(long)]
     title: bool,
 }
 
 pub fn exec(g: &GlobalArgs, a: PrBodyArgs) -> anyhow::Result<i32> {
-    let version = a.version;
-    let pipeline = cli::pipeline(g)?;
-    let upstream = cli::upstream(&pipeline)?;
-    let pr = parity_rules::pr_body::render(&pipeline.root, upstream.tool(), &version.to_string())?;
+    let workspace = cli::pipeline(g)?;
+    let pinned = cli::upstream(&workspace, a.version.member.as_deref())?;
+    let pr = parity_rules::pr_body::render(
+        &pinned.pipeline.root,
+        pinned.upstream.tool(),
+        &a.version.version.to_string(),
+    )?;
     if a.title {
         println!("{}", pr.title);
     } else {

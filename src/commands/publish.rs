@@ -8,15 +8,14 @@ use std::path::PathBuf;
 use clap::Args;
 use parity_rules::publish::{self, Outcome, Publish, PullRequest};
 use parity_rules::release::Settings;
-use parity_rules::release::github::Version;
 
 use crate::cli::{self, GlobalArgs};
 
 #[derive(Debug, Args)]
 pub struct PublishArgs {
-    /// The version, `X.Y.Z`.
-    #[arg(value_parser = cli::version_arg)]
-    version: Version,
+    /// The version, `X.Y.Z`; `PIPELINE:X.Y.Z` names a workspace's member pipeline.
+    #[arg(value_name = "[PIPELINE:]VERSION", value_parser = cli::member_version_arg)]
+    version: cli::MemberVersion,
     /// The git remote to push to.
     #[arg(long, default_value = "origin")]
     remote: String,
@@ -33,9 +32,10 @@ pub struct PublishArgs {
 }
 
 pub fn exec(g: &GlobalArgs, a: PublishArgs) -> anyhow::Result<i32> {
-    let version = a.version.to_string();
-    let pipeline = cli::pipeline(g)?;
-    let upstream = cli::upstream(&pipeline)?;
+    let version = a.version.version.to_string();
+    let workspace = cli::pipeline(g)?;
+    let pinned = cli::upstream(&workspace, a.version.member.as_deref())?;
+    let (pipeline, upstream) = (pinned.pipeline, &pinned.upstream);
     let pr = parity_rules::pr_body::render(&pipeline.root, upstream.tool(), &version)?;
     let lock = parity_engine::fsutil::parent_dir(&g.pipeline).join("pipeline.lock");
     let settings = Settings::from_env();
@@ -50,15 +50,16 @@ pub fn exec(g: &GlobalArgs, a: PublishArgs) -> anyhow::Result<i32> {
         .map(|p| p.to_string_lossy().into_owned())
         .collect(),
         version: version.clone(),
+        branch: upstream.automation_branch(&version),
         remote: a.remote,
         base: a.base,
         repo: a.repo.filter(|r| !r.is_empty()),
-        api: settings.api(upstream.api.as_deref()).to_string(),
+        api: settings.api(upstream.github_api()).to_string(),
         title: pr.title,
         body: pr.body,
         changed_files: a.changed_files,
     };
-    let branch = publish::branch(&version);
+    let branch = p.branch.clone();
     let pr = match publish::publish(&p, &settings.http()?)? {
         Outcome::NothingToPropose => {
             eprintln!("publish: nothing to propose: the files equal `{}`", p.base);

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
+use parity_rules::snapshot::Cli;
+use parity_rules::snapshot::crawl::NotePaths;
 use parity_rules::{metadata, release, report, retain, snapshot, union, validate};
 
 use crate::cli::print_error;
@@ -11,16 +13,26 @@ use crate::cli::print_error;
 #[derive(Debug, Subcommand)]
 pub enum RuleCommand {
     /// Crawl a codex binary's help into a per-target snapshot (reference `codex-snapshot`).
+    #[command(alias = "codex-snapshot")]
     Snapshot(SnapshotArgs),
+    /// Crawl a Claude Code binary's help into a per-target snapshot (reference `claude-snapshot`).
+    ClaudeSnapshot(ClaudeSnapshotArgs),
     /// Merge the per-target snapshots of a version into `union.json` (reference `codex-union`).
+    #[command(alias = "codex-union")]
     Union(RootVersion),
+    /// Merge Claude Code per-target snapshots into `union.json` (reference `claude-union`).
+    ClaudeUnion(ClaudeRootVersion),
     /// Write the coverage reports of a version (reference `codex-report`).
+    #[command(alias = "codex-report")]
     Report(RootVersion),
     /// Write `versions/<V>.json` (reference `codex-version-metadata`).
+    #[command(alias = "codex-version-metadata")]
     VersionMetadata(MetadataArgs),
     /// Validate a parity root (reference `codex-validate`); exit 0 ok, 2 violations, 3 fatal.
+    #[command(alias = "codex-validate")]
     Validate(ValidateArgs),
     /// Print, and with --apply delete, versions outside the retention window (reference `codex-retain`).
+    #[command(alias = "codex-retain")]
     Retain(RetainArgs),
     /// Download, verify and install the pinned binary of one (version, target) of a lock.
     Acquire(AcquireArgs),
@@ -50,13 +62,34 @@ pub struct SnapshotArgs {
     /// The codex binary to probe.
     #[arg(long, value_name = "BIN")]
     codex_binary: PathBuf,
-    /// Output file, `<root>/snapshots/<version>/<target>.json`.
-    #[arg(long, value_name = "F")]
-    out_file: PathBuf,
+    #[command(flatten)]
+    common: SnapshotCommon,
+    /// Timeout of one help invocation, in milliseconds (retried once with four times as much).
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    help_timeout_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ClaudeSnapshotArgs {
+    /// The Claude Code binary (or cli.js wrapper script) to probe.
+    #[arg(long, value_name = "BIN")]
+    claude_binary: PathBuf,
+    #[command(flatten)]
+    common: SnapshotCommon,
+    /// Timeout of one help invocation, in milliseconds (retried once with four times as much).
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    help_timeout_ms: u64,
+}
+
+/// The flags both snapshot commands share.
+#[derive(Debug, Args)]
+pub struct SnapshotCommon {
+    #[command(flatten)]
+    out: SnapshotOut,
     /// Also write the raw help texts under `<root>/raw_help/<version>/<target>/`.
     #[arg(long)]
     capture_raw_help: bool,
-    /// Target triple (default: the out-file name without `.json`).
+    /// Target (default: the out-file name without `.json`).
     #[arg(long, value_name = "T")]
     raw_help_target: Option<String>,
     /// Supplement file (`supplement/commands.json`).
@@ -65,18 +98,67 @@ pub struct SnapshotArgs {
     /// RFC 3339 timestamp used verbatim as `collected_at`.
     #[arg(long, value_name = "TS")]
     collected_at: Option<String>,
-    /// Timeout of one help invocation, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 30_000)]
-    help_timeout_ms: u64,
     /// Help invocations run at once (default: cores).
     #[arg(short = 'j', long, value_name = "N")]
     jobs: Option<usize>,
+}
+
+/// Exactly one of `--out-file` and `--out-dir`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct SnapshotOut {
+    /// Per-target mode: `<root>/snapshots/<version>/<target>.json`.
+    #[arg(long, value_name = "F")]
+    out_file: Option<PathBuf>,
+    /// Legacy mode: writes `DIR/current.json` (RULES.json is not read).
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<PathBuf>,
+}
+
+impl SnapshotCommon {
+    fn options(
+        self,
+        cli: Cli,
+        binary: PathBuf,
+        timeout_ms: u64,
+    ) -> anyhow::Result<snapshot::SnapshotOptions> {
+        let out = match (self.out.out_file, self.out.out_dir) {
+            (Some(f), None) => snapshot::Out::File(f),
+            (None, Some(d)) => snapshot::Out::Dir(d),
+            _ => anyhow::bail!("give exactly one of --out-file and --out-dir"),
+        };
+        Ok(snapshot::SnapshotOptions {
+            cli,
+            binary,
+            out,
+            capture_raw_help: self.capture_raw_help,
+            raw_help_target: self.raw_help_target,
+            supplement: self.supplement,
+            collected_at: self.collected_at,
+            timeout: Duration::from_millis(timeout_ms),
+            jobs: self.jobs.unwrap_or_else(default_jobs),
+            note_paths: NotePaths::Full,
+        })
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct RootVersion {
     /// The parity root.
     #[arg(long, default_value = "cli_manifests/codex", value_name = "DIR")]
+    root: PathBuf,
+    /// The version.
+    #[arg(long, value_name = "V")]
+    version: String,
+    /// RULES.json (default `<root>/RULES.json`).
+    #[arg(long, value_name = "F")]
+    rules: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClaudeRootVersion {
+    /// The parity root.
+    #[arg(long, default_value = "cli_manifests/claude_code", value_name = "DIR")]
     root: PathBuf,
     /// The version.
     #[arg(long, value_name = "V")]
@@ -144,17 +226,23 @@ pub struct RetainArgs {
 /// Runs one rule command; 0 ok, 1 failure (validate: 0/2/3).
 pub fn exec(cmd: RuleCommand) -> i32 {
     let result = match cmd {
-        RuleCommand::Snapshot(a) => snapshot::run(&snapshot::SnapshotOptions {
-            codex_binary: a.codex_binary,
-            out_file: a.out_file,
-            capture_raw_help: a.capture_raw_help,
-            raw_help_target: a.raw_help_target,
-            supplement: a.supplement,
-            collected_at: a.collected_at,
-            timeout: Duration::from_millis(a.help_timeout_ms),
-            jobs: a.jobs.unwrap_or_else(default_jobs),
-        }),
+        RuleCommand::Snapshot(a) => a
+            .common
+            .options(Cli::Codex, a.codex_binary, a.help_timeout_ms)
+            .and_then(|o| snapshot::run(&o)),
+        RuleCommand::ClaudeSnapshot(a) => a
+            .common
+            .options(Cli::Claude, a.claude_binary, a.help_timeout_ms)
+            .and_then(|o| snapshot::run(&o)),
         RuleCommand::Union(a) => union::run(&union::UnionOptions {
+            cli: Cli::Codex,
+            root: a.root,
+            version: a.version,
+            rules: a.rules,
+            epoch: None,
+        }),
+        RuleCommand::ClaudeUnion(a) => union::run(&union::UnionOptions {
+            cli: Cli::Claude,
             root: a.root,
             version: a.version,
             rules: a.rules,

@@ -5,16 +5,16 @@
 //! `parity verify`. Plus the opt-in real-bytes test (`PARITY_REAL_CODEX_DIR`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 // The loopback server of the rules tests, loaded once (by `release`) for the whole binary.
-use crate::nodes::copy_dir;
 use crate::release::http::{Reply, Server};
 use crate::release::tar_gz;
+use parity_engine::hash::sha256_hex;
 use serde_json::{Value, json};
 
 use crate::cache_server::CacheServer;
-use crate::support::{Project, Run};
+use crate::support::{Project, Run, clone_workspace as clone_of, repo};
 
 pub(crate) const ROOT: &str = "cli_manifests/codex";
 pub(crate) const LINUX: &str = "x86_64-unknown-linux-musl";
@@ -22,23 +22,8 @@ pub(crate) const MAC: &str = "aarch64-apple-darwin";
 pub(crate) const WINDOWS: &str = "x86_64-pc-windows-msvc";
 pub(crate) const TARGETS: [&str; 3] = [LINUX, MAC, WINDOWS];
 
-pub(crate) fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 pub(crate) fn at(rel: &str) -> String {
     format!("{ROOT}/{rel}")
-}
-
-/// A clone of `from` (a repository checkout or another test project): `pipeline.toml`,
-/// `pipeline.lock` and the pipeline root, without any cache.
-pub(crate) fn clone_of(from: &Path) -> Project {
-    let p = Project::new();
-    copy_dir(&from.join(ROOT), &p.path(ROOT));
-    for f in ["pipeline.toml", "pipeline.lock"] {
-        std::fs::copy(from.join(f), p.path(f)).unwrap();
-    }
-    p
 }
 
 /// `parity ARGS` in `p` with the GitHub API at `github` and the extra `env`.
@@ -102,11 +87,6 @@ pub(crate) fn serve_release(
     );
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("{:x}", sha2::Sha256::digest(bytes))
-}
-
 pub(crate) fn read_json(p: &Project, rel: &str) -> Value {
     serde_json::from_str(&p.read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
@@ -134,7 +114,7 @@ fn pin_build_snapshot_union_through_the_remote_cache_then_verify() {
     parity(&p, &github, &[], &["build"]).ok();
 
     // pin: both lists and the epoch, a pin per target, the lock.
-    parity(&p, &github, &[], &["pin", V]).ok();
+    parity(&p, &github, &[], &["pin", &format!("codex:{V}")]).ok();
     let versions = p.read(&at("versions.toml"));
     for line in [
         format!("tracked = [\"0.61.0\", \"0.92.0\", \"0.97.0\", \"{V}\"]\n"),
@@ -167,16 +147,16 @@ fn pin_build_snapshot_union_through_the_remote_cache_then_verify() {
     run.ok();
     let outcomes = run.outcomes();
     for (node, want) in [
-        (format!("binary@{V}/{LINUX}"), "ran"),
-        (format!("snapshot@{V}/{LINUX}"), "ran"),
-        (format!("snapshot@{V}/{MAC}"), "blocked"),
-        (format!("snapshot@{V}/{WINDOWS}"), "blocked"),
-        (format!("validation@{V}/{LINUX}"), "ran"),
-        (format!("validation@{V}/{MAC}"), "blocked"),
-        (format!("union@{V}"), "ran"),
-        (format!("report@{V}"), "ran"),
-        (format!("version@{V}"), "ran"),
-        ("validate".to_string(), "ran"),
+        (format!("codex:binary@{V}/{LINUX}"), "ran"),
+        (format!("codex:snapshot@{V}/{LINUX}"), "ran"),
+        (format!("codex:snapshot@{V}/{MAC}"), "blocked"),
+        (format!("codex:snapshot@{V}/{WINDOWS}"), "blocked"),
+        (format!("codex:validation@{V}/{LINUX}"), "ran"),
+        (format!("codex:validation@{V}/{MAC}"), "blocked"),
+        (format!("codex:union@{V}"), "ran"),
+        (format!("codex:report@{V}"), "ran"),
+        (format!("codex:version@{V}"), "ran"),
+        ("codex:validate".to_string(), "ran"),
     ] {
         assert_eq!(
             outcomes.get(&node).map(String::as_str),
@@ -197,7 +177,12 @@ fn pin_build_snapshot_union_through_the_remote_cache_then_verify() {
 
     let blocked: BTreeMap<String, String> = [MAC, WINDOWS]
         .iter()
-        .flat_map(|t| [format!("snapshot@{V}/{t}"), format!("validation@{V}/{t}")])
+        .flat_map(|t| {
+            [
+                format!("codex:snapshot@{V}/{t}"),
+                format!("codex:validation@{V}/{t}"),
+            ]
+        })
         .map(|n| (n, "blocked".to_string()))
         .collect();
     assert_eq!(not_fresh(&p, &github), blocked);
@@ -208,8 +193,8 @@ fn pin_build_snapshot_union_through_the_remote_cache_then_verify() {
     let url = cache.url();
     for host in [MAC, WINDOWS] {
         let runner = clone_of(p.root());
-        let node = format!("snapshot@{V}/{host}");
-        let validation = format!("validation@{V}/{host}");
+        let node = format!("codex:snapshot@{V}/{host}");
+        let validation = format!("codex:validation@{V}/{host}");
         let run = parity(
             &runner,
             &github,
@@ -239,9 +224,9 @@ fn pin_build_snapshot_union_through_the_remote_cache_then_verify() {
     );
     run.ok();
     let outcomes = run.outcomes();
-    assert_eq!(outcomes[&format!("snapshot@{V}/{MAC}")], "remote");
-    assert_eq!(outcomes[&format!("snapshot@{V}/{WINDOWS}")], "remote");
-    assert_eq!(outcomes[&format!("union@{V}")], "ran");
+    assert_eq!(outcomes[&format!("codex:snapshot@{V}/{MAC}")], "remote");
+    assert_eq!(outcomes[&format!("codex:snapshot@{V}/{WINDOWS}")], "remote");
+    assert_eq!(outcomes[&format!("codex:union@{V}")], "ran");
     assert_eq!(
         github.auth().len(),
         downloads,
@@ -286,7 +271,7 @@ fn pin_build_snapshot_union_through_the_remote_cache_then_verify() {
     let again = clone_of(p.root());
     assert!(not_fresh(&again, &github).is_empty());
     let before = again.read(&at("versions.toml"));
-    let run = parity(&again, &github, &[], &["pin", V]);
+    let run = parity(&again, &github, &[], &["pin", &format!("codex:{V}")]);
     run.ok();
     assert!(run.stderr.contains("already pinned"), "{}", run.stderr);
     assert_eq!(again.read(&at("versions.toml")), before);
@@ -317,17 +302,20 @@ fn real_linux_binary_through_the_chain_reproduces_the_committed_snapshot() {
     let committed = p.read(&at(&format!("snapshots/0.92.0/{LINUX}.json")));
     p.remove(&at(&format!("snapshots/0.92.0/{LINUX}.json")));
 
-    parity(&p, &github, &[], &["pin", "0.92.0"]).ok();
+    parity(&p, &github, &[], &["pin", "codex:0.92.0"]).ok();
     let versions = p.read(&at("versions.toml"));
     assert!(versions.contains("\npinned = [\"0.92.0\"]\n"), "{versions}");
     assert!(
         versions.contains("\n\"0.92.0\" = 1769990400\n"),
         "{versions}"
     );
-    let node = format!("snapshot@0.92.0/{LINUX}");
+    let node = format!("codex:snapshot@0.92.0/{LINUX}");
     let run = parity(&p, &github, &[], &["build", "--json", &node]);
     run.ok();
-    assert_eq!(run.outcomes()[&format!("binary@0.92.0/{LINUX}")], "ran");
+    assert_eq!(
+        run.outcomes()[&format!("codex:binary@0.92.0/{LINUX}")],
+        "ran"
+    );
     assert_eq!(run.outcomes()[&node], "ran");
     let built = p.read(&at(&format!("snapshots/0.92.0/{LINUX}.json")));
     assert!(

@@ -3,6 +3,7 @@
 mod build;
 mod cache_server;
 mod chain;
+mod claude_release;
 mod errors;
 mod graph;
 mod hermetic;
@@ -16,6 +17,7 @@ mod pr_body;
 mod publish;
 mod release;
 mod remote;
+mod rule;
 mod status;
 mod support;
 mod validation;

@@ -6,14 +6,12 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::support::{Project, clone_workspace, repo};
 
 fn parity(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("parity").expect("the parity binary is built");
@@ -25,31 +23,10 @@ fn parity(dir: &Path) -> Command {
     cmd
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// A temp dir holding `cli_manifests/codex`, `pipeline.toml` and `pipeline.lock` of the repo.
-fn copy_of_repo() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = repo();
-    copy_dir(
-        &root.join("cli_manifests/codex"),
-        &tmp.path().join("cli_manifests/codex"),
-    );
-    for f in ["pipeline.toml", "pipeline.lock"] {
-        fs::copy(root.join(f), tmp.path().join(f)).unwrap();
-    }
-    tmp
+/// A temp copy of the repository's workspace (`pipeline.toml`, `pipeline.lock`,
+/// `cli_manifests/`).
+fn copy_of_repo() -> Project {
+    clone_workspace(&repo())
 }
 
 /// Every file under `dir`, by `/`-separated relative path.
@@ -70,7 +47,7 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// The committed outputs recorded in `pipeline.lock` (paths relative to the pipeline root;
+/// The committed outputs recorded in `pipeline.lock` (paths relative to the workspace root;
 /// cache-only `{cache}/…` outputs left out).
 fn locked_outputs(lock: &Path) -> Vec<String> {
     let lock: Value = serde_json::from_slice(&fs::read(lock).unwrap()).unwrap();
@@ -84,10 +61,10 @@ fn locked_outputs(lock: &Path) -> Vec<String> {
     out
 }
 
-/// Asserts the copy's manifests and lock equal the repository's, file by file.
+/// Asserts the copy's manifests (every member's) and lock equal the repository's, file by file.
 fn assert_same_as_repo(copy: &Path) {
-    let want = files(&repo().join("cli_manifests/codex"));
-    let got = files(&copy.join("cli_manifests/codex"));
+    let want = files(&repo().join("cli_manifests"));
+    let got = files(&copy.join("cli_manifests"));
     assert_eq!(
         want.keys().collect::<Vec<_>>(),
         got.keys().collect::<Vec<_>>(),
@@ -109,7 +86,7 @@ fn assert_same_as_repo(copy: &Path) {
 #[test]
 fn every_node_is_fresh_on_a_fresh_checkout() {
     let tmp = copy_of_repo();
-    let out = parity(tmp.path())
+    let out = parity(tmp.root())
         .args(["status", "--json"])
         .assert()
         .success()
@@ -129,26 +106,28 @@ fn every_node_is_fresh_on_a_fresh_checkout() {
         }
     }
     let summary = summary.expect("a summary line");
-    // union, report and version for each of the three tracked versions; pointers, current,
-    // validate
-    assert_eq!(nodes, 13, "{text}");
-    assert_eq!(summary["total"], 13, "{text}");
-    assert_eq!(summary["fresh"], 13, "{text}");
+    // codex: lock; union, report and version of each of its three tracked versions; pointers,
+    // current, validate. claude: lock; union, report and version of 2.1.29; pointers, validate.
+    assert_eq!(nodes, 13 + 6, "{text}");
+    assert_eq!(summary["total"], 19, "{text}");
+    assert_eq!(summary["fresh"], 19, "{text}");
 }
 
 #[test]
-fn the_codex_manifests_are_valid() {
-    parity(&repo())
-        .args(["rule", "validate", "--root", "cli_manifests/codex"])
-        .assert()
-        .code(0);
+fn the_codex_and_claude_manifests_are_valid() {
+    for root in ["cli_manifests/codex", "cli_manifests/claude_code"] {
+        parity(&repo())
+            .args(["rule", "validate", "--root", root])
+            .assert()
+            .code(0);
+    }
 }
 
 #[test]
 fn a_build_from_the_sources_reproduces_the_committed_files() {
     let tmp = copy_of_repo();
-    let root = tmp.path().join("cli_manifests/codex");
-    let outputs = locked_outputs(&tmp.path().join("pipeline.lock"));
+    let root = tmp.root();
+    let outputs = locked_outputs(&root.join("pipeline.lock"));
     assert!(!outputs.is_empty());
     for out in &outputs {
         let p = root.join(out);
@@ -159,13 +138,10 @@ fn a_build_from_the_sources_reproduces_the_committed_files() {
         }
     }
     // No cache in the copy: every node runs, with the epochs of versions.toml.
-    parity(tmp.path()).arg("build").assert().success();
-    assert_same_as_repo(tmp.path());
+    parity(root).arg("build").assert().success();
+    assert_same_as_repo(root);
 
     // And once more, forced over the existing outputs.
-    parity(tmp.path())
-        .args(["build", "--force"])
-        .assert()
-        .success();
-    assert_same_as_repo(tmp.path());
+    parity(root).args(["build", "--force"]).assert().success();
+    assert_same_as_repo(root);
 }

@@ -255,3 +255,39 @@ fn a_no_op_build_answers_from_the_memo_like_the_full_path() {
     assert!(run.stderr.contains("memo: not used"), "{}", run.stderr);
     assert_eq!(p.take_runs_sorted(), ["a", "b", "c"]);
 }
+
+/// A workspace's memo covers its members' pipeline files and their params files.
+#[test]
+fn a_member_pipeline_or_params_file_edited_after_the_memo_is_noticed() {
+    let member = format!(
+        "[params]\nversion = {{ from = \"versions.toml\", key = \"tracked\" }}\n\n{}",
+        command_node("a", &["src.txt"], &["out/a.txt"], "cat $in > $out"),
+    )
+    .replace("[artifact.a]", "[artifact.a]\nparams = [\"version\"]")
+    .replace("out/a.txt", "out/a-{version}.txt");
+    let p = Project::new()
+        .file("pipeline.toml", "[members]\nm = \"sub/pipeline.toml\"\n")
+        .file("sub/pipeline.toml", &member)
+        .file("sub/versions.toml", "tracked = [\"1\"]\n")
+        .file("sub/src.txt", "x\n");
+    p.parity(&["build"]).ok();
+    std::thread::sleep(Duration::from_millis(1100));
+    let run = p.parity_env(&[TRACE], &["status"]);
+    assert!(run.stderr.contains("memo: written"), "{}", run.stderr);
+    let run = p.parity_env(&[TRACE], &["status"]);
+    assert!(run.stderr.contains("memo: used"), "{}", run.stderr);
+    p.write("sub/versions.toml", "tracked = [\"1\", \"2\"]\n");
+    let run = p.parity_env(&[TRACE], &["status"]);
+    assert!(!run.stderr.contains("memo: used"), "{}", run.stderr);
+    assert!(run.stdout.contains("missing  m:a@2"), "{}", run.stdout);
+    p.parity(&["build"]).ok();
+    std::thread::sleep(Duration::from_millis(1100));
+    p.parity_env(&[TRACE], &["status"]).ok();
+    p.write(
+        "sub/pipeline.toml",
+        &member.replace("cat $in > $out", "cat $in $in > $out"),
+    );
+    let run = p.parity_env(&[TRACE], &["status"]);
+    assert!(!run.stderr.contains("memo: used"), "{}", run.stderr);
+    assert!(run.stdout.contains("m:a@1"), "{}", run.stdout);
+}

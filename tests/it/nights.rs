@@ -14,11 +14,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::chain::{
-    LINUX, MAC, TARGETS, WINDOWS, at, clone_of, not_fresh, parity, read_json, repo, serve_release,
-};
+use crate::chain::{LINUX, MAC, TARGETS, WINDOWS, at, not_fresh, parity, read_json, serve_release};
 use crate::release::http::{Reply, Server};
-use crate::support::{Project, Run};
+use crate::support::{Project, Run, clone_workspace as clone_of, repo};
 
 /// Decides what a replayed binary keeps: `(command path, None)` for a command, `(path,
 /// Some(flag key or arg name))` for its units.
@@ -238,7 +236,13 @@ impl Update<'_> {
     /// setup job: `parity pin V` in a checkout of `main`; its tree goes to every other job.
     fn setup(&self, main: &Project) -> Project {
         let setup = clone_of(main.root());
-        parity(&setup, self.github, &[], &["pin", self.version]).ok();
+        parity(
+            &setup,
+            self.github,
+            &[],
+            &["pin", &format!("codex:{}", self.version)],
+        )
+        .ok();
         setup
     }
 
@@ -250,8 +254,8 @@ impl Update<'_> {
     fn runner(&self, pinned: &Project, target: &str) -> Run {
         let job = clone_of(pinned.root());
         let (snapshot, validation) = (
-            format!("snapshot@{}/{target}", self.version),
-            format!("validation@{}/{target}", self.version),
+            format!("codex:snapshot@{}/{target}", self.version),
+            format!("codex:validation@{}/{target}", self.version),
         );
         let url = file_url(&self.remote(target));
         parity(
@@ -304,7 +308,7 @@ fn merge(pr: &Project, main: &Project) {
         std::fs::copy(pr.path(f), main.path(f)).unwrap();
     }
     std::fs::remove_dir_all(main.path(crate::chain::ROOT)).unwrap();
-    crate::nodes::copy_dir(&pr.path(crate::chain::ROOT), &main.path(crate::chain::ROOT));
+    crate::support::copy_dir(&pr.path(crate::chain::ROOT), &main.path(crate::chain::ROOT));
 }
 
 fn watch(main: &Project, github: &Server) -> BTreeMap<String, String> {
@@ -315,7 +319,7 @@ fn watch(main: &Project, github: &Server) -> BTreeMap<String, String> {
         main,
         github,
         &[("GITHUB_OUTPUT", &out_s)],
-        &["watch", "--github-output"],
+        &["watch", "codex", "--github-output"],
     )
     .ok();
     let text = std::fs::read_to_string(&out).unwrap();
@@ -349,8 +353,8 @@ fn new_version_night(
         run.ok();
         let outcomes = run.outcomes();
         for node in [
-            format!("snapshot@{version}/{t}"),
-            format!("validation@{version}/{t}"),
+            format!("codex:snapshot@{version}/{t}"),
+            format!("codex:validation@{version}/{t}"),
         ] {
             assert_eq!(
                 outcomes.get(&node).map(String::as_str),
@@ -371,17 +375,17 @@ fn new_version_night(
     let outcomes = run.outcomes();
     for t in TARGETS {
         for node in [
-            format!("snapshot@{version}/{t}"),
-            format!("validation@{version}/{t}"),
-            format!("binary@{version}/{t}"),
+            format!("codex:snapshot@{version}/{t}"),
+            format!("codex:validation@{version}/{t}"),
+            format!("codex:binary@{version}/{t}"),
         ] {
             assert_eq!(outcomes[&node], "remote", "{node}: {outcomes:?}");
         }
     }
     for node in [
-        format!("union@{version}"),
-        format!("report@{version}"),
-        format!("version@{version}"),
+        format!("codex:union@{version}"),
+        format!("codex:report@{version}"),
+        format!("codex:version@{version}"),
     ] {
         assert_eq!(outcomes[&node], "ran", "{node}");
     }
@@ -420,7 +424,7 @@ fn assert_promoted(pr: &Project, github: &Server, version: &str) {
         assert_eq!(result["result"], "passed", "{t}: {result}");
         assert_eq!(result["check"], "help-surface");
     }
-    let body = parity(pr, github, &[], &["pr-body", version]);
+    let body = parity(pr, github, &[], &["pr-body", &format!("codex:{version}")]);
     body.ok();
     assert!(
         body.stdout.starts_with(&format!(
@@ -463,7 +467,7 @@ fn three_nights_release_pin_snapshots_validation_promotion_then_nothing_then_aga
     publish_release(&github, V1, &keep_all, &keep_all);
     let (pr, _) = new_version_night(&main, &github, tmp.path(), V1);
     assert_promoted(&pr, &github, V1);
-    let body = parity(&pr, &github, &[], &["pr-body", V1]).stdout;
+    let body = parity(&pr, &github, &[], &["pr-body", &format!("codex:{V1}")]).stdout;
     assert!(body.contains("### Upstream changes since 0.97.0"), "{body}");
     merge(&pr, &main);
     assert!(not_fresh(&main, &github).is_empty());
@@ -497,7 +501,7 @@ fn three_nights_release_pin_snapshots_validation_promotion_then_nothing_then_aga
     publish_release(&github, V2, &no_completion, &keep_all);
     let (pr, _) = new_version_night(&main, &github, tmp.path(), V2);
     assert_promoted(&pr, &github, V2);
-    let body = parity(&pr, &github, &[], &["pr-body", V2]).stdout;
+    let body = parity(&pr, &github, &[], &["pr-body", &format!("codex:{V2}")]).stdout;
     assert!(
         body.contains(&format!("### Upstream changes since {V1}")),
         "{body}"
@@ -566,7 +570,10 @@ fn an_unwritable_cache_fails_the_macos_job_and_a_linux_validation_failure_keeps_
     }
     let (partial, run) = update.assemble(&pinned, &[LINUX, WINDOWS]);
     run.code(1);
-    assert_eq!(run.outcomes()[&format!("snapshot@{V1}/{MAC}")], "failed");
+    assert_eq!(
+        run.outcomes()[&format!("codex:snapshot@{V1}/{MAC}")],
+        "failed"
+    );
     assert!(!partial.exists(&at(&format!("snapshots/{V1}/union.json"))));
 
     // The macOS job re-run with a working directory: the night completes, but Linux failed
@@ -594,7 +601,7 @@ fn an_unwritable_cache_fails_the_macos_job_and_a_linux_validation_failure_keeps_
         assert_eq!(pr.read(&at(&f)), main.read(&at(&f)), "{f} moved");
     }
     parity(&pr, &github, &[], &["verify"]).ok();
-    let body = parity(&pr, &github, &[], &["pr-body", V1]);
+    let body = parity(&pr, &github, &[], &["pr-body", &format!("codex:{V1}")]);
     body.ok();
     for line in [
         format!("codex {V1}: snapshots, reports and metadata (reported)"),

@@ -2,17 +2,13 @@
 //! promotion (`version@V` status, `pointers`, `current`, `validate`) over a copy of this
 //! repository's manifests with different recorded validation results.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::Project;
+use crate::support::{Project, clone_workspace, repo};
 
 const LINUX: &str = "x86_64-unknown-linux-musl";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 // ---------------------------------------------------------------------------------------------
 // snapshot@V/T
@@ -197,26 +193,10 @@ fn snapshot_node_fails_on_a_broken_binary_and_writes_nothing() {
 
 const ROOT: &str = "cli_manifests/codex";
 
-pub(crate) fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// A copy of the repository's pipeline and manifests whose `validation.toml` records `passed`
 /// on Linux for exactly `passed`.
 fn manifests_project(passed: &[&str]) -> Project {
-    let p = Project::new();
-    copy_dir(&repo().join(ROOT), &p.path(ROOT));
-    std::fs::copy(repo().join("pipeline.toml"), p.path("pipeline.toml")).unwrap();
-    std::fs::copy(repo().join("pipeline.lock"), p.path("pipeline.lock")).unwrap();
+    let p = clone_workspace(&repo());
     record(&p, passed);
     p
 }
@@ -298,13 +278,13 @@ fn a_failed_validation_keeps_the_version_reported() {
     assert_eq!(v["promotion"]["eligible_for_latest_validated"], false);
 }
 
-/// The repository's pipeline without the `current` artifact.
+/// The repository's codex pipeline without the `current` artifact.
 fn without_current(p: &Project) {
-    let text = p.read("pipeline.toml");
+    let text = p.read(&at("pipeline.toml"));
     let start = text.find("[artifact.current]").unwrap();
     let end = start + text[start..].find("\n\n").unwrap();
     p.write(
-        "pipeline.toml",
+        &at("pipeline.toml"),
         &format!("{}{}", &text[..start], &text[end + 2..]),
     );
 }
@@ -322,12 +302,16 @@ fn bootstrap_mode_has_no_current_json() {
     );
     assert!(!p.exists(&at("current.json")));
     assert!(
-        p.exists("cache/out/validate/report.json"),
+        p.exists(&format!("cache/out/{ROOT}/validate/report.json")),
         "validate ran and passed"
     );
 
     // Declaring `current` while nothing is validated fails, saying why, and writes nothing.
-    std::fs::copy(repo().join("pipeline.toml"), p.path("pipeline.toml")).unwrap();
+    std::fs::copy(
+        repo().join(at("pipeline.toml")),
+        p.path(&at("pipeline.toml")),
+    )
+    .unwrap();
     let run = p.parity(&["build"]);
     run.code(1);
     assert!(run.stderr.contains("bootstrap mode"), "{}", run.stderr);
@@ -374,5 +358,5 @@ fn validate_node_fails_the_build_on_a_broken_tree() {
         "{}",
         run.stderr
     );
-    assert!(!p.exists("cache/out/validate/report.json"));
+    assert!(!p.exists(&format!("cache/out/{ROOT}/validate/report.json")));
 }

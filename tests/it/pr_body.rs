@@ -1,27 +1,15 @@
 //! `parity pr-body V`: the pull request of a version, from this repository's artifacts.
 
-use std::path::PathBuf;
-
-use crate::nodes::copy_dir;
-use crate::support::Project;
+use crate::support::{Project, clone_workspace, repo};
 
 fn repo_copy() -> Project {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let p = Project::new();
-    copy_dir(
-        &repo.join("cli_manifests/codex"),
-        &p.path("cli_manifests/codex"),
-    );
-    for f in ["pipeline.toml", "pipeline.lock"] {
-        std::fs::copy(repo.join(f), p.path(f)).unwrap();
-    }
-    p
+    clone_workspace(&repo())
 }
 
 #[test]
 fn pr_body_says_why_a_version_is_not_promoted_and_lists_the_work() {
     let p = repo_copy();
-    let run = p.parity(&["pr-body", "0.61.0"]);
+    let run = p.parity(&["pr-body", "codex:0.61.0"]);
     run.ok();
     let out = &run.stdout;
     assert!(
@@ -44,7 +32,7 @@ fn pr_body_says_why_a_version_is_not_promoted_and_lists_the_work() {
     );
     assert!(out.contains("No earlier version to compare with."), "{out}");
 
-    let run = p.parity(&["pr-body", "0.97.0"]);
+    let run = p.parity(&["pr-body", "codex:0.97.0"]);
     run.ok();
     let out = &run.stdout;
     assert!(
@@ -57,9 +45,9 @@ fn pr_body_says_why_a_version_is_not_promoted_and_lists_the_work() {
     assert!(out.contains("- commands added (7): `debug`,"), "{out}");
     assert!(out.contains("| wrapper only commands | 1 | 0 |"), "{out}");
     // Same artifacts, same text.
-    assert_eq!(p.parity(&["pr-body", "0.97.0"]).stdout, run.stdout);
+    assert_eq!(p.parity(&["pr-body", "codex:0.97.0"]).stdout, run.stdout);
 
-    let title = p.parity(&["pr-body", "0.97.0", "--title"]);
+    let title = p.parity(&["pr-body", "codex:0.97.0", "--title"]);
     title.ok();
     assert_eq!(
         title.stdout,
@@ -73,7 +61,7 @@ fn pr_body_says_why_a_version_is_not_promoted_and_lists_the_work() {
             "check": "help-surface", "result": "passed",
             "checked": {"commands": 21, "units": 48}, "failures": []}"#,
     );
-    let run = p.parity(&["pr-body", "0.61.0"]);
+    let run = p.parity(&["pr-body", "codex:0.61.0"]);
     run.ok();
     assert!(
         run.stdout.contains("| `x86_64-unknown-linux-musl` | **failed** | help-surface: 21 commands, 48 flags/args, which passed; overridden in `validation.toml` |"),
@@ -81,12 +69,12 @@ fn pr_body_says_why_a_version_is_not_promoted_and_lists_the_work() {
         run.stdout
     );
 
-    let run = p.parity(&["pr-body", "0.98.0"]);
+    let run = p.parity(&["pr-body", "codex:0.98.0"]);
     run.code(1);
     assert!(
         run.stderr.contains("no version metadata for 0.98.0"),
         "{}",
         run.stderr
     );
-    p.parity(&["pr-body", "0.98"]).code(2);
+    p.parity(&["pr-body", "codex:0.98"]).code(2);
 }

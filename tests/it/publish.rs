@@ -6,9 +6,9 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::chain::{clone_of, repo};
 use crate::release::http::{Reply, Server};
 use crate::support::{Project, Run};
+use crate::support::{clone_workspace as clone_of, repo};
 
 const BRANCH: &str = "automation/codex-cli-0.97.0";
 const LIST: &str = "/repos/me/wrapper/pulls?head=me:automation/codex-cli-0.97.0&state=open";
@@ -41,7 +41,7 @@ fn publish(p: &Project, github: &Server) -> Run {
             ("GITHUB_REPOSITORY", "me/wrapper"),
             ("GITHUB_REF_NAME", "main"),
         ],
-        &["publish", "0.97.0", "--changed-files", "_changed"],
+        &["publish", "codex:0.97.0", "--changed-files", "_changed"],
     )
 }
 

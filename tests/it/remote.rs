@@ -391,9 +391,8 @@ fn read_only_client(
 fn an_endless_entry_or_object_is_cut_off_at_its_limit() {
     use crate::release::http::{Reply, Server};
     use parity_engine::hash::Digest;
-    use parity_engine::remote::{
-        MAX_ENTRY, OutputShape, RemoteEntry, RemoteOutput, ac_name, sha256_hex,
-    };
+    use parity_engine::hash::sha256_hex;
+    use parity_engine::remote::{MAX_ENTRY, OutputShape, RemoteEntry, RemoteOutput, ac_name};
 
     let server = Server::start();
     let flood = 1 << 30;

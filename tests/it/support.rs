@@ -170,6 +170,37 @@ impl Project {
     }
 }
 
+/// This repository's checkout.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Copies the directory tree `from` to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A new project holding the workspace of `from` (this repository's checkout, or another
+/// project): `pipeline.toml`, `pipeline.lock` and every member under `cli_manifests/`, without
+/// any cache.
+pub fn clone_workspace(from: &Path) -> Project {
+    let p = Project::new();
+    copy_dir(&from.join("cli_manifests"), &p.path("cli_manifests"));
+    for f in ["pipeline.toml", "pipeline.lock"] {
+        std::fs::copy(from.join(f), p.path(f)).unwrap();
+    }
+    p
+}
+
 fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;

@@ -586,3 +586,20 @@ outputs = ["union.txt"]
     f.build();
     assert_eq!(f.read("union.txt"), "union|L|M");
 }
+
+#[test]
+fn claude_code_platform_names_are_hosts() {
+    use parity_engine::workspace::host_matches;
+    let here = (std::env::consts::OS, std::env::consts::ARCH);
+    for (name, os, arch) in [
+        ("linux-x64", "linux", "x86_64"),
+        ("linux-arm64", "linux", "aarch64"),
+        ("darwin-arm64", "macos", "aarch64"),
+        ("darwin-x64", "macos", "x86_64"),
+        ("win32-x64", "windows", "x86_64"),
+    ] {
+        assert_eq!(host_matches(name), here == (os, arch), "{name}");
+    }
+    assert!(!host_matches("plan9-x64"));
+    assert!(!host_matches("linux-mips"));
+}

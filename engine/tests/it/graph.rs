@@ -508,3 +508,156 @@ fn select_artifact_without_params() {
         Err(Error::UnknownTarget { .. })
     ));
 }
+
+/// A member pipeline: a param list from its own file, a snapshot per version and a union.
+const MEMBER: &str = r#"
+[params]
+version = { from = "versions.toml", key = "tracked" }
+
+[artifact.snapshot]
+rule = "snapshot"
+params = ["version"]
+outputs = ["snapshots/{version}/linux.json", "{cache}/raw_help/{version}/"]
+
+[artifact.union]
+rule = "union"
+params = ["version"]
+inputs = ["snapshots/{version}/linux.json", "RULES.json"]
+outputs = ["snapshots/{version}/union.json"]
+"#;
+
+fn workspace() -> Fixture {
+    Fixture::new(
+        "[members]\ncodex = \"cli/codex/pipeline.toml\"\nclaude = \"cli/claude_code/pipeline.toml\"\n",
+    )
+    .file("cli/codex/pipeline.toml", MEMBER)
+    .file("cli/codex/versions.toml", "tracked = [\"0.92.0\"]\n")
+    .file("cli/claude_code/pipeline.toml", MEMBER)
+    .file(
+        "cli/claude_code/versions.toml",
+        "tracked = [\"0.92.0\", \"2.1.29\"]\n",
+    )
+}
+
+#[test]
+fn a_workspace_prefixes_ids_with_the_member_and_paths_with_its_root() {
+    let g = workspace()
+        .build()
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    assert_eq!(
+        ids(&g),
+        [
+            "codex:snapshot@0.92.0",
+            "codex:union@0.92.0",
+            "claude:snapshot@0.92.0",
+            "claude:snapshot@2.1.29",
+            "claude:union@0.92.0",
+            "claude:union@2.1.29",
+        ]
+    );
+    let u = &g.nodes[node(&g, "claude:union@2.1.29")];
+    assert_eq!(&*u.root, "cli/claude_code");
+    assert_eq!(u.params["version"], "2.1.29");
+    assert_eq!(
+        u.outputs[0].path,
+        "cli/claude_code/snapshots/2.1.29/union.json"
+    );
+    // The make-style edge stays inside the member, and the source is prefixed too.
+    assert_eq!(
+        u.inputs,
+        [
+            Input::Node {
+                node: node(&g, "claude:snapshot@2.1.29"),
+                file: Some("cli/claude_code/snapshots/2.1.29/linux.json".into()),
+                optional: false,
+            },
+            Input::Source {
+                path: "cli/claude_code/RULES.json".into(),
+                dir: false,
+                optional: false,
+            },
+        ]
+    );
+    let s = &g.nodes[node(&g, "codex:snapshot@0.92.0")];
+    assert_eq!(s.outputs[1].name(), "{cache}/cli/codex/raw_help/0.92.0");
+    assert_eq!(
+        g.deps[node(&g, "codex:union@0.92.0")],
+        [node(&g, "codex:snapshot@0.92.0")]
+    );
+}
+
+#[test]
+fn workspace_targets_without_a_member_match_in_every_member() {
+    let g = workspace().build().unwrap();
+    let sel = |p: &[&str]| {
+        let patterns: Vec<String> = p.iter().map(|s| s.to_string()).collect();
+        names(&g, &g.select(&patterns).unwrap())
+    };
+    assert_eq!(
+        sel(&["union@0.92.0"]),
+        ["codex:union@0.92.0", "claude:union@0.92.0"]
+    );
+    assert_eq!(sel(&["claude:union@2.1.29"]), ["claude:union@2.1.29"]);
+    assert_eq!(
+        sel(&["claude"]),
+        [
+            "claude:snapshot@0.92.0",
+            "claude:snapshot@2.1.29",
+            "claude:union@0.92.0",
+            "claude:union@2.1.29"
+        ]
+    );
+    assert_eq!(sel(&["union@2.*"]), ["claude:union@2.1.29"]);
+    assert!(g.select(&["claude:union@9.9.9".to_string()]).is_err());
+    assert!(g.select(&["codex:union@2.1.29".to_string()]).is_err());
+}
+
+#[test]
+fn workspace_errors_point_at_the_file_they_are_about() {
+    let e = workspace()
+        .file(
+            "cli/claude_code/pipeline.toml",
+            "[artifact.x]\nrule = \"nope\"\noutputs = [\"x\"]\n",
+        )
+        .error();
+    assert!(e.contains("unknown rule `nope`"), "{e}");
+    assert!(e.contains("cli/claude_code/pipeline.toml:2:8"), "{e}");
+
+    let e = Fixture::new("[members]\nx = \"missing/pipeline.toml\"\n").error();
+    assert!(e.contains("cannot read the pipeline of member `x`"), "{e}");
+    let e = Fixture::new("[members]\nx = \"a/pipeline.toml\"\n[params]\nv = [\"1\"]\n")
+        .file("a/pipeline.toml", MEMBER)
+        .error();
+    assert!(
+        e.contains("a workspace (`[members]`, e.g. `x`) declares nothing else"),
+        "{e}"
+    );
+    let e = Fixture::new("[members]\nx = \"a/pipeline.toml\"\ny = \"a/b/pipeline.toml\"\n")
+        .file(
+            "a/pipeline.toml",
+            "[artifact.x]\nrule = \"union\"\noutputs = [\"x\"]\n",
+        )
+        .file(
+            "a/b/pipeline.toml",
+            "[artifact.x]\nrule = \"union\"\noutputs = [\"x\"]\n",
+        )
+        .error();
+    assert!(
+        e.contains("the roots of members `x` (`a`) and `y` (`a/b`) overlap"),
+        "{e}"
+    );
+    let e = Fixture::new("[members]\nx = \"a/pipeline.toml\"\n")
+        .file("a/pipeline.toml", "[members]\ny = \"b/pipeline.toml\"\n")
+        .file(
+            "a/b/pipeline.toml",
+            "[artifact.x]\nrule = \"union\"\noutputs = [\"x\"]\n",
+        )
+        .error();
+    assert!(e.contains("member `x` is itself a workspace"), "{e}");
+    let e = Fixture::new("[members]\n\"a:b\" = \"a/pipeline.toml\"\n").error();
+    assert!(e.contains("member name `a:b` must be letters"), "{e}");
+    let e = Fixture::new("[members]\nx = \"a/pipeline.toml\"\n")
+        .file("a/pipeline.toml", "[pipeline]\nroot = \"../..\"\n")
+        .error();
+    assert!(e.contains("is not inside the workspace"), "{e}");
+}

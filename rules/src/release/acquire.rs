@@ -1,6 +1,7 @@
 //! Acquisition of a pinned asset: fetch (mirror first, else the pinned URL), verify size then
-//! sha256 before anything reads the bytes, extract the first regular file of a `.tar.gz` (or
-//! take the `.exe` as is), install it 0755 at the destination by an atomic rename.
+//! sha256 before anything reads the bytes, extract the first regular file of a `.tar.gz` (any
+//! other asset, a codex `.exe` or a Claude Code `claude`, is the binary itself), install it
+//! 0755 at the destination by an atomic rename.
 //!
 //! Everything happens in a scratch directory next to the destination, deleted on success and
 //! on failure alike: a failed check leaves no partial file, and the destination only ever holds
@@ -25,7 +26,9 @@ pub const MAX_HEADER: u64 = 1 << 20;
 /// Where the bytes come from besides the pinned URL.
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
-    /// A directory holding assets by their asset name, looked up first.
+    /// A directory holding assets, looked up first: at `<version>/<target>/<asset name>` (a
+    /// bucket's layout, where every platform's binary is called `claude`), else at `<asset
+    /// name>`.
     pub mirror: Option<PathBuf>,
 }
 
@@ -58,13 +61,8 @@ pub fn acquire(
         let binary = scratch.path().join("binary");
         extract_first_file(&download, &entry.asset_name, &binary, MAX_UNPACKED)?;
         binary
-    } else if entry.asset_name.ends_with(".exe") {
-        download
     } else {
-        bail!(
-            "asset `{}`: unsupported kind (expected `.tar.gz` or `.exe`)",
-            entry.asset_name
-        );
+        download
     };
     install(&binary, out)
 }
@@ -78,12 +76,16 @@ fn fetch_verified(
     http: &Http,
     cancelled: &AtomicBool,
 ) -> Result<()> {
-    let result = match sources
-        .mirror
-        .as_ref()
-        .map(|m| m.join(&entry.asset_name))
-        .filter(|p| p.is_file())
-    {
+    let in_mirror = |m: &PathBuf| {
+        let nested = m
+            .join(&entry.version)
+            .join(&entry.target_triple)
+            .join(&entry.asset_name);
+        [nested, m.join(&entry.asset_name)]
+            .into_iter()
+            .find(|p| p.is_file())
+    };
+    let result = match sources.mirror.as_ref().and_then(in_mirror) {
         Some(local) => from_mirror(entry, &local, dest, cancelled),
         None => from_url(entry, dest, http, cancelled),
     };

@@ -176,9 +176,6 @@ impl<'h> GitHub<'h> {
     }
 }
 
-/// The branch the automation proposes version V on: `{prefix}V`.
-pub const AUTOMATION_BRANCH_PREFIX: &str = "automation/codex-cli-";
-
 impl GitHub<'_> {
     /// Whether the branch `branch` exists in `repo` (`GET /repos/{repo}/branches/{branch}`).
     pub fn has_branch(&self, repo: &str, branch: &str) -> Result<bool> {
@@ -250,7 +247,9 @@ pub fn stable_versions(releases: &[Release], prefix: &str) -> Vec<Version> {
 }
 
 /// The decision of spec §8.2, in its order: stop when the latest or the candidate is the
-/// validated version; fail when that is not `X.Y.Z`; stop unless the candidate is newer.
+/// validated version; propose the candidate when nothing is validated yet (`none`, which a
+/// bootstrapping Claude Code root holds: claude spec §5.2); fail when it is not `X.Y.Z`; stop
+/// unless the candidate is newer.
 pub fn decide(stable: &[Version], latest_validated: &str, policy: Policy) -> Result<Watch> {
     let latest = *stable
         .first()
@@ -279,6 +278,12 @@ pub fn decide(stable: &[Version], latest_validated: &str, policy: Policy) -> Res
         return Ok(verdict(
             false,
             format!("the candidate {candidate} is already the latest validated version"),
+        ));
+    }
+    if lv == "none" {
+        return Ok(verdict(
+            true,
+            format!("nothing is validated yet; the candidate is {candidate}"),
         ));
     }
     let validated: Version = lv
@@ -346,5 +351,10 @@ mod tests {
         assert!(!d.new && d.reason.contains("not newer"));
         let d = decide(&[v("0.5.0")], "0.4.0", Policy::StableMinusOne).unwrap();
         assert_eq!((d.candidate.as_str(), d.new), ("0.5.0", true));
+        // A bucket's `stable` pointer against a bootstrapping root.
+        let d = decide(&[v("2.1.30")], "none\n", Policy::Latest).unwrap();
+        assert_eq!((d.candidate.as_str(), d.new), ("2.1.30", true));
+        let d = decide(&[v("2.1.30")], "2.1.31\n", Policy::Latest).unwrap();
+        assert!(!d.new && d.reason.contains("not newer"));
     }
 }

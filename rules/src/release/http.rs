@@ -150,6 +150,15 @@ impl Http {
         })
     }
 
+    /// GETs a small document that is not the GitHub API's (a release channel's `stable`
+    /// pointer or manifest): no token, no API headers, the body capped at `max_api_body`.
+    pub fn get_small(&self, url: &str) -> Result<Vec<u8>> {
+        self.retrying(url, |_| {
+            let resp = check_status(url, self.client.get(url).send().map_err(transport)?)?;
+            read_capped(url, resp, self.opts.max_api_body)
+        })
+    }
+
     /// Streams `url` into the sink `open` makes for each attempt, hashing and counting; stops
     /// with an error as soon as the body passes `limit` bytes.
     pub fn fetch_to<W: Write>(

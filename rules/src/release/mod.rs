@@ -1,9 +1,12 @@
 //! Upstream releases, pins and acquisition: `parity watch`, `parity pin`, and the rules
-//! `github-release-pin` (`pins@V/T`), `merge-lock` (`lock`) and `acquire` (`binary@V/T`).
+//! `github-release-pin` and `claude-release-pin` (`pins@V/T`), `merge-lock` (`lock`) and
+//! `acquire` (`binary@V/T`). The release source is a property of the pipeline (its pin
+//! artifact's rule): GitHub releases (codex) or a release bucket (Claude Code).
 //!
 //! Map:
 //! - [`http`]      the reqwest client: timeouts, bounded redirects, retries with backoff, hashing.
 //! - [`github`]    releases through the REST API (pagination), stable versions, watch policy.
+//! - [`bucket`]    a release bucket: its `stable` pointer and per-version manifests.
 //! - [`lockfile`]  pin files and `artifacts.lock.json` (reference shape and order).
 //! - [`acquire`]   download or mirror, verify size then sha256, safe extraction, 0755 install.
 //! - [`versions`]  `versions.toml` edits (tracked versions, epochs).
@@ -15,6 +18,7 @@
 //! transport, never the bytes accepted, which the pins fix.
 
 pub mod acquire;
+pub mod bucket;
 pub mod github;
 pub mod http;
 pub mod lockfile;
@@ -27,15 +31,15 @@ use parity_engine::exec::{Registry, Rule, RuleContext, RuleError};
 use parity_engine::graph::{Node, OutputKind};
 use parity_engine::pipeline::{ConfigValue, ParamSource, Pipeline};
 
-use crate::common;
-use github::{GitHub, Version};
+use bucket::Bucket;
+use github::{GitHub, Policy, Version};
 use http::{Http, HttpOptions};
-use lockfile::{LockEntry, Pin};
+use lockfile::{LockEntry, LockUpstream, Pin};
 
 /// The rules whose outputs a pin fixes: a pin is measured once (trust on first download) and
 /// an acquired binary is verified against it, so rebuilding them proves nothing about the
 /// build and costs a download; `parity verify --rebuild` keeps them as recorded.
-pub const FACT_RULES: [&str; 2] = ["github-release-pin", "acquire"];
+pub const FACT_RULES: [&str; 3] = ["github-release-pin", "claude-release-pin", "acquire"];
 
 /// The largest asset measured when pinning (4 GiB).
 const MAX_ASSET: u64 = 4 << 30;
@@ -47,6 +51,9 @@ pub struct Settings {
     pub api: Option<String>,
     /// `GITHUB_TOKEN`: sent to the API only, never printed.
     pub token: Option<String>,
+    /// `PARITY_CLAUDE_BUCKET`: a release bucket's root URL (tests point it at a loopback
+    /// server), instead of the pin artifact's `config.bucket`.
+    pub bucket: Option<String>,
     /// `PARITY_MIRROR`: a directory of assets by asset name, looked up first.
     pub mirror: Option<PathBuf>,
     /// Timeouts and retries.
@@ -54,12 +61,14 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// From `PARITY_GITHUB_API`, `GITHUB_TOKEN` and `PARITY_MIRROR` (empty = unset).
+    /// From `PARITY_GITHUB_API`, `GITHUB_TOKEN`, `PARITY_CLAUDE_BUCKET` and `PARITY_MIRROR`
+    /// (empty = unset).
     pub fn from_env() -> Settings {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         Settings {
             api: var("PARITY_GITHUB_API"),
             token: var("GITHUB_TOKEN"),
+            bucket: var("PARITY_CLAUDE_BUCKET"),
             mirror: var("PARITY_MIRROR").map(PathBuf::from),
             http: HttpOptions::default(),
         }
@@ -73,16 +82,22 @@ impl Settings {
             .unwrap_or(github::DEFAULT_API)
     }
 
+    /// The bucket root: `PARITY_CLAUDE_BUCKET`, else the config's.
+    pub fn bucket<'a>(&'a self, configured: &'a str) -> &'a str {
+        self.bucket.as_deref().unwrap_or(configured)
+    }
+
     /// An HTTP client for these settings.
     pub fn http(&self) -> Result<Http> {
         Http::new(self.http.clone(), self.token.as_deref())
     }
 }
 
-/// Registers `github-release-pin`, `merge-lock` and `acquire`, fetching as `settings` say
-/// (the CLI passes the environment plus `--mirror`).
+/// Registers `github-release-pin`, `claude-release-pin`, `merge-lock` and `acquire`, fetching
+/// as `settings` say (the CLI passes the environment plus `--mirror`).
 pub fn register(registry: &mut Registry, settings: Settings) {
     registry.register(PinRule(settings.clone()));
+    registry.register(BucketPinRule(settings.clone()));
     registry.register(MergeLockRule);
     registry.register(AcquireRule(settings));
 }
@@ -158,13 +173,7 @@ impl Rule for PinRule {
         "github-release-pin"
     }
     fn check(&self, node: &Node) -> Result<(), String> {
-        version_of(node)?
-            .parse::<Version>()
-            .map_err(|e| e.to_string())?;
-        param(node, "target")?;
-        check_config(node, &["api", "asset", "repo", "tag", "version"], &["repo"])?;
-        one_file_output(node, OutputKind::Committed)
-            .map_err(|e| format!("{e} (a pin in the cache would be re-measured on a fresh clone)"))
+        check_pin(node, &["api", "asset", "repo", "tag", "version"], &["repo"])
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
         let node = ctx.node;
@@ -175,19 +184,84 @@ impl Rule for PinRule {
         let pin = measure(&self.0, config_str(node, "api"), repo, &tag, &asset, ctx)
             .map(|(release, asset, measured)| Pin {
                 entry: LockEntry {
-                    codex_version: version.to_string(),
+                    version: version.to_string(),
                     target_triple: target.to_string(),
                     asset_name: asset.name,
                     download_url: asset.browser_download_url,
                     sha256: measured.sha256,
                     size_bytes: measured.size,
                 },
-                published_at: release.published_at.unwrap_or_default(),
+                date: release.published_at.unwrap_or_default(),
             })
             .with_context(|| format!("failed to pin `{asset}` of `{repo}` release `{tag}`"))?;
-        pin.entry.check(&format!("pin of `{}`", node.id))?;
-        common::write_json(&ctx.output(0), &pin)?;
-        Ok(())
+        let upstream = LockUpstream::GitHub { repo: repo.into() };
+        write_pin(ctx, &pin, &upstream)
+    }
+}
+
+/// What both pin rules require of a node: a version `X.Y.Z`, a `target` param, the config
+/// keys `allowed` (`required` among them), and one committed file output.
+fn check_pin(node: &Node, allowed: &[&str], required: &[&str]) -> Result<(), String> {
+    version_of(node)?
+        .parse::<Version>()
+        .map_err(|e| e.to_string())?;
+    param(node, "target")?;
+    check_config(node, allowed, required)?;
+    one_file_output(node, OutputKind::Committed)
+        .map_err(|e| format!("{e} (a pin in the cache would be made again on a fresh clone)"))
+}
+
+/// Checks a pin and writes it to the node's output.
+fn write_pin(ctx: &RuleContext<'_>, pin: &Pin, upstream: &LockUpstream) -> Result<(), RuleError> {
+    pin.entry.check(&format!("pin of `{}`", ctx.node.id))?;
+    parity_engine::fsutil::write_atomic(&ctx.output(0), pin.to_json(upstream)?.as_bytes())?;
+    Ok(())
+}
+
+/// `claude-release-pin`: the pin of one platform of a bucket release, from the release's
+/// manifest (its checksum and size: no download; `acquire` verifies the bytes against them).
+///
+/// config: `bucket` (the bucket root, required), `asset` (default `claude`, `claude.exe` for
+/// a `win32-*` target), `version` (when the version param is not named `version`).
+struct BucketPinRule(Settings);
+
+impl Rule for BucketPinRule {
+    fn name(&self) -> &'static str {
+        "claude-release-pin"
+    }
+    fn check(&self, node: &Node) -> Result<(), String> {
+        check_pin(node, &["asset", "bucket", "version"], &["bucket"])
+    }
+    fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
+        let node = ctx.node;
+        let (version, target) = (version_of(node)?, param(node, "target")?);
+        let v: Version = version.parse()?;
+        let configured = config_str(node, "bucket").ok_or("no `config.bucket`")?;
+        let asset = config_str(node, "asset").unwrap_or(bucket::default_asset(target));
+        let http = self.0.http()?;
+        let bucket = Bucket::new(&http, self.0.bucket(configured));
+        let pin = bucket
+            .manifest(v)
+            .and_then(|m| {
+                let p = m.platform(target)?;
+                Ok(Pin {
+                    entry: LockEntry {
+                        version: version.to_string(),
+                        target_triple: target.to_string(),
+                        asset_name: asset.to_string(),
+                        download_url: bucket.asset_url(v, target, asset),
+                        sha256: p.checksum.clone(),
+                        size_bytes: p.size,
+                    },
+                    date: m.build_date.clone(),
+                })
+            })
+            .with_context(|| format!("failed to pin `{target}` of Claude Code {version}"))?;
+        let upstream = LockUpstream::Bucket {
+            channel: "stable".into(),
+            bucket_root: configured.into(),
+        };
+        write_pin(ctx, &pin, &upstream)
     }
 }
 
@@ -220,26 +294,50 @@ fn measure(
     Ok((release, asset, measured))
 }
 
-/// `merge-lock`: every input pin file into `artifacts.lock.json`. config: `upstream_repo`.
+/// `merge-lock`: every input pin file into `artifacts.lock.json`. config: `upstream_repo`
+/// (GitHub releases: the codex lock), or `bucket_root` and optionally `channel` (default
+/// `stable`: the Claude Code lock).
 struct MergeLockRule;
+
+impl MergeLockRule {
+    fn upstream(node: &Node) -> Result<LockUpstream, String> {
+        match (
+            config_str(node, "upstream_repo"),
+            config_str(node, "bucket_root"),
+        ) {
+            (Some(repo), None) if config_str(node, "channel").is_none() => {
+                Ok(LockUpstream::GitHub { repo: repo.into() })
+            }
+            (None, Some(root)) => Ok(LockUpstream::Bucket {
+                channel: config_str(node, "channel").unwrap_or("stable").into(),
+                bucket_root: root.into(),
+            }),
+            _ => Err(
+                "set `config.upstream_repo` (GitHub releases) or `config.bucket_root` (a release bucket, with an optional `channel`)"
+                    .into(),
+            ),
+        }
+    }
+}
 
 impl Rule for MergeLockRule {
     fn name(&self) -> &'static str {
         "merge-lock"
     }
     fn check(&self, node: &Node) -> Result<(), String> {
-        check_config(node, &["upstream_repo"], &["upstream_repo"])?;
+        check_config(node, &["bucket_root", "channel", "upstream_repo"], &[])?;
+        Self::upstream(node)?;
         one_file_output(node, OutputKind::Committed)
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
-        let repo = config_str(ctx.node, "upstream_repo").ok_or("no `config.upstream_repo`")?;
+        let upstream = Self::upstream(ctx.node)?;
         let entries = ctx
             .inputs
             .iter()
             .map(|name| lockfile::read_pin(&ctx.path(name)).map(|p| p.entry))
             .collect::<Result<Vec<_>>>()?;
-        let lock = lockfile::merge(repo, entries)?;
-        common::write_json(&ctx.output(0), &lock)?;
+        let lock = lockfile::merge(&upstream, entries)?;
+        parity_engine::fsutil::write_atomic(&ctx.output(0), lock.as_bytes())?;
         Ok(())
     }
 }
@@ -269,7 +367,7 @@ impl Rule for AcquireRule {
         let pin = lockfile::read_pin(&ctx.path(input)).with_context(|| format!("pin `{input}`"))?;
         let node = ctx.node;
         for (p, pinned, ours) in [
-            ("version", &pin.entry.codex_version, version_of(node).ok()),
+            ("version", &pin.entry.version, version_of(node).ok()),
             (
                 "target",
                 &pin.entry.target_triple,
@@ -316,18 +414,17 @@ pub fn acquire_from_lock(
     )
 }
 
-/// What `parity watch` and `parity pin` read from `pipeline.toml`: the (one)
-/// `github-release-pin` artifact and what surrounds it.
+/// The pin rules: the release source of a pipeline is its pin artifact's rule.
+pub const PIN_RULES: [&str; 2] = ["github-release-pin", "claude-release-pin"];
+
+/// What `parity watch` and `parity pin` read from `pipeline.toml`: the (one) pin artifact
+/// (`github-release-pin` or `claude-release-pin`) and what surrounds it.
 #[derive(Debug, Clone)]
 pub struct Upstream {
     /// The pin artifact's name (`pins`).
     pub pins: String,
-    /// `owner/name`.
-    pub repo: String,
-    /// The tag before the version (`rust-v`).
-    pub tag_prefix: String,
-    /// The config's `api`, if any.
-    pub api: Option<String>,
+    /// Where releases are published.
+    pub source: Source,
     /// The version lists `parity pin` adds to, each a TOML file and key, without repeats: the
     /// `version` param's (`versions.toml`, `tracked`: every version the pipeline builds), then
     /// the pin artifact's version param's (`versions.toml`, `pinned`) when that is another list.
@@ -336,27 +433,43 @@ pub struct Upstream {
     pub locks: Vec<String>,
 }
 
-impl Upstream {
-    /// The upstream's name: the repository name (`codex` of `openai/codex`).
-    pub fn tool(&self) -> &str {
-        self.repo.rsplit('/').next().unwrap_or(&self.repo)
-    }
+/// A release source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// GitHub releases tagged `{tag_prefix}X.Y.Z` (codex).
+    GitHub {
+        /// `owner/name`.
+        repo: String,
+        /// The tag before the version (`rust-v`).
+        tag_prefix: String,
+        /// The config's `api`, if any.
+        api: Option<String>,
+    },
+    /// A release bucket with a `stable` pointer and per-version manifests (Claude Code).
+    Bucket {
+        /// The config's `bucket`.
+        root: String,
+    },
+}
 
-    /// Finds the `github-release-pin` artifact of `pipeline`.
+impl Upstream {
+    /// Finds the pin artifact of `pipeline`.
     pub fn of(pipeline: &Pipeline) -> Result<Upstream> {
         let mut pins = pipeline
             .artifacts
             .iter()
-            .filter(|a| a.rule.value == "github-release-pin");
+            .filter(|a| PIN_RULES.contains(&a.rule.value.as_str()));
         let a = pins.next().ok_or_else(|| {
             anyhow!(
-                "`{}` declares no artifact with rule `github-release-pin`",
-                pipeline.file.display()
+                "`{}` declares no artifact with rule `{}` or `{}`",
+                pipeline.file.display(),
+                PIN_RULES[0],
+                PIN_RULES[1]
             )
         })?;
         if let Some(b) = pins.next() {
             bail!(
-                "`{}` declares two `github-release-pin` artifacts (`{}`, `{}`)",
+                "`{}` declares two pin artifacts (`{}`, `{}`): one release source per pipeline",
                 pipeline.file.display(),
                 a.name,
                 b.name
@@ -369,20 +482,32 @@ impl Upstream {
             }),
             _ => None,
         };
-        let repo =
-            get("repo").ok_or_else(|| anyhow!("`[artifact.{}]` has no `config.repo`", a.name))?;
+        let need = |key: &str| {
+            get(key).ok_or_else(|| anyhow!("`[artifact.{}]` has no `config.{key}`", a.name))
+        };
         let version_param = version_param(&a.name, get("version"))?;
-        let tag = get("tag").unwrap_or_else(|| format!("rust-v{{{version_param}}}"));
-        let tag_prefix = tag
-            .strip_suffix(&format!("{{{version_param}}}"))
-            .filter(|p| !p.contains('{'))
-            .ok_or_else(|| {
-                anyhow!(
-                    "`[artifact.{}]`: `config.tag` `{tag}` must be a prefix followed by `{{{version_param}}}`",
-                    a.name
-                )
-            })?
-            .to_string();
+        let source = if a.rule.value == "claude-release-pin" {
+            Source::Bucket {
+                root: need("bucket")?,
+            }
+        } else {
+            let tag = get("tag").unwrap_or_else(|| format!("rust-v{{{version_param}}}"));
+            let tag_prefix = tag
+                .strip_suffix(&format!("{{{version_param}}}"))
+                .filter(|p| !p.contains('{'))
+                .ok_or_else(|| {
+                    anyhow!(
+                        "`[artifact.{}]`: `config.tag` `{tag}` must be a prefix followed by `{{{version_param}}}`",
+                        a.name
+                    )
+                })?
+                .to_string();
+            Source::GitHub {
+                repo: need("repo")?,
+                tag_prefix,
+                api: get("api"),
+            }
+        };
         let mut lists = Vec::new();
         for name in ["version", version_param.as_str()] {
             if let Some(list) = toml_list(pipeline, name)
@@ -399,12 +524,96 @@ impl Upstream {
             .collect();
         Ok(Upstream {
             pins: a.name.clone(),
-            repo,
-            tag_prefix,
-            api: get("api"),
+            source,
             lists,
             locks,
         })
+    }
+
+    /// What `parity watch` proposes unless told otherwise: the release before the newest on
+    /// GitHub (the reference's lag), the `stable` pointer of a bucket.
+    pub fn default_policy(&self) -> Policy {
+        match self.source {
+            Source::GitHub { .. } => Policy::StableMinusOne,
+            Source::Bucket { .. } => Policy::Latest,
+        }
+    }
+
+    /// The stable versions published, newest first, and how many releases were looked at:
+    /// every stable GitHub release, or the bucket's `stable` pointer alone.
+    pub fn stable_versions(&self, settings: &Settings) -> Result<(Vec<Version>, usize)> {
+        let http = settings.http()?;
+        match &self.source {
+            Source::GitHub {
+                repo,
+                tag_prefix,
+                api,
+            } => {
+                let releases = GitHub::new(&http, settings.api(api.as_deref())).releases(repo)?;
+                let stable = github::stable_versions(&releases, tag_prefix);
+                Ok((stable, releases.len()))
+            }
+            Source::Bucket { root } => {
+                let stable = Bucket::new(&http, settings.bucket(root)).stable()?;
+                Ok((vec![stable], 1))
+            }
+        }
+    }
+
+    /// Checks that `version` can be pinned and returns its SOURCE_DATE_EPOCH: the GitHub
+    /// release's `published_at` (not a draft or a prerelease), or the manifest's `buildDate`.
+    pub fn pinnable_epoch(&self, settings: &Settings, version: Version) -> Result<i64> {
+        let http = settings.http()?;
+        match &self.source {
+            Source::GitHub {
+                repo,
+                tag_prefix,
+                api,
+            } => {
+                let tag = format!("{tag_prefix}{version}");
+                let release =
+                    GitHub::new(&http, settings.api(api.as_deref())).release(repo, &tag)?;
+                release.require_pinnable()
+            }
+            Source::Bucket { root } => Bucket::new(&http, settings.bucket(root))
+                .manifest(version)?
+                .epoch(),
+        }
+    }
+
+    /// The upstream CLI's name in titles: the repository's name (`codex` of `openai/codex`), or
+    /// `claude-code` for Claude Code's release bucket.
+    pub fn tool(&self) -> &str {
+        match &self.source {
+            Source::GitHub { repo, .. } => repo.rsplit('/').next().unwrap_or(repo),
+            Source::Bucket { .. } => "claude-code",
+        }
+    }
+
+    /// The branch the automation proposes `version` on, as the reference names it:
+    /// `automation/codex-cli-V` (`{repo name}-cli`), `automation/claude-code-V`.
+    pub fn automation_branch(&self, version: &str) -> String {
+        match &self.source {
+            Source::GitHub { .. } => format!("automation/{}-cli-{version}", self.tool()),
+            Source::Bucket { .. } => format!("automation/{}-{version}", self.tool()),
+        }
+    }
+
+    /// The GitHub API base the pipeline names (`config.api` of a GitHub pin artifact), if any:
+    /// where pull requests and branches are looked up (tests point it at a loopback server).
+    pub fn github_api(&self) -> Option<&str> {
+        match &self.source {
+            Source::GitHub { api, .. } => api.as_deref(),
+            Source::Bucket { .. } => None,
+        }
+    }
+
+    /// The source, for messages: `openai/codex`, or the bucket root.
+    pub fn name(&self) -> &str {
+        match &self.source {
+            Source::GitHub { repo, .. } => repo,
+            Source::Bucket { root } => root,
+        }
     }
 }
 

@@ -16,7 +16,6 @@ use anyhow::{Context, Result, anyhow};
 use toml_edit::{DocumentMut, Item, Table, value};
 
 use super::github::Version;
-use crate::common;
 
 /// What [`track`] changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +57,7 @@ pub fn track(path: &Path, keys: &[&str], version: Version, epoch: i64) -> Result
     }
     let changed = !added.is_empty() || before != Some(epoch);
     if changed {
-        common::write_atomic(path, doc.to_string().as_bytes())?;
+        parity_engine::fsutil::write_atomic(path, doc.to_string().as_bytes())?;
     }
     Ok(Tracked {
         added,

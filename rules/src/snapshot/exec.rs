@@ -1,26 +1,48 @@
-//! Running the probed binary: hermetic environment, timeout, concurrent pipe draining, and the
-//! reference's text normalization (spec §1.3).
+//! Running the probed binary: hermetic environment, timeouts with one longer retry, concurrent
+//! pipe draining (the engine's [`process`]), and the reference's text normalization (spec §1.3).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
+use parity_engine::process::{self, Captured};
 
-/// Runs the probed binary. Every child gets the reference environment (`NO_COLOR=1`,
-/// `CLICOLOR=0`, `TERM=dumb`), a null stdin, and a fresh, empty `HOME` and `CODEX_HOME` so the
-/// user's codex config cannot leak into the snapshot.
+use super::Cli;
+
+/// A timed-out invocation is tried once more with this many times the budget before it counts
+/// as a timeout: how long a help takes depends on the machine's load, and bytes must not (the
+/// configured budget stays in every message; claude spec §9 B3).
+pub const RETRY_FACTOR: u32 = 4;
+
+/// Runs the probed binary, hermetically: a fresh, empty `HOME` (and `CODEX_HOME` for codex),
+/// a null stdin, the reference's variables (`NO_COLOR=1`, `CLICOLOR=0`, `TERM=dumb`; for
+/// Claude Code also `DISABLE_AUTOUPDATER=1`, and `CI=1` for help probes). Claude Code children
+/// get nothing else of the caller's environment but `PATH` (a cli.js build needs `node`) and
+/// run in an empty working directory, so no `~/.claude`, `ANTHROPIC_*` or `CLAUDE_*` setting
+/// can reach them.
 #[derive(Debug)]
 pub struct Runner {
     program: PathBuf,
+    cli: Cli,
     home: PathBuf,
     codex_home: PathBuf,
+    work: PathBuf,
+    tmp: PathBuf,
     timeout: Duration,
     env: Vec<(String, std::ffi::OsString)>,
     dir: Option<PathBuf>,
+    retry: bool,
     _sandbox: tempfile::TempDir,
+}
+
+/// What an invocation is for (Claude Code help probes get `CI=1`, its `--version` does not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A `--help` probe.
+    Help,
+    /// Anything else (`--version`, `features list`).
+    Other,
 }
 
 /// How one invocation ended.
@@ -28,38 +50,44 @@ pub struct Runner {
 pub enum Outcome {
     /// The child exited (any status).
     Exited(Finished),
-    /// The child was still running at the deadline and was killed.
+    /// The child was still running at the deadline (and at the retry's) and was killed.
     TimedOut,
 }
 
 /// A child that exited.
 #[derive(Debug)]
-pub struct Finished {
-    status: ExitStatus,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
+pub struct Finished(Captured);
+
+/// Variables of the caller's environment a Claude Code child keeps: `PATH`, and what Windows
+/// programs cannot start without.
+const KEPT_ENV: [&str; 5] = ["PATH", "SYSTEMROOT", "WINDIR", "COMSPEC", "PATHEXT"];
 
 impl Runner {
-    /// A runner for `program`, with its own temp `HOME` and `CODEX_HOME`.
-    pub fn new(program: PathBuf, timeout: Duration) -> Result<Self> {
+    /// A runner for `program` of `cli`, with its own temp home and working directory.
+    pub fn new(program: PathBuf, timeout: Duration, cli: Cli) -> Result<Self> {
         let sandbox = tempfile::Builder::new()
             .prefix("parity-snapshot-")
             .tempdir()
             .context("failed to create a temp HOME for the probed binary")?;
         let home = sandbox.path().join("home");
         let codex_home = sandbox.path().join("codex-home");
-        for dir in [&home, &codex_home] {
+        let work = sandbox.path().join("work");
+        let tmp = sandbox.path().join("tmp");
+        for dir in [&home, &codex_home, &work, &tmp] {
             std::fs::create_dir(dir)
                 .with_context(|| format!("failed to create `{}`", dir.display()))?;
         }
         Ok(Runner {
             program,
+            cli,
             home,
             codex_home,
+            work,
+            tmp,
             timeout,
             env: Vec::new(),
             dir: None,
+            retry: true,
             _sandbox: sandbox,
         })
     }
@@ -71,18 +99,24 @@ impl Runner {
         self
     }
 
+    /// Gives a timed-out run no second chance.
+    pub fn no_retry(mut self) -> Self {
+        self.retry = false;
+        self
+    }
+
     /// Runs every child in `dir`.
     pub fn current_dir(mut self, dir: &Path) -> Self {
         self.dir = Some(dir.to_path_buf());
         self
     }
 
-    /// The command line as the reference renders it, with the program's full path (stderr).
+    /// The command line as the reference renders it, with the program's full path.
     pub fn render(&self, args: &[String]) -> String {
         render_cmd(&self.program.display().to_string(), args)
     }
 
-    /// The command line with the program's file name only (for anything written into JSON).
+    /// The command line with the program's file name only (deterministic across machines).
     pub fn render_short(&self, args: &[String]) -> String {
         render_cmd(&file_name(&self.program), args)
     }
@@ -92,66 +126,86 @@ impl Runner {
         self.timeout
     }
 
-    /// Runs the binary with `args`, draining stdout and stderr while waiting, killing it (and
-    /// its process group) at the deadline.
-    pub fn run(&self, args: &[String]) -> std::io::Result<Outcome> {
+    /// Runs the binary with `args` within the timeout; a timed-out run is retried once with
+    /// [`RETRY_FACTOR`] times the budget (said on stderr), unless [`Runner::no_retry`].
+    pub fn run(&self, args: &[String], purpose: Purpose) -> std::io::Result<Outcome> {
+        let budgets = [self.timeout, self.timeout * RETRY_FACTOR];
+        for budget in &budgets[..if self.retry { 2 } else { 1 }] {
+            let budget = *budget;
+            match process::run(&mut self.command(args, purpose), Some(budget), None)? {
+                process::Outcome::Exited(done) => return Ok(Outcome::Exited(Finished(done))),
+                process::Outcome::TimedOut | process::Outcome::Cancelled => {}
+            }
+            if self.retry && budget == self.timeout {
+                eprintln!(
+                    "warning: `{}` did not finish within {} ms; trying once more with {} ms",
+                    self.render(args),
+                    budget.as_millis(),
+                    (budget * RETRY_FACTOR).as_millis()
+                );
+            }
+        }
+        Ok(Outcome::TimedOut)
+    }
+
+    fn command(&self, args: &[String], purpose: Purpose) -> Command {
         let mut cmd = Command::new(&self.program);
-        cmd.args(args)
-            .env("NO_COLOR", "1")
+        cmd.args(args);
+        match self.cli {
+            Cli::Codex => {
+                cmd.env("HOME", &self.home)
+                    .env("CODEX_HOME", &self.codex_home);
+            }
+            Cli::Claude => {
+                cmd.env_clear().current_dir(&self.work);
+                for name in KEPT_ENV {
+                    if let Some(v) = std::env::var_os(name) {
+                        cmd.env(name, v);
+                    }
+                }
+                let tmp = self.tmp.as_path();
+                cmd.env("HOME", &self.home)
+                    .env("USERPROFILE", &self.home)
+                    .env("TMPDIR", tmp)
+                    .env("TEMP", tmp)
+                    .env("TMP", tmp)
+                    .env("DISABLE_AUTOUPDATER", "1");
+                if purpose == Purpose::Help {
+                    cmd.env("CI", "1");
+                }
+            }
+        }
+        cmd.env("NO_COLOR", "1")
             .env("CLICOLOR", "0")
             .env("TERM", "dumb")
-            .env("HOME", &self.home)
-            .env("CODEX_HOME", &self.codex_home)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(dir) = &self.dir {
             cmd.current_dir(dir);
         }
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let mut child = cmd.spawn()?;
-        let stdout = drain(child.stdout.take());
-        let stderr = drain(child.stderr.take());
-        match wait_until(&mut child, Instant::now() + self.timeout)? {
-            Some(status) => Ok(Outcome::Exited(Finished {
-                status,
-                stdout: join(stdout),
-                stderr: join(stderr),
-            })),
-            None => {
-                kill_tree(&mut child);
-                // The readers end once every holder of the pipes is gone; grandchildren were
-                // killed with the group, so this does not block.
-                join(stdout);
-                join(stderr);
-                Ok(Outcome::TimedOut)
-            }
-        }
+        cmd
     }
 }
 
 impl Finished {
     /// Exit code, `-1` when killed by a signal.
     pub fn code(&self) -> i32 {
-        self.status.code().unwrap_or(-1)
+        self.0.code()
     }
 
     /// Whether the child exited 0.
     pub fn success(&self) -> bool {
-        self.status.success()
+        self.0.status.success()
     }
 
     /// The help text: stdout if it has non-whitespace, else stderr (spec §1.3).
     pub fn text(&self) -> String {
-        normalize_text(&self.stdout, &self.stderr)
+        normalize_text(&self.0.stdout, &self.0.stderr)
     }
 
     /// The reference's failure text: `<cmd> (exit N)` plus the non-blank stdout / stderr.
     pub fn failure(&self, cmd: &str) -> String {
         let mut msg = format!("{cmd} (exit {})", self.code());
-        for (name, bytes) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+        for (name, bytes) in [("stdout", &self.0.stdout), ("stderr", &self.0.stderr)] {
             let text = String::from_utf8_lossy(bytes);
             if !text.trim().is_empty() {
                 msg.push_str(&format!("\n{name}:\n{text}"));
@@ -161,53 +215,15 @@ impl Finished {
     }
 }
 
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> Option<JoinHandle<Vec<u8>>> {
-    pipe.map(|mut pipe| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = pipe.read_to_end(&mut buf);
-            buf
-        })
-    })
-}
-
-fn join(handle: Option<JoinHandle<Vec<u8>>>) -> Vec<u8> {
-    handle.and_then(|h| h.join().ok()).unwrap_or_default()
-}
-
-fn wait_until(child: &mut Child, deadline: Instant) -> std::io::Result<Option<ExitStatus>> {
-    let mut pause = Duration::from_millis(1);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return Ok(None);
-        }
-        std::thread::sleep(pause.min(deadline - now));
-        pause = (pause * 2).min(Duration::from_millis(20));
-    }
-}
-
-fn kill_tree(child: &mut Child) {
-    #[cfg(unix)]
-    if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// `program` + args, each arg Debug-quoted unless made only of `[0-9A-Za-z_./:-]`.
+/// `program` + args, each arg Debug-quoted unless made only of `[0-9A-Za-z_./:-]` (an empty
+/// arg is written as nothing, as the reference does).
 pub fn render_cmd(program: &str, args: &[String]) -> String {
     let mut s = program.to_string();
     for arg in args {
         s.push(' ');
-        let plain = !arg.is_empty()
-            && arg
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_./:-".contains(c));
+        let plain = arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:-".contains(c));
         if plain {
             s.push_str(arg);
         } else {

@@ -1,15 +1,21 @@
-//! Snapshot of a codex binary's CLI surface (spec §1), per-target (`--out-file`) mode.
+//! The per-target snapshot of a CLI's surface, crawled from its help: codex (clap, spec §1)
+//! and Claude Code (Commander, claude spec §1), the reference's `codex-snapshot` and
+//! `claude-snapshot`.
 //!
 //! - [`exec`]   running the binary: hermetic env, timeout, text normalization.
-//! - [`parse`]  help-text parsing and usage inference.
-//! - [`crawl`]  the discovery crawl and the merge of the two passes.
-//! - this file: order of operations, layout checks, feature probe, supplements, output.
+//! - [`parse`]  help-text parsing and usage inference (one scanner, each CLI's command rule).
+//! - [`crawl`]  the discovery crawls.
+//! - [`codex`]  codex only: channel and commit, the feature probe, the second crawl.
+//! - [`model`]  the snapshot document.
+//! - this file: order of operations, layout checks, supplements, raw help layout, output.
 //!
 //! Nothing is written until everything succeeded: the snapshot is written atomically, raw help
 //! goes to a staging directory that replaces `raw_help/<version>/<target>/` at the end.
 
+pub mod codex;
 pub mod crawl;
 pub mod exec;
+pub mod model;
 pub mod parse;
 
 use std::collections::BTreeMap;
@@ -19,20 +25,94 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use regex::Regex;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
 
 use crate::common;
-use crawl::{CmdPath, CommandEntry};
-use exec::{Outcome, Runner};
+use crate::rules_json::RulesJson;
+use crawl::NotePaths;
+use exec::{Purpose, Runner};
+use model::{Binary, CmdPath, CommandEntry, Platform, Snapshot};
 
-/// `parity rule snapshot` options (the reference `codex-snapshot`, per-target mode).
+/// The upstream CLI a snapshot is of: its help format, its crawl and its raw help layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cli {
+    /// OpenAI's `codex` (clap).
+    Codex,
+    /// Anthropic's Claude Code (Commander).
+    Claude,
+}
+
+impl Cli {
+    /// The snapshot's `tool`.
+    pub fn tool(self) -> &'static str {
+        match self {
+            Cli::Codex => "codex-cli",
+            Cli::Claude => "claude-code-cli",
+        }
+    }
+
+    /// The program's name in messages (`invalid codex binary path`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Cli::Codex => "codex",
+            Cli::Claude => "claude",
+        }
+    }
+
+    /// Where the raw help of `path` goes, relative to `raw_help/<version>/<target>/`: `help.txt`
+    /// for the root; codex `commands/<t1>/<t2>/…/help.txt`; Claude Code
+    /// `commands/<prefix>__<sha256>/help.txt` (claude spec §1.8).
+    pub fn raw_help_file(self, path: &[String]) -> PathBuf {
+        let mut file = PathBuf::new();
+        if !path.is_empty() {
+            file.push("commands");
+            match self {
+                Cli::Codex => file.extend(path),
+                Cli::Claude => file.push(hashed_dir_name(path)),
+            }
+        }
+        file.push("help.txt");
+        file
+    }
+}
+
+/// `<prefix>__<hash>`: hash = sha256 of the tokens joined by U+001F; prefix = the tokens joined
+/// by `-`, cut to 40 bytes, trailing `-` removed (`cmd` if nothing is left).
+fn hashed_dir_name(path: &[String]) -> String {
+    let hash = parity_engine::hash::sha256_hex(path.join("\u{1f}").as_bytes());
+    let mut prefix = path.join("-");
+    if prefix.len() > 40 {
+        let mut cut = 40;
+        while !prefix.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        prefix.truncate(cut);
+        prefix = prefix.trim_end_matches('-').to_string();
+    }
+    if prefix.is_empty() {
+        prefix = "cmd".to_string();
+    }
+    format!("{prefix}__{hash}")
+}
+
+/// Where the snapshot goes.
+#[derive(Debug, Clone)]
+pub enum Out {
+    /// Per-target mode: `<root>/snapshots/<version>/<target>.json`.
+    File(PathBuf),
+    /// Legacy mode: `<dir>/current.json`, RULES not read.
+    Dir(PathBuf),
+}
+
+/// `parity rule codex-snapshot` / `claude-snapshot` options.
 #[derive(Debug, Clone)]
 pub struct SnapshotOptions {
-    /// The codex binary to probe.
-    pub codex_binary: PathBuf,
-    /// `<root>/snapshots/<version>/<target>.json`.
-    pub out_file: PathBuf,
+    /// Which CLI.
+    pub cli: Cli,
+    /// The binary to probe.
+    pub binary: PathBuf,
+    /// `--out-file` or `--out-dir`.
+    pub out: Out,
     /// Also write `<root>/raw_help/<version>/<target>/…/help.txt`.
     pub capture_raw_help: bool,
     /// Target name (default: the out-file stem).
@@ -41,105 +121,91 @@ pub struct SnapshotOptions {
     pub supplement: Option<PathBuf>,
     /// RFC 3339 override of `collected_at`, copied verbatim.
     pub collected_at: Option<String>,
-    /// Timeout of one help invocation (the reference has none).
+    /// Timeout of one invocation (retried once with four times as much).
     pub timeout: Duration,
     /// Help invocations run at once.
     pub jobs: usize,
+    /// How Claude Code notes name the binary.
+    pub note_paths: NotePaths,
 }
 
-/// The snapshot document (field order = spec §1.11).
-#[derive(Debug, Serialize)]
-struct Snapshot {
-    snapshot_schema_version: u32,
-    tool: &'static str,
-    collected_at: String,
-    binary: Binary,
-    commands: Vec<CommandEntry>,
-    features: Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    known_omissions: Option<Vec<String>>,
-}
-
-#[derive(Debug, Serialize)]
-struct Binary {
-    sha256: String,
-    size_bytes: u64,
-    platform: Platform,
-    target_triple: String,
-    version_output: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    semantic_version: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    channel: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    commit: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct Platform {
-    os: &'static str,
-    arch: &'static str,
-}
-
-/// Where the outputs go, resolved from `--out-file` (spec §1.10).
+/// Where the outputs go (spec §1.10).
 #[derive(Debug)]
 struct Layout {
+    out_file: PathBuf,
     target: String,
     raw_help_dir: Option<PathBuf>,
 }
 
-/// One listed feature (`codex features list`).
-#[derive(Debug, Clone)]
-struct Feature {
-    name: String,
-    stage: String,
-    effective: bool,
-}
-
 /// Probes the binary and writes the snapshot (and raw help).
 pub fn run(opts: &SnapshotOptions) -> Result<()> {
-    let binary = canonical_binary(&opts.codex_binary)?;
+    let cli = opts.cli;
+    let binary = canonical_binary(&opts.binary, cli)?;
     let collected_at = collected_at(opts.collected_at.as_deref())?;
     let bytes = std::fs::read(&binary)
         .map_err(|e| anyhow!("I/O error: failed to read `{}`: {e}", binary.display()))?;
-    let runner = Runner::new(binary, opts.timeout)?;
-    let version = probe_version(&runner)?;
-    let semver = version.semantic_version.clone().ok_or_else(|| {
-        let cmd = runner.render(&["--version".to_string()]);
-        anyhow!("`{cmd}` printed {:?}", version.version_output)
-            .context("failed to probe semantic version; required for per-target snapshots")
-    })?;
-    let layout = resolve_layout(opts, &semver)?;
+    let runner = Runner::new(binary, opts.timeout, cli)?;
+    let version_args = ["--version".to_string()];
+    let version_output = crawl::strict(&runner, &version_args, Purpose::Other)?
+        .trim()
+        .to_string();
+    let semantic_version = SEMVER.find(&version_output).map(|m| m.as_str().to_string());
+    let version_dir = match (&opts.out, &semantic_version) {
+        (_, Some(v)) => v.clone(),
+        (Out::Dir(_), None) => "unknown".to_string(),
+        (Out::File(_), None) => {
+            let cmd = runner.render(&version_args);
+            return Err(anyhow!("`{cmd}` printed {version_output:?}")
+                .context("failed to probe semantic version; required for per-target snapshots"));
+        }
+    };
+    let layout = resolve_layout(opts, &version_dir)?;
 
-    let probe = probe_features(&runner)?;
-    let mut found = discover(&runner, probe.as_deref().unwrap_or_default(), opts.jobs)?;
-    let known_omissions = match &opts.supplement {
-        Some(path) => apply_supplement(&mut found.commands, path)?,
-        None => None,
+    let (mut found, features) = match cli {
+        Cli::Codex => {
+            let (found, features) = codex::discover(&runner, opts.jobs)?;
+            (found, Some(features))
+        }
+        Cli::Claude => (
+            crawl::crawl_claude(&runner, opts.jobs, opts.note_paths)?,
+            None,
+        ),
+    };
+    let mut known_omissions = std::mem::take(&mut found.notes);
+    if let Some(path) = &opts.supplement {
+        known_omissions.extend(apply_supplement(&mut found.commands, path)?);
+    }
+    let (channel, commit) = match cli {
+        Cli::Codex => (
+            semantic_version.as_deref().map(codex::channel),
+            codex::commit(&version_output),
+        ),
+        Cli::Claude => (None, None),
     };
     let snapshot = Snapshot {
         snapshot_schema_version: 1,
-        tool: "codex-cli",
-        collected_at,
+        tool: cli.tool().to_string(),
+        collected_at: Some(collected_at),
         binary: Binary {
-            sha256: common::sha256_hex(&bytes),
+            sha256: parity_engine::hash::sha256_hex(&bytes),
             size_bytes: bytes.len() as u64,
-            platform: Platform {
-                os: std::env::consts::OS,
-                arch: std::env::consts::ARCH,
-            },
+            platform: Platform::host(),
             target_triple: layout.target.clone(),
-            version_output: version.version_output,
-            semantic_version: version.semantic_version,
-            channel: version.channel,
-            commit: version.commit,
+            version_output,
+            semantic_version,
+            channel,
+            commit,
         },
-        features: features_object(&probe, &found),
         commands: found.commands.into_values().collect(),
-        known_omissions,
+        features,
+        known_omissions: (!known_omissions.is_empty()).then_some(known_omissions),
     };
-    write_outputs(opts, &layout, &snapshot, &found.help)
+    write_outputs(cli, &layout, &snapshot, &found.help)
 }
+
+static SEMVER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?").expect("semver pattern is valid")
+});
 
 /// `--collected-at` validated as RFC 3339 and kept verbatim, else the §0.3 timestamp.
 fn collected_at(given: Option<&str>) -> Result<String> {
@@ -153,196 +219,74 @@ fn collected_at(given: Option<&str>) -> Result<String> {
     }
 }
 
-/// What the crawl passes found (spec §1.5).
-#[derive(Debug)]
-struct Discovery {
-    commands: BTreeMap<CmdPath, CommandEntry>,
-    /// Help text per path: pass B's when it ran, else pass A's (the reference's capture-only
-    /// third crawl runs the same invocations as pass A, so its texts are pass A's).
-    help: BTreeMap<CmdPath, String>,
-    /// Pass B: the `--enable` names and the paths it added; `None` when it did not run.
-    pass_b: Option<(Vec<String>, Vec<CmdPath>)>,
-}
-
-/// Pass A without global args; with features, pass B with `--enable` for each, merged A ← B.
-fn discover(runner: &Runner, features: &[Feature], jobs: usize) -> Result<Discovery> {
-    let pass_a = crawl::crawl(runner, &[], jobs)?;
-    if features.is_empty() {
-        return Ok(Discovery {
-            commands: pass_a.commands,
-            help: pass_a.help,
-            pass_b: None,
-        });
-    }
-    let names: Vec<String> = features.iter().map(|f| f.name.clone()).collect();
-    let global: Vec<String> = names
-        .iter()
-        .flat_map(|n| ["--enable".to_string(), n.clone()])
-        .collect();
-    let pass_b = crawl::crawl(runner, &global, jobs)?;
-    let added: Vec<CmdPath> = pass_b
-        .commands
-        .keys()
-        .filter(|p| !pass_a.commands.contains_key(*p))
-        .cloned()
-        .collect();
-    let mut commands = pass_a.commands;
-    crawl::merge_passes(&mut commands, pass_b.commands);
-    Ok(Discovery {
-        commands,
-        help: pass_b.help,
-        pass_b: Some((names, added)),
-    })
-}
-
-/// The `features` object; a `Value` map, so its keys serialize sorted (spec §1.11).
-fn features_object(probe: &Result<Vec<Feature>, String>, found: &Discovery) -> Value {
-    let mut features = Map::new();
-    if let Some((names, added)) = &found.pass_b {
-        features.insert("commands_added_when_all_enabled".into(), json!(added));
-        features.insert("enabled_for_snapshot".into(), json!(names));
-    }
-    match probe {
-        Ok(listed) => {
-            let listed: Vec<Value> = listed
-                .iter()
-                .map(|f| json!({"name": f.name, "stage": f.stage, "effective": f.effective}))
-                .collect();
-            features.insert("listed".into(), Value::Array(listed));
-        }
-        Err(e) => {
-            features.insert("probe_error".into(), Value::String(e.clone()));
-        }
-    }
-    features.insert("mode".into(), json!("default_plus_all_enabled"));
-    Value::Object(features)
-}
-
 /// Raw help is staged first, then the snapshot is written atomically, then the staged raw help
 /// replaces the old directory: a failure before this point leaves every output untouched.
 fn write_outputs(
-    opts: &SnapshotOptions,
+    cli: Cli,
     layout: &Layout,
     snapshot: &Snapshot,
     help: &BTreeMap<CmdPath, String>,
 ) -> Result<()> {
     let json = common::to_json_pretty(snapshot)?;
     let staged = match &layout.raw_help_dir {
-        Some(dir) => Some((dir, stage_raw_help(dir, help)?)),
+        Some(dir) => Some((dir, stage_raw_help(cli, dir, help)?)),
         None => None,
     };
-    common::write_atomic(&opts.out_file, json.as_bytes())
-        .map_err(|e| anyhow!("I/O error: {e:#}"))?;
+    parity_engine::fsutil::write_atomic(&layout.out_file, json.as_bytes()).map_err(io_error)?;
     if let Some((dir, staged)) = staged {
-        swap_into_place(staged, dir)?;
+        parity_engine::fsutil::rename_into_place(&staged.keep(), dir).map_err(io_error)?;
     }
     Ok(())
 }
 
-fn canonical_binary(given: &Path) -> Result<PathBuf> {
-    let canonical = std::fs::canonicalize(given)
-        .map_err(|_| anyhow!("invalid codex binary path: {}", given.display()))?;
+/// The reference's `I/O error: …` text, with the engine error's cause.
+fn io_error(e: parity_engine::Error) -> anyhow::Error {
+    anyhow!("I/O error: {:#}", anyhow::Error::from(e))
+}
+
+fn canonical_binary(given: &Path, cli: Cli) -> Result<PathBuf> {
+    let invalid = |p: &Path| anyhow!("invalid {} binary path: {}", cli.name(), p.display());
+    let canonical = std::fs::canonicalize(given).map_err(|_| invalid(given))?;
     if !canonical.is_file() {
-        bail!("invalid codex binary path: {}", canonical.display());
+        return Err(invalid(&canonical));
     }
     Ok(canonical)
 }
 
-static SEMVER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?").expect("semver pattern is valid")
-});
-static COMMIT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b([0-9a-f]{7,40})\b").expect("commit pattern is valid"));
-
-/// What `<bin> --version` says (spec §1.3).
-#[derive(Debug)]
-struct VersionInfo {
-    version_output: String,
-    semantic_version: Option<String>,
-    channel: Option<String>,
-    commit: Option<String>,
-}
-
-/// `<bin> --version` → version output, semantic version, channel, commit (spec §1.3).
-fn probe_version(runner: &Runner) -> Result<VersionInfo> {
-    let version_output = crawl::help_text(runner, &["--version".to_string()])?
-        .trim()
-        .to_string();
-    let semantic_version = SEMVER.find(&version_output).map(|m| m.as_str().to_string());
-    let channel = semantic_version.as_deref().map(|v| {
-        let channel = if v.contains("nightly") {
-            "nightly"
-        } else if v.contains("beta") {
-            "beta"
-        } else {
-            "stable"
-        };
-        channel.to_string()
-    });
-    let commit = COMMIT.captures(&version_output).map(|c| c[1].to_string());
-    Ok(VersionInfo {
-        version_output,
-        semantic_version,
-        channel,
-        commit,
-    })
-}
-
-/// `<bin> features list` (spec §1.4). A non-zero exit is recorded, not fatal (`Err` = the
-/// probe error text, with the program as its file name); a timeout is fatal.
-fn probe_features(runner: &Runner) -> Result<Result<Vec<Feature>, String>> {
-    let args = ["features".to_string(), "list".to_string()];
-    let done = match runner.run(&args) {
-        Err(e) => return Ok(Err(format!("spawn failed: {e}"))),
-        Ok(Outcome::TimedOut) => bail!(
-            "command failed: timeout after {}ms: {}",
-            runner.timeout().as_millis(),
-            runner.render(&args)
-        ),
-        Ok(Outcome::Exited(done)) => done,
-    };
-    if !done.success() {
-        return Ok(Err(done
-            .failure(&runner.render_short(&args))
-            .trim()
-            .to_string()));
-    }
-    Ok(Ok(parse_features(&done.text())))
-}
-
-fn parse_features(text: &str) -> Vec<Feature> {
-    let mut features: Vec<Feature> = text
-        .lines()
-        .filter_map(|line| {
-            let tokens: Vec<&str> = line.split_whitespace().collect();
-            if tokens.len() < 3 {
-                return None;
-            }
-            let effective = match tokens[2].to_lowercase().as_str() {
-                "true" => true,
-                "false" => false,
-                _ => return None,
-            };
-            Some(Feature {
-                name: tokens[0].into(),
-                stage: tokens[1].into(),
-                effective,
-            })
-        })
-        .collect();
-    features.sort_by(|a, b| a.name.cmp(&b.name));
-    features
-}
-
-/// Checks `<root>/snapshots/<version>/<target>.json` and RULES.json (spec §1.10).
+/// Resolves and checks where the outputs go (spec §1.10): in out-file mode the
+/// `<root>/snapshots/<version>/<target>.json` layout and RULES.json; in out-dir mode nothing.
 fn resolve_layout(opts: &SnapshotOptions, version: &str) -> Result<Layout> {
+    let no_target = || {
+        anyhow!(
+            "--capture-raw-help requires a target triple (use --raw-help-target, or infer it from --out-file)"
+        )
+    };
+    let out = match &opts.out {
+        Out::File(out) => out,
+        Out::Dir(dir) => {
+            let target = opts.raw_help_target.as_deref().unwrap_or("unknown");
+            let mut raw_help_dir = None;
+            if opts.capture_raw_help {
+                let base = dir.join("raw_help").join(version);
+                raw_help_dir = Some(match &opts.raw_help_target {
+                    Some(_) if target == "unknown" => return Err(no_target()),
+                    Some(t) => base.join(t),
+                    None => base,
+                });
+            }
+            return Ok(Layout {
+                out_file: dir.join("current.json"),
+                target: target.to_string(),
+                raw_help_dir,
+            });
+        }
+    };
     let layout_err = |msg: String| anyhow!("invalid --out-file layout: {msg}");
     let name_of = |p: Option<&Path>| {
         p.and_then(|p| p.file_name())
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     };
-    let out = &opts.out_file;
     let parent = out.parent();
     let parent_name = name_of(parent);
     if parent_name != version {
@@ -376,43 +320,32 @@ fn resolve_layout(opts: &SnapshotOptions, version: &str) -> Result<Layout> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    check_rules(&root.join("RULES.json"), &target)?;
     if opts.capture_raw_help && target == "unknown" {
-        bail!(
-            "--capture-raw-help requires a target triple (use --raw-help-target, or infer it from --out-file)"
-        );
+        return Err(no_target());
     }
+    check_rules(&root.join("RULES.json"), &target)?;
     let raw_help_dir = opts
         .capture_raw_help
         .then(|| root.join("raw_help").join(version).join(&target));
     Ok(Layout {
+        out_file: out.clone(),
         target,
         raw_help_dir,
     })
 }
 
 fn check_rules(path: &Path, target: &str) -> Result<()> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow!("failed to read rules file: {}: {e}", path.display()))?;
-    let rules: Value =
-        serde_json::from_str(&text).map_err(|e| anyhow!("failed to parse JSON: {e}"))?;
-    let sorting = |key: &str| {
-        rules["sorting"][key]
-            .as_str()
-            .unwrap_or("<missing>")
-            .to_string()
-    };
-    let (commands, flags, args) = (sorting("commands"), sorting("flags"), sorting("args"));
-    if commands != "lexicographic_path"
-        || flags != "by_key_then_long_then_short"
-        || args != "by_name"
-    {
-        bail!(
-            "unsupported rules configuration: sorting.commands={commands}, sorting.flags={flags}, sorting.args={args}"
-        );
+    let rules = RulesJson::read(path)?;
+    let bad = rules.sorting_mismatches(&[
+        ("commands", "lexicographic_path"),
+        ("flags", "by_key_then_long_then_short"),
+        ("args", "by_name"),
+    ]);
+    if !bad.is_empty() {
+        bail!("unsupported rules configuration: {}", bad.join(", "));
     }
-    let expected = rules["union"]["expected_targets"].as_array();
-    if !expected.is_some_and(|t| t.iter().any(|t| t.as_str() == Some(target))) {
+    let expected = rules.need(&rules.union.expected_targets, "union.expected_targets")?;
+    if !expected.iter().any(|t| t == target) {
         bail!("raw_help_target={target} is not in RULES.json.union.expected_targets");
     }
     Ok(())
@@ -433,12 +366,12 @@ struct SupplementItem {
     note: String,
 }
 
-/// Inserts missing paths and overwrites differing platforms (spec §1.8); returns the sorted
-/// records of applied items, `None` when nothing applied.
+/// Inserts missing paths and overwrites differing platforms (spec §1.8); returns the sorted,
+/// de-duplicated records of the applied items.
 fn apply_supplement(
     commands: &mut BTreeMap<CmdPath, CommandEntry>,
     path: &Path,
-) -> Result<Option<Vec<String>>> {
+) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow!("I/O error: failed to read `{}`: {e}", path.display()))?;
     let supplement: Supplement = serde_json::from_str(&text)
@@ -472,12 +405,15 @@ fn apply_supplement(
     }
     records.sort();
     records.dedup();
-    Ok((!records.is_empty()).then_some(records))
+    Ok(records)
 }
 
-/// Writes every help text into a fresh staging directory next to `dir`: `help.txt` for the
-/// root, `commands/<tok>/…/help.txt` for the rest.
-fn stage_raw_help(dir: &Path, help: &BTreeMap<CmdPath, String>) -> Result<tempfile::TempDir> {
+/// Writes every help text into a fresh staging directory next to `dir`, in `cli`'s layout.
+fn stage_raw_help(
+    cli: Cli,
+    dir: &Path,
+    help: &BTreeMap<CmdPath, String>,
+) -> Result<tempfile::TempDir> {
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)
         .map_err(|e| anyhow!("I/O error: failed to create `{}`: {e}", parent.display()))?;
@@ -491,12 +427,7 @@ fn stage_raw_help(dir: &Path, help: &BTreeMap<CmdPath, String>) -> Result<tempfi
             )
         })?;
     for (path, text) in help {
-        let mut file = staged.path().to_path_buf();
-        if !path.is_empty() {
-            file.push("commands");
-            file.extend(path);
-        }
-        file.push("help.txt");
+        let file = staged.path().join(cli.raw_help_file(path));
         if let Some(d) = file.parent() {
             std::fs::create_dir_all(d)
                 .map_err(|e| anyhow!("I/O error: failed to create `{}`: {e}", d.display()))?;
@@ -507,60 +438,34 @@ fn stage_raw_help(dir: &Path, help: &BTreeMap<CmdPath, String>) -> Result<tempfi
     Ok(staged)
 }
 
-/// Replaces `dir` with the staged directory (the old one is moved aside, then removed).
-fn swap_into_place(staged: tempfile::TempDir, dir: &Path) -> Result<()> {
-    let staged = staged.keep();
-    let io = |e: std::io::Error| anyhow!("I/O error: failed to replace `{}`: {e}", dir.display());
-    if dir.exists() {
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let old = dir.with_file_name(format!(".{name}.parity-old"));
-        let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(dir, &old).map_err(io)?;
-        std::fs::rename(&staged, dir).map_err(io)?;
-        std::fs::remove_dir_all(&old).map_err(io)?;
-    } else {
-        std::fs::rename(&staged, dir).map_err(io)?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn features_need_a_boolean_third_column_and_sort_by_name() {
-        // codex 0.169.0 prints the stage `under development` as two words: such lines are
-        // skipped, as the reference does.
-        let text = "zeta  stable  TRUE\nalpha  experimental  false\nbeta  under development  false\n\nbad\n";
-        let names: Vec<(String, bool)> = parse_features(text)
-            .into_iter()
-            .map(|f| (f.name, f.effective))
-            .collect();
-        assert_eq!(
-            names,
-            [("alpha".to_string(), false), ("zeta".to_string(), true)]
-        );
+    fn semantic_version_stops_at_a_plus() {
+        let m = |s: &str| SEMVER.find(s).map(|m| m.as_str().to_string());
+        assert_eq!(m("codex-cli 0.92.0").as_deref(), Some("0.92.0"));
+        assert_eq!(m("2.1.29 (Claude Code)").as_deref(), Some("2.1.29"));
+        assert_eq!(m("x 9.9.9-rc.1+b7").as_deref(), Some("9.9.9-rc.1"));
     }
 
     #[test]
-    fn version_probe_fields() {
-        let m = |s: &str| SEMVER.find(s).map(|m| m.as_str().to_string());
-        assert_eq!(m("codex-cli 0.92.0").as_deref(), Some("0.92.0"));
+    fn hashed_raw_help_dirs_are_the_reference_ones() {
+        let p = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let name = |t: &[&str]| hashed_dir_name(&p(t));
         assert_eq!(
-            m("codex 1.2.3-beta.1 (abc)").as_deref(),
-            Some("1.2.3-beta.1")
+            name(&["mcp", "list"]),
+            "mcp-list__06983314595b4f0230ced701be01de44f19a081a8f3ec652c01627783cfa0cc4"
         );
         assert_eq!(
-            COMMIT
-                .captures("codex 0.1.0 ABCDEF1")
-                .map(|c| c[1].to_string())
-                .as_deref(),
-            Some("ABCDEF1")
+            name(&["plugin", "marketplace", "repository-settings", "xy"]),
+            "plugin-marketplace-repository-settings-x__182023bb6b9295e6475a50dd82b487a96d7f863eb2d4b8a72ec64f4380f63352"
         );
-        assert!(COMMIT.captures("codex-cli 0.92.0").is_none());
+        assert_eq!(
+            name(&["configuration-management-subcommand-xyz", "list"]),
+            "configuration-management-subcommand-xyz__56140bcf1ef368651e47a3d0be169819695828fa3efccce771dfd6162cdb3dbb"
+        );
+        assert_eq!(Cli::Claude.raw_help_file(&[]), PathBuf::from("help.txt"));
     }
 }

@@ -1,35 +1,8 @@
 //! Help-text parsing and usage inference, as the reference does it (spec §1.6, §1.7),
 //! weak spots included (spec §11.1 items 2–5): the bytes of committed snapshots depend on them.
 
-use serde::Serialize;
-
-/// One positional argument of a command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ArgEntry {
-    pub name: String,
-    pub required: bool,
-    pub variadic: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-/// One flag of a command.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct FlagEntry {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub long: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub short: Option<String>,
-    pub takes_value: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub repeatable: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stability: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub platforms: Option<Vec<String>>,
-}
+use super::Cli;
+pub use super::model::{ArgEntry, FlagEntry};
 
 /// What one help text says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,8 +23,9 @@ enum Section {
     Arguments,
 }
 
-/// Parses a normalized help text (spec §1.6).
-pub fn parse_help(text: &str) -> ParsedHelp {
+/// Parses a normalized help text (spec §1.6; claude spec §1.6): the same line scanner for
+/// both CLIs, with each CLI's rule for the lines of a Commands section.
+pub fn parse_help(text: &str, cli: Cli) -> ParsedHelp {
     let lines: Vec<&str> = text.lines().collect();
     let usage_idx = lines.iter().position(|l| is_usage_line(l));
     let mut help = ParsedHelp {
@@ -67,7 +41,10 @@ pub fn parse_help(text: &str) -> ParsedHelp {
         }
         match section {
             Section::None => {}
-            Section::Commands => help.subcommands.extend(parse_command_token(line)),
+            Section::Commands => help.subcommands.extend(match cli {
+                Cli::Codex => parse_command_token(line),
+                Cli::Claude => parse_claude_command_token(line),
+            }),
             Section::Options => help.flags.extend(parse_flag(line)),
             Section::Arguments => match parse_argument(line) {
                 Some(arg) => help.args.push(arg),
@@ -121,7 +98,12 @@ fn parse_about(lines: &[&str], usage_idx: Option<usize>) -> Option<String> {
 }
 
 fn section_header(line: &str) -> Option<Section> {
-    match line.trim().trim_end_matches(':').to_lowercase().as_str() {
+    match line
+        .trim()
+        .trim_end_matches(':')
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "commands" | "subcommands" => Some(Section::Commands),
         "options" | "flags" => Some(Section::Options),
         "arguments" => Some(Section::Arguments),
@@ -150,6 +132,30 @@ pub fn parse_command_token(line: &str) -> Option<String> {
     let (head, desc) = split_tokens_and_desc(trimmed);
     let token = head.split_whitespace().next()?;
     if desc.is_empty() && head != token {
+        return None;
+    }
+    let charset = token
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    charset.then(|| token.to_string())
+}
+
+/// A subcommand token from a Commands-section line of Claude Code's (Commander) help: the
+/// head must be one word (so an entry showing its arguments, `add [options] <name>`, is not a
+/// token: a reference quirk, claude spec §9 B2), its first `|` alias is the token, `help` and
+/// `claude` are skipped, and a one-word line without description is a token too (a wrapped
+/// description's last word: claude spec §9 B1).
+pub fn parse_claude_command_token(line: &str) -> Option<String> {
+    let trimmed = line.trim();
+    if !indented(line) || trimmed.starts_with('-') {
+        return None;
+    }
+    let (head, desc) = split_tokens_and_desc(trimmed);
+    if head.split_whitespace().count() != 1 {
+        return None;
+    }
+    let token = head.split('|').next().unwrap_or(head);
+    if token == "help" || token == "claude" || (desc.is_empty() && head.trim() != token) {
         return None;
     }
     let charset = token
@@ -247,8 +253,11 @@ pub fn parse_argument(line: &str) -> Option<ArgEntry> {
     })
 }
 
+/// `token` without all its leading `open` and trailing `close` characters, when it starts
+/// with one and ends with the other (`<<X>>` -> `X`, as the reference trims).
 fn bracketed(token: &str, open: char, close: char) -> Option<&str> {
-    token.strip_prefix(open)?.strip_suffix(close)
+    (token.starts_with(open) && token.ends_with(close))
+        .then(|| token.trim_start_matches(open).trim_end_matches(close))
 }
 
 fn append_note(arg: Option<&mut ArgEntry>, text: &str) {
@@ -342,7 +351,7 @@ fn usage_arg(tok: &str) -> Option<ArgEntry> {
         tok = t;
         variadic = true;
     }
-    if is_options_token(tok) {
+    if tok == "[OPTIONS]" || tok.eq_ignore_ascii_case("options") {
         return None;
     }
     let (name, required) = if let Some(inner) = bracketed(tok, '<', '>') {
@@ -361,39 +370,44 @@ fn usage_arg(tok: &str) -> Option<ArgEntry> {
     })
 }
 
+/// Merges `extra` into `list` by identity (`same`): a known member absorbs the new one, the
+/// others are appended.
+fn merge_by<T>(
+    list: &mut Vec<T>,
+    extra: Vec<T>,
+    same: impl Fn(&T, &T) -> bool,
+    absorb: impl Fn(&mut T, T),
+) {
+    for new in extra {
+        match list.iter_mut().find(|old| same(old, &new)) {
+            Some(old) => absorb(old, new),
+            None => list.push(new),
+        }
+    }
+}
+
 /// Merges `extra` into `args` by name: `required` and `variadic` are OR-ed, a missing note is
 /// filled, unmatched args are appended; then args are sorted by name (stable).
 pub fn merge_args(args: &mut Vec<ArgEntry>, extra: Vec<ArgEntry>) {
-    for new in extra {
-        match args.iter_mut().find(|a| a.name == new.name) {
-            Some(old) => {
-                old.required |= new.required;
-                old.variadic |= new.variadic;
-                if old.note.is_none() {
-                    old.note = new.note;
-                }
-            }
-            None => args.push(new),
+    let absorb = |old: &mut ArgEntry, new: ArgEntry| {
+        old.required |= new.required;
+        old.variadic |= new.variadic;
+        if old.note.is_none() {
+            old.note = new.note;
         }
-    }
+    };
+    merge_by(args, extra, |a, b| a.name == b.name, absorb);
     args.sort_by(|a, b| a.name.cmp(&b.name));
 }
 
 /// Merges `extra` into `flags` by identity (long if the new flag has one, else short), filling
 /// missing fields; unmatched flags are appended; then flags are re-sorted.
 pub fn merge_flags(flags: &mut Vec<FlagEntry>, extra: Vec<FlagEntry>) {
-    for new in extra {
-        let found = match &new.long {
-            Some(long) => flags.iter_mut().find(|f| f.long.as_ref() == Some(long)),
-            None => flags
-                .iter_mut()
-                .find(|f| f.short.is_some() && f.short == new.short),
-        };
-        match found {
-            Some(old) => fill_flag(old, new),
-            None => flags.push(new),
-        }
-    }
+    let same = |old: &FlagEntry, new: &FlagEntry| match &new.long {
+        Some(long) => old.long.as_ref() == Some(long),
+        None => old.short.is_some() && old.short == new.short,
+    };
+    merge_by(flags, extra, same, fill_flag);
     sort_flags(flags);
 }
 
@@ -430,7 +444,7 @@ Initial instructions\n          read from stdin\n\nOptions:\n  -c <key=value>  C
 
     #[test]
     fn parses_sections_of_clap_help() {
-        let h = parse_help(EXEC);
+        let h = parse_help(EXEC, Cli::Codex);
         assert_eq!(h.about, None);
         assert_eq!(
             h.usage.as_deref(),
@@ -462,7 +476,7 @@ Initial instructions\n          read from stdin\n\nOptions:\n  -c <key=value>  C
     #[test]
     fn about_skips_the_title_line_and_usage_takes_continuations() {
         let text = "Title\nMore about\n  it\nUsage: codex [OPTIONS] [PROMPT]\n       codex [OPTIONS] <COMMAND> [ARGS]\n\nOptions:\n";
-        let h = parse_help(text);
+        let h = parse_help(text, Cli::Codex);
         assert_eq!(h.about.as_deref(), Some("More about\nit"));
         assert_eq!(
             h.usage.as_deref(),
@@ -481,6 +495,73 @@ Initial instructions\n          read from stdin\n\nOptions:\n  -c <key=value>  C
         assert_eq!(parse_command_token("exec  Run"), None);
         assert_eq!(parse_command_token("  --flag  x"), None);
         assert_eq!(parse_command_token("  a.b  x"), None);
+    }
+
+    #[test]
+    fn claude_command_tokens_follow_the_reference_rules() {
+        let t = |l: &str| parse_claude_command_token(l);
+        assert_eq!(
+            t("  doctor     Check the health").as_deref(),
+            Some("doctor")
+        );
+        assert_eq!(t("  update|upgrade   Check").as_deref(), Some("update"));
+        assert_eq!(t("  install [options] [target]  Install"), None);
+        assert_eq!(t("  help [command]  display help"), None);
+        assert_eq!(t("  help  x"), None);
+        assert_eq!(t("  claude  x"), None);
+        assert_eq!(
+            t("                    manifest").as_deref(),
+            Some("manifest")
+        );
+        assert_eq!(t("  a|b"), None);
+        assert_eq!(t("  Examples:"), None);
+        assert_eq!(t("doctor  Check"), None);
+        // The codex rule takes the first word of any head.
+        assert_eq!(
+            parse_command_token("  install [options]  x").as_deref(),
+            Some("install")
+        );
+    }
+
+    #[test]
+    fn commander_help_has_no_about_and_options_keep_its_quirks() {
+        let text = "Usage: claude [options] [command] [prompt]\n\nClaude Code - starts\n\nArguments:\n  prompt   Your prompt\n\nOptions:\n  --add-dir <directories...>   Dirs\n  --allowedTools, --allowed-tools <tools...>  Tools\n  -d, --debug [filter]   Debug\n\nCommands:\n  mcp   Configure\n";
+        let h = parse_help(text, Cli::Claude);
+        assert_eq!(h.about, None);
+        assert_eq!(h.args, []);
+        assert_eq!(h.subcommands, ["mcp"]);
+        let f: Vec<_> = h
+            .flags
+            .iter()
+            .map(|f| (f.long.clone().unwrap(), f.value_name.clone(), f.repeatable))
+            .collect();
+        assert_eq!(
+            f,
+            [
+                ("--add-dir".into(), Some("directories...".into()), None),
+                ("--allowedTools".into(), Some("tools...".into()), None),
+                ("--debug".into(), None, None),
+            ]
+        );
+        let inferred = infer_usage_args(h.usage.as_deref().unwrap(), &[], true);
+        let names: Vec<_> = inferred.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["command", "prompt"]);
+    }
+
+    #[test]
+    fn brackets_are_trimmed_whole_and_only_exact_options_is_skipped() {
+        assert_eq!(parse_argument("  <<FILE>>  x").unwrap().name, "FILE");
+        let names = |u: &str| {
+            infer_usage_args(u, &[], false)
+                .into_iter()
+                .map(|a| (a.name, a.variadic))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names("codex [OPTIONS]... [options]..."),
+            [("options".into(), true)]
+        );
+        assert_eq!(names("codex <<X>>"), [("X".into(), false)]);
     }
 
     #[test]

@@ -2,92 +2,14 @@
 //! config checks (spec §6.3 A).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use regex::Regex;
 use semver::Version;
-use serde::Deserialize;
 
 use super::{Ctx, Violation, format_cp};
-
-#[derive(Debug, Deserialize)]
-struct Rules {
-    union: UnionRules,
-    versioning: Versioning,
-    wrapper_coverage: WrapperRules,
-    #[serde(default)]
-    parity_exclusions: Option<ParityExclusions>,
-}
-
-#[derive(Debug, Deserialize)]
-struct UnionRules {
-    required_target: String,
-    expected_targets: Vec<String>,
-    platform_mapping: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Versioning {
-    pointers: PointerRules,
-}
-
-#[derive(Debug, Deserialize)]
-struct PointerRules {
-    stable_semver_pattern: String,
-    #[serde(default)]
-    root_pointers_allow_none: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct WrapperRules {
-    scope_semantics: ScopeSemantics,
-    validation: WrapperValidation,
-}
-
-#[derive(Debug, Deserialize)]
-struct ScopeSemantics {
-    defaults: ScopeDefaults,
-    platforms_expand_to_expected_targets: bool,
-    platforms_expand_using: String,
-    scope_set_resolution: ScopeSetResolution,
-}
-
-#[derive(Debug, Deserialize)]
-struct ScopeDefaults {
-    no_scope_means: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct ScopeSetResolution {
-    mode: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct WrapperValidation {
-    disallow_overlapping_scopes: bool,
-    overlap_units: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ParityExclusions {
-    schema_version: u32,
-    units: Vec<ExclusionUnit>,
-}
-
-/// One `parity_exclusions.units[]` entry.
-#[derive(Debug, Clone, Deserialize)]
-pub(super) struct ExclusionUnit {
-    unit: String,
-    path: Vec<String>,
-    #[serde(default)]
-    key: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    pub(super) category: Option<String>,
-    pub(super) note: String,
-}
+use crate::rules_json::{ExclusionUnit, ParityExclusions, RulesJson};
+use crate::unit::UnitKind;
 
 /// The parts of RULES.json the validator uses, checked for the values it supports.
 #[derive(Debug)]
@@ -104,17 +26,29 @@ pub(super) struct RulesView {
 }
 
 impl RulesView {
-    /// Reads RULES.json; any problem is fatal.
-    pub(super) fn load(path: &Path) -> Result<Self> {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("failed to read `{}`", path.display()))?;
-        let rules: Rules = serde_json::from_slice(&bytes)
-            .with_context(|| format!("invalid RULES.json `{}`", path.display()))?;
-        let pattern = &rules.versioning.pointers.stable_semver_pattern;
+    /// The validator's view of `rules`; anything missing or unsupported is fatal.
+    pub(super) fn of(rules: &RulesJson) -> Result<Self> {
+        let fatal = |e: anyhow::Error| e.context("invalid RULES.json");
+        let space = rules.target_space().map_err(fatal)?;
+        let pointers = rules
+            .need(&rules.versioning.pointers, "versioning.pointers")
+            .map_err(fatal)?;
+        let pattern = rules
+            .need(
+                &pointers.stable_semver_pattern,
+                "versioning.pointers.stable_semver_pattern",
+            )
+            .map_err(fatal)?;
         let stable_semver = Regex::new(pattern).with_context(
             || "invalid RULES.json: invalid versioning.pointers.stable_semver_pattern",
         )?;
-        let sem = &rules.wrapper_coverage.scope_semantics;
+        let wc = &rules.wrapper_coverage;
+        let sem = rules
+            .need(&wc.scope_semantics, "wrapper_coverage.scope_semantics")
+            .map_err(fatal)?;
+        let validation = rules
+            .need(&wc.validation, "wrapper_coverage.validation")
+            .map_err(fatal)?;
         if sem.platforms_expand_using != "union.platform_mapping" {
             bail!(
                 "invalid RULES.json: unsupported wrapper_coverage.scope_semantics.platforms_expand_using={} (expected union.platform_mapping)",
@@ -133,19 +67,19 @@ impl RulesView {
                 sem.scope_set_resolution.mode
             );
         }
+        if let Some(ex) = &rules.parity_exclusions {
+            check_exclusions_shape(rules, ex).map_err(fatal)?;
+        }
         Ok(RulesView {
             platforms_expand: sem.platforms_expand_to_expected_targets,
-            required_target: rules.union.required_target,
-            expected_targets: rules.union.expected_targets,
-            platform_mapping: rules.union.platform_mapping,
+            required_target: rules.required_target().map_err(fatal)?.to_string(),
+            expected_targets: space.expected,
+            platform_mapping: space.platform_mapping,
             stable_semver,
-            root_pointers_allow_none: rules.versioning.pointers.root_pointers_allow_none,
-            disallow_overlaps: rules
-                .wrapper_coverage
-                .validation
-                .disallow_overlapping_scopes,
-            overlap_units: rules.wrapper_coverage.validation.overlap_units,
-            exclusions: rules.parity_exclusions,
+            root_pointers_allow_none: pointers.root_pointers_allow_none,
+            disallow_overlaps: validation.disallow_overlapping_scopes,
+            overlap_units: validation.overlap_units.clone(),
+            exclusions: rules.parity_exclusions.clone(),
         })
     }
 
@@ -156,38 +90,18 @@ impl RulesView {
         }
         Version::parse(s).ok()
     }
-
-    /// The lookup of excluded units, active only for `schema_version == 1`.
-    pub(super) fn exclusion_index(&self) -> Option<ExclusionIndex> {
-        let ex = self
-            .exclusions
-            .as_ref()
-            .filter(|ex| ex.schema_version == 1)?;
-        let mut index = ExclusionIndex::default();
-        for u in &ex.units {
-            match (u.unit.as_str(), &u.key, &u.name) {
-                ("command", _, _) => {
-                    index.commands.insert(u.path.clone(), u.clone());
-                }
-                ("flag", Some(key), _) => {
-                    index.flags.insert((u.path.clone(), key.clone()), u.clone());
-                }
-                ("arg", _, Some(name)) => {
-                    index.args.insert((u.path.clone(), name.clone()), u.clone());
-                }
-                _ => {}
-            }
-        }
-        Some(index)
-    }
 }
 
-/// Excluded commands, flags `(path, key)` and args `(path, name)`.
-#[derive(Debug, Default)]
-pub(super) struct ExclusionIndex {
-    pub(super) commands: BTreeMap<Vec<String>, ExclusionUnit>,
-    pub(super) flags: BTreeMap<(Vec<String>, String), ExclusionUnit>,
-    pub(super) args: BTreeMap<(Vec<String>, String), ExclusionUnit>,
+/// What the validator needs of `parity_exclusions` to check it: a `schema_version`, `units`,
+/// and each unit's `path` and `note` (an empty note is a violation, a missing one is fatal).
+fn check_exclusions_shape(rules: &RulesJson, ex: &ParityExclusions) -> Result<()> {
+    rules.need(&ex.schema_version, "parity_exclusions.schema_version")?;
+    let units = rules.need(&ex.units, "parity_exclusions.units")?;
+    for (i, u) in units.iter().enumerate() {
+        rules.need(&u.path, &format!("parity_exclusions.units[{i}].path"))?;
+        rules.need(&u.note, &format!("parity_exclusions.units[{i}].note"))?;
+    }
+    Ok(())
 }
 
 /// Spec §6.3 A: the `parity_exclusions` section itself.
@@ -201,11 +115,9 @@ pub(super) fn check_exclusions(ctx: &Ctx, out: &mut Vec<Violation>) {
             .unit("rules")
             .field("parity_exclusions")
     };
-    if ex.schema_version != 1 {
-        let msg = format!(
-            "parity_exclusions.schema_version must be 1 (got {})",
-            ex.schema_version
-        );
+    let version = ex.schema_version.unwrap_or_default();
+    if version != 1 {
+        let msg = format!("parity_exclusions.schema_version must be 1 (got {version})");
         out.push(
             base("PARITY_EXCLUSIONS_SCHEMA_VERSION", msg).ptr("/parity_exclusions/schema_version"),
         );
@@ -213,16 +125,16 @@ pub(super) fn check_exclusions(ctx: &Ctx, out: &mut Vec<Violation>) {
     }
     let mut identities = Vec::new();
     let mut seen = BTreeSet::new();
-    for (i, u) in ex.units.iter().enumerate() {
+    for (i, u) in ex.units.iter().flatten().enumerate() {
         let at = |suffix: &str| format!("/parity_exclusions/units/{i}{suffix}");
-        let cp = format_cp(&u.path);
-        let invalid = |suffix: &str, msg: &str, key: Option<&String>| {
-            base("PARITY_EXCLUSIONS_INVALID_ENTRY", msg.to_string())
+        let cp = format_cp(u.path.as_deref().unwrap_or_default());
+        let invalid = |suffix: &str, msg: String, key: Option<&String>| {
+            base("PARITY_EXCLUSIONS_INVALID_ENTRY", msg)
                 .ptr(at(suffix))
                 .cmd(cp.clone())
                 .key(key.cloned())
         };
-        if u.note.trim().is_empty() {
+        if u.note.as_deref().is_none_or(|n| n.trim().is_empty()) {
             let key = u
                 .key
                 .clone()
@@ -238,62 +150,50 @@ pub(super) fn check_exclusions(ctx: &Ctx, out: &mut Vec<Violation>) {
                 .key(Some(key)),
             );
         }
-        let key_or_name = match u.unit.as_str() {
-            "command" => {
+        let key_or_name = match UnitKind::parse(&u.unit) {
+            Some(UnitKind::Command) => {
                 if u.key.is_some() || u.name.is_some() {
-                    out.push(invalid(
-                        "",
-                        "parity_exclusions command entry must not include key or name",
-                        None,
-                    ));
+                    let msg = "parity_exclusions command entry must not include key or name";
+                    out.push(invalid("", msg.into(), None));
                 }
                 String::new()
             }
-            "flag" => {
-                let Some(key) = u.key.as_ref().filter(|k| !k.trim().is_empty()) else {
-                    out.push(invalid(
-                        "/key",
-                        "parity_exclusions flag entry requires key",
-                        None,
-                    ));
+            Some(kind) => {
+                let (own, other) = member_fields(u, kind);
+                let id_field = kind.id_field();
+                let Some(id) = own.filter(|k| !k.trim().is_empty()) else {
+                    let msg = format!("parity_exclusions {} entry requires {id_field}", u.unit);
+                    out.push(invalid(&format!("/{id_field}"), msg, None));
                     continue;
                 };
-                if u.name.is_some() {
-                    out.push(invalid(
-                        "/name",
-                        "parity_exclusions flag entry must not include name",
-                        Some(key),
-                    ));
+                if other.is_some() {
+                    let other_field = if kind == UnitKind::Flag {
+                        "name"
+                    } else {
+                        "key"
+                    };
+                    let msg = format!(
+                        "parity_exclusions {} entry must not include {other_field}",
+                        u.unit
+                    );
+                    out.push(invalid(&format!("/{other_field}"), msg, Some(id)));
                 }
-                key.clone()
+                id.clone()
             }
-            "arg" => {
-                let Some(name) = u.name.as_ref().filter(|n| !n.trim().is_empty()) else {
-                    out.push(invalid(
-                        "/name",
-                        "parity_exclusions arg entry requires name",
-                        None,
-                    ));
-                    continue;
-                };
-                if u.key.is_some() {
-                    out.push(invalid(
-                        "/key",
-                        "parity_exclusions arg entry must not include key",
-                        Some(name),
-                    ));
-                }
-                name.clone()
-            }
-            other => {
+            None => {
                 let msg = format!(
-                    "parity_exclusions entry unit must be one of command|flag|arg (got {other})"
+                    "parity_exclusions entry unit must be one of command|flag|arg (got {})",
+                    u.unit
                 );
-                out.push(invalid("/unit", &msg, None));
+                out.push(invalid("/unit", msg, None));
                 continue;
             }
         };
-        let identity = (u.unit.clone(), u.path.clone(), key_or_name.clone());
+        let identity = (
+            u.unit.clone(),
+            u.path.clone().unwrap_or_default(),
+            key_or_name.clone(),
+        );
         if !seen.insert(identity.clone()) {
             let msg = format!(
                 "duplicate parity_exclusions identity (unit={} command_path={cp} key_or_name={key_or_name})",
@@ -311,5 +211,13 @@ pub(super) fn check_exclusions(ctx: &Ctx, out: &mut Vec<Violation>) {
     if !identities.is_sorted() {
         let msg = "parity_exclusions.units must be stable-sorted by (unit,path,key_or_name)";
         out.push(base("PARITY_EXCLUSIONS_NOT_SORTED", msg.into()).ptr("/parity_exclusions/units"));
+    }
+}
+
+/// A flag or arg exclusion's own identity field (`key` / `name`) and the other one.
+fn member_fields(u: &ExclusionUnit, kind: UnitKind) -> (Option<&String>, Option<&String>) {
+    match kind {
+        UnitKind::Flag => (u.key.as_ref(), u.name.as_ref()),
+        _ => (u.name.as_ref(), u.key.as_ref()),
     }
 }

@@ -31,7 +31,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use config::{ExclusionIndex, RulesView};
+use crate::rules_json::{Exclusions, RulesJson};
+use config::RulesView;
 use schema::SchemaSet;
 
 /// `check` or `fix`.
@@ -206,7 +207,7 @@ impl Report {
 struct Ctx {
     root: PathBuf,
     rules: RulesView,
-    exclusions: Option<ExclusionIndex>,
+    exclusions: Exclusions,
     schema: SchemaSet,
     version_schema: SchemaSet,
 }
@@ -235,10 +236,11 @@ pub fn check(opts: &ValidateOptions) -> Result<Report> {
         .clone()
         .unwrap_or_else(|| root.join("VERSION_METADATA_SCHEMA.json"));
 
-    let rules = RulesView::load(&rules_path)?;
+    let json = RulesJson::read(&rules_path)?;
+    let rules = RulesView::of(&json)?;
     let schema = SchemaSet::load(&schema_path)?;
     let version_schema = SchemaSet::load(&version_schema_path)?;
-    let exclusions = rules.exclusion_index();
+    let exclusions = json.exclusions();
     let ctx = Ctx {
         root,
         rules,

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 
 use super::{Ctx, Violation};
-use crate::common::write_atomic;
+use parity_engine::fsutil::write_atomic;
 
 const KINDS: [&str; 2] = ["latest_supported", "latest_validated"];
 
@@ -349,5 +349,5 @@ fn normalize_single_line(path: &Path) -> Result<()> {
     let text =
         String::from_utf8(bytes).with_context(|| format!("`{}` is not UTF-8", path.display()))?;
     let line = text.split('\n').next().unwrap_or("").trim_end_matches('\r');
-    write_atomic(path, format!("{line}\n").as_bytes())
+    Ok(write_atomic(path, format!("{line}\n").as_bytes())?)
 }

@@ -8,6 +8,7 @@ use semver::Version;
 use serde_json::{Value, json};
 
 use super::{Ctx, Violation, format_cp, pointers::Pointers, schema::read_json, str_tokens};
+use crate::unit::{UnitKind, UnitRef};
 
 /// Spec §6.3 C: versions named by pointers plus the stems of `versions/*.json`, ascending.
 pub(super) fn version_set(ctx: &Ctx, p: &Pointers, out: &mut Vec<Violation>) -> Vec<String> {
@@ -344,8 +345,12 @@ fn check_report(
 }
 
 fn check_report_exclusions(ctx: &Ctx, deltas: &Value, path: &Path, out: &mut Vec<Violation>) {
-    let Some(index) = &ctx.exclusions else { return };
-    for list in ["missing_commands", "missing_flags", "missing_args"] {
+    let lists = [
+        (UnitKind::Command, "missing_commands"),
+        (UnitKind::Flag, "missing_flags"),
+        (UnitKind::Arg, "missing_args"),
+    ];
+    for (kind, list) in lists {
         let items = deltas
             .get(list)
             .and_then(Value::as_array)
@@ -355,40 +360,37 @@ fn check_report_exclusions(ctx: &Ctx, deltas: &Value, path: &Path, out: &mut Vec
             let Some(cmd) = str_tokens(item.get("path")) else {
                 continue;
             };
+            let id = match kind {
+                UnitKind::Command => None,
+                _ => match item.get(kind.id_field()).and_then(Value::as_str) {
+                    Some(id) => Some(id),
+                    None => continue,
+                },
+            };
+            let unit = UnitRef {
+                kind,
+                path: &cmd,
+                id,
+            };
+            let Some(ex) = ctx.exclusions.get(unit) else {
+                continue;
+            };
             let cp = format_cp(&cmd);
-            let (msg, key) = match list {
-                "missing_commands" if index.commands.contains_key(&cmd) => (
-                    format!("report missing_commands includes excluded command_path={cp}"),
-                    None,
+            let msg = match id {
+                None => format!("report {list} includes excluded command_path={cp}"),
+                Some(id) => format!(
+                    "report {list} includes excluded {} (command_path={cp} {}={id} category={})",
+                    kind.as_str(),
+                    kind.id_field(),
+                    ex.category.as_deref().unwrap_or("<missing>")
                 ),
-                "missing_flags" | "missing_args" => {
-                    let (field, units, unit) = if list == "missing_flags" {
-                        ("key", &index.flags, "flag")
-                    } else {
-                        ("name", &index.args, "arg")
-                    };
-                    let Some(key) = item.get(field).and_then(Value::as_str) else {
-                        continue;
-                    };
-                    let Some(ex) = units.get(&(cmd.clone(), key.to_string())) else {
-                        continue;
-                    };
-                    let cat = ex.category.as_deref().unwrap_or("<missing>");
-                    (
-                        format!(
-                            "report {list} includes excluded {unit} (command_path={cp} {field}={key} category={cat})"
-                        ),
-                        Some(key),
-                    )
-                }
-                _ => continue,
             };
             out.push(
                 Violation::new("REPORT_MISSING_INCLUDES_EXCLUDED", ctx.rel(path), msg)
                     .ptr(format!("/deltas/{list}/{i}"))
                     .unit("reports")
                     .cmd(cp)
-                    .key(key)
+                    .key(id)
                     .field(list),
             );
         }

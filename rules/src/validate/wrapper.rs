@@ -1,55 +1,13 @@
-//! `wrapper_coverage.json` checks (spec §6.3 F). Private structs on purpose: the validator reads
-//! the file its own way and must not depend on the coverage model used by reports.
+//! `wrapper_coverage.json` checks (spec §6.3 F), over the same model the reports read
+//! ([`crate::coverage::WrapperCoverage`]) after the file passed (or failed) its schema.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Deserialize;
 use serde_json::json;
 
 use super::{Ctx, Violation, format_cp, schema::read_json};
-
-#[derive(Debug, Deserialize)]
-struct CoverageFile {
-    schema_version: u32,
-    coverage: Vec<CommandEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct CommandEntry {
-    path: Vec<String>,
-    level: String,
-    note: Option<String>,
-    scope: Option<Scope>,
-    #[serde(default)]
-    flags: Vec<UnitEntry<FlagId>>,
-    #[serde(default)]
-    args: Vec<UnitEntry<ArgId>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Scope {
-    platforms: Option<Vec<String>>,
-    target_triples: Option<Vec<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct FlagId {
-    key: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct ArgId {
-    name: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct UnitEntry<Id> {
-    #[serde(flatten)]
-    id: Id,
-    level: String,
-    note: Option<String>,
-    scope: Option<Scope>,
-}
+use crate::coverage::{MemberEntry, Scope, WrapperCoverage};
+use crate::unit::{UnitKind, UnitRef};
 
 /// Spec §6.3 F.
 pub(super) fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
@@ -65,7 +23,7 @@ pub(super) fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     };
     ctx.schema
         .check(ctx, &value, &path, "WRAPPER_COVERAGE_SCHEMA_INVALID", out);
-    let file: CoverageFile = match serde_json::from_value(value) {
+    let file: WrapperCoverage = match serde_json::from_value(value) {
         Ok(f) => f,
         Err(e) => {
             let msg = format!("failed to parse wrapper_coverage.json for semantic checks: {e}");
@@ -89,15 +47,19 @@ pub(super) fn check(ctx: &Ctx, out: &mut Vec<Violation>) {
     check_overlaps(ctx, &file, &rel, out);
 }
 
-fn check_exclusions(ctx: &Ctx, file: &CoverageFile, rel: &str, out: &mut Vec<Violation>) {
-    let Some(index) = &ctx.exclusions else { return };
+fn check_exclusions(ctx: &Ctx, file: &WrapperCoverage, rel: &str, out: &mut Vec<Violation>) {
     let code = "WRAPPER_COVERAGE_INCLUDES_EXCLUDED";
     for (i, cmd) in file.coverage.iter().enumerate() {
         let cp = format_cp(&cmd.path);
-        if let Some(ex) = index.commands.get(&cmd.path) {
+        let command = UnitRef {
+            kind: UnitKind::Command,
+            path: &cmd.path,
+            id: None,
+        };
+        if let Some(ex) = ctx.exclusions.get(command) {
             let msg = format!(
                 "wrapper_coverage includes excluded command_path={cp} (note={})",
-                ex.note
+                ex.note.as_deref().unwrap_or_default()
             );
             out.push(
                 Violation::new(code, rel, msg)
@@ -107,38 +69,45 @@ fn check_exclusions(ctx: &Ctx, file: &CoverageFile, rel: &str, out: &mut Vec<Vio
                     .field("coverage"),
             );
         }
-        for (j, f) in cmd.flags.iter().enumerate() {
-            let key = &f.id.key;
-            if let Some(ex) = index.flags.get(&(cmd.path.clone(), key.clone())) {
-                let msg = format!(
-                    "wrapper_coverage includes excluded flag (command_path={cp} key={key} note={})",
-                    ex.note
-                );
-                let v = Violation::new(code, rel, msg).ptr(format!("/coverage/{i}/flags/{j}"));
-                out.push(
-                    v.unit("wrapper_flag")
-                        .cmd(cp.clone())
-                        .key(Some(key))
-                        .field("flags"),
-                );
-            }
+        for m in cmd.members() {
+            let unit = UnitRef {
+                kind: m.kind,
+                path: &cmd.path,
+                id: Some(m.id),
+            };
+            let Some(ex) = ctx.exclusions.get(unit) else {
+                continue;
+            };
+            let msg = format!(
+                "wrapper_coverage includes excluded {} (command_path={cp} {}={} note={})",
+                m.kind.as_str(),
+                m.kind.id_field(),
+                m.id,
+                ex.note.as_deref().unwrap_or_default()
+            );
+            out.push(
+                Violation::new(code, rel, msg)
+                    .ptr(member_pointer(i, &m, ""))
+                    .unit(wrapper_unit(m.kind))
+                    .cmd(cp.clone())
+                    .key(Some(m.id))
+                    .field(m.kind.list_field()),
+            );
         }
-        for (j, a) in cmd.args.iter().enumerate() {
-            let name = &a.id.name;
-            if let Some(ex) = index.args.get(&(cmd.path.clone(), name.clone())) {
-                let msg = format!(
-                    "wrapper_coverage includes excluded arg (command_path={cp} name={name} note={})",
-                    ex.note
-                );
-                let v = Violation::new(code, rel, msg).ptr(format!("/coverage/{i}/args/{j}"));
-                out.push(
-                    v.unit("wrapper_arg")
-                        .cmd(cp.clone())
-                        .key(Some(name))
-                        .field("args"),
-                );
-            }
-        }
+    }
+}
+
+/// `/coverage/<i>/flags/<j><suffix>` (or `args`).
+fn member_pointer(i: usize, m: &MemberEntry<'_>, suffix: &str) -> String {
+    format!("/coverage/{i}/{}/{}{suffix}", m.kind.list_field(), m.index)
+}
+
+/// The violation `unit` of a wrapper entry of this kind.
+fn wrapper_unit(kind: UnitKind) -> &'static str {
+    match kind {
+        UnitKind::Command => "wrapper_command",
+        UnitKind::Flag => "wrapper_flag",
+        UnitKind::Arg => "wrapper_arg",
     }
 }
 
@@ -146,7 +115,7 @@ fn missing_note(level: &str, note: Option<&String>) -> bool {
     level == "intentionally_unsupported" && note.is_none_or(|n| n.trim().is_empty())
 }
 
-fn check_iu_notes(file: &CoverageFile, rel: &str, out: &mut Vec<Violation>) {
+fn check_iu_notes(file: &WrapperCoverage, rel: &str, out: &mut Vec<Violation>) {
     let code = "IU_NOTE_MISSING";
     let prefix = "intentionally_unsupported requires non-empty note";
     for (i, cmd) in file.coverage.iter().enumerate() {
@@ -161,29 +130,21 @@ fn check_iu_notes(file: &CoverageFile, rel: &str, out: &mut Vec<Violation>) {
                     .field("note"),
             );
         }
-        for (j, f) in cmd.flags.iter().enumerate() {
-            if missing_note(&f.level, f.note.as_ref()) {
-                let msg = format!("{prefix} (unit=flag command_path={cp} key={})", f.id.key);
-                let v = Violation::new(code, rel, msg).ptr(format!("/coverage/{i}/flags/{j}/note"));
-                out.push(
-                    v.unit("wrapper_flag")
-                        .cmd(cp.clone())
-                        .key(Some(&f.id.key))
-                        .field("note"),
-                );
-            }
-        }
-        for (j, a) in cmd.args.iter().enumerate() {
-            if missing_note(&a.level, a.note.as_ref()) {
-                let msg = format!("{prefix} (unit=arg command_path={cp} name={})", a.id.name);
-                let v = Violation::new(code, rel, msg).ptr(format!("/coverage/{i}/args/{j}/note"));
-                out.push(
-                    v.unit("wrapper_arg")
-                        .cmd(cp.clone())
-                        .key(Some(&a.id.name))
-                        .field("note"),
-                );
-            }
+        for m in cmd.members().filter(|m| missing_note(m.level, m.note)) {
+            let msg = format!(
+                "{prefix} (unit={} command_path={cp} {}={})",
+                m.kind.as_str(),
+                m.kind.id_field(),
+                m.id
+            );
+            out.push(
+                Violation::new(code, rel, msg)
+                    .ptr(member_pointer(i, &m, "/note"))
+                    .unit(wrapper_unit(m.kind))
+                    .cmd(cp.clone())
+                    .key(Some(m.id))
+                    .field("note"),
+            );
         }
     }
 }
@@ -236,57 +197,41 @@ fn scope_targets(ctx: &Ctx, scope: Option<&Scope>) -> BTreeSet<String> {
 
 /// Groups are keyed by the path *tokens* (deviation: the reference keys by the `/`-joined string,
 /// so `["a/b"]` and `["a","b"]` collided).
-fn check_overlaps(ctx: &Ctx, file: &CoverageFile, rel: &str, out: &mut Vec<Violation>) {
+fn check_overlaps(ctx: &Ctx, file: &WrapperCoverage, rel: &str, out: &mut Vec<Violation>) {
     if !ctx.rules.disallow_overlaps {
         return;
     }
     let enabled = |u: &str| ctx.rules.overlap_units.iter().any(|x| x == u);
-    let mut commands = BTreeMap::<Vec<String>, Vec<Scoped>>::new();
-    let mut flags = BTreeMap::<(Vec<String>, String), Vec<Scoped>>::new();
-    let mut args = BTreeMap::<(Vec<String>, String), Vec<Scoped>>::new();
+    let mut groups = BTreeMap::<(UnitKind, Vec<String>, String), Vec<Scoped>>::new();
     for (i, cmd) in file.coverage.iter().enumerate() {
         let cmd_targets = scope_targets(ctx, cmd.scope.as_ref());
-        let entry = |index: String, scope: Option<&Scope>| {
-            let own = scope_targets(ctx, scope);
-            Scoped {
-                index,
-                kind: scope_kind(scope),
-                targets: cmd_targets.intersection(&own).cloned().collect(),
-            }
-        };
         let own = Scoped {
             index: format!("coverage[{i}]"),
             kind: scope_kind(cmd.scope.as_ref()),
             targets: cmd_targets.clone(),
         };
-        commands.entry(cmd.path.clone()).or_default().push(own);
-        for (j, f) in cmd.flags.iter().enumerate() {
-            let e = entry(format!("coverage[{i}].flags[{j}]"), f.scope.as_ref());
-            flags
-                .entry((cmd.path.clone(), f.id.key.clone()))
-                .or_default()
-                .push(e);
-        }
-        for (j, a) in cmd.args.iter().enumerate() {
-            let e = entry(format!("coverage[{i}].args[{j}]"), a.scope.as_ref());
-            args.entry((cmd.path.clone(), a.id.name.clone()))
-                .or_default()
-                .push(e);
+        let key = (UnitKind::Command, cmd.path.clone(), String::new());
+        groups.entry(key).or_default().push(own);
+        for m in cmd.members() {
+            let own = scope_targets(ctx, m.scope);
+            let e = Scoped {
+                index: format!("coverage[{i}].{}[{}]", m.kind.list_field(), m.index),
+                kind: scope_kind(m.scope),
+                targets: cmd_targets.intersection(&own).cloned().collect(),
+            };
+            let key = (m.kind, cmd.path.clone(), m.id.to_string());
+            groups.entry(key).or_default().push(e);
         }
     }
-    if enabled("command_path") {
-        for (path, entries) in &commands {
-            report_overlaps(ctx, rel, "command_path", path, None, entries, out);
-        }
-    }
-    if enabled("command_flag_key") {
-        for ((path, key), entries) in &flags {
-            report_overlaps(ctx, rel, "flag", path, Some(key), entries, out);
-        }
-    }
-    if enabled("command_arg_name") {
-        for ((path, name), entries) in &args {
-            report_overlaps(ctx, rel, "arg", path, Some(name), entries, out);
+    for ((kind, path, id), entries) in &groups {
+        let (setting, unit) = match kind {
+            UnitKind::Command => ("command_path", "command_path"),
+            UnitKind::Flag => ("command_flag_key", "flag"),
+            UnitKind::Arg => ("command_arg_name", "arg"),
+        };
+        if enabled(setting) {
+            let id = (*kind != UnitKind::Command).then_some(id);
+            report_overlaps(ctx, rel, unit, path, id, entries, out);
         }
     }
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use http::{Reply, Server};
-use parity_rules::common::sha256_hex;
+use parity_engine::hash::sha256_hex;
 use parity_rules::release::acquire::{Sources, acquire, extract_first_file};
 use parity_rules::release::github::{GitHub, stable_versions};
 use parity_rules::release::http::{Http, HttpOptions};
@@ -36,7 +36,7 @@ fn client() -> Http {
 
 fn pin(url: &str, asset: &str, bytes: &[u8]) -> LockEntry {
     LockEntry {
-        codex_version: "0.98.0".into(),
+        version: "0.98.0".into(),
         target_triple: "x86_64-unknown-linux-musl".into(),
         asset_name: asset.into(),
         download_url: url.into(),

@@ -13,35 +13,19 @@ use std::time::Duration;
 
 use parity_rules::coverage::TargetSpace;
 use parity_rules::promote::{Outcome, Results};
+use parity_rules::rules_json::RulesJson;
 use parity_rules::wrapper_check;
-use serde_json::Value;
+
+use crate::files::version_of;
 
 fn manifests() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli_manifests/codex")
 }
 
 fn space() -> TargetSpace {
-    let rules: Value =
-        serde_json::from_slice(&std::fs::read(manifests().join("RULES.json")).unwrap()).unwrap();
-    TargetSpace {
-        expected: serde_json::from_value(rules["union"]["expected_targets"].clone()).unwrap(),
-        platform_mapping: serde_json::from_value(rules["union"]["platform_mapping"].clone())
-            .unwrap(),
-    }
-}
-
-/// `codex --version` → `0.92.0`.
-fn probe_version(binary: &Path) -> String {
-    let out = std::process::Command::new(binary)
-        .arg("--version")
-        .output()
-        .expect("run codex --version");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let re = regex::Regex::new(r"\d+\.\d+\.\d+").unwrap();
-    re.find(&text)
-        .unwrap_or_else(|| panic!("no version in {text:?}"))
-        .as_str()
-        .to_string()
+    RulesJson::read(&manifests().join("RULES.json"))
+        .and_then(|r| r.target_space())
+        .unwrap()
 }
 
 #[test]
@@ -52,7 +36,7 @@ fn real_codex_backs_the_recorded_validation() {
     let binary = PathBuf::from(binary);
     let target = std::env::var("PARITY_REAL_CODEX_TARGET")
         .unwrap_or_else(|_| "x86_64-unknown-linux-musl".to_string());
-    let version = probe_version(&binary);
+    let version = version_of(&binary);
     let space = space();
     let report = wrapper_check::check(
         &binary,

@@ -5,8 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use parity_rules::snapshot::{self, SnapshotOptions};
+use parity_rules::snapshot::crawl::NotePaths;
+use parity_rules::snapshot::{self, Cli, Out, SnapshotOptions};
 use serde_json::Value;
+
+use crate::files::{files_under, redact, version_of};
 
 const TARGET: &str = "x86_64-unknown-linux-musl";
 
@@ -44,14 +47,16 @@ impl Root {
 
     fn opts(&self, binary: &Path) -> SnapshotOptions {
         SnapshotOptions {
-            codex_binary: binary.to_path_buf(),
-            out_file: self.out_file(),
+            cli: Cli::Codex,
+            binary: binary.to_path_buf(),
+            out: Out::File(self.out_file()),
             capture_raw_help: false,
             raw_help_target: None,
             supplement: None,
             collected_at: Some("1970-01-01T00:00:00Z".to_string()),
             timeout: Duration::from_secs(20),
             jobs: 4,
+            note_paths: NotePaths::Full,
         }
     }
 
@@ -88,28 +93,6 @@ fn run_fixture(root: &Root, jobs: usize) {
     opts.supplement = Some(fixtures().join("supplement_commands.json"));
     opts.jobs = jobs;
     snapshot::run(&opts).unwrap();
-}
-
-/// Host- and fixture-dependent values replaced, byte layout kept.
-fn redact(json: &str) -> String {
-    let re = |p: &str| regex::Regex::new(p).unwrap();
-    let s = re(r#""sha256": "[0-9a-f]{64}""#).replace(json, r#""sha256": "<sha256>""#);
-    let s = re(r#""size_bytes": \d+"#).replace(&s, r#""size_bytes": 0"#);
-    let s = re(r#""os": "[^"]*""#).replace(&s, r#""os": "<os>""#);
-    re(r#""arch": "[^"]*""#)
-        .replace(&s, r#""arch": "<arch>""#)
-        .into_owned()
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
-        .into_iter()
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.path().strip_prefix(dir).unwrap().to_path_buf())
-        .collect();
-    files.sort();
-    files
 }
 
 fn command<'a>(snap: &'a Value, path: &[&str]) -> &'a Value {
@@ -183,7 +166,7 @@ fn binary_digest_is_of_the_probed_file() {
     let snap = root.snapshot_json();
     assert_eq!(
         snap["binary"]["sha256"],
-        parity_rules::common::sha256_hex(&bytes)
+        parity_engine::hash::sha256_hex(&bytes)
     );
     assert_eq!(snap["binary"]["size_bytes"], bytes.len());
     assert_eq!(snap["binary"]["target_triple"], TARGET);
@@ -317,7 +300,7 @@ fn out_file_layout_errors() {
     let fake = fake_codex();
     let err_for = |out: PathBuf, target: Option<&str>| {
         let mut opts = root.opts(&fake);
-        opts.out_file = out;
+        opts.out = Out::File(out);
         opts.raw_help_target = target.map(str::to_string);
         run_err(&opts)
     };
@@ -553,24 +536,15 @@ fn real_codex_snapshot_is_stable() {
         let root = Root::new();
         let version = version_of(&binary);
         let mut opts = root.opts(&binary);
-        opts.out_file = root.root.join(format!("snapshots/{version}/{TARGET}.json"));
+        let out = root.root.join(format!("snapshots/{version}/{TARGET}.json"));
+        opts.out = Out::File(out.clone());
         opts.capture_raw_help = true;
         snapshot::run(&opts).unwrap();
-        let bytes = std::fs::read(&opts.out_file).unwrap();
+        let bytes = std::fs::read(&out).unwrap();
         let snap: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(snap["binary"]["semantic_version"], version);
         assert!(snap["commands"].as_array().unwrap().len() > 1);
         outputs.push(bytes);
     }
     assert_eq!(outputs[0], outputs[1]);
-}
-
-fn version_of(binary: &Path) -> String {
-    let out = std::process::Command::new(binary)
-        .arg("--version")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let re = regex::Regex::new(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?").unwrap();
-    re.find(&text).unwrap().as_str().to_string()
 }

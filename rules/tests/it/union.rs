@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use parity_rules::snapshot::Cli;
 use parity_rules::union::{UnionOptions, run};
 use serde_json::{Value, json};
 
@@ -99,6 +100,7 @@ pub(crate) fn root_with(snaps: &[(&str, Value)]) -> tempfile::TempDir {
 
 pub(crate) fn union(root: &Path) -> anyhow::Result<()> {
     run(&UnionOptions {
+        cli: Cli::Codex,
         root: root.to_path_buf(),
         version: "0.77.0".into(),
         rules: None,
