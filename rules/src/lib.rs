@@ -17,10 +17,12 @@
 //! - [`retain`]    pruning of out-of-window versions (spec §7).
 //! - [`wrapper_check`] the real-binary check behind a recorded validation (`validation.toml`).
 //! - [`release`]   upstream releases, pins, `artifacts.lock.json`, acquisition (spec §8.1-8.3).
+//! - [`dist`]      parity's own release artifacts (`distribution-contract@1.0`).
 //! - [`nodes`]     the rules above as pipeline nodes, registered into the engine.
 
 pub mod common;
 pub mod coverage;
+pub mod dist;
 pub mod metadata;
 pub mod nodes;
 pub mod promote;

@@ -34,6 +34,7 @@ pub fn register(registry: &mut Registry, release: crate::release::Settings) {
     registry.register(CurrentRule);
     registry.register(ValidateRule);
     crate::release::register(registry, release);
+    crate::dist::register(registry);
 }
 
 /// The node's `version`: its `version` param, else `config.version`.
