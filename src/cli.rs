@@ -101,6 +101,9 @@ pub enum Command {
     Watch(commands::watch::WatchArgs),
     /// Track version V: pin its release assets (`pins@V/*`) and rebuild the lock.
     Pin(commands::pin::PinArgs),
+    /// The consumer side of parity's releases: resolve and verify `dist/index.json` rows.
+    #[command(subcommand)]
+    Dist(commands::dist::DistCommand),
     /// Run one reference rule directly, as a drop-in for the reference `xtask` commands.
     #[command(subcommand)]
     Rule(commands::rule::RuleCommand),
@@ -138,6 +141,7 @@ pub fn main() -> i32 {
         Command::Watch(a) => commands::watch::exec(g, a),
         Command::Pin(a) => commands::pin::exec(g, a),
         Command::Rule(cmd) => return commands::rule::exec(cmd),
+        Command::Dist(cmd) => return commands::dist::exec(cmd),
     };
     match result {
         Ok(code) => code,

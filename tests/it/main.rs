@@ -3,6 +3,7 @@
 mod build;
 mod cache_server;
 mod chain;
+mod dist;
 mod errors;
 mod graph;
 mod interrupt;

@@ -16,6 +16,9 @@ use crate::common;
 /// Why a consumer command failed; each kind has its exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum DistError {
+    /// The command line names no tuple it can use (exit 2).
+    #[error("{0}")]
+    Usage(String),
     /// The index cannot be read or does not follow the contract (exit 2).
     #[error("{0:#}")]
     Index(anyhow::Error),
@@ -52,7 +55,7 @@ impl DistError {
     pub fn exit_code(&self) -> i32 {
         match self {
             DistError::Mismatch(_) | DistError::Io(_) => 1,
-            DistError::Index(_) => 2,
+            DistError::Usage(_) | DistError::Index(_) => 2,
             DistError::NoMatch { .. } => 3,
             DistError::Ambiguous { .. } => 4,
         }

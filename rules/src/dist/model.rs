@@ -181,10 +181,18 @@ pub struct Index {
 impl Index {
     /// Reads and checks an index: its contract, every row's shape, no tuple twice.
     pub fn read(path: &Path) -> Result<Index> {
-        let index: Index = crate::common::read_json(path)?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("failed to read `{}`", path.display()))?;
+        Index::parse(&bytes, &path.display().to_string())
+    }
+
+    /// [`Index::read`] of bytes; `name` names them in errors.
+    pub fn parse(bytes: &[u8], name: &str) -> Result<Index> {
+        let index: Index =
+            serde_json::from_slice(bytes).with_context(|| format!("failed to parse `{name}`"))?;
         index
             .check()
-            .with_context(|| format!("`{}` is not a valid {CONTRACT} index", path.display()))?;
+            .with_context(|| format!("`{name}` is not a valid {CONTRACT} index"))?;
         Ok(index)
     }
 
@@ -290,14 +298,12 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Reads and checks the plan at `path`.
-    pub fn read(path: &Path) -> Result<Plan> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("failed to read `{}`", path.display()))?;
-        let plan: Plan = toml::from_str(&text)
-            .with_context(|| format!("failed to parse `{}`", path.display()))?;
+    /// Parses and checks a plan; `name` names it in errors.
+    pub fn parse(text: &str, name: &str) -> Result<Plan> {
+        let plan: Plan =
+            toml::from_str(text).with_context(|| format!("failed to parse `{name}`"))?;
         plan.check()
-            .with_context(|| format!("`{}` is not a valid release plan", path.display()))?;
+            .with_context(|| format!("`{name}` is not a valid release plan"))?;
         Ok(plan)
     }
 

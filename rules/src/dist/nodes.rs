@@ -93,7 +93,7 @@ fn read(ctx: &RuleContext<'_>, name: &str) -> anyhow::Result<Vec<u8>> {
 /// The archive of `tuple` (below `root`) among the present inputs, read.
 fn archive_input(ctx: &RuleContext<'_>, root: &str, tuple: &Tuple) -> anyhow::Result<Vec<u8>> {
     let name = under(root, &tuple.artifact_path());
-    if !ctx.inputs.iter().any(|i| *i == name) {
+    if !ctx.inputs.contains(&name) {
         bail!(
             "the archive `{name}` is not among the inputs (declare it: `./{name}`, or `?` when the format depends on the target)"
         );
@@ -110,7 +110,9 @@ fn epoch(ctx: &RuleContext<'_>) -> anyhow::Result<i64> {
 /// The plan, checked against the node's tuple and epoch.
 fn plan_for(ctx: &RuleContext<'_>, tuple: &Tuple) -> anyhow::Result<Plan> {
     let name = config_input(ctx.node, "plan").map_err(|e| anyhow!(e))?;
-    let plan = Plan::read(&ctx.path(&name))?;
+    let text =
+        String::from_utf8(read(ctx, &name)?).with_context(|| format!("`{name}` is not UTF-8"))?;
+    let plan = Plan::parse(&text, &name)?;
     let planned = plan.tuple(&tuple.target)?;
     if !plan.targets.contains(&tuple.target) || planned != *tuple {
         bail!(
@@ -373,7 +375,8 @@ impl IndexRule {
             if !present.contains(sums_name.as_str()) {
                 bail!("`{sums_name}` is not among the inputs (declare the checksums nodes)");
             }
-            let sums: Checksums = common::read_json(&ctx.path(&sums_name))?;
+            let sums: Checksums = serde_json::from_slice(&read(ctx, &sums_name)?)
+                .with_context(|| format!("failed to parse `{sums_name}`"))?;
             let listed = |file: &str| sums.files.get(file).map(String::as_str);
             if listed(&tuple.file_name()) != Some(manifest.artifact.sha256.as_str())
                 || listed(MANIFEST) != Some(common::sha256_hex(&bytes).as_str())
@@ -407,7 +410,7 @@ impl Rule for IndexRule {
         let built = Self::built_rows(ctx, &root)?;
         let published = match ctx.node.config.get("published").and_then(|v| v.as_str()) {
             Some(name) if ctx.inputs.iter().any(|i| i == name) => {
-                Index::read(&ctx.path(name))?.rows
+                Index::parse(&read(ctx, name)?, name)?.rows
             }
             _ => Vec::new(),
         };
