@@ -6,9 +6,15 @@
 #       Patches V into Cargo.toml and Cargo.lock (the tag is the only source of the version) and
 #       writes dist/release.toml: the tuple, the targets, SOURCE_DATE_EPOCH (the commit's time)
 #       and the build recipe. Default target: this machine's.
+#   dist/release.sh patch
+#       Patches the plan's version into Cargo.toml and Cargo.lock (every job of a release that
+#       builds or hashes the sources runs it: `binary` does).
 #   dist/release.sh binary --target T
 #       Builds the release binary of T as the plan says (cargo --locked, SOURCE_DATE_EPOCH,
 #       --remap-path-prefix, static glibc on *-linux-gnu) and stages it at dist/bin/T/parity.
+#   dist/release.sh wheel --target T
+#       The Python wheel of T (maturin, pyproject.toml) from the same build, into dist/wheels/
+#       ($MATURIN, default `maturin`).
 set -euo pipefail
 
 die() { echo "release.sh: $*" >&2; exit 2; }
@@ -119,25 +125,26 @@ plan() {
   echo "release.sh: wrote $plan_file (v$version, ${commit:0:12}, $revision, rust $toolchain; targets: $(echo $sorted))" >&2
 }
 
-binary() {
-  local target=""
-  while (($#)); do
-    case "$1" in
-      --target) target="$2"; shift 2 ;;
-      *) die "binary: unknown argument \`$1\`" ;;
-    esac
-  done
-  [[ -n "$target" ]] || die "binary: --target T is required"
-  [[ -f "$plan_file" ]] || die "binary: no $plan_file (run \`dist/release.sh plan\` first)"
-  grep -q "^\[build.targets.\"$target\"\]" "$plan_file" || die "binary: the plan has no target $target"
-  local version toolchain commit epoch
+patch() {
+  [[ -f "$plan_file" ]] || die "patch: no $plan_file (run \`dist/release.sh plan\` first)"
+  local version
   version="$(plan_value version)"
+  [[ -n "$version" ]] || die "patch: no version in $plan_file"
+  patch_version "$version"
+}
+
+# The environment of a reproducible build of target $1 (exported): SOURCE_DATE_EPOCH, no
+# incremental compilation, the plan's RUSTFLAGS and CFLAGS with this machine's paths.
+build_env() {
+  local target="$1"
+  [[ -f "$plan_file" ]] || die "no $plan_file (run \`dist/release.sh plan\` first)"
+  grep -q "^\[build.targets.\"$target\"\]" "$plan_file" || die "the plan has no target $target"
+  local toolchain commit
   toolchain="$(plan_value toolchain)"
   commit="$(plan_value git_commit)"
-  epoch="$(sed -n 's/^source_date_epoch = //p' "$plan_file")"
-  [[ "$(git rev-parse HEAD)" == "$commit" ]] || die "binary: HEAD is not the planned commit $commit"
-  [[ "$(rustc --version | awk '{print $2}')" == "$toolchain" ]] || die "binary: rustc is not the planned $toolchain"
-  patch_version "$version"
+  [[ "$(git rev-parse HEAD)" == "$commit" ]] || die "HEAD is not the planned commit $commit"
+  [[ "$(rustc --version | awk '{print $2}')" == "$toolchain" ]] || die "rustc is not the planned $toolchain"
+  patch
   local ws home flags="" cflags="" f sep=$'\x1f'
   ws="$(native "$root")"
   home="$(native "$cargo_home")"
@@ -150,10 +157,21 @@ binary() {
     f="${f//<workspace>/$ws}"
     cflags="${cflags:+$cflags }${f//<cargo-home>/$home}"
   done < <(cflags_of "$target")
-  echo "release.sh: building parity $version for $target (SOURCE_DATE_EPOCH=$epoch)" >&2
-  SOURCE_DATE_EPOCH="$epoch" CARGO_INCREMENTAL=0 CARGO_ENCODED_RUSTFLAGS="$flags" \
-    CFLAGS="$cflags" CXXFLAGS="$cflags" \
-    cargo build --release --locked --target "$target"
+  SOURCE_DATE_EPOCH="$(sed -n 's/^source_date_epoch = //p' "$plan_file")"
+  export SOURCE_DATE_EPOCH CARGO_INCREMENTAL=0 CARGO_ENCODED_RUSTFLAGS="$flags" CFLAGS="$cflags" CXXFLAGS="$cflags"
+}
+
+target_arg() { # --target T -> T
+  [[ "${1:-}" == --target && -n "${2:-}" && $# -eq 2 ]] || die "$cmd: --target T is required (and nothing else)"
+  printf '%s' "$2"
+}
+
+binary() {
+  local target
+  target="$(target_arg "$@")"
+  build_env "$target"
+  echo "release.sh: building parity $(plan_value version) for $target (SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH)" >&2
+  cargo build --release --locked --target "$target"
   local exe=parity
   [[ "$target" == *-windows* ]] && exe=parity.exe
   mkdir -p "dist/bin/$target"
@@ -162,8 +180,20 @@ binary() {
   echo "release.sh: staged dist/bin/$target/parity" >&2
 }
 
-case "${1:-}" in
+# The wheel of target T (pyproject.toml): maturin builds the same binary with the same
+# environment (after `binary`, cargo finds it fresh), into dist/wheels/.
+wheel() {
+  local target
+  target="$(target_arg "$@")"
+  build_env "$target"
+  "${MATURIN:-maturin}" build --release --locked --target "$target" --out dist/wheels
+}
+
+cmd="${1:-}"
+case "$cmd" in
   plan) shift; plan "$@" ;;
+  patch) shift; patch "$@" ;;
   binary) shift; binary "$@" ;;
-  *) die "usage: dist/release.sh plan --version V [--target T]... | binary --target T" ;;
+  wheel) shift; wheel "$@" ;;
+  *) die "usage: dist/release.sh plan --version V [--target T]... | patch | binary --target T | wheel --target T" ;;
 esac

@@ -532,3 +532,80 @@ fn parity_sha256(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// `docs/distribution-contract.json`, `docs/distribution.md`, the changelog and the code agree:
+/// the contract id, the path templates, the files beside the archive, retention, the alias.
+#[test]
+fn the_contract_documents_agree_with_the_code() {
+    use parity_rules::dist::contract::{self, Tuple};
+    let root = env!("CARGO_MANIFEST_DIR");
+    let read = |f: &str| std::fs::read_to_string(format!("{root}/{f}")).unwrap();
+    let json: Value = serde_json::from_str(&read("docs/distribution-contract.json")).unwrap();
+    let human = read("docs/distribution.md");
+    let changelog = read("docs/distribution-changelog.md");
+    assert_eq!(json["contract"], contract::CONTRACT);
+    assert!(human.contains(contract::CONTRACT) && changelog.contains(contract::CONTRACT));
+    let tuple = Tuple {
+        version: "0.3.0".into(),
+        target: WINDOWS.into(),
+        profile: "release".into(),
+        toolchain: "1.95.0".into(),
+        git_sha: COMMIT[..12].into(),
+        dist_revision: "r2".into(),
+    };
+    let render = |template: &str| {
+        template
+            .replace("{contract}", contract::CONTRACT)
+            .replace("{version}", &tuple.version)
+            .replace("{target}", &tuple.target)
+            .replace("{profile}", &tuple.profile)
+            .replace("{toolchain}", &tuple.toolchain)
+            .replace("{rust}", &tuple.toolchain)
+            .replace("{gitsha}", &tuple.git_sha)
+            .replace("{dist_revision}", &tuple.dist_revision)
+            .replace("{ext}", tuple.format().ext())
+    };
+    let paths = &json["paths"];
+    let dir = paths["tuple_dir"].as_str().unwrap();
+    let file = paths["artifact"].as_str().unwrap();
+    assert_eq!(render(dir), format!("dist/{}/", tuple.dir()));
+    assert_eq!(render(file), tuple.file_name());
+    assert!(
+        human.contains(dir) && human.contains(file),
+        "docs/distribution.md shows both templates"
+    );
+    assert!(changelog.contains(dir) && changelog.contains(file));
+    assert_eq!(paths["index"], format!("dist/{}", contract::INDEX));
+    assert!(PIPELINE.contains(&format!("outputs = [\"dist/{}\"]", contract::INDEX)));
+    let beside: Vec<&str> = paths["beside_artifact"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        beside,
+        [
+            contract::CHECKSUMS,
+            contract::MANIFEST,
+            contract::PROVENANCE
+        ]
+    );
+    assert_eq!(
+        json["retention"]["min_generations"],
+        contract::MIN_GENERATIONS
+    );
+    assert!(human.contains("at least six") && changelog.contains("At least 6"));
+    let alias = json["retired_aliases"][0]["path"].as_str().unwrap();
+    assert_eq!(render(alias), format!("dist/{}", contract::RETIRED_ALIAS));
+    assert!(human.contains("retired on 2026-07-01"));
+    assert_eq!(json["hash"], "sha256");
+    // The dist pipeline writes its archives where the templates say.
+    assert!(PIPELINE.contains(
+        "dist/distribution-contract@1.0/{version}/{tar_target}/{profile}/{toolchain}/{gitsha}/{revision}/parity-v{version}-{tar_target}-{profile}-{toolchain}-{gitsha}-{revision}.tar.gz"
+    ));
+    // The exit codes the docs list are the ones the CLI returns (tested above).
+    for code in ["0", "1", "2", "3", "4"] {
+        assert!(json["consumer_exit_codes"][code].is_string(), "exit {code}");
+    }
+}
