@@ -8,9 +8,10 @@
 # release VERSION (default 9.9.9, a fake tag) for this machine's target, builds the release
 # binary (dist/release.sh binary) and packages it with that very binary (`parity -C dist
 # build`). Then: every file of the two dist trees and the two binaries must be identical, no
-# binary may contain a build path (the clone, CARGO_HOME, RUSTUP_HOME), `parity -C dist
-# verify` and `parity dist verify --all` must pass. WORKDIR/a is kept (CI packages the
-# container and checks the wheel from it). Exit 0 = reproducible.
+# binary may contain a build path (the clone, CARGO_HOME, RUSTUP_HOME); `parity -C dist
+# verify`, `parity -C dist verify --rebuild` and `parity dist verify --all` must pass.
+# WORKDIR/a is kept (CI packages the container and checks the wheel from it).
+# Exit 0 = reproducible.
 set -euo pipefail
 [[ $# -ge 1 ]] || { echo "usage: dist/reproduce.sh WORKDIR [VERSION]" >&2; exit 2; }
 src="$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)"
@@ -33,6 +34,7 @@ build() { # clone dir
     chmod +x "dist/bin/$target/parity"
     "dist/bin/$target/parity" -C dist build
     "dist/bin/$target/parity" -C dist verify
+    "dist/bin/$target/parity" -C dist verify --rebuild
     "dist/bin/$target/parity" dist verify --index dist/index.json --all
   )
   echo "reproduce.sh: $dir built and packaged in $((SECONDS - start)) s" >&2

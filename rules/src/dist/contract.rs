@@ -79,20 +79,23 @@ impl Format {
 
 impl fmt::Display for Tuple {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}/{}/{}/{}/{}/{}",
-            self.version,
-            self.target,
-            self.profile,
-            self.toolchain,
-            self.git_sha,
-            self.dist_revision
-        )
+        f.write_str(&self.parts().join("/"))
     }
 }
 
 impl Tuple {
+    /// The six fields, in the order of the path and of the file name.
+    pub fn parts(&self) -> [&str; 6] {
+        [
+            &self.version,
+            &self.target,
+            &self.profile,
+            &self.toolchain,
+            &self.git_sha,
+            &self.dist_revision,
+        ]
+    }
+
     /// The archive format of this tuple.
     pub fn format(&self) -> Format {
         Format::of(&self.target)
@@ -106,15 +109,7 @@ impl Tuple {
 
     /// `parity-v{version}-{target}-{profile}-{rust}-{gitsha}-{dist_revision}` (no extension).
     pub fn stem(&self) -> String {
-        format!(
-            "{NAME}-v{}-{}-{}-{}-{}-{}",
-            self.version,
-            self.target,
-            self.profile,
-            self.toolchain,
-            self.git_sha,
-            self.dist_revision
-        )
+        format!("{NAME}-v{}", self.parts().join("-"))
     }
 
     /// The archive's file name.
@@ -289,29 +284,15 @@ mod tests {
 
     #[test]
     fn malformed_tuples_name_the_field() {
-        let mut t = tuple("x86_64-unknown-linux-gnu");
-        t.dist_revision = "r0".into();
-        assert!(
-            t.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("dist revision `r0`")
-        );
-        t = tuple("x86_64-unknown-linux-gnu");
-        t.git_sha = "ABC".into();
-        assert!(
-            t.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("git sha `ABC`")
-        );
-        t = tuple("linux");
-        assert!(
-            t.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("target `linux`")
-        );
+        let problem = |field: fn(&mut Tuple), target: &str| {
+            let mut t = tuple(target);
+            field(&mut t);
+            t.validate().unwrap_err().to_string()
+        };
+        let linux = "x86_64-unknown-linux-gnu";
+        assert!(problem(|t| t.dist_revision = "r0".into(), linux).contains("dist revision `r0`"));
+        assert!(problem(|t| t.git_sha = "ABC".into(), linux).contains("git sha `ABC`"));
+        assert!(problem(|_| {}, "linux").contains("target `linux`"));
         let e = Tuple::from_artifact_path(
             "dist/distribution-contract@1.0/0.3.0/x86_64-unknown-linux-gnu/release/1.95.0/0123456789ab/r1/parity.tar.gz",
         )

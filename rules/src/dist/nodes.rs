@@ -50,6 +50,14 @@ fn tuple_output(node: &Node, file: &str) -> Result<(String, Tuple), String> {
     Ok((root, tuple))
 }
 
+/// A rule that writes `file` of a tuple directory and whose config names the inputs `keys`.
+fn check_tuple_file(node: &Node, file: &str, keys: &[&str]) -> Result<(), String> {
+    config_keys(node, keys)?;
+    tuple_output(node, file)?;
+    keys.iter()
+        .try_for_each(|k| config_input(node, k).map(drop))
+}
+
 /// Every config key is one of `allowed`.
 fn config_keys(node: &Node, allowed: &[&str]) -> Result<(), String> {
     if let Some(obj) = node.config.as_object()
@@ -189,12 +197,7 @@ impl Rule for ManifestRule {
         true
     }
     fn check(&self, node: &Node) -> Result<(), String> {
-        config_keys(node, &["binary", "plan", "lockfile"])?;
-        tuple_output(node, MANIFEST)?;
-        for key in ["binary", "plan", "lockfile"] {
-            config_input(node, key)?;
-        }
-        Ok(())
+        check_tuple_file(node, MANIFEST, &["binary", "plan", "lockfile"])
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
         let (root, tuple) = tuple_output(ctx.node, MANIFEST)?;
@@ -220,12 +223,7 @@ impl Rule for ProvenanceRule {
         true
     }
     fn check(&self, node: &Node) -> Result<(), String> {
-        config_keys(node, &["plan", "lockfile"])?;
-        tuple_output(node, PROVENANCE)?;
-        for key in ["plan", "lockfile"] {
-            config_input(node, key)?;
-        }
-        Ok(())
+        check_tuple_file(node, PROVENANCE, &["plan", "lockfile"])
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
         let (root, tuple) = tuple_output(ctx.node, PROVENANCE)?;
@@ -280,9 +278,7 @@ impl Rule for ChecksumsRule {
         "dist-checksums"
     }
     fn check(&self, node: &Node) -> Result<(), String> {
-        config_keys(node, &[])?;
-        tuple_output(node, CHECKSUMS)?;
-        Ok(())
+        check_tuple_file(node, CHECKSUMS, &[])
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
         let (root, tuple) = tuple_output(ctx.node, CHECKSUMS)?;
