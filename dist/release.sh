@@ -11,7 +11,8 @@
 #       builds or hashes the sources runs it: `binary` does).
 #   dist/release.sh binary --target T
 #       Builds the release binary of T as the plan says (cargo --locked, SOURCE_DATE_EPOCH,
-#       --remap-path-prefix, static glibc on *-linux-gnu) and stages it at dist/bin/T/parity.
+#       --remap-path-prefix, debug info stripped, static glibc on *-linux-gnu) and stages it at
+#       dist/bin/T/parity.
 #   dist/release.sh wheel --target T
 #       The Python wheel of T (maturin, pyproject.toml) from the same build, into dist/wheels/
 #       ($MATURIN, default `maturin`).
@@ -31,6 +32,8 @@ cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 rustflags_of() {
   echo "--remap-path-prefix=<workspace>=/parity"
   echo "--remap-path-prefix=<cargo-home>=/cargo"
+  # Symbols stay (backtraces name functions); line tables would make the binary 100 MB.
+  echo "-Cstrip=debuginfo"
   case "$1" in *-linux-gnu*) echo "-Ctarget-feature=+crt-static" ;; esac
 }
 cflags_of() {
