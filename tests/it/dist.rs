@@ -129,6 +129,12 @@ fn dist_build_lays_out_the_contract_and_is_incremental_and_reproducible() {
         !a.exists("dist/distribution-contract@1.0/index.json"),
         "the retired alias"
     );
+    #[cfg(unix)]
+    for f in [archive("0.3.0", LINUX), "dist/index.json".to_string()] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(a.path(&f)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "{f} is served to everyone");
+    }
     let rows = index(&a)["rows"].as_array().unwrap().clone();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["tuple"]["target"], WINDOWS, "sorted by target");

@@ -349,7 +349,7 @@ pub fn write_assets(dist: &Dist, rows: &[&Row], out: &Path) -> Result<Vec<Asset>
         let bytes = std::fs::read(from)
             .with_context(|| format!("failed to read `{}`", from.display()))
             .map_err(io)?;
-        common::write_atomic(&out.join(name), &bytes).map_err(io)?;
+        super::write_public(&out.join(name), &bytes).map_err(io)?;
         let sha256 = common::sha256_hex(&bytes);
         let _ = writeln!(sums, "{sha256}  {name}");
         assets.push(Asset {
@@ -357,6 +357,6 @@ pub fn write_assets(dist: &Dist, rows: &[&Row], out: &Path) -> Result<Vec<Asset>
             sha256,
         });
     }
-    common::write_atomic(&out.join("SHA256SUMS"), sums.as_bytes()).map_err(io)?;
+    super::write_public(&out.join("SHA256SUMS"), sums.as_bytes()).map_err(io)?;
     Ok(assets)
 }

@@ -18,3 +18,28 @@ pub mod model;
 pub mod nodes;
 
 pub use nodes::register;
+
+use std::path::Path;
+
+use anyhow::Context;
+
+/// Writes a file of the dist tree or a release asset: atomically, and readable by everyone
+/// (0644), as a release serves it.
+pub fn write_public(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    crate::common::write_atomic(path, bytes)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("failed to make `{}` readable", path.display()))?;
+    }
+    Ok(())
+}
+
+/// [`write_public`] of a value as pretty JSON and a newline.
+pub fn write_public_json<T: serde::Serialize + ?Sized>(
+    path: &Path,
+    value: &T,
+) -> anyhow::Result<()> {
+    write_public(path, crate::common::to_json_pretty(value)?.as_bytes())
+}

@@ -181,7 +181,7 @@ impl Rule for ArchiveRule {
             });
         }
         let bytes = archive::build(format, &tuple.stem(), &members, epoch(ctx)?)?;
-        common::write_atomic(&ctx.output(0), &bytes)?;
+        super::write_public(&ctx.output(0), &bytes)?;
         Ok(())
     }
 }
@@ -206,7 +206,7 @@ impl Rule for ManifestRule {
         let binary = read(ctx, &config_input(ctx.node, "binary")?)?;
         let repro = plan.reproducibility(&tuple.target, lockfile_sha256(ctx)?)?;
         let manifest = model::manifest(tuple, plan.source_date_epoch, &archive, &binary, repro);
-        common::write_json(&ctx.output(0), &manifest)?;
+        super::write_public_json(&ctx.output(0), &manifest)?;
         Ok(())
     }
 }
@@ -264,7 +264,7 @@ impl Rule for ProvenanceRule {
                 "runDetails": { "builder": { "id": plan.builder } },
             },
         });
-        common::write_json(&ctx.output(0), &statement)?;
+        super::write_public_json(&ctx.output(0), &statement)?;
         Ok(())
     }
 }
@@ -304,7 +304,7 @@ impl Rule for ChecksumsRule {
             algorithm: "sha256".to_string(),
             files,
         };
-        common::write_json(&ctx.output(0), &sums)?;
+        super::write_public_json(&ctx.output(0), &sums)?;
         Ok(())
     }
 }
@@ -418,7 +418,7 @@ impl Rule for IndexRule {
             },
             rows,
         };
-        common::write_json(&ctx.output(0), &index)?;
+        super::write_public_json(&ctx.output(0), &index)?;
         Ok(())
     }
 }
