@@ -122,7 +122,7 @@ fn resolve(a: ResolveArgs) -> Result<(), DistError> {
             serde_json::to_string_pretty(row).map_err(|e| DistError::Io(anyhow::Error::new(e)))?;
         println!("{text}");
     } else {
-        println!("{}", dist.file(&row.artifact).display());
+        println!("{}", dist.archive(row).display());
     }
     Ok(())
 }
@@ -141,7 +141,7 @@ fn verify(a: VerifyArgs) -> Result<(), DistError> {
     };
     dist.verify(&rows)?;
     for row in &rows {
-        println!("{}", dist.file(&row.artifact).display());
+        println!("{}", dist.archive(row).display());
     }
     eprintln!(
         "verified {} artifact(s): sha256 as in `{}`, checksums.json and manifest.json",

@@ -481,6 +481,36 @@ fn dist_assets_are_the_verified_files_under_flat_release_names() {
         std::fs::read(p.path(&archive("0.3.0", LINUX))).unwrap()
     );
 
+    // The downloaded assets verify as they are (no tree beside the index: flat names).
+    let flat = p.parity(&[
+        "dist",
+        "verify",
+        "--index",
+        "assets/index.json",
+        "--version",
+        "0.3.0",
+        "--all",
+    ]);
+    flat.ok();
+    assert!(
+        flat.stdout
+            .contains(&format!("assets/{}.tar.gz", stem(LINUX))),
+        "{}",
+        flat.stdout
+    );
+    let asset = p.path(&format!("assets/{}.manifest.json", stem(WINDOWS)));
+    let text = std::fs::read_to_string(&asset).unwrap();
+    std::fs::write(&asset, text.replace("\"release\"", "\"releasf\"")).unwrap();
+    let edited = p.parity(&["dist", "verify", "--index", "assets/index.json", "--all"]);
+    edited.code(1);
+    assert!(
+        edited
+            .stderr
+            .contains(&format!("{}.manifest.json` has sha256", stem(WINDOWS))),
+        "{}",
+        edited.stderr
+    );
+
     // A tree that does not verify writes no asset.
     let path = p.path(&archive("0.3.0", WINDOWS));
     let mut bytes = std::fs::read(&path).unwrap();

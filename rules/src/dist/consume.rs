@@ -121,28 +121,54 @@ impl std::fmt::Display for Query {
     }
 }
 
+/// How the files of an index's rows are laid out beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// The contract's tree: `{contract}/…/{file}`, the rows' paths.
+    Tree,
+    /// A directory of release assets: the flat names of [`asset_name`].
+    Assets,
+}
+
 /// A loaded index and where it is (row paths are relative to its directory).
 pub struct Dist {
     /// The index file.
     pub path: PathBuf,
     /// Its content.
     pub index: Index,
+    /// The tree when a `{contract}/` directory is beside the index, else release assets.
+    pub layout: Layout,
 }
 
 impl Dist {
     /// Reads and checks `path`.
     pub fn open(path: &Path) -> Result<Dist, DistError> {
         let index = Index::read(path).map_err(DistError::Index)?;
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let layout = if dir.join(CONTRACT).is_dir() {
+            Layout::Tree
+        } else {
+            Layout::Assets
+        };
         Ok(Dist {
             path: path.to_path_buf(),
             index,
+            layout,
         })
     }
 
-    /// Where `rel` (a row path) is on disk.
-    pub fn file(&self, rel: &str) -> PathBuf {
+    /// Where `file` of `row`'s tuple directory (the archive, `manifest.json`, …) is on disk.
+    pub fn locate(&self, row: &Row, file: &str) -> PathBuf {
         let dir = self.path.parent().unwrap_or(Path::new(""));
-        parity_engine::fsutil::join_rel(dir, rel)
+        match self.layout {
+            Layout::Tree => parity_engine::fsutil::join_rel(dir, &row.tuple.beside(file)),
+            Layout::Assets => dir.join(asset_name(row, file)),
+        }
+    }
+
+    /// Where `row`'s archive is on disk.
+    pub fn archive(&self, row: &Row) -> PathBuf {
+        self.locate(row, &row.tuple.file_name())
     }
 
     /// Every row matching `query`.
@@ -218,10 +244,12 @@ impl Dist {
     pub fn check_row(&self, row: &Row) -> Vec<String> {
         let mut problems = Vec::new();
         let mut fail = |msg: String| problems.push(format!("{}: {msg}", row.tuple));
-        let archive = match std::fs::read(self.file(&row.artifact)) {
+        let file = row.tuple.file_name();
+        let shown = |name: &str| self.locate(row, name).display().to_string();
+        let archive = match std::fs::read(self.archive(row)) {
             Ok(bytes) => bytes,
             Err(e) => {
-                fail(format!("cannot read `{}`: {e}", row.artifact));
+                fail(format!("cannot read `{}`: {e}", shown(&file)));
                 return problems;
             }
         };
@@ -229,63 +257,73 @@ impl Dist {
         if sha != row.sha256 || archive.len() as u64 != row.size {
             fail(format!(
                 "`{}` has sha256 {sha} ({} bytes); the index says {} ({} bytes)",
-                row.artifact,
+                shown(&file),
                 archive.len(),
                 row.sha256,
                 row.size
             ));
         }
-        let file = row.tuple.file_name();
-        match common::read_json::<Checksums>(&self.file(&row.checksums)) {
+        match common::read_json::<Checksums>(&self.locate(row, CHECKSUMS)) {
             Err(e) => fail(format!("{e:#}")),
             Ok(sums) => {
                 if sums.contract != CONTRACT || sums.algorithm != "sha256" {
                     fail(format!(
                         "`{}` is `{}` / `{}`, not {CONTRACT} / sha256",
-                        row.checksums, sums.contract, sums.algorithm
+                        shown(CHECKSUMS),
+                        sums.contract,
+                        sums.algorithm
                     ));
                 }
                 if !sums.files.contains_key(&file) {
-                    fail(format!("`{}` does not list `{file}`", row.checksums));
+                    fail(format!("`{}` does not list `{file}`", shown(CHECKSUMS)));
                 }
                 for (name, want) in &sums.files {
-                    let rel = row.tuple.beside(name);
                     let got = if *name == file {
                         Some(sha.clone())
                     } else {
-                        std::fs::read(self.file(&rel))
+                        std::fs::read(self.locate(row, name))
                             .ok()
                             .map(|b| common::sha256_hex(&b))
                     };
                     match got {
-                        None => fail(format!("cannot read `{rel}`, listed in `{CHECKSUMS}`")),
+                        None => fail(format!(
+                            "cannot read `{}`, listed in `{CHECKSUMS}`",
+                            shown(name)
+                        )),
                         Some(got) if got != *want => fail(format!(
-                            "`{rel}` has sha256 {got}; `{CHECKSUMS}` says {want}"
+                            "`{}` has sha256 {got}; `{CHECKSUMS}` says {want}",
+                            shown(name)
                         )),
                         Some(_) => {}
                     }
                 }
             }
         }
-        match common::read_json::<Manifest>(&self.file(&row.manifest)) {
+        match common::read_json::<Manifest>(&self.locate(row, MANIFEST)) {
             Err(e) => fail(format!("{e:#}")),
             Ok(m) => {
                 if m.contract != CONTRACT || m.tuple != row.tuple {
                     fail(format!(
                         "`{}` describes {} ({}), not this row",
-                        row.manifest, m.tuple, m.contract
+                        shown(MANIFEST),
+                        m.tuple,
+                        m.contract
                     ));
                 }
                 if m.artifact.file != file || m.artifact.sha256 != sha {
                     fail(format!(
                         "`{}` names `{}` with sha256 {}; the archive `{file}` has {sha}",
-                        row.manifest, m.artifact.file, m.artifact.sha256
+                        shown(MANIFEST),
+                        m.artifact.file,
+                        m.artifact.sha256
                     ));
                 }
                 if m.source_date_epoch != row.source_date_epoch {
                     fail(format!(
                         "`{}` has source_date_epoch {}; the index says {}",
-                        row.manifest, m.source_date_epoch, row.source_date_epoch
+                        shown(MANIFEST),
+                        m.source_date_epoch,
+                        row.source_date_epoch
                     ));
                 }
             }
@@ -296,7 +334,8 @@ impl Dist {
     /// Verifies `rows`, and that the tree holds no retired alias.
     pub fn verify(&self, rows: &[&Row]) -> Result<(), DistError> {
         let mut problems: Vec<String> = rows.iter().flat_map(|r| self.check_row(r)).collect();
-        if self.file(RETIRED_ALIAS).exists() {
+        let dir = self.path.parent().unwrap_or(Path::new(""));
+        if parity_engine::fsutil::join_rel(dir, RETIRED_ALIAS).exists() {
             problems.push(format!(
                 "`{RETIRED_ALIAS}` exists: that alias was retired on 2026-07-01; `{INDEX}` is the one entry point"
             ));
@@ -309,16 +348,14 @@ impl Dist {
     }
 }
 
-/// The release asset names of a row's files: the archive under its own name, the files beside
-/// it as `{stem}.{file}` (a GitHub release is one flat directory).
-pub fn asset_names(row: &Row) -> Vec<(String, String)> {
-    let stem = row.tuple.stem();
-    vec![
-        (row.artifact.clone(), row.tuple.file_name()),
-        (row.checksums.clone(), format!("{stem}.{CHECKSUMS}")),
-        (row.manifest.clone(), format!("{stem}.{MANIFEST}")),
-        (row.provenance.clone(), format!("{stem}.{PROVENANCE}")),
-    ]
+/// The release asset name of `file` of `row`'s tuple directory: the archive under its own
+/// name, the files beside it as `{stem}.{file}` (a GitHub release is one flat directory).
+pub fn asset_name(row: &Row, file: &str) -> String {
+    if file == row.tuple.file_name() {
+        file.to_string()
+    } else {
+        format!("{}.{file}", row.tuple.stem())
+    }
 }
 
 /// One asset written by [`write_assets`].
@@ -338,8 +375,13 @@ pub fn write_assets(dist: &Dist, rows: &[&Row], out: &Path) -> Result<Vec<Asset>
     let mut files: BTreeMap<String, PathBuf> = BTreeMap::new();
     files.insert(INDEX.to_string(), dist.path.clone());
     for row in rows {
-        for (rel, name) in asset_names(row) {
-            files.insert(name, dist.file(&rel));
+        for file in [
+            row.tuple.file_name().as_str(),
+            CHECKSUMS,
+            MANIFEST,
+            PROVENANCE,
+        ] {
+            files.insert(asset_name(row, file), dist.locate(row, file));
         }
     }
     let io = DistError::Io;
