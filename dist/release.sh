@@ -2,7 +2,7 @@
 # The two release steps that run outside parity (docs/distribution.md); the packaging is the dist
 # pipeline (dist/pipeline.toml). Run from anywhere inside the repository.
 #
-#   dist/release.sh plan --version V [--target T]... [--dist-revision rN] [--repository OWNER/NAME] [--builder ID]
+#   dist/release.sh plan --version V [--target T]... [--dist-revision rN] [--repository URL] [--builder ID]
 #       Patches V into Cargo.toml and Cargo.lock (the tag is the only source of the version) and
 #       writes dist/release.toml: the tuple, the targets, SOURCE_DATE_EPOCH (the commit's time)
 #       and the build recipe. Default target: this machine's.
@@ -71,7 +71,7 @@ patch_version() {
 }
 
 plan() {
-  local version="" revision=r1 repository="local/parity" builder="local" targets=()
+  local version="" revision=r1 repository="local" builder="local" targets=()
   while (($#)); do
     case "$1" in
       --version) version="${2#v}"; shift 2 ;;

@@ -289,7 +289,7 @@ pub struct Plan {
     pub git_commit: String,
     /// The tag.
     pub git_ref: String,
-    /// `owner/name` of the source repository.
+    /// The source repository: its URL (`local` for a dry run).
     pub repository: String,
     /// Who built it (the workflow, or `local`).
     pub builder: String,
