@@ -4,7 +4,7 @@
 #
 #   dist/reproduce.sh WORKDIR [VERSION]
 #
-# Clones HEAD of this repository into WORKDIR/a and WORKDIR/x/clone-b, and in each: plans
+# Clones this repository's HEAD commit into WORKDIR/a and WORKDIR/x/clone-b, and in each: plans
 # release VERSION (default 9.9.9, a fake tag) for this machine's target, builds the release
 # binary (dist/release.sh binary) and packages it with that very binary (`parity -C dist
 # build`). Then: every file of the two dist trees and the two binaries must be identical, no
@@ -24,11 +24,15 @@ work="$(cd "$work" && pwd -P)"
 a="$work/a"
 b="$work/x/clone-b"
 
+# One commit for both clones, even if the source moves on meanwhile.
+commit="$(git -C "$src" rev-parse HEAD)"
+
 build() { # clone dir
   local dir="$1" start=$SECONDS
   git clone --quiet --no-local "$src" "$dir"
   (
     cd "$dir"
+    git checkout --quiet --detach "$commit"
     dist/release.sh plan --version "$version" --target "$target"
     dist/release.sh binary --target "$target"
     chmod +x "dist/bin/$target/parity"
