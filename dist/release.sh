@@ -32,7 +32,7 @@ cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 rustflags_of() {
   echo "--remap-path-prefix=<workspace>=/parity"
   echo "--remap-path-prefix=<cargo-home>=/cargo"
-  # Symbols stay (backtraces name functions); line tables would make the binary 100 MB.
+  # Symbols stay (backtraces name functions); with line tables the Linux binary is 104 MB, not 23.
   echo "-Cstrip=debuginfo"
   case "$1" in *-linux-gnu*) echo "-Ctarget-feature=+crt-static" ;; esac
 }
