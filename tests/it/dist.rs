@@ -645,3 +645,27 @@ fn the_contract_documents_agree_with_the_code() {
         assert!(json["consumer_exit_codes"][code].is_string(), "exit {code}");
     }
 }
+
+/// `verify --rebuild` of a pipeline whose root is above it (`root = ".."`, as the dist
+/// pipeline's): the copy once went to the scratch directory's parent (the system temp
+/// directory), beside it, and stayed there.
+#[test]
+fn verify_rebuild_with_the_root_above_the_pipeline_stays_in_its_scratch_directory() {
+    let p = repo("0.3.0", &[LINUX]);
+    build(&p);
+    let tmp = tempfile::tempdir().unwrap();
+    let run = p.parity_env(
+        &[("TMPDIR", tmp.path().to_str().unwrap())],
+        &["-C", "dist", "verify", "--rebuild"],
+    );
+    run.ok();
+    assert!(run.stderr.contains("rebuild done: 5 ran"), "{}", run.stderr);
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "written beside the scratch directory: {left:?}"
+    );
+}
