@@ -22,6 +22,7 @@ use super::contract::{
 };
 use super::model::{self, Checksums, Index, Manifest, Plan, Retention, Row};
 use crate::common;
+use crate::nodes::no_config_but;
 
 /// Registers the dist rules.
 pub fn register(registry: &mut Registry) {
@@ -52,25 +53,10 @@ fn tuple_output(node: &Node, file: &str) -> Result<(String, Tuple), String> {
 
 /// A rule that writes `file` of a tuple directory and whose config names the inputs `keys`.
 fn check_tuple_file(node: &Node, file: &str, keys: &[&str]) -> Result<(), String> {
-    config_keys(node, keys)?;
+    no_config_but(node, keys)?;
     tuple_output(node, file)?;
     keys.iter()
         .try_for_each(|k| config_input(node, k).map(drop))
-}
-
-/// Every config key is one of `allowed`.
-fn config_keys(node: &Node, allowed: &[&str]) -> Result<(), String> {
-    if let Some(obj) = node.config.as_object()
-        && let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str()))
-    {
-        let expected = if allowed.is_empty() {
-            "no config".to_string()
-        } else {
-            allowed.join(", ")
-        };
-        return Err(format!("unknown key `config.{k}` (expected {expected})"));
-    }
-    Ok(())
 }
 
 /// `config.{key}`: a path that the node declares as an input.
@@ -157,7 +143,7 @@ impl Rule for ArchiveRule {
         true
     }
     fn check(&self, node: &Node) -> Result<(), String> {
-        config_keys(node, &[])?;
+        no_config_but(node, &[])?;
         Tuple::from_artifact_path(single_output(node)?).map_err(|e| format!("{e:#}"))?;
         if node.inputs.is_empty() {
             return Err("the first input must be the binary".into());
@@ -392,7 +378,7 @@ impl Rule for IndexRule {
         "dist-index"
     }
     fn check(&self, node: &Node) -> Result<(), String> {
-        config_keys(node, &["published", "retain"])?;
+        no_config_but(node, &["published", "retain"])?;
         Self::root(node)?;
         Self::retain(node)?;
         if node.config.get("published").is_some() {
