@@ -116,8 +116,11 @@ pub enum Command {
     Pin(commands::pin::PinArgs),
     /// The title and body of the pull request proposing version V, from its artifacts.
     PrBody(commands::pr_body::PrBodyArgs),
-    /// Propose version V: commit on `automation/codex-cli-V`, push (never forced), open the PR.
+    /// Propose version V: commit on its automation branch, push (never forced), open the PR.
     Publish(commands::publish::PublishArgs),
+    /// The consumer side of parity's releases: resolve and verify `dist/index.json` rows.
+    #[command(subcommand)]
+    Dist(commands::dist::DistCommand),
     /// Run one reference rule directly, as a drop-in for the reference `xtask` commands.
     #[command(subcommand)]
     Rule(commands::rule::RuleCommand),
@@ -173,6 +176,7 @@ pub fn main() -> i32 {
         Command::PrBody(a) => commands::pr_body::exec(g, a),
         Command::Publish(a) => commands::publish::exec(g, a),
         Command::Rule(cmd) => return commands::rule::exec(cmd),
+        Command::Dist(cmd) => return commands::dist::exec(cmd),
     };
     match result {
         Ok(code) => code,

@@ -777,7 +777,13 @@ impl Builder<'_> {
             .map_or((rendered, false), |r| (r, true));
         let node = &g.nodes[ni].id;
         let err = |msg: String, help: Option<String>| Err(self.p.error(msg, t.span.clone(), help));
-        if let Some((name, rest)) = s.split_once('@') {
+        // `./path` is always a file: the way to name a path that contains `@`.
+        let node_ref = if s.starts_with("./") {
+            None
+        } else {
+            s.split_once('@')
+        };
+        if let Some((name, rest)) = node_ref {
             let Some(&ai) = self.artifact_names.get(name) else {
                 let help = did_you_mean(name, self.artifact_names.keys().copied());
                 return err(

@@ -24,10 +24,12 @@
 //! - [`pr_body`]   the title and body of the pull request proposing a version.
 //! - [`publish`]   that pull request: commit, push (never forced), open or update.
 //! - [`release`]   upstream releases, pins, `artifacts.lock.json`, acquisition (spec §8.1-8.3).
+//! - [`dist`]      parity's own release artifacts (`distribution-contract@1.0`).
 //! - [`nodes`]     the rules above as pipeline nodes, registered into the engine.
 
 pub mod common;
 pub mod coverage;
+pub mod dist;
 pub mod metadata;
 pub mod nodes;
 pub mod pr_body;

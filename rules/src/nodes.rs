@@ -43,6 +43,7 @@ pub fn register(registry: &mut Registry, release: crate::release::Settings) {
     registry.register(ValidateRule);
     registry.register(crate::validation::ValidationRule);
     crate::release::register(registry, release);
+    crate::dist::register(registry);
 }
 
 /// The node's `version`: its `version` param, else `config.version`.
@@ -59,10 +60,16 @@ pub(crate) fn version(node: &Node) -> Result<String, String> {
         .ok_or_else(|| "needs a `version` param (or `config.version`)".to_string())
 }
 
+/// Every key of the node's config is one of `allowed`.
 pub(crate) fn no_config_but(node: &Node, allowed: &[&str]) -> Result<(), String> {
     if let Some(obj) = node.config.as_object()
         && let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str()))
     {
+        if allowed.is_empty() {
+            return Err(format!(
+                "unknown key `config.{k}` (this rule takes no config)"
+            ));
+        }
         return Err(format!(
             "unknown key `config.{k}` (expected one of: {})",
             allowed.join(", ")

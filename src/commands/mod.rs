@@ -1,6 +1,7 @@
 //! One file per command: a clap definition and an `exec` over an engine or rule operation.
 
 pub mod build;
+pub mod dist;
 pub mod explain;
 pub mod gc;
 pub mod graph;

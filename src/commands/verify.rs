@@ -189,6 +189,31 @@ fn is_output_missing(r: &DirtyReason) -> bool {
     matches!(r, DirtyReason::OutputMissing { .. })
 }
 
+/// Where the pipeline file's copy goes in `scratch`, and the root's path relative to it: the
+/// root is the pipeline file's directory or below it (the file at the top of `scratch`), or
+/// above it (the root at the top, the file at its place below). A root elsewhere is refused,
+/// so nothing is ever written outside `scratch`.
+fn scratch_layout(
+    ws: &Workspace,
+    scratch: &Path,
+    pipeline: &Path,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let dir = ws.dir.canonicalize()?;
+    let root = ws.root().canonicalize()?;
+    if let Ok(below) = root.strip_prefix(&dir) {
+        return Ok((scratch.to_path_buf(), below.to_path_buf()));
+    }
+    let Ok(up) = dir.strip_prefix(&root) else {
+        anyhow::bail!(
+            "`verify --rebuild` needs the pipeline root to hold, or be inside, the directory of `{}`",
+            pipeline.display()
+        );
+    };
+    let copy_dir = scratch.join(up);
+    std::fs::create_dir_all(&copy_dir)?;
+    Ok((copy_dir, up.components().map(|_| "..").collect()))
+}
+
 /// Copies the workspace into a temp dir, rebuilds every node that can run here (forced, private
 /// cache), and compares every committed output with the original. Nodes of the rules whose
 /// outputs are fixed by a pin (`FACT_RULES`: pins, acquired binaries) are not rebuilt: pins are
@@ -202,7 +227,10 @@ fn rebuild_and_compare(
     let scratch = tempfile::Builder::new()
         .prefix("parity-verify-")
         .tempdir()?;
-    let copy_dir = scratch.path();
+    // The copy keeps the places of the pipeline file and its root relative to each other,
+    // inside the scratch directory, whichever holds the other (`root = ".."`: the root).
+    let (copy_dir, rel_root) = scratch_layout(ws, scratch.path(), &g.pipeline)?;
+    let copy_dir = copy_dir.as_path();
     let pipeline_name = g
         .pipeline
         .file_name()
@@ -214,16 +242,12 @@ fn rebuild_and_compare(
             copy_dir.join(ws.lock_path.file_name().unwrap_or_default()),
         )?;
     }
-    let rel_root = ws.root().strip_prefix(&ws.dir).map_err(|_| {
-        anyhow::anyhow!(
-            "`verify --rebuild` needs the pipeline root inside the directory of `{}`",
-            g.pipeline.display()
-        )
-    })?;
     let skip = [
         ws.cache.dir().to_path_buf(),
         ws.dir.join(".git"),
         ws.dir.join("target"),
+        ws.root().join(".git"),
+        ws.root().join("target"),
     ];
     copy_tree(ws.root(), &copy_dir.join(rel_root), &skip)?;
 

@@ -4,6 +4,7 @@ mod build;
 mod cache_server;
 mod chain;
 mod claude_release;
+mod dist;
 mod errors;
 mod graph;
 mod hermetic;

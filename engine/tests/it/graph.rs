@@ -313,6 +313,52 @@ fn unknown_artifact_in_input() {
 }
 
 #[test]
+fn a_dot_slash_input_is_a_file_even_with_an_at_sign() {
+    // Paths such as `dist/distribution-contract@1.0/...` contain `@`: `./` says "a file".
+    let g = graph(
+        r#"
+[params]
+v = ["1"]
+
+[artifact.pack]
+rule = "report"
+params = ["v"]
+outputs = ["d@1.0/{v}/a.tar.gz"]
+
+[artifact.sum]
+rule = "report"
+params = ["v"]
+inputs = ["./d@1.0/{v}/a.tar.gz", "./d@1.0/{v}/a.zip?", "./notes@home.txt"]
+outputs = ["d@1.0/{v}/sum.json"]
+"#,
+    );
+    let sum = &g.nodes[node(&g, "sum@1")];
+    assert_eq!(
+        sum.inputs,
+        [
+            Input::Node {
+                node: node(&g, "pack@1"),
+                file: Some("d@1.0/1/a.tar.gz".into()),
+                optional: false
+            },
+            Input::Source {
+                path: "d@1.0/1/a.zip".into(),
+                dir: false,
+                optional: true
+            },
+            Input::Source {
+                path: "notes@home.txt".into(),
+                dir: false,
+                optional: false
+            },
+        ]
+    );
+    // Without `./` the same path is a node reference, and an unknown artifact.
+    let e = error("[artifact.x]\nrule = \"report\"\ninputs = [\"d@1.0/a\"]\noutputs = [\"o\"]\n");
+    assert!(e.contains("names an unknown artifact `d`"), "{e}");
+}
+
+#[test]
 fn select_patterns() {
     let g = graph(CODEX);
     let sel = |p: &[&str]| {
