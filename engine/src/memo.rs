@@ -48,6 +48,20 @@ const VERSION: u32 = 1;
 /// Files changed this close to the start of the evaluation are "racy": no memo is written.
 const RACY: Duration = Duration::from_secs(1);
 
+/// A test knob: the racy window in milliseconds instead of [`RACY`]'s one second, so tests
+/// that need a memo written do not sleep past it. Never set it outside tests: below the
+/// filesystem's timestamp granularity a change made right after the memo was written could
+/// keep the ctime the memo recorded.
+pub const RACY_MS_ENV: &str = "PARITY_MEMO_RACY_MS";
+
+/// The racy window: [`RACY`], or [`RACY_MS_ENV`] when it is set to a number.
+fn racy_window() -> Duration {
+    std::env::var(RACY_MS_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(RACY, Duration::from_millis)
+}
+
 /// The environment switch that disables the memo (both reading and writing).
 pub const DISABLE_ENV: &str = "PARITY_NO_MEMO";
 
@@ -320,7 +334,7 @@ fn encode(
     paths.extend(members);
     let dir = fsutil::parent_dir(pipeline_file);
     let racy_ns = started
-        .checked_sub(RACY)
+        .checked_sub(racy_window())
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos() as i128);
     let paths: Vec<PathBuf> = paths.into_iter().collect();

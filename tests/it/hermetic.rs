@@ -678,6 +678,8 @@ fn outputs_of_parity_s_own_rules_get_the_modes_of_the_umask_not_0600() {
                 assert_cmd::cargo::cargo_bin("parity").display()
             ))
             .current_dir(p.root())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("CI", "1")
             .output()
             .unwrap();

@@ -14,12 +14,8 @@ use serde_json::Value;
 use crate::support::{Project, clone_workspace, repo};
 
 fn parity(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("parity").expect("the parity binary is built");
-    cmd.current_dir(dir)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("PARITY_HOST")
-        .arg("--color")
-        .arg("never");
+    let mut cmd = Command::from_std(crate::support::parity_command());
+    cmd.current_dir(dir).arg("--color").arg("never");
     cmd
 }
 

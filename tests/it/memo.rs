@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Project, command_node};
+use crate::support::{Project, command_node, wait_until};
 
 fn project() -> Project {
     let pipeline = format!(
@@ -25,13 +25,26 @@ fn project() -> Project {
 
 const TRACE: (&str, &str) = ("PARITY_MEMO_TRACE", "1");
 
-/// Builds, lets the files age past the racy window, and has `status` write the memo.
+/// The racy window shrunk to nothing (`PARITY_MEMO_RACY_MS`, a test knob), so a file is old
+/// enough for the memo as soon as the evaluation starts after it was written.
+const NO_RACY_WINDOW: (&str, &str) = ("PARITY_MEMO_RACY_MS", "0");
+
+/// Runs `parity ARGS` with no racy window until it writes the memo (the first run does, unless
+/// the last write and the evaluation's start fall in one tick of the filesystem's clock).
+fn write_memo(p: &Project, args: &[&str]) {
+    let mut last = String::new();
+    let written = wait_until(Duration::from_secs(30), || {
+        last = p.parity_env(&[TRACE, NO_RACY_WINDOW], args).stderr;
+        last.contains("memo: written")
+    });
+    assert!(written, "{last}");
+    assert!(p.exists("cache/noop"));
+}
+
+/// Builds, then has `status` write the memo.
 fn built_with_memo(p: &Project) {
     p.parity(&["build"]).ok(); // `far` is blocked on this host: not a failure
-    std::thread::sleep(Duration::from_millis(1100));
-    let run = p.parity_env(&[TRACE], &["status"]);
-    assert!(run.stderr.contains("memo: written"), "{}", run.stderr);
-    assert!(p.exists("cache/noop"));
+    write_memo(p, &["status"]);
 }
 
 /// Runs `status` (plain, -v and --json) with `env`, through the memo and without it; asserts
@@ -222,9 +235,7 @@ fn a_no_op_build_answers_from_the_memo_like_the_full_path() {
         )
         .file("src.txt", "source\n");
     p.parity(&["build"]).ok();
-    std::thread::sleep(Duration::from_millis(1100));
-    let run = p.parity_env(&[TRACE], &["build"]);
-    assert!(run.stderr.contains("memo: written"), "{}", run.stderr);
+    write_memo(&p, &["build"]);
     let scrub = |s: &str| {
         s.lines()
             .map(|l| match l.find("\"elapsed_ms\":") {
@@ -271,9 +282,7 @@ fn a_member_pipeline_or_params_file_edited_after_the_memo_is_noticed() {
         .file("sub/versions.toml", "tracked = [\"1\"]\n")
         .file("sub/src.txt", "x\n");
     p.parity(&["build"]).ok();
-    std::thread::sleep(Duration::from_millis(1100));
-    let run = p.parity_env(&[TRACE], &["status"]);
-    assert!(run.stderr.contains("memo: written"), "{}", run.stderr);
+    write_memo(&p, &["status"]);
     let run = p.parity_env(&[TRACE], &["status"]);
     assert!(run.stderr.contains("memo: used"), "{}", run.stderr);
     p.write("sub/versions.toml", "tracked = [\"1\", \"2\"]\n");
@@ -281,8 +290,7 @@ fn a_member_pipeline_or_params_file_edited_after_the_memo_is_noticed() {
     assert!(!run.stderr.contains("memo: used"), "{}", run.stderr);
     assert!(run.stdout.contains("missing  m:a@2"), "{}", run.stdout);
     p.parity(&["build"]).ok();
-    std::thread::sleep(Duration::from_millis(1100));
-    p.parity_env(&[TRACE], &["status"]).ok();
+    write_memo(&p, &["status"]);
     p.write(
         "sub/pipeline.toml",
         &member.replace("cat $in > $out", "cat $in $in > $out"),

@@ -95,7 +95,7 @@ fn snapshot_node_equals_parity_rule_snapshot_for_the_same_binary() {
     let bin = p.path(&format!("ref/codex-{LINUX}"));
     std::fs::copy(p.path(&format!("bin/codex-{LINUX}")), &bin).unwrap();
     set_mode(&bin, 0o755);
-    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("parity"))
+    let out = crate::support::parity_command()
         .current_dir(p.root())
         .env("SOURCE_DATE_EPOCH", "1700000000")
         .args(["rule", "snapshot", "--capture-raw-help", "--codex-binary"])

@@ -112,17 +112,9 @@ fn project() -> Project {
 
 /// `parity ARGS` in the project with the API at `server` and only the given extra env.
 fn parity(p: &Project, server: &Server, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("parity"));
+    let mut cmd = crate::support::parity_command();
     cmd.current_dir(p.root())
-        .env("CI", "1")
-        .env("NO_COLOR", "1")
         .env("PARITY_GITHUB_API", server.base())
-        .env_remove("GITHUB_TOKEN")
-        .env_remove("GITHUB_REPOSITORY")
-        .env_remove("GITHUB_OUTPUT")
-        .env_remove("PARITY_MIRROR")
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("PARITY_HOST")
         .args(args)
         .envs(env.iter().copied());
     let out = assert_cmd::Command::from_std(cmd)

@@ -11,6 +11,37 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// Variables of a developer's (or a CI runner's) shell that change what parity does, removed
+/// from every `parity` a test starts unless the test sets them: every `PARITY_*` and
+/// `GITHUB_*` variable, and these.
+const SHELL_VARIABLES: &[&str] = &[
+    "SOURCE_DATE_EPOCH",
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
+    "COLUMNS",
+    "TERM",
+    "RUST_BACKTRACE",
+    "RUST_LIB_BACKTRACE",
+];
+
+/// `parity` with the environment of a test: no variable of [`SHELL_VARIABLES`] or with a
+/// `PARITY_`/`GITHUB_` prefix from the shell that runs the tests, `CI=1` (plain progress
+/// lines) and `NO_COLOR=1`.
+pub fn parity_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("parity"));
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with("PARITY_")
+            || name.starts_with("GITHUB_")
+            || SHELL_VARIABLES.contains(&name)
+        {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("CI", "1").env("NO_COLOR", "1");
+    cmd
+}
+
 /// A pipeline root in its own temp dir.
 pub struct Project {
     tmp: tempfile::TempDir,
@@ -120,20 +151,12 @@ impl Project {
         runs
     }
 
-    fn env(&self, cmd: &mut std::process::Command) {
+    /// `parity` in the project, with the test environment ([`parity_command`]) and the run log.
+    fn command(&self) -> std::process::Command {
+        let mut cmd = parity_command();
         cmd.current_dir(&self.root)
-            .env("PARITY_RUN_LOG", self.runlog())
-            .env("CI", "1")
-            .env("NO_COLOR", "1")
-            .env_remove("SOURCE_DATE_EPOCH")
-            .env_remove("PARITY_HOST")
-            .env_remove("PARITY_REMOTE_CACHE")
-            .env_remove("PARITY_REMOTE_READ_ONLY")
-            .env_remove("PARITY_REMOTE_TIMEOUT")
-            .env_remove("PARITY_REMOTE_REQUIRED")
-            .env_remove("GITHUB_REPOSITORY")
-            .env_remove("GITHUB_OUTPUT")
-            .env_remove("GITHUB_TOKEN");
+            .env("PARITY_RUN_LOG", self.runlog());
+        cmd
     }
 
     /// Runs `parity ARGS` in the project and waits for it.
@@ -143,8 +166,7 @@ impl Project {
 
     /// Runs `parity ARGS` with extra environment variables and waits for it.
     pub fn parity_env(&self, env: &[(&str, &str)], args: &[&str]) -> Run {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("parity"));
-        self.env(&mut cmd);
+        let mut cmd = self.command();
         cmd.envs(env.iter().copied());
         let out = assert_cmd::Command::from_std(cmd)
             .args(args)
@@ -160,8 +182,7 @@ impl Project {
 
     /// Starts `parity ARGS` in the project without waiting (output piped).
     pub fn spawn(&self, args: &[&str]) -> Child {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("parity"));
-        self.env(&mut cmd);
+        let mut cmd = self.command();
         cmd.args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use parity_engine::build::{self, BuildOptions, Event, Outcome, Reporter, Summary};
 use parity_engine::exec::{Registry, Rule, RuleContext, RuleError};
@@ -14,16 +14,17 @@ use parity_engine::workspace::{State, Workspace};
 #[derive(Clone, Debug)]
 struct Call {
     node: String,
-    start: Instant,
-    end: Instant,
 }
 
 /// `fake`: writes every output as the node id followed by its inputs' contents (or
-/// `config.content`); `config.fail`, `config.sleep_ms`, `config.interrupt` do what they say.
+/// `config.content`); `config.fail`, `config.sleep_ms`, `config.interrupt` do what they say;
+/// `config.meet = N` waits until N runs (this one included) have started, and fails if that
+/// does not happen within a minute: N runs that all succeed were running at the same time.
 #[derive(Clone, Default)]
 struct FakeRule {
     calls: Arc<Mutex<Vec<Call>>>,
     interrupt: Arc<AtomicBool>,
+    started: Arc<(Mutex<u64>, Condvar)>,
 }
 
 impl Rule for FakeRule {
@@ -31,8 +32,19 @@ impl Rule for FakeRule {
         "fake"
     }
     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
-        let start = Instant::now();
         let cfg = &ctx.node.config;
+        if let Some(n) = cfg.get("meet").and_then(|v| v.as_u64()) {
+            let (count, cond) = &*self.started;
+            let mut started = count.lock().unwrap();
+            *started += 1;
+            cond.notify_all();
+            let (started, wait) = cond
+                .wait_timeout_while(started, Duration::from_secs(60), |s| *s < n)
+                .unwrap();
+            if wait.timed_out() {
+                return Err(format!("only {} of {n} runs started together", *started).into());
+            }
+        }
         if let Some(ms) = cfg.get("sleep_ms").and_then(|v| v.as_u64()) {
             std::thread::sleep(Duration::from_millis(ms));
         }
@@ -41,8 +53,6 @@ impl Rule for FakeRule {
         }
         self.calls.lock().unwrap().push(Call {
             node: ctx.node.id.to_string(),
-            start,
-            end: Instant::now(),
         });
         if cfg.get("fail").and_then(|v| v.as_bool()) == Some(true) {
             return Err(format!("`{}` failed on purpose", ctx.node.id).into());
@@ -249,6 +259,8 @@ outputs = ["b.txt"]
 
 #[test]
 fn independent_nodes_run_in_parallel() {
+    // Each run waits for the other three to start: the build succeeds only if all four ran at
+    // once (sequential runs would each wait a minute and fail).
     let f = Fixture::new(
         r#"
 [params]
@@ -258,24 +270,12 @@ i = ["1", "2", "3", "4"]
 rule = "fake"
 params = ["i"]
 outputs = ["slow/{i}.txt"]
-config = { sleep_ms = 300 }
+config = { meet = 4 }
 "#,
     );
-    let started = Instant::now();
-    f.build_with(&[], opts(4));
-    let elapsed = started.elapsed();
-    let calls = f.rule.calls.lock().unwrap().clone();
-    assert_eq!(calls.len(), 4);
-    let overlapping = calls.iter().any(|a| {
-        calls
-            .iter()
-            .any(|b| a.node != b.node && a.start < b.end && b.start < a.end)
-    });
-    assert!(overlapping, "with -j 4 some runs overlap");
-    assert!(
-        elapsed < Duration::from_millis(4 * 300),
-        "4 x 300 ms with -j 4 took {elapsed:?}"
-    );
+    let (summary, outcomes) = f.build_with(&[], opts(4));
+    assert_eq!(summary.failed, 0, "{outcomes:?}");
+    assert_eq!(f.rule.calls.lock().unwrap().len(), 4);
 }
 
 #[test]

@@ -497,7 +497,7 @@ fn big_pipeline_builds() {
 /// Timing of parsing + expansion + graph at 100k nodes (run with `--ignored --nocapture`,
 /// in release for a meaningful figure).
 #[test]
-#[ignore]
+#[ignore = "a timing figure, not a check: run with --release -- --ignored --nocapture"]
 fn timing_100k_nodes() {
     let f = Fixture::new(&big_pipeline(250));
     for _ in 0..5 {
