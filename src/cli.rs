@@ -96,6 +96,9 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a pipeline here (a starter pipeline.toml and cache/.gitignore), or adopt a
+    /// reference-layout tree (`--adopt DIR`).
+    Init(commands::init::InitArgs),
     /// Bring targets (default: every node) up to date, and nothing else.
     Build(commands::build::BuildArgs),
     /// Show which nodes are fresh, stale, missing, modified or blocked, and why.
@@ -164,6 +167,7 @@ pub fn main() -> i32 {
     }
     let g = &cli.global;
     let result = match cli.command {
+        Command::Init(a) => commands::init::exec(g, a),
         Command::Build(a) => commands::build::exec(g, a),
         Command::Status(a) => commands::status::exec(g, a),
         Command::Explain(a) => commands::explain::exec(g, a),

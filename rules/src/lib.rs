@@ -26,7 +26,9 @@
 //! - [`release`]   upstream releases, pins, `artifacts.lock.json`, acquisition (spec §8.1-8.3).
 //! - [`dist`]      parity's own release artifacts (`distribution-contract@1.0`).
 //! - [`nodes`]     the rules above as pipeline nodes, registered into the engine.
+//! - [`adopt`]     the pipeline of a reference-layout tree made before parity (`init --adopt`).
 
+pub mod adopt;
 pub mod common;
 pub mod coverage;
 pub mod dist;

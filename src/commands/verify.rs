@@ -7,15 +7,14 @@
 //! byte for byte, to prove the build deterministic.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 
 use clap::Args;
-use parity_engine::build::{self, BuildOptions, Event, Outcome, Reporter};
 use parity_engine::fingerprint::DirtyReason;
 use parity_engine::graph::OutputKind;
 use parity_engine::workspace::{State, Workspace};
 use serde_json::json;
 
+use super::rebuild;
 use crate::cli::{self, GlobalArgs};
 use parity_rules::release::FACT_RULES;
 
@@ -249,7 +248,7 @@ fn rebuild_and_compare(
         ws.root().join(".git"),
         ws.root().join("target"),
     ];
-    copy_tree(ws.root(), &copy_dir.join(rel_root), &skip)?;
+    rebuild::copy_tree_except(ws.root(), &copy_dir.join(rel_root), &skip)?;
 
     let copy = Workspace::open(&copy_dir.join(pipeline_name), cli::registry(g))?;
     let is_fact = |ix: usize| FACT_RULES.contains(&copy.graph.nodes[ix].rule.as_str());
@@ -274,28 +273,28 @@ fn rebuild_and_compare(
     let runnable: Vec<usize> = (0..copy.graph.nodes.len())
         .filter(|&ix| copy.can_run_here(ix) && !is_fact(ix))
         .collect();
-    let opts = BuildOptions {
-        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        keep_going: true,
-        force: true,
-        dry_run: false,
-        remote: None,
-        adopt: false,
-    };
     eprintln!(
         "verify: rebuilding {} node{} from scratch in a temporary copy",
         runnable.len(),
         if runnable.len() == 1 { "" } else { "s" }
     );
-    let mut failures = Failures(Vec::new());
-    let cancel = AtomicBool::new(false);
-    let summary = build::build(&copy, &runnable, &opts, &cancel, &mut failures)?;
+    let rebuilt = rebuild::rebuild(&copy, &runnable, false)?;
+    let summary = &rebuilt.summary;
     eprintln!(
         "verify: rebuild done: {} ran, {} blocked on this host (their committed outputs kept), {} failed",
         summary.ran, summary.blocked, summary.failed
     );
 
-    let mut findings = failures.0;
+    let mut findings: Vec<Finding> = rebuilt
+        .failed
+        .into_iter()
+        .map(|(node, m)| {
+            Finding::problem(
+                format!("failed: {node} (in the rebuild): {m}"),
+                json!({"problem": "rebuild_failed", "node": node, "message": m}),
+            )
+        })
+        .collect();
     for node in &ws.graph.nodes {
         for o in node
             .outputs
@@ -303,7 +302,7 @@ fn rebuild_and_compare(
             .filter(|o| o.kind == OutputKind::Committed)
         {
             let (ours, theirs) = (ws.output_path(o), copy.output_path(o));
-            if let Some(detail) = differs(&ours, &theirs)? {
+            if let Some(detail) = rebuild::differs(&ours, &theirs)? {
                 let path = shown_path(ws, &o.name());
                 findings.push(Finding::problem(
                     format!(
@@ -341,114 +340,4 @@ fn seed(
     }
     copy.cache.put_action(key, action)?;
     Ok(true)
-}
-
-/// Collects the nodes a rebuild could not build.
-struct Failures(Vec<Finding>);
-
-impl Reporter for Failures {
-    fn event(&mut self, event: Event<'_>) {
-        if let Event::Finished {
-            node,
-            outcome: Outcome::Failed(m),
-            ..
-        } = event
-        {
-            self.0.push(Finding::problem(
-                format!("failed: {} (in the rebuild): {m}", node.as_str()),
-                json!({"problem": "rebuild_failed", "node": node.as_str(), "message": m}),
-            ));
-        }
-    }
-}
-
-/// How `theirs` differs from `ours` (files or whole trees), `None` when byte-identical.
-fn differs(ours: &Path, theirs: &Path) -> anyhow::Result<Option<String>> {
-    let (a, b) = (files_of(ours)?, files_of(theirs)?);
-    if a == b {
-        return Ok(None);
-    }
-    for (rel, bytes) in &a {
-        match b.iter().find(|(r, _)| r == rel) {
-            None => return Ok(Some(format!("lacks `{rel}`"))),
-            Some((_, other)) if other != bytes => {
-                let at = bytes
-                    .iter()
-                    .zip(other)
-                    .position(|(x, y)| x != y)
-                    .unwrap_or(bytes.len().min(other.len()));
-                let what = if rel.is_empty() {
-                    String::new()
-                } else {
-                    format!("`{rel}` ")
-                };
-                return Ok(Some(format!(
-                    "wrote {what}different bytes (first at byte {at})"
-                )));
-            }
-            Some(_) => {}
-        }
-    }
-    let extra = b
-        .iter()
-        .find(|(r, _)| !a.iter().any(|(x, _)| x == r))
-        .map_or(String::new(), |(r, _)| r.clone());
-    Ok(Some(format!("also wrote `{extra}`")))
-}
-
-/// Every file under `path` (or `path` itself, as ``), sorted by relative path.
-fn files_of(path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    if path.is_file() {
-        return Ok(vec![(String::new(), std::fs::read(path)?)]);
-    }
-    let mut out = Vec::new();
-    for entry in walkdir_sorted(path)? {
-        let rel = entry
-            .strip_prefix(path)?
-            .to_string_lossy()
-            .replace('\\', "/");
-        out.push((rel, std::fs::read(&entry)?));
-    }
-    Ok(out)
-}
-
-fn walkdir_sorted(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walkdir_sorted(&p)?);
-        } else {
-            out.push(p);
-        }
-    }
-    Ok(out)
-}
-
-/// Copies the tree `from` to `to`, leaving out the paths in `skip`.
-fn copy_tree(from: &Path, to: &Path, skip: &[PathBuf]) -> anyhow::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let path = entry.path();
-        if skip.iter().any(|s| same_path(s, &path)) {
-            continue;
-        }
-        let dest = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_tree(&path, &dest, skip)?;
-        } else if entry.file_type()?.is_file() {
-            std::fs::copy(&path, &dest)?;
-        }
-    }
-    Ok(())
-}
-
-fn same_path(a: &Path, b: &Path) -> bool {
-    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }

@@ -8,6 +8,7 @@ mod dist;
 mod errors;
 mod graph;
 mod hermetic;
+mod init;
 mod interrupt;
 mod keys;
 mod manifests;

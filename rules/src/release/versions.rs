@@ -29,7 +29,9 @@ pub struct Tracked {
 }
 
 /// Adds `version` to each of the `keys` arrays (each kept in ascending order when it is) and
-/// sets `epoch."{version}" = epoch`, in the TOML file `path` (created when missing).
+/// sets `epoch."{version}" = epoch`, in the TOML file `path` (created when missing). A table
+/// under `epoch` (`[epoch.union]`: the stamps of one artifact of an adopted tree, see
+/// [`crate::adopt`]) gets `"{version}" = epoch` too, unless it has the version already.
 pub fn track(path: &Path, keys: &[&str], version: Version, epoch: i64) -> Result<Tracked> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -55,7 +57,16 @@ pub fn track(path: &Path, keys: &[&str], version: Version, epoch: i64) -> Result
     if before != Some(epoch) {
         epochs.insert(&name, value(epoch));
     }
-    let changed = !added.is_empty() || before != Some(epoch);
+    let mut stamped = false;
+    for (_, table) in epochs.iter_mut() {
+        if let Some(table) = table.as_table_like_mut()
+            && table.get(&name).is_none()
+        {
+            table.insert(&name, value(epoch));
+            stamped = true;
+        }
+    }
+    let changed = !added.is_empty() || before != Some(epoch) || stamped;
     if changed {
         parity_engine::fsutil::write_atomic(path, doc.to_string().as_bytes())?;
     }
@@ -138,6 +149,27 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(&p).unwrap(),
             "# tracked versions\ntracked = [\"0.61.0\", \"0.92.0\", \"0.97.0\"]\n\n[epoch]\n# the reference epoch\n\"0.61.0\" = 1\n\"0.97.0\" = 3\n\"0.92.0\" = 5\n"
+        );
+    }
+
+    #[test]
+    fn a_new_version_gets_its_epoch_in_every_adopted_stamp_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("versions.toml");
+        std::fs::write(
+            &p,
+            "tracked = [\"0.92.0\"]\n\n[epoch]\n\"0.92.0\" = 1\n\n[epoch.union]\n\"0.92.0\" = 7\n",
+        )
+        .unwrap();
+        track(&p, &["tracked"], "0.97.0".parse().unwrap(), 5).unwrap();
+        let doc: toml::Table = std::fs::read_to_string(&p).unwrap().parse().unwrap();
+        assert_eq!(doc["epoch"]["0.97.0"].as_integer(), Some(5));
+        assert_eq!(doc["epoch"]["union"]["0.97.0"].as_integer(), Some(5));
+        assert_eq!(doc["epoch"]["union"]["0.92.0"].as_integer(), Some(7));
+        assert!(
+            !track(&p, &["tracked"], "0.97.0".parse().unwrap(), 5)
+                .unwrap()
+                .changed
         );
     }
 
