@@ -209,7 +209,9 @@ impl fmt::Display for DirtyReason {
             DirtyReason::NeverBuilt => f.write_str("never built"),
             DirtyReason::Forced => f.write_str("forced"),
             DirtyReason::RuleChanged { old, new } => write!(f, "rule changed ({old} -> {new})"),
-            DirtyReason::ConfigChanged => f.write_str("params or config changed"),
+            DirtyReason::ConfigChanged => f.write_str(
+                "settings changed (params, config, epoch, env values or declared outputs)",
+            ),
             DirtyReason::InputChanged {
                 input,
                 old: Some(o),
@@ -251,6 +253,23 @@ impl fmt::Display for DirtyReason {
                     None => Ok(()),
                 }
             }
+        }
+    }
+}
+
+impl DirtyReason {
+    /// The full digests behind the reason, one line each, for `parity explain` (the
+    /// [`Display`](fmt::Display) line names them short).
+    pub fn details(&self) -> Vec<String> {
+        let line = |what: &str, d: &FileDigest| format!("{what} {} ({} bytes)", d.blake3, d.size);
+        match self {
+            DirtyReason::InputChanged { old, new, .. } => (old.iter().map(|o| line("old", o)))
+                .chain(new.iter().map(|n| line("new", n)))
+                .collect(),
+            DirtyReason::OutputModified {
+                recorded, actual, ..
+            } => vec![line("recorded", recorded), line("on disk ", actual)],
+            _ => Vec::new(),
         }
     }
 }

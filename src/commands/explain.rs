@@ -31,42 +31,53 @@ pub fn exec(g: &GlobalArgs, a: ExplainArgs) -> anyhow::Result<i32> {
             println!("  every input and output matches pipeline.lock");
         }
         for r in &s.reasons {
-            match r {
-                DirtyReason::InputChanged { input, old, new } => {
-                    println!(
-                        "  input `{input}` {}",
-                        match (old, new) {
-                            (Some(_), Some(_)) => "changed",
-                            (None, _) => "added",
-                            (_, None) => "removed",
-                        }
-                    );
-                    if let Some(o) = old {
-                        println!("      old {} ({} bytes)", o.blake3, o.size);
-                    }
-                    if let Some(n) = new {
-                        println!("      new {} ({} bytes)", n.blake3, n.size);
-                    }
+            println!("  {r}");
+            for line in r.details() {
+                println!("      {line}");
+            }
+            if *r == DirtyReason::ConfigChanged {
+                // `pipeline.lock` records one digest of them all: show what they are now.
+                for line in settings(node) {
+                    println!("      now {line}");
                 }
-                DirtyReason::OutputModified {
-                    output,
-                    recorded,
-                    actual,
-                    file,
-                } => {
-                    println!("  output `{output}` was modified by hand");
-                    if let Some(f) = file {
-                        println!("      `{f}` differs");
-                    }
-                    println!(
-                        "      recorded {} ({} bytes)",
-                        recorded.blake3, recorded.size
-                    );
-                    println!("      on disk  {} ({} bytes)", actual.blake3, actual.size);
-                }
-                other => println!("  {other}"),
             }
         }
     }
     Ok(0)
+}
+
+/// The node's settings as they are now: params, epoch, the names of the environment variables
+/// its config declares (set or unset; values are never printed), config, outputs.
+fn settings(node: &parity_engine::graph::Node) -> Vec<String> {
+    let mut out = Vec::new();
+    if !node.params.is_empty() {
+        let params: Vec<String> = node
+            .params
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        out.push(format!("params  {}", params.join(" ")));
+    }
+    if let Some(e) = node.epoch {
+        out.push(format!("epoch   {e}"));
+    }
+    let env: Vec<String> = node
+        .config
+        .get("env")
+        .and_then(|e| e.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+        .map(|name| {
+            let set = std::env::var_os(name).is_some();
+            format!("{name} ({})", if set { "set" } else { "unset" })
+        })
+        .collect();
+    if !env.is_empty() {
+        out.push(format!("env     {}", env.join(" ")));
+    }
+    out.push(format!("config  {}", node.config));
+    let outputs: Vec<String> = node.outputs.iter().map(|o| o.name()).collect();
+    out.push(format!("outputs {}", outputs.join(" ")));
+    out
 }

@@ -95,7 +95,7 @@ fn hand_edited_output_is_modified_and_deleted_one_is_missing() {
     assert!(
         explain
             .stdout
-            .contains("  output `out/a.txt` was modified by hand\n      recorded "),
+            .contains("  output `out/a.txt` was modified (recorded "),
         "{}",
         explain.stdout
     );
@@ -173,4 +173,32 @@ fn restore_from_cache_is_reported_for_humans() {
         build.stderr
     );
     assert!(Path::new(&p.path("out/c.txt")).exists());
+}
+
+/// An env value changed: the reason does not say "params or config", and `explain` shows the
+/// settings as they are now (env names only, never values).
+#[test]
+fn an_env_value_change_is_explained_as_a_settings_change() {
+    let p = Project::new().file(
+        "pipeline.toml",
+        "[artifact.a]\nrule = \"command\"\noutputs = [\"a.txt\"]\nconfig = { command = 'echo \"$GREETING\" > $out', env = [\"GREETING\"] }\n",
+    );
+    p.parity_env(&[("GREETING", "hi")], &["build"]).ok();
+    let status = p.parity_env(&[("GREETING", "hello")], &["status"]);
+    assert!(
+        status.stdout.contains(
+            "stale    a  settings changed (params, config, epoch, env values or declared outputs)"
+        ),
+        "{}",
+        status.stdout
+    );
+    let explain = p.parity_env(&[("GREETING", "hello")], &["explain", "a"]);
+    assert!(
+        explain
+            .stdout
+            .contains("      now env     GREETING (set)\n"),
+        "{}",
+        explain.stdout
+    );
+    assert!(!explain.stdout.contains("hello"), "{}", explain.stdout);
 }
