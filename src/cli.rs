@@ -48,14 +48,24 @@ pub struct GlobalArgs {
     /// Say more (fresh nodes, reasons, timings).
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// Where bytes come from, for the commands that build (`build`, `pin`): their
+    /// [`FetchArgs`], copied here once parsed.
+    #[arg(skip)]
+    pub fetch: Option<FetchArgs>,
+}
+
+/// Where a build's bytes come from: the shared remote cache and the release mirror. Only the
+/// commands that build take them (`build`, `pin`), so only their `--help` lists them.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Remote cache and mirror")]
+pub struct FetchArgs {
     /// Shared remote cache (Bazel HTTP layout: `{URL}/cas/<sha256>`, `{URL}/ac/<sha256>`), or
     /// a directory with that layout (`file:///path`).
-    #[arg(long, global = true, value_name = "URL", env = "PARITY_REMOTE_CACHE")]
+    #[arg(long, value_name = "URL", env = "PARITY_REMOTE_CACHE")]
     pub remote_cache: Option<String>,
     /// Read from the remote cache, never write to it (untrusted runs).
     #[arg(
         long,
-        global = true,
         env = "PARITY_REMOTE_READ_ONLY",
         value_parser = clap::builder::BoolishValueParser::new(),
         action = clap::ArgAction::SetTrue
@@ -66,7 +76,6 @@ pub struct GlobalArgs {
     /// to publish, or to assemble what others published).
     #[arg(
         long,
-        global = true,
         env = "PARITY_REMOTE_REQUIRED",
         value_parser = clap::builder::BoolishValueParser::new(),
         action = clap::ArgAction::SetTrue
@@ -75,7 +84,6 @@ pub struct GlobalArgs {
     /// Seconds before a remote cache request is given up (and the remote disabled).
     #[arg(
         long,
-        global = true,
         value_name = "SECS",
         default_value = "30",
         env = "PARITY_REMOTE_TIMEOUT"
@@ -83,7 +91,7 @@ pub struct GlobalArgs {
     pub remote_timeout: f64,
     /// A directory of release assets by asset name, tried before the pinned URL (the bytes are
     /// verified against the same pins; never part of an action key).
-    #[arg(long, global = true, value_name = "DIR", env = "PARITY_MIRROR")]
+    #[arg(long, value_name = "DIR", env = "PARITY_MIRROR")]
     pub mirror: Option<PathBuf>,
 }
 
@@ -152,8 +160,13 @@ pub fn main() -> i32 {
         );
     }));
     let mut cli = Cli::parse();
+    cli.global.fetch = match &cli.command {
+        Command::Build(a) => Some(a.fetch.clone()),
+        Command::Pin(a) => Some(a.fetch.clone()),
+        _ => None,
+    };
     // `--mirror` is relative to where parity was started, not to `-C DIR`.
-    if let Some(m) = cli.global.mirror.as_mut()
+    if let Some(m) = cli.global.fetch.as_mut().and_then(|f| f.mirror.as_mut())
         && m.is_relative()
         && let Ok(cwd) = std::env::current_dir()
     {
@@ -228,7 +241,7 @@ pub fn registry(g: &GlobalArgs) -> Registry {
 /// Where release bytes come from: the environment, and `--mirror` / `PARITY_MIRROR`.
 pub fn release_settings(g: &GlobalArgs) -> parity_rules::release::Settings {
     let mut settings = parity_rules::release::Settings::from_env();
-    if let Some(m) = &g.mirror {
+    if let Some(m) = g.fetch.as_ref().and_then(|f| f.mirror.as_ref()) {
         settings.mirror = Some(m.clone());
     }
     settings
@@ -267,8 +280,11 @@ pub fn workspace_with_state(
 
 /// The remote cache named by `--remote-cache` / `PARITY_REMOTE_CACHE`, if any.
 pub fn remote(g: &GlobalArgs) -> anyhow::Result<Option<Arc<RemoteCache>>> {
-    let Some(url) = g.remote_cache.as_deref().filter(|u| !u.trim().is_empty()) else {
-        if g.remote_required {
+    let Some(f) = &g.fetch else {
+        return Ok(None);
+    };
+    let Some(url) = f.remote_cache.as_deref().filter(|u| !u.trim().is_empty()) else {
+        if f.remote_required {
             return Err(parity_engine::Error::Usage(
                 "--remote-required needs a remote cache (--remote-cache URL or PARITY_REMOTE_CACHE)"
                     .into(),
@@ -277,18 +293,18 @@ pub fn remote(g: &GlobalArgs) -> anyhow::Result<Option<Arc<RemoteCache>>> {
         }
         return Ok(None);
     };
-    if !(g.remote_timeout.is_finite() && g.remote_timeout > 0.0) {
+    if !(f.remote_timeout.is_finite() && f.remote_timeout > 0.0) {
         return Err(parity_engine::Error::Usage(format!(
             "invalid --remote-timeout `{}`: expected a positive number of seconds",
-            g.remote_timeout
+            f.remote_timeout
         ))
         .into());
     }
     let opts = RemoteOptions {
         url: url.to_string(),
-        read_only: g.remote_read_only,
-        required: g.remote_required,
-        timeout: std::time::Duration::from_secs_f64(g.remote_timeout),
+        read_only: f.remote_read_only,
+        required: f.remote_required,
+        timeout: std::time::Duration::from_secs_f64(f.remote_timeout),
     };
     Ok(Some(Arc::new(RemoteCache::new(&opts)?)))
 }

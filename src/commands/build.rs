@@ -33,6 +33,8 @@ pub struct BuildArgs {
     /// record as theirs (hand-written files); without it, such a node fails.
     #[arg(long)]
     adopt: bool,
+    #[command(flatten)]
+    pub fetch: cli::FetchArgs,
 }
 
 pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
@@ -84,8 +86,9 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
 }
 
 impl BuildArgs {
-    /// `parity build TARGETS` with the default options (for commands that build as a step).
-    pub fn of(targets: Vec<String>, json: bool) -> BuildArgs {
+    /// `parity build TARGETS` with the default options (for commands that build as a step;
+    /// the remote cache and mirror are the command's own, in [`GlobalArgs::fetch`]).
+    pub fn of(targets: Vec<String>, json: bool, fetch: cli::FetchArgs) -> BuildArgs {
         BuildArgs {
             targets,
             jobs: None,
@@ -94,6 +97,7 @@ impl BuildArgs {
             force: false,
             json,
             adopt: false,
+            fetch,
         }
     }
 }

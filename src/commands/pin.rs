@@ -28,6 +28,8 @@ pub struct PinArgs {
     /// Build events as JSON lines on stdout (as `parity build --json`).
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    pub fetch: cli::FetchArgs,
 }
 
 pub fn exec(g: &GlobalArgs, a: PinArgs) -> anyhow::Result<i32> {
@@ -63,7 +65,7 @@ pub fn exec(g: &GlobalArgs, a: PinArgs) -> anyhow::Result<i32> {
     };
     let mut targets = vec![pins];
     targets.extend(upstream.locks.iter().map(|l| format!("{prefix}{l}")));
-    let result = build::exec(g, BuildArgs::of(targets, a.json));
+    let result = build::exec(g, BuildArgs::of(targets, a.json, a.fetch));
     if tracked.changed && !matches!(result, Ok(0)) {
         match &before {
             Some(bytes) => parity_engine::fsutil::write_atomic(&path, bytes)?,

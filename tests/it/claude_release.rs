@@ -164,7 +164,7 @@ fn the_binary_is_verified_against_the_manifest_before_use() {
     parity(
         &p,
         &server,
-        &["--mirror", m.to_str().unwrap(), "build", "claude:binary"],
+        &["build", "--mirror", m.to_str().unwrap(), "claude:binary"],
     )
     .ok();
     assert_eq!(

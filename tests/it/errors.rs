@@ -192,3 +192,29 @@ fn the_pipeline_is_found_with_dash_c() {
     assert_eq!(p.read("sub/a.txt"), "source\n");
     assert!(p.exists("sub/pipeline.lock") && p.exists("sub/cache"));
 }
+
+/// The remote-cache and mirror options are listed by the commands that build, and only there.
+#[test]
+fn remote_cache_and_mirror_options_appear_only_where_they_apply() {
+    let p = Project::new();
+    for cmd in ["build", "pin"] {
+        let help = p.parity(&[cmd, "--help"]);
+        help.ok();
+        for opt in ["--remote-cache", "--remote-read-only", "--mirror"] {
+            assert!(help.stdout.contains(opt), "{cmd} --help lacks {opt}");
+        }
+    }
+    for cmd in [
+        "status", "explain", "graph", "list", "gc", "verify", "init", "watch",
+    ] {
+        let help = p.parity(&[cmd, "--help"]);
+        help.ok();
+        assert!(
+            !help.stdout.contains("--remote-cache") && !help.stdout.contains("--mirror"),
+            "{cmd} --help lists the remote cache or the mirror:\n{}",
+            help.stdout
+        );
+    }
+    let run = p.parity(&["status", "--remote-cache", "file:///x"]);
+    run.code(2);
+}

@@ -472,7 +472,7 @@ fn build_with_mirror_takes_verified_assets_from_the_mirror_and_refuses_a_wrong_o
     let run = parity(
         &p,
         &server,
-        &["--mirror", "mirror", "build", "binary@0.98.0"],
+        &["build", "--mirror", "mirror", "binary@0.98.0"],
         &[],
     );
     run.ok();
@@ -490,9 +490,9 @@ fn build_with_mirror_takes_verified_assets_from_the_mirror_and_refuses_a_wrong_o
         &p,
         &server,
         &[
+            "build",
             "--mirror",
             "mirror",
-            "build",
             "--force",
             &format!("binary@0.98.0/{WINDOWS}"),
         ],
