@@ -38,6 +38,8 @@ pub enum Error {
     Cycle {
         /// The loop, starting and ending at the same node.
         cycle: String,
+        /// The input of the first node that names the second, when it is known.
+        at: Option<Box<Located>>,
     },
     /// A target given on the command line names no node.
     #[error("no node matches `{pattern}`")]
@@ -112,6 +114,7 @@ impl Error {
     pub fn render(&self) -> String {
         match self {
             Error::Pipeline { message, at, help } => render_located(message, at, help.as_deref()),
+            Error::Cycle { at: Some(at), .. } => render_located(&self.to_string(), at, None),
             Error::UnknownTarget { pattern, help } => {
                 let mut s = format!("no node matches `{pattern}`");
                 if let Some(h) = help {
@@ -196,15 +199,20 @@ pub fn render_located(message: &str, at: &Located, help: Option<&str>) -> String
     out
 }
 
-/// The closest candidate to `name` by Jaro-Winkler similarity, if any is close enough.
+/// "did you mean `X`?" for the [`closest`] candidate to `name`, if any is close enough.
 pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<String> {
+    closest(name, candidates).map(|c| format!("did you mean `{c}`?"))
+}
+
+/// The closest candidate to `name` by Jaro-Winkler similarity, if any is close enough.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(name, c), c))
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!("did you mean `{c}`?"))
+        .map(|(_, c)| c)
 }

@@ -178,7 +178,7 @@ use std::collections::{BinaryHeap, HashMap};
 use crate::hash::FxHashMap;
 use std::ops::Range;
 
-use crate::error::did_you_mean;
+use crate::error::{Located, did_you_mean};
 use crate::pipeline::{ConfigValue, DataFiles, Epoch, Lookup, Pipeline, Spanned};
 use crate::{Error, Result};
 
@@ -764,6 +764,39 @@ impl Builder<'_> {
     }
 
     /// Resolves one input of node `ni` (rendered text `rendered`) into `out`.
+    /// Where in `pipeline.toml` node `from` takes node `to` as an input: the first declared
+    /// input of its artifact that resolves to `to` (for the caret of a cycle).
+    fn edge_at(
+        &self,
+        g: &Graph,
+        compiled: &[CompiledArtifact],
+        from: NodeIx,
+        to: NodeIx,
+    ) -> Option<Located> {
+        let ai = g.nodes[from].artifact;
+        let (an, c) = (&g.artifacts[ai], &compiled[ai]);
+        let vals = an.values_of(from);
+        let mut buf = String::new();
+        for (k, t) in c.inputs.iter().enumerate() {
+            let mut resolved = Vec::new();
+            t.render_into(&vals, &mut buf);
+            if self.input(g, from, t, &buf, &mut resolved).is_err() {
+                continue;
+            }
+            if resolved
+                .iter()
+                .any(|i| matches!(i, Input::Node { node, .. } if *node == to))
+            {
+                return Some(Located {
+                    file: self.p.file.clone(),
+                    text: self.p.text.clone(),
+                    span: Some(self.p.artifacts[ai].inputs.get(k)?.span.clone()),
+                });
+            }
+        }
+        None
+    }
+
     fn input(
         &self,
         g: &Graph,
@@ -962,7 +995,13 @@ impl Graph {
         for (node, inputs) in g.nodes.iter_mut().zip(inputs) {
             node.inputs = inputs;
         }
-        g.link()?;
+        if let Err(cycle) = g.link() {
+            let at = match cycle.as_slice() {
+                [from, to, ..] => b.edge_at(&g, &compiled, *from, *to),
+                _ => None,
+            };
+            return Err(g.cycle_error(&cycle, at));
+        }
         Ok(g)
     }
 
@@ -981,7 +1020,9 @@ impl Graph {
             g.absorb(p, m, sub)?;
         }
         g.index_ids();
-        g.link()?;
+        if let Err(cycle) = g.link() {
+            return Err(g.cycle_error(&cycle, None));
+        }
         Ok(g)
     }
 
@@ -1153,7 +1194,9 @@ impl Graph {
     }
 
     /// Fills `deps`, `rdeps` and `topo` from the node inputs; rejects cycles.
-    fn link(&mut self) -> Result<()> {
+    /// Fills [`Graph::deps`], [`Graph::rdeps`] and [`Graph::topo`]; on a cycle, the whole
+    /// loop (`a, b, a`: each node depends on the next).
+    fn link(&mut self) -> std::result::Result<(), Vec<NodeIx>> {
         let n = self.nodes.len();
         self.deps = self
             .nodes
@@ -1194,16 +1237,23 @@ impl Graph {
             }
         }
         if self.topo.len() < n {
-            return Err(Error::Cycle {
-                cycle: self.find_cycle(&pending),
-            });
+            return Err(self.find_cycle(&pending));
         }
         Ok(())
     }
 
+    /// The error for the cycle `path` (from [`Graph::link`]), pointing at `at` when known.
+    fn cycle_error(&self, path: &[NodeIx], at: Option<Located>) -> Error {
+        let names: Vec<&str> = path.iter().map(|&i| self.nodes[i].id.as_str()).collect();
+        Error::Cycle {
+            cycle: names.join(" -> "),
+            at: at.map(Box::new),
+        }
+    }
+
     /// One whole concrete cycle among the nodes Kahn's algorithm could not order
     /// (`pending > 0`): `a -> b -> a`, each node depending on the next.
-    fn find_cycle(&self, pending: &[usize]) -> String {
+    fn find_cycle(&self, pending: &[usize]) -> Vec<NodeIx> {
         let stuck: Vec<NodeIx> = (0..self.nodes.len()).filter(|&i| pending[i] > 0).collect();
         let local: HashMap<NodeIx, usize> =
             stuck.iter().enumerate().map(|(l, &i)| (i, l)).collect();
@@ -1220,7 +1270,7 @@ impl Graph {
             .filter(|scc| scc.len() > 1 || self.deps[scc[0]].contains(&scc[0]))
             .min_by_key(|scc| scc.iter().copied().min());
         let Some(scc) = cyclic else {
-            return "(unknown)".into();
+            return Vec::new();
         };
         let members: std::collections::HashSet<NodeIx> = scc.iter().copied().collect();
         let mut path: Vec<NodeIx> = Vec::new();
@@ -1234,12 +1284,9 @@ impl Graph {
                 .unwrap_or(cur);
         }
         let start = path.iter().position(|&x| x == cur).unwrap_or(0);
-        let mut names: Vec<&str> = path[start..]
-            .iter()
-            .map(|&i| self.nodes[i].id.as_str())
-            .collect();
-        names.push(self.nodes[cur].id.as_str());
-        names.join(" -> ")
+        let mut cycle = path.split_off(start);
+        cycle.push(cur);
+        cycle
     }
 
     /// The node producing `path` (an output name: a committed path, or `{cache}/path`), directly

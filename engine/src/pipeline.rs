@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use toml::de::{DeTable, DeValue};
 
-use crate::error::{Located, did_you_mean};
+use crate::error::{Located, closest, did_you_mean};
 use crate::{Error, Result};
 
 type TomlValue<'i> = toml::Spanned<DeValue<'i>>;
@@ -747,7 +747,7 @@ impl DataFiles {
             p.error(
                 format!("{kind} `{text}` not found in `{}`", from.value),
                 lookup.spanned().span.clone(),
-                None,
+                nearest_key(doc, lookup, path),
             )
         })
     }
@@ -786,6 +786,49 @@ impl DataFiles {
         }
         Ok(&self.files[&from.value])
     }
+}
+
+/// "did you mean" for a key or pointer not found in a data file: the name at the first level
+/// that lacks the wanted one, among that level's names (`tracked` for `trakced`, `/union/x`
+/// for `/unoin/x`).
+fn nearest_key(doc: &serde_json::Value, lookup: &Lookup, path: &[String]) -> Option<String> {
+    let segments: Vec<String> = match lookup {
+        Lookup::Key(_) => path.to_vec(),
+        Lookup::Pointer(_) => path
+            .concat()
+            .split('/')
+            .skip(1)
+            .map(|s| s.replace("~1", "/").replace("~0", "~"))
+            .collect(),
+    };
+    let mut here = doc;
+    for (i, seg) in segments.iter().enumerate() {
+        let next = match here {
+            serde_json::Value::Object(map) => map.get(seg),
+            serde_json::Value::Array(items) => seg.parse::<usize>().ok().and_then(|n| items.get(n)),
+            _ => None,
+        };
+        match next {
+            Some(v) => here = v,
+            None => {
+                let serde_json::Value::Object(map) = here else {
+                    return None;
+                };
+                let name = closest(seg, map.keys().map(String::as_str))?;
+                let mut fixed = segments.clone();
+                fixed[i] = name.to_string();
+                let shown = match lookup {
+                    Lookup::Key(_) => fixed.join("."),
+                    Lookup::Pointer(_) => fixed
+                        .iter()
+                        .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
+                        .collect(),
+                };
+                return Some(format!("did you mean `{shown}`?"));
+            }
+        }
+    }
+    None
 }
 
 fn data_file_error(path: &Path, text: &str, message: String, offset: usize) -> Error {

@@ -374,3 +374,39 @@ fn dry_run_lists_what_would_build_and_writes_nothing() {
     );
     assert_eq!(p.take_runs(), Vec::<String>::new());
 }
+
+/// `$in` of a node input is every output of the producer, in declaration order, cache-only
+/// ones included; a file the producer writes names only that output (docs/sandbox.md).
+#[test]
+fn a_node_input_stands_for_every_output_of_its_producer_cache_ones_included() {
+    let p = Project::new().file(
+        "pipeline.toml",
+        &[
+            "[artifact.p]\nrule = \"command\"\noutputs = [\"a.txt\", \"{cache}/d/\"]\n\
+             config = { command = 'echo a > ../out/0-a.txt && mkdir ../out/1-d && echo x > ../out/1-d/x' }\n\n",
+            &command_node("q", &["p"], &["q.txt"], "echo $in > $out"),
+            &command_node("r", &["a.txt"], &["r.txt"], "echo $in > $out"),
+        ]
+        .concat(),
+    );
+    p.parity(&["build"]).ok();
+    assert_eq!(p.read("q.txt"), "a.txt ../cache/d\n");
+    assert_eq!(p.read("r.txt"), "a.txt\n");
+}
+
+/// A declared directory output does not exist when the recipe starts: the recipe makes it
+/// (`mkdir $out`), as a file output is not created for it either (docs/sandbox.md).
+#[test]
+fn a_directory_output_is_made_by_its_recipe() {
+    let p = Project::new().file(
+        "pipeline.toml",
+        &command_node(
+            "d",
+            &[],
+            &["out/d/"],
+            "test ! -e $out && mkdir $out && echo x > $out/x",
+        ),
+    );
+    p.parity(&["build"]).ok();
+    assert_eq!(p.read("out/d/x"), "x\n");
+}

@@ -88,7 +88,7 @@ fn duplicate_output_path_names_both_nodes() {
 }
 
 #[test]
-fn cycle_prints_the_whole_loop() {
+fn cycle_prints_the_whole_loop_and_points_at_its_first_edge() {
     let node = |name: &str, input: &str| {
         OK_NODE
             .replace("artifact.a", &format!("artifact.{name}"))
@@ -97,7 +97,17 @@ fn cycle_prints_the_whole_loop() {
     };
     let pipeline = [node("a", "c"), node("b", "a"), node("c", "b")].join("\n");
     let stderr = rejected_pipeline(&pipeline);
-    assert_eq!(stderr, "error: dependency cycle: a -> c -> b -> a\n");
+    assert_eq!(
+        stderr,
+        "error: dependency cycle: a -> c -> b -> a\n --> pipeline.toml:3:11\n  |\n3 | inputs = [\"c\"]\n  |           ^^^\n"
+    );
+    // A file another node produces is an edge too (make-style): the caret is on that file.
+    let pipeline = [node("a", "c.txt"), node("b", "a"), node("c", "b")].join("\n");
+    let stderr = rejected_pipeline(&pipeline);
+    assert!(
+        stderr.ends_with("3 | inputs = [\"c.txt\"]\n  |           ^^^^^^^\n"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -217,4 +227,41 @@ fn remote_cache_and_mirror_options_appear_only_where_they_apply() {
     }
     let run = p.parity(&["status", "--remote-cache", "file:///x"]);
     run.code(2);
+}
+
+#[test]
+fn a_params_file_key_or_pointer_typo_gets_did_you_mean() {
+    let p = Project::new()
+        .file("versions.toml", "tracked = [\"1\"]\n")
+        .file("RULES.json", "{\"union\": {\"targets\": [\"x\"]}}")
+        .file(
+            "pipeline.toml",
+            "[params]\nv = { from = \"versions.toml\", key = \"trakced\" }\n\n[artifact.a]\nrule = \"command\"\nparams = [\"v\"]\noutputs = [\"a{v}.txt\"]\nconfig = { command = \"true\" }\n",
+        );
+    let run = p.parity(&["status"]);
+    run.code(2);
+    assert!(
+        run.stderr.starts_with(
+            "error: key `trakced` not found in `versions.toml`\n --> pipeline.toml:2:37\n"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.ends_with("  help: did you mean `tracked`?\n"),
+        "{}",
+        run.stderr
+    );
+    p.write(
+        "pipeline.toml",
+        "[params]\nv = { from = \"RULES.json\", pointer = \"/unoin/targets\" }\n\n[artifact.a]\nrule = \"command\"\nparams = [\"v\"]\noutputs = [\"a{v}.txt\"]\nconfig = { command = \"true\" }\n",
+    );
+    let run = p.parity(&["status"]);
+    run.code(2);
+    assert!(
+        run.stderr
+            .ends_with("  help: did you mean `/union/targets`?\n"),
+        "{}",
+        run.stderr
+    );
 }

@@ -195,14 +195,24 @@ fn cycle_prints_the_whole_loop() {
                 [artifact.d]\nrule = \"pin\"\ninputs = [\"a\"]\noutputs = [\"d.json\"]\n";
     let e = Fixture::new(text).build().unwrap_err();
     assert!(matches!(e, Error::Cycle { .. }));
-    assert_eq!(e.render(), "dependency cycle: a -> c -> b -> a");
+    assert_eq!(e.to_string(), "dependency cycle: a -> c -> b -> a");
+    // The caret is on the input of `a` that names `c`'s output.
+    assert!(
+        e.render()
+            .ends_with(":3:11\n  |\n3 | inputs = [\"c.json\"]\n  |           ^^^^^^^^"),
+        "{}",
+        e.render()
+    );
     assert_eq!(e.exit_code(), 2);
 }
 
 #[test]
 fn self_loop_is_a_cycle() {
     let e = error("[artifact.a]\nrule = \"pin\"\ninputs = [\"a.json\"]\noutputs = [\"a.json\"]\n");
-    assert_eq!(e, "dependency cycle: a -> a");
+    assert_eq!(
+        e,
+        "dependency cycle: a -> a\n --> pipeline.toml:3:11\n  |\n3 | inputs = [\"a.json\"]\n  |           ^^^^^^^^"
+    );
 }
 
 #[test]
