@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use clap::Args;
 use parity_engine::fingerprint::DirtyReason;
 use parity_engine::graph::OutputKind;
@@ -197,8 +198,11 @@ fn scratch_layout(
     scratch: &Path,
     pipeline: &Path,
 ) -> anyhow::Result<(PathBuf, PathBuf)> {
-    let dir = ws.dir.canonicalize()?;
-    let root = ws.root().canonicalize()?;
+    let canon = |p: &Path| {
+        p.canonicalize()
+            .with_context(|| format!("failed to resolve `{}`", p.display()))
+    };
+    let (dir, root) = (canon(&ws.dir)?, canon(ws.root())?);
     if let Ok(below) = root.strip_prefix(&dir) {
         return Ok((scratch.to_path_buf(), below.to_path_buf()));
     }
@@ -209,7 +213,8 @@ fn scratch_layout(
         );
     };
     let copy_dir = scratch.join(up);
-    std::fs::create_dir_all(&copy_dir)?;
+    std::fs::create_dir_all(&copy_dir)
+        .with_context(|| format!("failed to create `{}`", copy_dir.display()))?;
     Ok((copy_dir, up.components().map(|_| "..").collect()))
 }
 
@@ -225,7 +230,8 @@ fn rebuild_and_compare(
 ) -> anyhow::Result<Vec<Finding>> {
     let scratch = tempfile::Builder::new()
         .prefix("parity-verify-")
-        .tempdir()?;
+        .tempdir()
+        .context("failed to create a temporary directory")?;
     // The copy keeps the places of the pipeline file and its root relative to each other,
     // inside the scratch directory, whichever holds the other (`root = ".."`: the root).
     let (copy_dir, rel_root) = scratch_layout(ws, scratch.path(), &g.pipeline)?;
@@ -234,9 +240,13 @@ fn rebuild_and_compare(
         .pipeline
         .file_name()
         .ok_or_else(|| anyhow::anyhow!("`{}` is not a file", g.pipeline.display()))?;
-    std::fs::copy(&g.pipeline, copy_dir.join(pipeline_name))?;
+    let copy = |from: &Path, to: PathBuf| {
+        std::fs::copy(from, &to)
+            .with_context(|| format!("failed to copy `{}` to `{}`", from.display(), to.display()))
+    };
+    copy(&g.pipeline, copy_dir.join(pipeline_name))?;
     if ws.lock_path.exists() {
-        std::fs::copy(
+        copy(
             &ws.lock_path,
             copy_dir.join(ws.lock_path.file_name().unwrap_or_default()),
         )?;
