@@ -2,8 +2,8 @@
 //!
 //! One coordinator thread owns the state (the lock, the journal) and the reporter; workers
 //! evaluate nodes and run rules. What happens to a node that must run is the executor's
-//! business: [`RealExecutor`] restores it from the local cache, then the remote cache, or runs
-//! its rule in a sandbox, commits its outputs atomically and uploads them; [`DryRunExecutor`]
+//! business: `RealExecutor` restores it from the local cache, then the remote cache, or runs
+//! its rule in a sandbox, commits its outputs atomically and uploads them; `DryRunExecutor`
 //! only says what would happen.
 
 use std::borrow::Cow;

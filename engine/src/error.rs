@@ -22,6 +22,7 @@ pub struct Located {
 
 /// Every error the engine reports.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// `pipeline.toml` (or a params file it points to) is malformed or inconsistent.
     #[error("{message}")]

@@ -24,6 +24,7 @@ use crate::hash::{Digest, DigestMap, FileDigest};
 
 /// Everything an action key is computed from.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[non_exhaustive]
 pub struct KeyMaterial {
     /// Rule name.
     pub rule: String,
@@ -155,6 +156,7 @@ impl KeyMaterial {
 /// Why a node must be (re)built, or is not fresh.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DirtyReason {
     /// No record of a previous build.
     NeverBuilt,

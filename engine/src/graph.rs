@@ -113,6 +113,7 @@ pub enum Input {
 
 /// One node of the graph: an artifact instantiated with concrete param values.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Node {
     /// `name@p1/p2`.
     pub id: NodeId,
@@ -145,6 +146,7 @@ pub struct Node {
 
 /// The expanded, checked DAG.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Graph {
     /// Every node, in deterministic order (see the module docs).
     pub nodes: Vec<Node>,
@@ -166,6 +168,7 @@ pub struct Graph {
 
 /// One member of a workspace in the graph.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct GraphMember {
     /// Its name, the prefix of its ids.
     pub name: String,
@@ -186,6 +189,7 @@ use crate::{Error, Result};
 /// product of its params' values, so a node's index is computed from its values' indices
 /// (patterns enumerate their matches without scanning other nodes).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ArtifactNodes {
     /// The artifact name.
     pub name: String,

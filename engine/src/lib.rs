@@ -21,6 +21,77 @@
 //! - [`command`]     the generic `command` rule (a shell recipe), registered by the binary.
 //! - [`process`]     child processes with a deadline, drained pipes and process-group kill.
 //! - [`fsutil`]      atomic writes and other careful file operations used everywhere.
+//!
+//! # Example
+//!
+//! A rule registered by the caller, a pipeline of one node, a build, then a no-op build that
+//! runs nothing (the `parity` binary registers its rules the same way):
+//!
+//! ```
+//! use std::sync::atomic::AtomicBool;
+//!
+//! use parity_engine::build::{self, BuildOptions, Event, Reporter};
+//! use parity_engine::exec::{Registry, Rule, RuleContext, RuleError};
+//! use parity_engine::workspace::Workspace;
+//!
+//! /// `upper`: its inputs, upper-cased, into its one output.
+//! struct Upper;
+//!
+//! impl Rule for Upper {
+//!     fn name(&self) -> &'static str {
+//!         "upper"
+//!     }
+//!     fn run(&self, ctx: &RuleContext<'_>) -> Result<(), RuleError> {
+//!         let mut text = String::new();
+//!         for name in &ctx.inputs {
+//!             text.push_str(&std::fs::read_to_string(ctx.path(name))?);
+//!         }
+//!         let out = &ctx.outputs()[0];
+//!         std::fs::create_dir_all(out.parent().ok_or("an output has a parent")?)?;
+//!         std::fs::write(out, text.to_uppercase())?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! /// Build events are for a user interface; this one shows none.
+//! struct Quiet;
+//!
+//! impl Reporter for Quiet {
+//!     fn event(&mut self, _: Event<'_>) {}
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(dir.path().join("hello.txt"), "hello\n")?;
+//! std::fs::write(
+//!     dir.path().join("pipeline.toml"),
+//!     "[artifact.shout]\nrule = \"upper\"\ninputs = [\"hello.txt\"]\noutputs = [\"out/shout.txt\"]\n",
+//! )?;
+//! let mut rules = Registry::new();
+//! rules.register(Upper);
+//! let ws = Workspace::open(&dir.path().join("pipeline.toml"), rules)?;
+//! let every_node: Vec<usize> = (0..ws.graph.nodes.len()).collect();
+//! let opts = BuildOptions {
+//!     jobs: 2,
+//!     keep_going: false,
+//!     force: false,
+//!     dry_run: false,
+//!     remote: None,
+//!     adopt: false,
+//! };
+//! let cancel = AtomicBool::new(false);
+//!
+//! let first = build::build(&ws, &every_node, &opts, &cancel, &mut Quiet)?;
+//! assert_eq!(first.ran, 1);
+//! assert_eq!(std::fs::read_to_string(dir.path().join("out/shout.txt"))?, "HELLO\n");
+//! assert!(dir.path().join("pipeline.lock").exists());
+//!
+//! // Nothing changed: the node is fresh, nothing runs.
+//! let second = build::build(&ws, &every_node, &opts, &cancel, &mut Quiet)?;
+//! assert_eq!(second.ran, 0);
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 
 pub mod build;

@@ -48,7 +48,7 @@ const VERSION: u32 = 1;
 /// Files changed this close to the start of the evaluation are "racy": no memo is written.
 const RACY: Duration = Duration::from_secs(1);
 
-/// A test knob: the racy window in milliseconds instead of [`RACY`]'s one second, so tests
+/// A test knob: the racy window in milliseconds instead of one second, so tests
 /// that need a memo written do not sleep past it. Never set it outside tests: below the
 /// filesystem's timestamp granularity a change made right after the memo was written could
 /// keep the ctime the memo recorded.
@@ -67,6 +67,7 @@ pub const DISABLE_ENV: &str = "PARITY_NO_MEMO";
 
 /// One node's recorded verdict, as `status` prints it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Verdict {
     /// The node id.
     pub id: NodeId,

@@ -48,6 +48,7 @@ pub struct Spanned<T> {
 
 /// A parsed `pipeline.toml`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Pipeline {
     /// The file as the user named it.
     pub file: PathBuf,
@@ -65,6 +66,7 @@ pub struct Pipeline {
 
 /// One pipeline of a workspace.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Member {
     /// Its name (span of the key in `[members]`): the prefix of its node ids.
     pub name: Spanned<String>,
@@ -77,6 +79,7 @@ pub struct Member {
 
 /// One entry of `[params]`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Param {
     /// The param name (span of the key).
     pub name: Spanned<String>,
@@ -147,6 +150,7 @@ pub enum ConfigValue {
 
 /// One `[artifact.name]` table.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Artifact {
     /// The name.
     pub name: String,

@@ -58,6 +58,7 @@ pub struct RemoteOptions {
 
 /// What went over the wire, for the build summary.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct RemoteStats {
     /// The URL, credentials redacted.
     pub url: String,

@@ -9,7 +9,7 @@
 //! Map:
 //! - [`common`]    JSON writing (serde_json pretty + `\n`, atomic), SOURCE_DATE_EPOCH, path order.
 //! - [`rules_json`] `RULES.json`: the one typed model every rule reads.
-//! - [`unit`]      the unit of parity (command, flag, arg) and its identity.
+//! - [`unit`](mod@unit) the unit of parity (command, flag, arg) and its identity.
 //! - [`snapshot`]  crawl a codex or Claude Code binary's help into a per-target snapshot (spec §1).
 //! - [`union`]     merge per-target snapshots into `union.json` (spec §2), for either CLI.
 //! - [`coverage`]  the wrapper coverage manifest and its scope resolution (spec §3).
