@@ -41,11 +41,11 @@ pub fn exec(g: &GlobalArgs, a: PinArgs) -> anyhow::Result<i32> {
     let keys: Vec<&str> = upstream.lists.iter().map(|(_, k)| k.as_str()).collect();
     let settings = cli::release_settings(g);
     let epoch = upstream
-        .pinnable_epoch(&settings, version)
+        .pinnable_epoch(&settings, version.clone())
         .with_context(|| format!("cannot pin {version} of `{}`", upstream.name()))?;
     let path = pinned.pipeline.root.join(&file);
     let before = std::fs::read(&path).ok();
-    let tracked = versions::track(&path, &keys, version, epoch)?;
+    let tracked = versions::track(&path, &keys, version.clone(), epoch)?;
     if !tracked.added.is_empty() {
         let lists = tracked.added.join("`, `");
         eprintln!("    added {version} to `{lists}` in `{file}` (SOURCE_DATE_EPOCH {epoch})");

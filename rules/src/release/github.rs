@@ -17,33 +17,24 @@ pub const DEFAULT_API: &str = "https://api.github.com";
 /// Pages of the release list followed at most (100 releases each).
 const MAX_PAGES: usize = 100;
 
-/// A stable version `X.Y.Z`, ordered numerically.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Version(pub [u64; 3]);
+/// A stable version `X.Y.Z` (a [`semver::Version`] without pre-release or build metadata),
+/// ordered numerically.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(pub semver::Version);
 
 impl FromStr for Version {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Version> {
-        let parts: Vec<&str> = s.split('.').collect();
-        let bad = || anyhow!("`{s}` is not a version `X.Y.Z` (three numbers)");
-        if parts.len() != 3 {
-            return Err(bad());
+        match semver::Version::parse(s) {
+            Ok(v) if v.pre.is_empty() && v.build.is_empty() => Ok(Version(v)),
+            _ => Err(anyhow!("`{s}` is not a version `X.Y.Z` (three numbers)")),
         }
-        let mut v = [0u64; 3];
-        for (slot, part) in v.iter_mut().zip(&parts) {
-            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(bad());
-            }
-            *slot = part.parse().map_err(|_| bad())?;
-        }
-        Ok(Version(v))
     }
 }
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let [a, b, c] = self.0;
-        write!(f, "{a}.{b}.{c}")
+        self.0.fmt(f)
     }
 }
 
@@ -251,12 +242,12 @@ pub fn stable_versions(releases: &[Release], prefix: &str) -> Vec<Version> {
 /// bootstrapping Claude Code root holds: claude spec §5.2); fail when it is not `X.Y.Z`; stop
 /// unless the candidate is newer.
 pub fn decide(stable: &[Version], latest_validated: &str, policy: Policy) -> Result<Watch> {
-    let latest = *stable
+    let latest = stable
         .first()
         .ok_or_else(|| anyhow!("no stable release found"))?;
     let candidate = match policy {
         Policy::Latest => latest,
-        Policy::StableMinusOne => *stable.get(1).unwrap_or(&latest),
+        Policy::StableMinusOne => stable.get(1).unwrap_or(latest),
     };
     let lv = latest_validated.trim().to_string();
     let verdict = |new: bool, reason: String| Watch {
@@ -289,7 +280,7 @@ pub fn decide(stable: &[Version], latest_validated: &str, policy: Policy) -> Res
     let validated: Version = lv
         .parse()
         .with_context(|| "invalid `latest_validated.txt`".to_string())?;
-    if candidate <= validated {
+    if *candidate <= validated {
         return Ok(verdict(
             false,
             format!("the candidate {candidate} is not newer than the latest validated {validated}"),

@@ -241,7 +241,7 @@ impl Rule for BucketPinRule {
         let http = self.0.http()?;
         let bucket = Bucket::new(&http, self.0.bucket(configured));
         let pin = bucket
-            .manifest(v)
+            .manifest(v.clone())
             .and_then(|m| {
                 let p = m.platform(target)?;
                 Ok(Pin {

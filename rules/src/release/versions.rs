@@ -114,7 +114,7 @@ fn add_to_array(doc: &mut DocumentMut, key: &str, name: &str) -> Result<bool> {
     let at = if sorted {
         versions
             .iter()
-            .take_while(|v| v.is_some_and(|v| v < new))
+            .take_while(|v| v.as_ref().is_some_and(|v| *v < new))
             .count()
     } else {
         array.len()
