@@ -25,13 +25,16 @@
 //! - [`publish`]   that pull request: commit, push (never forced), open or update.
 //! - [`release`]   upstream releases, pins, `artifacts.lock.json`, acquisition (spec §8.1-8.3).
 //! - [`dist`]      parity's own release artifacts (`distribution-contract@1.0`).
-//! - [`nodes`]     the rules above as pipeline nodes, registered into the engine.
+//! - [`nodes`]     the rules above as pipeline nodes, registered into the engine, and the list
+//!   of `parity rule` commands.
+//! - [`drop_in`]   how a rule declares its `parity rule` command (clap arguments + a function).
 //! - [`adopt`]     the pipeline of a reference-layout tree made before parity (`init --adopt`).
 
 pub mod adopt;
 pub mod common;
 pub mod coverage;
 pub mod dist;
+pub mod drop_in;
 pub mod metadata;
 pub mod nodes;
 pub mod pr_body;

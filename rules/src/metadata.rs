@@ -10,11 +10,11 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::common;
 use crate::coverage::{self, IU, Scoped, WrapperIndex};
 use crate::rules_json::{Exclusions, RulesJson, SupportedPolicy};
 use crate::union::{self, UnionView};
 use crate::unit::{UnitKind, UnitRef};
+use crate::{common, drop_in};
 
 /// `parity rule version-metadata` options (the reference `codex-version-metadata`).
 #[derive(Debug, Clone)]
@@ -423,4 +423,30 @@ impl Support<'_> {
             }
         })
     }
+}
+
+/// `parity rule version-metadata` (reference `codex-version-metadata`).
+pub const COMMAND: drop_in::Command<MetadataArgs> = drop_in::Command {
+    name: "version-metadata",
+    aliases: &["codex-version-metadata"],
+    about: "Write `versions/<V>.json` (reference `codex-version-metadata`)",
+    run: |a| {
+        drop_in::done(run(&MetadataOptions {
+            root: a.rv.root,
+            version: a.rv.version,
+            status: a.status,
+            rules: a.rv.rules,
+            epoch: None,
+        }))
+    },
+};
+
+/// The arguments of `parity rule version-metadata`.
+#[derive(Debug, clap::Args)]
+pub struct MetadataArgs {
+    #[command(flatten)]
+    rv: drop_in::RootVersion,
+    /// `snapshotted`, `reported`, `validated` or `supported`.
+    #[arg(long, value_name = "S")]
+    status: String,
 }

@@ -30,6 +30,20 @@ use crate::snapshot::crawl::NotePaths;
 use crate::validation::{self, ValidationResult};
 use crate::{common, metadata, report, snapshot, union, validate};
 
+/// Every `parity rule` command (the reference `xtask` drop-ins), in `parity rule --help` order:
+/// each declared in its rule's file (see [`crate::drop_in`]).
+pub static DROP_INS: &[&dyn crate::drop_in::DropIn] = &[
+    &snapshot::CODEX_COMMAND,
+    &snapshot::CLAUDE_COMMAND,
+    &union::CODEX_COMMAND,
+    &union::CLAUDE_COMMAND,
+    &report::COMMAND,
+    &metadata::COMMAND,
+    &validate::COMMAND,
+    &crate::retain::COMMAND,
+    &crate::release::ACQUIRE_COMMAND,
+];
+
 /// Registers every codex rule; the release rules fetch as `release` says.
 pub fn register(registry: &mut Registry, release: crate::release::Settings) {
     registry.register(UNION);

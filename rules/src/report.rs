@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::common;
 use crate::coverage::{
     self, IU, IuRoots, Resolution, Scoped, TargetSpace, Targets, WrapperCoverage, WrapperIndex,
 };
 use crate::rules_json::{Exclusions, RulesJson};
 use crate::union::{self, UnionCommandView, UnionView};
 use crate::unit::{UnitKind, UnitRef};
+use crate::{common, drop_in};
 
 /// `parity rule report` options (the reference `codex-report`).
 #[derive(Debug, Clone)]
@@ -595,3 +595,18 @@ impl Pass<'_> {
 fn iu_delta(unit: UnitRef<'_>, avail: &[String], note: String) -> Delta {
     Delta::new(unit, avail, Some(IU.to_string()), Some(note))
 }
+
+/// `parity rule report` (reference `codex-report`).
+pub const COMMAND: drop_in::Command<drop_in::RootVersion> = drop_in::Command {
+    name: "report",
+    aliases: &["codex-report"],
+    about: "Write the coverage reports of a version (reference `codex-report`)",
+    run: |a| {
+        drop_in::done(run(&ReportOptions {
+            root: a.root,
+            version: a.version,
+            rules: a.rules,
+            epoch: None,
+        }))
+    },
+};

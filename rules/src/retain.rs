@@ -138,3 +138,31 @@ fn version_dirs(dir: &Path) -> Vec<(Version, PathBuf)> {
         .filter_map(|e| Some((Version::parse(e.file_name().to_str()?).ok()?, e.path())))
         .collect()
 }
+
+/// `parity rule retain` (reference `codex-retain`).
+pub const COMMAND: crate::drop_in::Command<RetainArgs> = crate::drop_in::Command {
+    name: "retain",
+    aliases: &["codex-retain"],
+    about: "Print, and with --apply delete, versions outside the retention window (reference `codex-retain`)",
+    run: |a| {
+        crate::drop_in::done(run(&RetainOptions {
+            root: a.root,
+            apply: a.apply,
+            rules: a.rules,
+        }))
+    },
+};
+
+/// The arguments of `parity rule retain`.
+#[derive(Debug, clap::Args)]
+pub struct RetainArgs {
+    /// The parity root.
+    #[arg(long, default_value = "cli_manifests/codex", value_name = "DIR")]
+    root: PathBuf,
+    /// Delete for real (default: print the plan only).
+    #[arg(long)]
+    apply: bool,
+    /// RULES.json (default `<root>/RULES.json`).
+    #[arg(long, value_name = "F")]
+    rules: Option<PathBuf>,
+}

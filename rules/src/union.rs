@@ -11,11 +11,11 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::common;
 use crate::rules_json::RulesJson;
 use crate::snapshot::Cli;
 use crate::snapshot::model::{ArgEntry, Binary, CommandEntry, FlagEntry, Snapshot};
 use crate::unit::UnitKind;
+use crate::{common, drop_in};
 
 /// `parity rule codex-union` / `claude-union` options.
 #[derive(Debug, Clone)]
@@ -702,4 +702,51 @@ pub fn read_union(path: &Path) -> Result<UnionView> {
         );
     }
     Ok(union)
+}
+
+/// `parity rule union` (reference `codex-union`).
+pub const CODEX_COMMAND: drop_in::Command<drop_in::RootVersion> = drop_in::Command {
+    name: "union",
+    aliases: &["codex-union"],
+    about: "Merge the per-target snapshots of a version into `union.json` (reference `codex-union`)",
+    run: |a| {
+        drop_in::done(run(&UnionOptions {
+            cli: Cli::Codex,
+            root: a.root,
+            version: a.version,
+            rules: a.rules,
+            epoch: None,
+        }))
+    },
+};
+
+/// `parity rule claude-union` (reference `claude-union`).
+pub const CLAUDE_COMMAND: drop_in::Command<ClaudeRootVersion> = drop_in::Command {
+    name: "claude-union",
+    aliases: &[],
+    about: "Merge Claude Code per-target snapshots into `union.json` (reference `claude-union`)",
+    run: |a| {
+        drop_in::done(run(&UnionOptions {
+            cli: Cli::Claude,
+            root: a.root,
+            version: a.version,
+            rules: a.rules,
+            epoch: None,
+        }))
+    },
+};
+
+/// The arguments of `parity rule claude-union`: [`drop_in::RootVersion`] under the Claude Code
+/// root.
+#[derive(Debug, clap::Args)]
+pub struct ClaudeRootVersion {
+    /// The parity root.
+    #[arg(long, default_value = "cli_manifests/claude_code", value_name = "DIR")]
+    root: PathBuf,
+    /// The version.
+    #[arg(long, value_name = "V")]
+    version: String,
+    /// RULES.json (default `<root>/RULES.json`).
+    #[arg(long, value_name = "F")]
+    rules: Option<PathBuf>,
 }

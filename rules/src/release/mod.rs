@@ -644,3 +644,36 @@ fn toml_list(pipeline: &Pipeline, name: &str) -> Option<(String, String)> {
         _ => None,
     }
 }
+
+/// `parity rule acquire`: one binary of an `artifacts.lock.json`, downloaded (or taken from the
+/// mirror), verified and installed.
+pub const ACQUIRE_COMMAND: crate::drop_in::Command<AcquireArgs> = crate::drop_in::Command {
+    name: "acquire",
+    aliases: &[],
+    about: "Download, verify and install the pinned binary of one (version, target) of a lock",
+    run: |a| {
+        crate::drop_in::done(acquire_from_lock(
+            &a.lock, &a.version, &a.target, &a.out, a.mirror,
+        ))
+    },
+};
+
+/// The arguments of `parity rule acquire`.
+#[derive(Debug, clap::Args)]
+pub struct AcquireArgs {
+    /// `artifacts.lock.json`.
+    #[arg(long, value_name = "F")]
+    lock: PathBuf,
+    /// The codex version.
+    #[arg(long, value_name = "V")]
+    version: String,
+    /// The target triple.
+    #[arg(long, value_name = "T")]
+    target: String,
+    /// Where to install the binary (mode 0755).
+    #[arg(long, value_name = "PATH")]
+    out: PathBuf,
+    /// A directory of assets by asset name, looked up before the pinned URL.
+    #[arg(long, value_name = "DIR", env = "PARITY_MIRROR")]
+    mirror: Option<PathBuf>,
+}

@@ -438,6 +438,116 @@ fn stage_raw_help(
     Ok(staged)
 }
 
+/// `parity rule snapshot` (reference `codex-snapshot`).
+pub const CODEX_COMMAND: crate::drop_in::Command<SnapshotArgs> = crate::drop_in::Command {
+    name: "snapshot",
+    aliases: &["codex-snapshot"],
+    about: "Crawl a codex binary's help into a per-target snapshot (reference `codex-snapshot`)",
+    run: |a| {
+        let opts = a
+            .common
+            .options(Cli::Codex, a.codex_binary, a.help_timeout_ms)?;
+        crate::drop_in::done(run(&opts))
+    },
+};
+
+/// `parity rule claude-snapshot` (reference `claude-snapshot`).
+pub const CLAUDE_COMMAND: crate::drop_in::Command<ClaudeSnapshotArgs> = crate::drop_in::Command {
+    name: "claude-snapshot",
+    aliases: &[],
+    about: "Crawl a Claude Code binary's help into a per-target snapshot (reference `claude-snapshot`)",
+    run: |a| {
+        let opts = a
+            .common
+            .options(Cli::Claude, a.claude_binary, a.help_timeout_ms)?;
+        crate::drop_in::done(run(&opts))
+    },
+};
+
+/// The arguments of `parity rule snapshot`.
+#[derive(Debug, clap::Args)]
+pub struct SnapshotArgs {
+    /// The codex binary to probe.
+    #[arg(long, value_name = "BIN")]
+    codex_binary: PathBuf,
+    #[command(flatten)]
+    common: SnapshotCommon,
+    /// Timeout of one help invocation, in milliseconds (retried once with four times as much).
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    help_timeout_ms: u64,
+}
+
+/// The arguments of `parity rule claude-snapshot`.
+#[derive(Debug, clap::Args)]
+pub struct ClaudeSnapshotArgs {
+    /// The Claude Code binary (or cli.js wrapper script) to probe.
+    #[arg(long, value_name = "BIN")]
+    claude_binary: PathBuf,
+    #[command(flatten)]
+    common: SnapshotCommon,
+    /// Timeout of one help invocation, in milliseconds (retried once with four times as much).
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    help_timeout_ms: u64,
+}
+
+/// The flags both snapshot commands share.
+#[derive(Debug, clap::Args)]
+struct SnapshotCommon {
+    #[command(flatten)]
+    out: SnapshotOut,
+    /// Also write the raw help texts under `<root>/raw_help/<version>/<target>/`.
+    #[arg(long)]
+    capture_raw_help: bool,
+    /// Target (default: the out-file name without `.json`).
+    #[arg(long, value_name = "T")]
+    raw_help_target: Option<String>,
+    /// Supplement file (`supplement/commands.json`).
+    #[arg(long, value_name = "F")]
+    supplement: Option<PathBuf>,
+    /// RFC 3339 timestamp used verbatim as `collected_at`.
+    #[arg(long, value_name = "TS")]
+    collected_at: Option<String>,
+    /// Help invocations run at once (default: cores).
+    #[arg(short = 'j', long, value_name = "N")]
+    jobs: Option<usize>,
+}
+
+/// Exactly one of `--out-file` and `--out-dir`.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct SnapshotOut {
+    /// Per-target mode: `<root>/snapshots/<version>/<target>.json`.
+    #[arg(long, value_name = "F")]
+    out_file: Option<PathBuf>,
+    /// Legacy mode: writes `DIR/current.json` (RULES.json is not read).
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<PathBuf>,
+}
+
+impl SnapshotCommon {
+    fn options(self, cli: Cli, binary: PathBuf, timeout_ms: u64) -> Result<SnapshotOptions> {
+        let out = match (self.out.out_file, self.out.out_dir) {
+            (Some(f), None) => Out::File(f),
+            (None, Some(d)) => Out::Dir(d),
+            _ => bail!("give exactly one of --out-file and --out-dir"),
+        };
+        Ok(SnapshotOptions {
+            cli,
+            binary,
+            out,
+            capture_raw_help: self.capture_raw_help,
+            raw_help_target: self.raw_help_target,
+            supplement: self.supplement,
+            collected_at: self.collected_at,
+            timeout: Duration::from_millis(timeout_ms),
+            jobs: self
+                .jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            note_paths: NotePaths::Full,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -317,3 +317,57 @@ fn str_tokens(v: Option<&Value>) -> Option<Vec<String>> {
             .collect()
     })
 }
+
+/// `parity rule validate` (reference `codex-validate`): exit 0 ok, 2 violations, 3 fatal.
+pub const COMMAND: crate::drop_in::Command<ValidateArgs> = crate::drop_in::Command {
+    name: "validate",
+    aliases: &["codex-validate"],
+    about: "Validate a parity root (reference `codex-validate`); exit 0 ok, 2 violations, 3 fatal",
+    run: |a| {
+        Ok(run(&ValidateOptions {
+            root: a.root,
+            mode: match a.mode {
+                ModeArg::Check => Mode::Check,
+                ModeArg::Fix => Mode::Fix,
+            },
+            json: a.json,
+            rules: a.rules,
+            schema: a.schema,
+            version_schema: a.version_schema,
+        }))
+    },
+};
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ModeArg {
+    Check,
+    Fix,
+}
+
+/// The arguments of `parity rule validate`.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// The parity root.
+    #[arg(
+        long,
+        alias = "codex-dir",
+        default_value = "cli_manifests/codex",
+        value_name = "DIR"
+    )]
+    root: PathBuf,
+    /// `check` reports violations; `fix` first repairs pointers and current.json.
+    #[arg(long, value_enum, default_value = "check")]
+    mode: ModeArg,
+    /// Also print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// RULES.json (default `<root>/RULES.json`).
+    #[arg(long, value_name = "F")]
+    rules: Option<PathBuf>,
+    /// SCHEMA.json (default `<root>/SCHEMA.json`).
+    #[arg(long, value_name = "F")]
+    schema: Option<PathBuf>,
+    /// VERSION_METADATA_SCHEMA.json (default `<root>/VERSION_METADATA_SCHEMA.json`).
+    #[arg(long, alias = "version-metadata-schema", value_name = "F")]
+    version_schema: Option<PathBuf>,
+}
