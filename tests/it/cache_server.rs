@@ -1,15 +1,17 @@
 //! A real HTTP/1.1 cache server on a loopback port, in-process: `GET`, `HEAD` and `PUT` over an
 //! in-memory store, as nginx with WebDAV `PUT` serves them. Hooks make it misbehave on demand
 //! (corrupt an object, answer 500, stall, die after some `PUT`s) and it counts requests and
-//! bytes, so the remote-cache tests need neither root nor nginx.
+//! bytes, so the remote-cache tests need neither root nor nginx. It is a handler of the tests'
+//! one HTTP server ([`Listener`]).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
+
+use crate::http::{Incoming, Listener, head};
 
 /// Requests and bytes seen.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -27,7 +29,6 @@ pub struct Counts {
 struct Shared {
     store: Mutex<BTreeMap<String, Vec<u8>>>,
     counts: Mutex<Counts>,
-    stop: AtomicBool,
     fail_500: AtomicBool,
     stall: AtomicBool,
     /// Die (close the port, drop the connection unanswered) at this `PUT`; 0 = never.
@@ -37,40 +38,21 @@ struct Shared {
 }
 
 pub struct CacheServer {
-    port: u16,
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
+    listener: Listener,
 }
 
 impl CacheServer {
     pub fn start() -> CacheServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        let port = listener.local_addr().unwrap().port();
-        listener.set_nonblocking(true).unwrap();
         let shared = Arc::new(Shared::default());
         let s = shared.clone();
-        let thread = std::thread::spawn(move || {
-            while !s.stop.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let s = s.clone();
-                        std::thread::spawn(move || serve(stream, &s));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
-                }
-            }
-            // Dropping the listener closes the port: new connections are refused.
-        });
-        CacheServer {
-            port,
-            shared,
-            thread: Some(thread),
-        }
+        let listener = Listener::start(move |req, stream, stop| serve(req, stream, &s, stop));
+        CacheServer { shared, listener }
     }
 
     /// The base URL (with a path prefix, as a shared server would have).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/parity-cache/", self.port)
+        format!("http://127.0.0.1:{}/parity-cache/", self.listener.port())
     }
 
     pub fn counts(&self) -> Counts {
@@ -129,52 +111,18 @@ impl CacheServer {
     }
 
     pub fn is_dead(&self) -> bool {
-        self.shared.stop.load(Ordering::SeqCst)
+        self.listener.is_stopped()
     }
 }
 
-impl Drop for CacheServer {
-    fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Serves one connection: one request, answered with `Connection: close`.
-fn serve(stream: TcpStream, s: &Shared) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut reader = BufReader::new(match stream.try_clone() {
-        Ok(r) => r,
-        Err(_) => return,
-    });
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() || s.stop.load(Ordering::SeqCst) {
-        return;
-    }
-    let mut parts = line.split_whitespace();
-    let (method, target) = (
-        parts.next().unwrap_or("").to_string(),
-        parts.next().unwrap_or("").to_string(),
-    );
-    let mut length = 0usize;
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            length = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0; length];
-    if reader.read_exact(&mut body).is_err() {
-        return;
-    }
+/// Answers one request (`Connection: close`).
+fn serve(req: Incoming, stream: TcpStream, s: &Shared, stop: &AtomicBool) {
+    let Incoming {
+        method,
+        target,
+        body,
+        ..
+    } = req;
     let key = target
         .trim_start_matches('/')
         .trim_start_matches("parity-cache/")
@@ -220,7 +168,7 @@ fn serve(stream: TcpStream, s: &Shared) {
             };
             let die = s.die_at_put.load(Ordering::SeqCst);
             if die != 0 && n >= die {
-                s.stop.store(true, Ordering::SeqCst);
+                stop.store(true, Ordering::SeqCst);
                 return; // killed: the connection drops unanswered
             }
             s.counts.lock().unwrap().bytes_in += body.len() as u64;
@@ -237,13 +185,9 @@ fn serve(stream: TcpStream, s: &Shared) {
     }
 }
 
-fn respond(out: &mut TcpStream, status: &str, body: &[u8], head: bool) -> std::io::Result<()> {
-    write!(
-        out,
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )?;
-    if !head {
+fn respond(out: &mut TcpStream, status: &str, body: &[u8], head_only: bool) -> std::io::Result<()> {
+    out.write_all(&head(status, body.len(), &[]))?;
+    if !head_only {
         out.write_all(body)?;
     }
     out.flush()

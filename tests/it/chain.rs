@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 // The loopback server of the rules tests, loaded once (by `release`) for the whole binary.
-use crate::release::http::{Reply, Server};
+use crate::http::{Reply, Server};
 use crate::release::tar_gz;
 use parity_engine::hash::sha256_hex;
 use serde_json::{Value, json};

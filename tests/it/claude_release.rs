@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use crate::release::http::{Reply, Server};
+use crate::http::{Reply, Server};
 use crate::support::{Project, Run};
 
 const BUCKET: &str = "https://bucket.invalid/claude-code-releases";

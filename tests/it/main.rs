@@ -8,6 +8,8 @@ mod dist;
 mod errors;
 mod graph;
 mod hermetic;
+#[path = "../../rules/tests/it/support/http.rs"]
+mod http;
 mod init;
 mod interrupt;
 mod keys;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::chain::{LINUX, MAC, TARGETS, WINDOWS, at, not_fresh, parity, read_json, serve_release};
-use crate::release::http::{Reply, Server};
+use crate::http::{Reply, Server};
 use crate::support::{Project, Run, clone_workspace as clone_of, repo};
 
 /// Decides what a replayed binary keeps: `(command path, None)` for a command, `(path,

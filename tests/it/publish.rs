@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::release::http::{Reply, Server};
+use crate::http::{Reply, Server};
 use crate::support::{Project, Run};
 use crate::support::{clone_workspace as clone_of, repo};
 

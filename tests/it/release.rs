@@ -1,16 +1,13 @@
 //! `parity watch`, `parity pin`, the `pins`/`lock`/`binary` nodes and `parity rule acquire`,
 //! against a loopback GitHub (the API base is passed to the child through PARITY_GITHUB_API).
 
-#[path = "../../rules/tests/it/support/http.rs"]
-pub(crate) mod http;
-
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use http::{Reply, Server};
 use serde_json::{Value, json};
 use sha2::Digest;
 
+use crate::http::{Reply, Server};
 use crate::support::{Project, Run};
 
 const LINUX: &str = "x86_64-unknown-linux-musl";

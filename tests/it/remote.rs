@@ -367,7 +367,7 @@ fn a_bad_remote_url_is_a_usage_error() {
 
 /// A read-only client of `server`'s `/c` and an empty local cache (in the temp dir returned).
 fn read_only_client(
-    server: &crate::release::http::Server,
+    server: &crate::http::Server,
 ) -> (
     parity_engine::remote::RemoteCache,
     tempfile::TempDir,
@@ -389,7 +389,7 @@ fn read_only_client(
 /// the object's size (one byte past it), treats it as a miss, and never holds the flood.
 #[test]
 fn an_endless_entry_or_object_is_cut_off_at_its_limit() {
-    use crate::release::http::{Reply, Server};
+    use crate::http::{Reply, Server};
     use parity_engine::hash::Digest;
     use parity_engine::hash::sha256_hex;
     use parity_engine::remote::{MAX_ENTRY, OutputShape, RemoteEntry, RemoteOutput, ac_name};
@@ -747,7 +747,7 @@ fn a_required_run_fails_a_host_bound_node_the_remote_has_no_result_for() {
 /// `MAX_OBJECT` whatever an entry claims), without asking the server for it.
 #[test]
 fn a_remote_entry_claiming_a_2_gib_object_is_refused_without_downloading_it() {
-    use crate::release::http::{Reply, Server};
+    use crate::http::{Reply, Server};
     use parity_engine::hash::Digest;
     use parity_engine::remote::{MAX_OBJECT, OutputShape, RemoteEntry, RemoteOutput, ac_name};
 

@@ -1,14 +1,143 @@
-//! A scripted HTTP/1.1 server on 127.0.0.1:0, started by the test itself: per request target
-//! (path and query) a list of replies served in order (the last one repeats), with counts of
-//! the requests and the `Authorization` header each carried. One thread per connection, every
-//! response `Connection: close`.
+//! The tests' one HTTP/1.1 server on 127.0.0.1:0, started by the test itself: a [`Listener`]
+//! (one thread per connection, one request each, every response `Connection: close`, stopped
+//! by a flag that closes the port) and what it serves: here the scripted [`Server`] (per
+//! request target, path and query, a list of replies served in order, the last one repeating,
+//! with counts of the requests and the `Authorization` header each carried); the CLI tests'
+//! remote cache (`tests/it/cache_server.rs`) is another handler of the same listener.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
+
+/// A request as read from the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    /// The `Authorization` header, if any.
+    pub auth: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// A loopback port served by a handler, one thread per connection, until dropped or
+/// [`Listener::stop`]ped (then new connections are refused).
+pub struct Listener {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Listener {
+    /// Binds 127.0.0.1:0 and serves every connection with `handle` (the request, the stream to
+    /// answer on, and the stop flag, which the handler may set to kill the server).
+    pub fn start(
+        handle: impl Fn(Incoming, TcpStream, &AtomicBool) + Send + Sync + 'static,
+    ) -> Listener {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = Arc::new(handle);
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let (handle, flag) = (handle.clone(), flag.clone());
+                        std::thread::spawn(move || {
+                            let _ = stream.set_nonblocking(false);
+                            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                            if let Some(req) = read_request(&stream)
+                                && !flag.load(Ordering::SeqCst)
+                            {
+                                handle(req, stream, &flag);
+                            }
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+            // Dropping the listener closes the port: new connections are refused.
+        });
+        Listener {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether the server was stopped (by [`Listener::stop`] or a handler).
+    pub fn is_stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Closes the port.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads one request: request line, headers, a body of `Content-Length` bytes.
+fn read_request(stream: &TcpStream) -> Option<Incoming> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("GET").to_string();
+    let target = parts.next().unwrap_or("/").to_string();
+    let (mut auth, mut length) = (None, 0);
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("authorization") {
+                auth = Some(v.trim().to_string());
+            } else if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Incoming {
+        method,
+        target,
+        auth,
+        body,
+    })
+}
+
+/// The status line and headers of a response of `len` body bytes (`Connection: close`).
+pub fn head(status: &str, len: usize, headers: &[(String, String)]) -> Vec<u8> {
+    let mut h = format!("HTTP/1.1 {status}\r\nContent-Length: {len}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        h.push_str(&format!("{k}: {v}\r\n"));
+    }
+    h.push_str("\r\n");
+    h.into_bytes()
+}
 
 /// One scripted response.
 #[derive(Debug, Clone)]
@@ -91,26 +220,24 @@ pub struct Request {
     pub body: String,
 }
 
-/// The running server (it lives as long as the test process).
+/// The running server (its port closes when the last clone is dropped).
 #[derive(Clone)]
 pub struct Server {
     base: String,
     state: Arc<Mutex<State>>,
+    _listener: Arc<Listener>,
 }
 
 impl Server {
     pub fn start() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let base = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let state = shared.clone();
-                std::thread::spawn(move || serve(stream, &state));
-            }
-        });
-        Server { base, state }
+        let listener = Listener::start(move |req, stream, _| serve(req, stream, &shared));
+        Server {
+            base: format!("http://127.0.0.1:{}", listener.port()),
+            state,
+            _listener: Arc::new(listener),
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -166,33 +293,13 @@ impl Server {
     }
 }
 
-fn serve(stream: TcpStream, state: &Mutex<State>) {
-    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
-    let mut line = String::new();
-    if reader.read_line(&mut line).is_err() {
-        return;
-    }
-    let method = line.split_whitespace().next().unwrap_or("GET").to_string();
-    let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    let mut auth = None;
-    let mut length = 0;
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            if k.eq_ignore_ascii_case("authorization") {
-                auth = Some(v.trim().to_string());
-            } else if k.eq_ignore_ascii_case("content-length") {
-                length = v.trim().parse().unwrap_or(0);
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
-        return;
-    }
+fn serve(req: Incoming, stream: TcpStream, state: &Mutex<State>) {
+    let Incoming {
+        method,
+        target,
+        auth,
+        body,
+    } = req;
     let reply = {
         let mut s = state.lock().unwrap();
         *s.hits.entry(target.clone()).or_default() += 1;
@@ -239,15 +346,6 @@ fn flood(mut stream: TcpStream, len: usize, announce: bool) -> usize {
     sent
 }
 
-fn head(status: u16, len: usize, headers: &[(String, String)]) -> Vec<u8> {
-    let mut h = format!("HTTP/1.1 {status} X\r\nContent-Length: {len}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        h.push_str(&format!("{k}: {v}\r\n"));
-    }
-    h.push_str("\r\n");
-    h.into_bytes()
-}
-
 fn respond(mut stream: TcpStream, reply: Reply) -> std::io::Result<()> {
     match reply {
         Reply::Full {
@@ -255,11 +353,11 @@ fn respond(mut stream: TcpStream, reply: Reply) -> std::io::Result<()> {
             headers,
             body,
         } => {
-            stream.write_all(&head(status, body.len(), &headers))?;
+            stream.write_all(&head(&format!("{status} X"), body.len(), &headers))?;
             stream.write_all(&body)?;
         }
         Reply::Cut { declared, body } => {
-            stream.write_all(&head(200, declared, &[]))?;
+            stream.write_all(&head("200 X", declared, &[]))?;
             stream.write_all(&body)?;
         }
         Reply::Stall {
@@ -267,7 +365,7 @@ fn respond(mut stream: TcpStream, reply: Reply) -> std::io::Result<()> {
             body,
             wait,
         } => {
-            stream.write_all(&head(200, declared, &[]))?;
+            stream.write_all(&head("200 X", declared, &[]))?;
             stream.write_all(&body)?;
             stream.flush()?;
             std::thread::sleep(wait);
