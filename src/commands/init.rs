@@ -12,7 +12,6 @@ use parity_engine::fsutil;
 use parity_engine::graph::OutputKind;
 use parity_engine::state::{Lock, LockEntry};
 use parity_engine::workspace::{DepState, Workspace};
-use parity_rules::release::FACT_RULES;
 
 use super::rebuild;
 use crate::cli::{self, GlobalArgs};
@@ -294,7 +293,7 @@ fn rebuild_scratch(
     scratch: &Path,
 ) -> anyhow::Result<Vec<(String, Verdict)>> {
     let nodes = &copy.graph.nodes;
-    let is_fact = |ix: usize| FACT_RULES.contains(&nodes[ix].rule.as_str());
+    let is_fact = |ix: usize| rebuild::is_fact(copy, ix);
     let hasher = copy.hasher();
     let mut lock = Lock::default();
     for ix in (0..nodes.len()).filter(|&ix| is_fact(ix)) {
@@ -303,15 +302,7 @@ fn rebuild_scratch(
         }
     }
     lock.write(&copy.lock_path)?;
-    let runnable: Vec<usize> = (0..nodes.len())
-        .filter(|&ix| copy.can_run_here(ix) && !is_fact(ix))
-        .collect();
-    eprintln!(
-        "adopt: rebuilding {} node{} in a scratch copy",
-        runnable.len(),
-        if runnable.len() == 1 { "" } else { "s" }
-    );
-    let rebuilt = rebuild::rebuild(copy, &runnable, true)?;
+    let rebuilt = rebuild::rebuild(copy, true, "adopt")?;
     let lock = Lock::read(&copy.lock_path)?;
     let mut verdicts = Vec::new();
     for (ix, node) in nodes.iter().enumerate() {

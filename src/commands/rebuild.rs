@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::Context;
 use parity_engine::build::{self, BuildOptions, Event, Outcome, Reporter, Summary};
 use parity_engine::workspace::Workspace;
+use parity_rules::release::FACT_RULES;
 
 /// What a scratch rebuild did.
 pub struct Rebuilt {
@@ -16,9 +17,19 @@ pub struct Rebuilt {
     pub failed: Vec<(String, String)>,
 }
 
-/// Rebuilds `nodes` of the scratch workspace `copy`, forced, going on after failures, with its
-/// own (private, empty) cache and no remote; `adopt`: over files its lock does not record.
-pub fn rebuild(copy: &Workspace, nodes: &[usize], adopt: bool) -> anyhow::Result<Rebuilt> {
+/// Rebuilds every node of the scratch workspace `copy` that can run on this host, except the
+/// pins and acquired binaries ([`FACT_RULES`]: facts, never re-measured): forced, going on
+/// after failures, with its own (private, empty) cache and no remote; `adopt`: over files its
+/// lock does not record. Says how many on stderr, after `who: `.
+pub fn rebuild(copy: &Workspace, adopt: bool, who: &str) -> anyhow::Result<Rebuilt> {
+    let nodes: Vec<usize> = (0..copy.graph.nodes.len())
+        .filter(|&ix| copy.can_run_here(ix) && !is_fact(copy, ix))
+        .collect();
+    eprintln!(
+        "{who}: rebuilding {} node{} from scratch in a temporary copy",
+        nodes.len(),
+        if nodes.len() == 1 { "" } else { "s" }
+    );
     let opts = BuildOptions {
         jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
         keep_going: true,
@@ -29,11 +40,16 @@ pub fn rebuild(copy: &Workspace, nodes: &[usize], adopt: bool) -> anyhow::Result
     };
     let mut failures = Failures(Vec::new());
     let cancel = AtomicBool::new(false);
-    let summary = build::build(copy, nodes, &opts, &cancel, &mut failures)?;
+    let summary = build::build(copy, &nodes, &opts, &cancel, &mut failures)?;
     Ok(Rebuilt {
         summary,
         failed: failures.0,
     })
+}
+
+/// Whether node `ix` is of a rule whose outputs a pin fixes ([`FACT_RULES`]).
+pub fn is_fact(ws: &Workspace, ix: usize) -> bool {
+    FACT_RULES.contains(&ws.graph.nodes[ix].rule.as_str())
 }
 
 /// Collects the nodes a rebuild could not build.

@@ -17,7 +17,6 @@ use serde_json::json;
 
 use super::rebuild;
 use crate::cli::{self, GlobalArgs};
-use parity_rules::release::FACT_RULES;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -261,9 +260,8 @@ fn rebuild_and_compare(
     rebuild::copy_tree_except(ws.root(), &copy_dir.join(rel_root), &skip)?;
 
     let copy = Workspace::open(&copy_dir.join(pipeline_name), cli::registry(g))?;
-    let is_fact = |ix: usize| FACT_RULES.contains(&copy.graph.nodes[ix].rule.as_str());
     let mut reused = 0;
-    for ix in (0..copy.graph.nodes.len()).filter(|&ix| is_fact(ix)) {
+    for ix in (0..copy.graph.nodes.len()).filter(|&ix| rebuild::is_fact(&copy, ix)) {
         let id = copy.graph.nodes[ix].id.as_str();
         if let Some(entry) = lock.nodes.get(id)
             && let Some(action) = ws
@@ -280,15 +278,7 @@ fn rebuild_and_compare(
             if reused == 1 { "" } else { "s" }
         );
     }
-    let runnable: Vec<usize> = (0..copy.graph.nodes.len())
-        .filter(|&ix| copy.can_run_here(ix) && !is_fact(ix))
-        .collect();
-    eprintln!(
-        "verify: rebuilding {} node{} from scratch in a temporary copy",
-        runnable.len(),
-        if runnable.len() == 1 { "" } else { "s" }
-    );
-    let rebuilt = rebuild::rebuild(&copy, &runnable, false)?;
+    let rebuilt = rebuild::rebuild(&copy, false, "verify")?;
     let summary = &rebuilt.summary;
     eprintln!(
         "verify: rebuild done: {} ran, {} blocked on this host (their committed outputs kept), {} failed",
