@@ -201,16 +201,19 @@ pub fn main() -> i32 {
     }
 }
 
-/// Prints an error and returns its exit code: the engine's own codes for engine errors,
-/// 1 otherwise.
+/// Prints an error and returns its exit code: the engine's own codes for engine errors (found
+/// anywhere in the chain, under any context added on the way), 1 otherwise.
 pub fn report(err: &anyhow::Error) -> i32 {
-    if let Some(e) = err.downcast_ref::<parity_engine::Error>() {
+    let first = err.chain().next();
+    if let Some(e) = first.and_then(|e| e.downcast_ref::<parity_engine::Error>()) {
         eprintln!("error: {}", e.render());
         print_causes(err.chain().skip(1));
         return e.exit_code();
     }
     print_error(err);
-    1
+    err.chain()
+        .find_map(|e| e.downcast_ref::<parity_engine::Error>())
+        .map_or(1, parity_engine::Error::exit_code)
 }
 
 /// Prints an error with its `Caused by:` chain to stderr.

@@ -127,7 +127,9 @@ fn edited_input_is_stale_explained_and_rebuilt_with_its_consumers_only() {
     );
     assert!(
         explain.stdout.contains(&format!(
-            "  input `src.txt` changed\n      old {old} (11 bytes)\n      new {new} (15 bytes)\n"
+            "  input `src.txt` changed ({} -> {})\n      old {old} (11 bytes)\n      new {new} (15 bytes)\n",
+            &old[..12],
+            &new[..12]
         )),
         "{}",
         explain.stdout
