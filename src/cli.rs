@@ -445,6 +445,19 @@ pub fn append_github_output(file: &std::path::Path, text: &str) -> anyhow::Resul
         .with_context(|| format!("failed to write `{}`", file.display()))
 }
 
+/// A multi-line step output: `key<<DELIMITER`, the value's lines, the delimiter (one that
+/// occurs in no line of the value).
+pub fn github_output_block(key: &str, value: &str) -> String {
+    let mut delimiter = format!("PARITY_{}_END", key.to_uppercase());
+    while value.lines().any(|l| l == delimiter) {
+        delimiter.push('_');
+    }
+    format!(
+        "{key}<<{delimiter}\n{}\n{delimiter}\n",
+        value.trim_end_matches('\n')
+    )
+}
+
 /// Whether to color stderr.
 pub fn use_color(g: &GlobalArgs) -> bool {
     use std::io::IsTerminal;
