@@ -29,8 +29,9 @@ pub enum DistCommand {
     /// The release plan's values as step outputs (`version`, `toolchain`, `git_sha`,
     /// `targets`); with `--tag`, first check that the tag is `vX.Y.Z` of the plan's version.
     Outputs(OutputsArgs),
-    /// The container image of the plan's release: `image` (`REGISTRY/owner/name`, lower case)
-    /// and `tags` (vX.Y.Z, vX.Y, vX, latest, sha-<12 hex>, one full reference a line).
+    /// The container image of the plan's release: `image` (`REGISTRY/owner/name`, lower case),
+    /// `tags` (vX.Y.Z, vX.Y, vX, latest, sha-<12 hex>, one full reference a line) and `refs`
+    /// (the same as a JSON array).
     Image(ImageArgs),
     /// Fetch the index of the newest published release (other than `--tag`) into FILE, for the
     /// dist pipeline's retention; none (a first release) writes nothing.
@@ -154,7 +155,7 @@ pub struct ImageArgs {
     /// The repository, `OWNER/NAME`.
     #[arg(long, value_name = "OWNER/NAME", env = "GITHUB_REPOSITORY")]
     repository: String,
-    /// GitHub Actions: append `image` and `tags` to the file `$GITHUB_OUTPUT` names.
+    /// GitHub Actions: append `image`, `tags` and `refs` to the file `$GITHUB_OUTPUT` names.
     #[arg(long)]
     github_output: bool,
 }
@@ -399,10 +400,11 @@ fn image(a: ImageArgs) -> Result<(), DistError> {
     let plan = ship::read_plan(&a.plan.plan)?;
     let (image, tags) = ship::image_tags(&plan, &a.registry, &a.repository)
         .map_err(|e| DistError::Usage(format!("{e:#}")))?;
+    let refs = serde_json::to_string(&tags).map_err(|e| DistError::Io(anyhow::Error::new(e)))?;
     emit(
         file,
         &format!(
-            "image={image}\n{}",
+            "image={image}\n{}refs={refs}\n",
             cli::github_output_block("tags", &tags.join("\n"))
         ),
     )

@@ -726,8 +726,8 @@ fn release_plan_outputs_check_the_tag_and_name_the_image_tags() {
     assert_eq!(
         image,
         format!(
-            "image={i}\ntags<<PARITY_TAGS_END\n{i}:v1.2.3\n{i}:v1.2\n{i}:v1\n{i}:latest\n{i}:sha-{}\nPARITY_TAGS_END\n",
-            &COMMIT[..12]
+            "image={i}\ntags<<PARITY_TAGS_END\n{i}:v1.2.3\n{i}:v1.2\n{i}:v1\n{i}:latest\n{i}:sha-{sha}\nPARITY_TAGS_END\nrefs=[\"{i}:v1.2.3\",\"{i}:v1.2\",\"{i}:v1\",\"{i}:latest\",\"{i}:sha-{sha}\"]\n",
+            sha = &COMMIT[..12]
         )
     );
 }
