@@ -277,36 +277,40 @@ fn resolve(a: ResolveArgs) -> Result<(), DistError> {
 }
 
 fn verify(a: VerifyArgs) -> Result<(), DistError> {
-    if let Some(plan) = &a.plan {
-        return verify_plan(&a.tuple.index, plan);
-    }
-    let query = if a.all {
+    let plan = a.plan.as_deref().map(ship::read_plan).transpose()?;
+    let query = if a.all || plan.is_some() {
         a.tuple.query()
     } else {
         exact(&a.tuple)?
     };
     let dist = Dist::open(&a.tuple.index)?;
-    let rows = if a.all {
-        dist.select_some(&query)?
-    } else {
-        vec![dist.resolve(&query)?]
+    let rows = match &plan {
+        Some(plan) => planned_rows(&dist, plan)?,
+        None if a.all => dist.select_some(&query)?,
+        None => vec![dist.resolve(&query)?],
     };
     dist.verify(&rows)?;
     for row in &rows {
         println!("{}", dist.archive(row).display());
     }
     eprintln!(
-        "verified {} artifact(s): sha256 as in `{}`, checksums.json and manifest.json",
+        "verified {} artifact(s){}: sha256 as in `{}`, checksums.json and manifest.json",
         rows.len(),
+        if plan.is_some() {
+            ", one per planned target"
+        } else {
+            ""
+        },
         a.tuple.index.display()
     );
     Ok(())
 }
 
-/// Every target of the plan resolves to exactly one row of its tuple; those rows verify.
-fn verify_plan(index: &Path, plan: &Path) -> Result<(), DistError> {
-    let plan = ship::read_plan(plan)?;
-    let dist = Dist::open(index)?;
+/// The one row of each target of the plan's tuple.
+fn planned_rows<'d>(
+    dist: &'d Dist,
+    plan: &parity_rules::dist::model::Plan,
+) -> Result<Vec<&'d parity_rules::dist::model::Row>, DistError> {
     let mut rows = Vec::new();
     for target in &plan.targets {
         let t = plan.tuple(target).map_err(DistError::Index)?;
@@ -319,16 +323,7 @@ fn verify_plan(index: &Path, plan: &Path) -> Result<(), DistError> {
             dist_revision: Some(t.dist_revision),
         })?);
     }
-    dist.verify(&rows)?;
-    for row in &rows {
-        println!("{}", dist.archive(row).display());
-    }
-    eprintln!(
-        "verified the {} planned target(s): one row each in `{}`, sha256 as in checksums.json and manifest.json",
-        rows.len(),
-        index.display()
-    );
-    Ok(())
+    Ok(rows)
 }
 
 fn assets(a: AssetsArgs) -> Result<(), DistError> {

@@ -674,6 +674,13 @@ fn verify_rebuild_with_the_root_above_the_pipeline_stays_in_its_scratch_director
 // The release workflows' steps (release.yml, container.yml, python.yml): each decision is one
 // of these commands.
 
+/// Asserts the exit code and that stderr says `want`.
+#[track_caller]
+fn said(run: &crate::support::Run, code: i32, want: &str) {
+    run.code(code);
+    assert!(run.stderr.contains(want), "{}", run.stderr);
+}
+
 /// `$GITHUB_OUTPUT` of a run of `args` (with the extra `env`), which must succeed.
 fn step_outputs(p: &Project, env: &[(&str, &str)], args: &[&str]) -> String {
     let out = p.path("gh-output");
@@ -707,14 +714,10 @@ fn release_plan_outputs_check_the_tag_and_name_the_image_tags() {
         ("1.2.3", "the tag `1.2.3` is not a release tag `vX.Y.Z`"),
         ("v1.2.3-rc.1", "is not a release tag"),
     ] {
-        let run = p.parity(&["dist", "outputs", "--tag", tag]);
-        run.code(2);
-        assert!(run.stderr.contains(want), "{tag}: {}", run.stderr);
+        said(&p.parity(&["dist", "outputs", "--tag", tag]), 2, want);
     }
     p.write("dist/release.toml", "version = [\"1.2.3\"]\n");
-    let bad = p.parity(&["dist", "outputs"]);
-    bad.code(2);
-    assert!(bad.stderr.contains("dist/release.toml"), "{}", bad.stderr);
+    said(&p.parity(&["dist", "outputs"]), 2, "dist/release.toml");
 
     let p = repo("1.2.3", &[LINUX]);
     let image = step_outputs(
@@ -776,45 +779,25 @@ fn release_assets_are_checked_against_their_sums_before_publishing() {
     bytes[0] ^= 1;
     std::fs::write(&path, bytes).unwrap();
     let run = check("flipped", &[]);
-    run.code(1);
-    assert!(
-        run.stderr.contains(&format!("`{name}` has sha256")),
-        "{}",
-        run.stderr
-    );
+    said(&run, 1, &format!("`{name}` has sha256"));
     copy("missing");
     std::fs::remove_file(p.path(&format!("missing/{name}"))).unwrap();
     let run = check("missing", &[]);
-    run.code(1);
-    assert!(
-        run.stderr.contains(&format!("`{name}` is missing")),
-        "{}",
-        run.stderr
-    );
+    said(&run, 1, &format!("`{name}` is missing"));
     // ... unless only a subset is expected there (a wheel downloaded on one OS).
     check("missing", &["--subset"]).ok();
     copy("extra");
     p.write("extra/notes.txt", "hi\n");
     let run = check("extra", &[]);
-    run.code(1);
-    assert!(
-        run.stderr
-            .contains("`notes.txt` is in `extra` but not in the sums"),
-        "{}",
-        run.stderr
-    );
+    said(&run, 1, "`notes.txt` is in `extra` but not in the sums");
     p.write("assets/SHA256SUMS", "0000\n");
     let run = check("assets", &[]);
-    run.code(1);
-    assert!(
-        run.stderr
-            .contains("`SHA256SUMS` does not hold the expected lines"),
-        "{}",
-        run.stderr
+    said(&run, 1, "`SHA256SUMS` does not hold the expected lines");
+    said(
+        &p.parity(&["dist", "check-sums", "--dir", "extra", "--sums", "abc  x"]),
+        2,
+        "line 1 of the sums",
     );
-    let bad = p.parity(&["dist", "check-sums", "--dir", "extra", "--sums", "abc  x"]);
-    bad.code(2);
-    assert!(bad.stderr.contains("line 1 of the sums"), "{}", bad.stderr);
 }
 
 /// A GitHub release as the API returns it, its assets served from `server`.
@@ -869,14 +852,17 @@ fn the_published_release_is_read_back_and_the_previous_index_feeds_retention() {
     read_back("published").ok();
     assert_eq!(p.read("published/SHA256SUMS"), p.read("assets/SHA256SUMS"));
     // Every planned target resolves to exactly one row of the published index, and verifies.
-    let run = p.parity(&[
-        "dist",
-        "verify",
-        "--index",
-        "published/index.json",
-        "--plan",
-        "dist/release.toml",
-    ]);
+    let verify_plan = |plan: &str| {
+        p.parity(&[
+            "dist",
+            "verify",
+            "--index",
+            "published/index.json",
+            "--plan",
+            plan,
+        ])
+    };
+    let run = verify_plan("dist/release.toml");
     run.ok();
     assert_eq!(run.stdout.lines().count(), 2, "{}", run.stdout);
     // A plan target the index lacks fails (exit 3), naming it.
@@ -884,30 +870,12 @@ fn the_published_release_is_read_back_and_the_previous_index_feeds_retention() {
         "dist/other.toml",
         &plan("0.3.0", "r1", &[LINUX, WINDOWS, "aarch64-apple-darwin"]),
     );
-    let run = p.parity(&[
-        "dist",
-        "verify",
-        "--index",
-        "published/index.json",
-        "--plan",
-        "dist/other.toml",
-    ]);
-    run.code(3);
-    assert!(
-        run.stderr.contains("aarch64-apple-darwin"),
-        "{}",
-        run.stderr
-    );
+    said(&verify_plan("dist/other.toml"), 3, "aarch64-apple-darwin");
 
     // A draft, an asset served with other bytes, an asset missing: each fails.
     serve_release(&server, &p, "v0.3.0", "assets", true);
     let run = read_back("draft");
-    run.code(1);
-    assert!(
-        run.stderr.contains("release `v0.3.0` is a draft"),
-        "{}",
-        run.stderr
-    );
+    said(&run, 1, "release `v0.3.0` is a draft");
     serve_release(&server, &p, "v0.3.0", "assets", false);
     let name = sums.lines().next().unwrap().split_once("  ").unwrap().1;
     server.route(
@@ -915,12 +883,7 @@ fn the_published_release_is_read_back_and_the_previous_index_feeds_retention() {
         vec![Reply::ok("tampered")],
     );
     let run = read_back("tampered");
-    run.code(1);
-    assert!(
-        run.stderr.contains(&format!("`{name}` has sha256")),
-        "{}",
-        run.stderr
-    );
+    said(&run, 1, &format!("`{name}` has sha256"));
     let mut fewer = published.clone();
     fewer["assets"]
         .as_array_mut()
@@ -928,13 +891,7 @@ fn the_published_release_is_read_back_and_the_previous_index_feeds_retention() {
         .retain(|a| a["name"] != "index.json");
     server.route("/repos/o/p/releases/tags/v0.3.0", vec![Reply::json(&fewer)]);
     let run = read_back("fewer");
-    run.code(1);
-    assert!(
-        run.stderr
-            .contains("release `v0.3.0` has no asset `index.json`"),
-        "{}",
-        run.stderr
-    );
+    said(&run, 1, "release `v0.3.0` has no asset `index.json`");
 
     // Retention: the newest published release other than the tag being released, that has an
     // index, is fetched; a draft never is.
@@ -1023,9 +980,7 @@ fn python_files_are_one_wheel_per_planned_target_and_the_sdist() {
         )
     );
     let fails = |want: &str| {
-        let run = p.parity(&["dist", "python", "--dir", "packages"]);
-        run.code(1);
-        assert!(run.stderr.contains(want), "{want}: {}", run.stderr);
+        said(&p.parity(&["dist", "python", "--dir", "packages"]), 1, want);
     };
     std::fs::remove_file(p.path(&format!("packages/{}", files[2]))).unwrap();
     fails(&format!("no wheel for `{mac}`"));
@@ -1073,23 +1028,15 @@ fn the_image_read_back_must_be_the_pushed_digest_with_both_platforms() {
     };
     check(&digest).ok();
     let run = check(&format!("sha256:{}", "0".repeat(64)));
-    run.code(1);
-    assert!(
-        run.stderr
-            .contains(&format!("the manifest list is {digest}, not the pushed")),
-        "{}",
-        run.stderr
+    said(
+        &run,
+        1,
+        &format!("the manifest list is {digest}, not the pushed"),
     );
     let mut one = list.clone();
     one["manifests"].as_array_mut().unwrap().pop();
     let bytes = one.to_string();
     p.write("manifest.json", &bytes);
     let run = check(&format!("sha256:{}", parity_sha256(bytes.as_bytes())));
-    run.code(1);
-    assert!(
-        run.stderr
-            .contains("no `linux/arm64` image (it has: linux/amd64)"),
-        "{}",
-        run.stderr
-    );
+    said(&run, 1, "no `linux/arm64` image (it has: linux/amd64)");
 }

@@ -29,34 +29,57 @@ fn wrapper(extra: &[&str]) -> String {
 }
 
 fn project(config: &str, extra_inputs: &str) -> Project {
-    let pipeline = format!(
-        r#"[pipeline]
+    let codex = Cli {
+        binary: ("codex", FAKE_CODEX),
+        version: "1.0.0",
+        target: LINUX,
+        rules: RULES,
+    };
+    codex.project(config, extra_inputs, &wrapper(&[]))
+}
+
+/// A CLI under validation: its binary (name, script), version, target and RULES.json.
+struct Cli<'a> {
+    binary: (&'a str, &'a str),
+    version: &'a str,
+    target: &'a str,
+    rules: &'a str,
+}
+
+impl Cli<'_> {
+    /// A pipeline of one validation node over the binary, with `config` and `coverage`.
+    fn project(&self, config: &str, extra_inputs: &str, coverage: &str) -> Project {
+        let (name, script) = self.binary;
+        let (version, target) = (self.version, self.target);
+        let pipeline = format!(
+            r#"[pipeline]
 root = "m"
 
 [params]
-version = ["1.0.0"]
-target = ["{LINUX}"]
+version = ["{version}"]
+target = ["{target}"]
 
 [artifact.validation]
 rule = "validation"
 params = ["version", "target"]
-inputs = ["codex", "wrapper_coverage.json", "RULES.json"{extra_inputs}]
+inputs = ["{name}", "wrapper_coverage.json", "RULES.json"{extra_inputs}]
 outputs = ["validation/{{version}}/{{target}}.json"]
 config = {config}
 "#
-    );
-    let p = Project::new()
-        .file("pipeline.toml", &pipeline)
-        .file("m/codex", FAKE_CODEX)
-        .file("m/RULES.json", RULES)
-        .file("m/wrapper_coverage.json", &wrapper(&[]));
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(p.path("m/codex"), std::fs::Permissions::from_mode(0o755))
-            .unwrap();
+        );
+        let p = Project::new()
+            .file("pipeline.toml", &pipeline)
+            .file(&format!("m/{name}"), script)
+            .file("m/RULES.json", self.rules)
+            .file("m/wrapper_coverage.json", coverage);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::Permissions::from_mode(0o755);
+            std::fs::set_permissions(p.path(&format!("m/{name}")), mode).unwrap();
+        }
+        p
     }
-    p
 }
 
 fn result(p: &Project) -> serde_json::Value {
@@ -195,30 +218,17 @@ fn a_claude_help_surface_check_reads_commander_help_run_hermetically() {
   {{"path": ["mcp"], "level": "passthrough", "flags": [{{"key": "--help", "level": "passthrough"}}]}}{extra}]}}"#
         )
     };
-    let pipeline = r#"[pipeline]
-root = "m"
-
-[params]
-version = ["2.1.30"]
-target = ["linux-x64"]
-
-[artifact.validation]
-rule = "validation"
-params = ["version", "target"]
-inputs = ["claude", "wrapper_coverage.json", "RULES.json"]
-outputs = ["validation/{version}/{target}.json"]
-config = { check = "help-surface", cli = "claude" }
-"#;
-    let p = Project::new()
-        .file("pipeline.toml", pipeline)
-        .file("m/claude", FAKE_CLAUDE)
-        .file("m/RULES.json", rules)
-        .file("m/wrapper_coverage.json", &coverage(""));
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(p.path("m/claude"), std::fs::Permissions::from_mode(0o755))
-            .unwrap();
-    }
+    let claude = Cli {
+        binary: ("claude", FAKE_CLAUDE),
+        version: "2.1.30",
+        target: "linux-x64",
+        rules,
+    };
+    let p = claude.project(
+        r#"{ check = "help-surface", cli = "claude" }"#,
+        "",
+        &coverage(""),
+    );
     p.parity(&["build"]).ok();
     let read = || -> serde_json::Value {
         serde_json::from_str(&p.read("m/validation/2.1.30/linux-x64.json")).unwrap()
