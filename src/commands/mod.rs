@@ -5,6 +5,7 @@ pub mod dist;
 pub mod explain;
 pub mod gc;
 pub mod graph;
+pub mod jobs;
 pub mod list;
 pub mod pin;
 pub mod pr_body;
