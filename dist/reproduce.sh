@@ -35,6 +35,8 @@ build() { # clone dir
     cd "$dir"
     git checkout --quiet --detach "$commit"
     dist/release.sh plan --version "$version" --target "$target"
+    # What the release workflow's jobs that build or hash the sources run first (idempotent).
+    dist/release.sh patch
     dist/release.sh binary --target "$target"
     chmod +x "dist/bin/$target/parity"
     "dist/bin/$target/parity" -C dist build

@@ -123,6 +123,8 @@ pub enum Command {
     Verify(commands::verify::VerifyArgs),
     /// Is there a new upstream release to pin? Exit 0 yes (version on stdout), 3 no.
     Watch(commands::watch::WatchArgs),
+    /// The jobs of the workflow proposing version V: runners, node patterns, branch, artifacts.
+    Jobs(commands::jobs::JobsArgs),
     /// Track version V: pin its release assets (`pins@V/*`) and rebuild the lock.
     Pin(commands::pin::PinArgs),
     /// The title and body of the pull request proposing version V, from its artifacts.
@@ -190,6 +192,7 @@ pub fn main() -> i32 {
         Command::Verify(a) => commands::verify::exec(g, a),
         Command::Watch(a) => commands::watch::exec(g, a),
         Command::Pin(a) => commands::pin::exec(g, a),
+        Command::Jobs(a) => commands::jobs::exec(g, a),
         Command::PrBody(a) => commands::pr_body::exec(g, a),
         Command::Publish(a) => commands::publish::exec(g, a),
         Command::Rule(cmd) => return commands::rule::exec(cmd),
@@ -348,8 +351,13 @@ pub fn pipeline(g: &GlobalArgs) -> anyhow::Result<parity_engine::pipeline::Pipel
 pub struct Pinned<'p> {
     /// The pipeline (a workspace's member, or the pipeline file itself).
     pub pipeline: &'p parity_engine::pipeline::Pipeline,
+    /// The member's name (`claude`), or `None` for a pipeline that is no workspace.
+    pub member: Option<String>,
     /// The prefix of its node ids: `claude:` for a member, else nothing.
     pub prefix: String,
+    /// Its root, relative to the directory of the pipeline file, `/`-separated (`.` for a
+    /// single pipeline's own directory).
+    pub root: String,
     /// Its release source and version lists.
     pub upstream: parity_rules::release::Upstream,
 }
@@ -371,9 +379,14 @@ pub fn upstream<'p>(
             )));
         }
         let upstream = Upstream::of(p).map_err(|e| usage(format!("{e:#}")))?;
+        let base = parity_engine::fsutil::parent_dir(&p.file);
+        let root = p.root.strip_prefix(base).unwrap_or(&p.root);
+        let root = root.to_string_lossy().replace('\\', "/");
         return Ok(Pinned {
             pipeline: p,
+            member: None,
             prefix: String::new(),
+            root: if root.is_empty() { ".".into() } else { root },
             upstream,
         });
     }
@@ -405,9 +418,67 @@ pub fn upstream<'p>(
     let upstream = Upstream::of(&m.pipeline).map_err(|e| usage(format!("{e:#}")))?;
     Ok(Pinned {
         pipeline: &m.pipeline,
+        member: Some(m.name.value.clone()),
         prefix: format!("{}:", m.name.value),
+        root: m.root.clone(),
         upstream,
     })
+}
+
+/// Every pipeline of `p` with a release source, in declaration order: each member of a
+/// workspace that has one (at least one must), or `p` itself.
+pub fn upstreams(p: &parity_engine::pipeline::Pipeline) -> anyhow::Result<Vec<Pinned<'_>>> {
+    if p.members.is_empty() {
+        return Ok(vec![upstream(p, None)?]);
+    }
+    let with: Vec<Pinned<'_>> = (p.members.iter())
+        .filter(|m| parity_rules::release::Upstream::of(&m.pipeline).is_ok())
+        .map(|m| upstream(p, Some(&m.name.value)))
+        .collect::<anyhow::Result<_>>()?;
+    if with.is_empty() {
+        return Err(parity_engine::Error::Usage(format!(
+            "no member of `{}` has a release source (a pin artifact)",
+            p.file.display()
+        ))
+        .into());
+    }
+    Ok(with)
+}
+
+/// The file `$GITHUB_OUTPUT` names (GitHub Actions' step outputs), for the option `flag`; a
+/// usage error when the variable is unset or empty.
+pub fn github_output_file(flag: &str) -> anyhow::Result<PathBuf> {
+    std::env::var_os("GITHUB_OUTPUT")
+        .filter(|f| !f.is_empty())
+        .map(PathBuf::from)
+        .ok_or_else(|| {
+            parity_engine::Error::Usage(format!("{flag} needs the variable GITHUB_OUTPUT")).into()
+        })
+}
+
+/// Appends `text` (`key=value` lines, or `key<<DELIMITER` blocks) to the step-outputs file.
+pub fn append_github_output(file: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(file)
+        .with_context(|| format!("failed to open `{}`", file.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("failed to write `{}`", file.display()))
+}
+
+/// A multi-line step output: `key<<DELIMITER`, the value's lines, the delimiter (one that
+/// occurs in no line of the value).
+pub fn github_output_block(key: &str, value: &str) -> String {
+    let mut delimiter = format!("PARITY_{}_END", key.to_uppercase());
+    while value.lines().any(|l| l == delimiter) {
+        delimiter.push('_');
+    }
+    format!(
+        "{key}<<{delimiter}\n{}\n{delimiter}\n",
+        value.trim_end_matches('\n')
+    )
 }
 
 /// Whether to color stderr.

@@ -848,30 +848,41 @@ pub fn host_matches(host: &str) -> bool {
     if host == os || host == format!("{os}-{arch}") {
         return true;
     }
+    host_platform(host) == Some((os, arch))
+}
+
+/// The OS and architecture (as `std::env::consts` names them: `linux`/`macos`/`windows`,
+/// `x86_64`/`aarch64`) of a target triple or a Node.js platform name (see [`host_matches`]);
+/// `None` for anything else (a bare OS name, an unknown triple).
+pub fn host_platform(host: &str) -> Option<(&'static str, &'static str)> {
     if let Some((node_os, rest)) = host.split_once('-') {
-        let node_os = match node_os {
+        let os = match node_os {
             "linux" => Some("linux"),
             "darwin" => Some("macos"),
             "win32" => Some("windows"),
             _ => None,
         };
-        let node_arch = match rest.split('-').next() {
+        let arch = match rest.split('-').next() {
             Some("x64") => Some("x86_64"),
             Some("arm64") => Some("aarch64"),
             _ => None,
         };
-        if let (Some(o), Some(a)) = (node_os, node_arch) {
-            return o == os && a == arch;
+        if let (Some(o), Some(a)) = (os, arch) {
+            return Some((o, a));
         }
     }
-    let triple_os = if host.contains("-linux") {
+    let os = if host.contains("-linux") {
         "linux"
     } else if host.contains("-apple-darwin") {
         "macos"
     } else if host.contains("-windows") {
         "windows"
     } else {
-        return false;
+        return None;
     };
-    triple_os == os && host.split('-').next() == Some(arch)
+    match host.split('-').next() {
+        Some("x86_64") => Some((os, "x86_64")),
+        Some("aarch64") => Some((os, "aarch64")),
+        _ => None,
+    }
 }

@@ -16,7 +16,9 @@
 //! Checks (`config.check`):
 //! - `help-surface` (default): [`wrapper_check::check`], what `wrapper_coverage.json` claims as
 //!   covered on the target exists in the binary's help (inputs: the binary first, then
-//!   `wrapper_coverage.json` and `RULES.json`); `config.help_timeout_ms` per invocation.
+//!   `wrapper_coverage.json` and `RULES.json`); `config.help_timeout_ms` per invocation;
+//!   `config.cli` = `codex` (default: clap's help) or `claude` (Claude Code's Commander help,
+//!   run as `claude-snapshot` runs it: cleared environment, fresh HOME).
 //! - `command`: `config.command` run with `sh -c` in the sandbox root (where the declared inputs
 //!   are: e.g. the wrapper's sources), the binary's absolute path in `PARITY_BINARY`, the version
 //!   and target in `PARITY_VERSION` / `PARITY_TARGET`; exit 0 = passed. `config.env` names the
@@ -120,7 +122,7 @@ pub fn result_path(version: &str, target: &str) -> String {
 /// The declared check of a node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Check {
-    HelpSurface { timeout: Duration },
+    HelpSurface { timeout: Duration, cli: Cli },
     Command { command: String, timeout: Duration },
 }
 
@@ -139,9 +141,20 @@ impl Check {
         let kind = node.config.get("check").and_then(|c| c.as_str());
         match (kind, command) {
             (None | Some("help-surface"), None) => {
-                nodes::no_config_but(node, &["version", "check", "help_timeout_ms"])?;
+                nodes::no_config_but(node, &["version", "check", "help_timeout_ms", "cli"])?;
+                let cli = match node.config.get("cli") {
+                    None => Cli::Codex,
+                    Some(v) if v == "codex" => Cli::Codex,
+                    Some(v) if v == "claude" => Cli::Claude,
+                    Some(v) => {
+                        return Err(format!(
+                            "`config.cli` must be `codex` or `claude` (got {v})"
+                        ));
+                    }
+                };
                 Ok(Check::HelpSurface {
                     timeout: Duration::from_millis(positive("help_timeout_ms", 30_000)?),
+                    cli,
                 })
             }
             (None | Some("command"), Some(c)) => {
@@ -249,7 +262,7 @@ impl Rule for ValidationRule {
             failures: Vec::new(),
         };
         match &check {
-            Check::HelpSurface { timeout } => {
+            Check::HelpSurface { timeout, cli } => {
                 let space = target_space(&ctx.path(&nodes::named(ctx.node, RULES)))?;
                 let report = wrapper_check::check(
                     &binary,
@@ -257,6 +270,7 @@ impl Rule for ValidationRule {
                     &space,
                     &target,
                     *timeout,
+                    *cli,
                 )
                 .with_context(|| format!("help-surface check of `{binary_name}` failed to run"))?;
                 result.checked = Some(Checked {

@@ -1,11 +1,12 @@
 //! The `help-surface` check of `validation@V/T` nodes (and of the records in
 //! `validation.toml`): what the wrapper coverage manifest claims as covered exists in the real
-//! codex binary.
+//! binary (codex, or Claude Code: both print `Usage: <program> <path…> …`).
 //!
 //! For every command entry whose level is `explicit` or `passthrough` and whose scope contains
-//! the target: `codex <path…> --help` exits 0 (hermetic, with a timeout) and prints a `Usage:`
-//! line for that path (not the root's help, as when codex takes an unknown subcommand for a
-//! prompt), and every
+//! the target: `<program> <path…> --help` exits 0 (hermetic as the snapshot rules run it, with a
+//! timeout) and prints a `Usage:` line for that path (not the root's help, as when codex takes
+//! an unknown subcommand for a prompt, or Claude Code from 2.1.153 prints its root help for an
+//! unknown word), and every
 //! `explicit`/`passthrough` flag key and arg name of that entry in scope appears in that help
 //! text (flags as a whole word, args as `<NAME>`/`[NAME]` or a `NAME` word).
 
@@ -48,12 +49,13 @@ pub fn check(
     space: &TargetSpace,
     target: &str,
     timeout: Duration,
+    cli: Cli,
 ) -> Result<CheckReport> {
     if !space.expected.iter().any(|t| t == target) {
         bail!("target `{target}` is not one of the expected targets");
     }
     let wrapper = coverage::read(wrapper_coverage)?;
-    let runner = Runner::new(binary.to_path_buf(), timeout, Cli::Codex)?;
+    let runner = Runner::new(binary.to_path_buf(), timeout, cli)?;
     let in_scope = |s: Option<&Scope>| space.resolve_scope(s).contains(target);
     let mut report = CheckReport::default();
     for cmd in &wrapper.coverage {

@@ -6,6 +6,7 @@ pub mod explain;
 pub mod gc;
 pub mod graph;
 pub mod init;
+pub mod jobs;
 pub mod list;
 pub mod pin;
 pub mod pr_body;

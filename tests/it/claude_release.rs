@@ -243,3 +243,119 @@ fn a_platform_missing_from_the_manifest_fails_the_pin_and_restores_the_versions(
         missing.stderr
     );
 }
+
+/// release-watch.yml and update-snapshot.yml serve every member from one definition: `parity
+/// watch --all` offers each member's candidate as the dispatch matrix, and `parity jobs
+/// PIPELINE:V` lays out the member's runners (from its targets), the pattern each builds, the
+/// raw outputs it uploads, its root and its automation branch.
+#[test]
+fn watch_all_offers_every_member_and_jobs_lays_out_the_member_runners() {
+    let (p, server) = (workspace(), Server::start());
+    serve(&server);
+    let listed = |v: &str| {
+        json!({"tag_name": format!("rust-v{v}"), "draft": false, "prerelease": false,
+               "published_at": "2026-04-01T00:00:00Z", "assets": []})
+    };
+    server.route(
+        "/repos/o/codex/releases?per_page=100",
+        vec![Reply::json(&json!([
+            listed("0.99.0"),
+            listed("0.98.0"),
+            listed("0.97.0")
+        ]))],
+    );
+    let out = p.path("gh-output");
+    let bucket = server.url("/b");
+    let env = [
+        ("PARITY_CLAUDE_BUCKET", bucket.as_str()),
+        ("PARITY_GITHUB_API", server.base()),
+        ("GITHUB_OUTPUT", out.to_str().unwrap()),
+    ];
+    let run = p.parity_env(&env, &["watch", "--all", "--github-output"]);
+    run.ok();
+    assert_eq!(run.stdout, "codex:0.98.0\nclaude:2.1.30\n");
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "new=true\ncandidates=[{\"pipeline\":\"codex\",\"version\":\"0.98.0\"},{\"pipeline\":\"claude\",\"version\":\"2.1.30\"}]\n"
+    );
+    // A member and --all together are a usage error.
+    parity(&p, &server, &["watch", "claude", "--all"]).code(2);
+
+    // Before the pin, 2.1.30 has no node to run anywhere.
+    let early = parity(&p, &server, &["jobs", "claude:2.1.30"]);
+    early.code(2);
+    assert!(
+        early
+            .stderr
+            .contains("is it pinned (`parity pin claude:2.1.30`)?"),
+        "{}",
+        early.stderr
+    );
+    // A host-bound node per target, as the snapshot and validation nodes are.
+    let mut member = p.read("m/claude_code/pipeline.toml");
+    member.push_str(
+        r#"
+[artifact.probe]
+rule = "command"
+params = ["pinned", "target"]
+host = "{target}"
+inputs = ["binary@{pinned}/{target}"]
+outputs = ["{cache}/probe/{pinned}/{target}/"]
+config = { command = "mkdir -p $out && cp $in $out/" }
+"#,
+    );
+    p.write("m/claude_code/pipeline.toml", &member);
+    parity(&p, &server, &["pin", "claude:2.1.30"]).ok();
+    let run = parity(&p, &server, &["jobs", "claude:2.1.30", "--json"]);
+    run.ok();
+    let jobs: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        jobs,
+        json!({
+            "pipeline": "claude",
+            "version": "2.1.30",
+            "root": "m/claude_code",
+            "branch": "automation/claude-code-2.1.30",
+            "artifact": "automation-claude-code-2.1.30",
+            "matrix": {"include": [
+                {"target": "linux-x64", "runner": "ubuntu-latest",
+                 "nodes": "claude:*@2.1.30/linux-x64",
+                 "uploads": "cache/out/m/claude_code/probe/2.1.30/linux-x64"},
+                {"target": "win32-x64", "runner": "windows-latest",
+                 "nodes": "claude:*@2.1.30/win32-x64",
+                 "uploads": "cache/out/m/claude_code/probe/2.1.30/win32-x64"},
+            ]},
+        })
+    );
+    // The step outputs, for the matrix of the snapshot job.
+    std::fs::remove_file(&out).unwrap();
+    p.parity_env(&env, &["jobs", "claude:2.1.30", "--github-output"])
+        .ok();
+    let outputs = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        outputs.starts_with("pipeline=claude\nversion=2.1.30\nroot=m/claude_code\nbranch=automation/claude-code-2.1.30\nartifact=automation-claude-code-2.1.30\nmatrix={\"include\":[{\"target\":\"linux-x64\",\"runner\":\"ubuntu-latest\","),
+        "{outputs}"
+    );
+    // The Linux runner's pattern builds exactly its target's nodes, the uploaded one included.
+    let built = parity(&p, &server, &["build", "claude:*@2.1.30/linux-x64"]);
+    built.ok();
+    assert_eq!(
+        std::fs::read(p.path("cache/out/m/claude_code/probe/2.1.30/linux-x64/claude-linux-x64"))
+            .unwrap(),
+        binary("linux-x64")
+    );
+    assert!(!p.exists("cache/out/m/claude_code/bin/2.1.30/claude-win32-x64"));
+    // A target no GitHub-hosted runner has is refused, naming it.
+    p.write(
+        "m/claude_code/pipeline.toml",
+        &member.replace("\"win32-x64\"]", "\"win32-x64\", \"freebsd-x64\"]"),
+    );
+    let odd = parity(&p, &server, &["jobs", "claude:2.1.30"]);
+    odd.code(2);
+    assert!(
+        odd.stderr
+            .contains("no GitHub-hosted runner for the host `freebsd-x64` of claude:2.1.30"),
+        "{}",
+        odd.stderr
+    );
+}

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::cache_server::CacheServer;
+use crate::http::{Reply, Server};
 use crate::support::Project;
 
 const PIPELINE: &str = include_str!("../../dist/pipeline.toml");
@@ -668,4 +669,374 @@ fn verify_rebuild_with_the_root_above_the_pipeline_stays_in_its_scratch_director
         left.is_empty(),
         "written beside the scratch directory: {left:?}"
     );
+}
+
+// The release workflows' steps (release.yml, container.yml, python.yml): each decision is one
+// of these commands.
+
+/// Asserts the exit code and that stderr says `want`.
+#[track_caller]
+fn said(run: &crate::support::Run, code: i32, want: &str) {
+    run.code(code);
+    assert!(run.stderr.contains(want), "{}", run.stderr);
+}
+
+/// `$GITHUB_OUTPUT` of a run of `args` (with the extra `env`), which must succeed.
+fn step_outputs(p: &Project, env: &[(&str, &str)], args: &[&str]) -> String {
+    let out = p.path("gh-output");
+    let _ = std::fs::remove_file(&out);
+    let out_s = out.to_string_lossy().into_owned();
+    let mut all = vec![("GITHUB_OUTPUT", out_s.as_str())];
+    all.extend_from_slice(env);
+    p.parity_env(&all, args).ok();
+    std::fs::read_to_string(&out).unwrap()
+}
+
+#[test]
+fn release_plan_outputs_check_the_tag_and_name_the_image_tags() {
+    let p = repo("1.2.3", &[LINUX, WINDOWS]);
+    assert_eq!(
+        step_outputs(
+            &p,
+            &[],
+            &["dist", "outputs", "--tag", "v1.2.3", "--github-output"]
+        ),
+        format!(
+            "version=1.2.3\ntoolchain=1.95.0\ngit_sha={}\ntargets=[\"{LINUX}\",\"{WINDOWS}\"]\n",
+            &COMMIT[..12]
+        )
+    );
+    for (tag, want) in [
+        (
+            "v1.2.4",
+            "the tag `v1.2.4` is not the plan's version `1.2.3`",
+        ),
+        ("1.2.3", "the tag `1.2.3` is not a release tag `vX.Y.Z`"),
+        ("v1.2.3-rc.1", "is not a release tag"),
+    ] {
+        said(&p.parity(&["dist", "outputs", "--tag", tag]), 2, want);
+    }
+    p.write("dist/release.toml", "version = [\"1.2.3\"]\n");
+    said(&p.parity(&["dist", "outputs"]), 2, "dist/release.toml");
+
+    let p = repo("1.2.3", &[LINUX]);
+    let image = step_outputs(
+        &p,
+        &[("GITHUB_REPOSITORY", "Some-Org/Parity")],
+        &["dist", "image", "--registry", "ghcr.io", "--github-output"],
+    );
+    let i = "ghcr.io/some-org/parity";
+    assert_eq!(
+        image,
+        format!(
+            "image={i}\ntags<<PARITY_TAGS_END\n{i}:v1.2.3\n{i}:v1.2\n{i}:v1\n{i}:latest\n{i}:sha-{sha}\nPARITY_TAGS_END\nrefs=[\"{i}:v1.2.3\",\"{i}:v1.2\",\"{i}:v1\",\"{i}:latest\",\"{i}:sha-{sha}\"]\n",
+            sha = &COMMIT[..12]
+        )
+    );
+}
+
+/// The dist job's assets and their sums, as the publish and verify jobs receive them.
+fn release_assets(p: &Project) -> String {
+    build(p);
+    let outputs = step_outputs(
+        p,
+        &[],
+        &[
+            "dist",
+            "assets",
+            "--version",
+            "0.3.0",
+            "--out",
+            "assets",
+            "--github-output",
+        ],
+    );
+    let sums = p.read("assets/SHA256SUMS");
+    assert_eq!(
+        outputs,
+        format!("sums<<PARITY_SUMS_END\n{sums}PARITY_SUMS_END\n")
+    );
+    // As a step output the value loses its last newline.
+    sums.trim_end().to_string()
+}
+
+#[test]
+fn release_assets_are_checked_against_their_sums_before_publishing() {
+    let p = repo("0.3.0", &[LINUX, WINDOWS]);
+    let sums = release_assets(&p);
+    let check = |dir: &str, extra: &[&str]| {
+        let mut args = vec!["dist", "check-sums", "--dir", dir, "--sums", &sums];
+        args.extend_from_slice(extra);
+        p.parity(&args)
+    };
+    check("assets", &[]).ok();
+    // A flipped byte, a missing file, a file nobody built: each fails, named.
+    let copy = |to: &str| crate::support::copy_dir(&p.path("assets"), &p.path(to));
+    copy("flipped");
+    let name = sums.lines().next().unwrap().split_once("  ").unwrap().1;
+    let path = p.path(&format!("flipped/{name}"));
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    let run = check("flipped", &[]);
+    said(&run, 1, &format!("`{name}` has sha256"));
+    copy("missing");
+    std::fs::remove_file(p.path(&format!("missing/{name}"))).unwrap();
+    let run = check("missing", &[]);
+    said(&run, 1, &format!("`{name}` is missing"));
+    // ... unless only a subset is expected there (a wheel downloaded on one OS).
+    check("missing", &["--subset"]).ok();
+    copy("extra");
+    p.write("extra/notes.txt", "hi\n");
+    let run = check("extra", &[]);
+    said(&run, 1, "`notes.txt` is in `extra` but not in the sums");
+    p.write("assets/SHA256SUMS", "0000\n");
+    let run = check("assets", &[]);
+    said(&run, 1, "`SHA256SUMS` does not hold the expected lines");
+    said(
+        &p.parity(&["dist", "check-sums", "--dir", "extra", "--sums", "abc  x"]),
+        2,
+        "line 1 of the sums",
+    );
+}
+
+/// A GitHub release as the API returns it, its assets served from `server`.
+fn serve_release(server: &Server, p: &Project, tag: &str, dir: &str, draft: bool) -> Value {
+    let mut assets = Vec::new();
+    for e in std::fs::read_dir(p.path(dir)).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        let path = format!("/download/{tag}/{name}");
+        server.route(
+            &path,
+            vec![Reply::ok(
+                std::fs::read(p.path(&format!("{dir}/{name}"))).unwrap(),
+            )],
+        );
+        assets.push(
+            serde_json::json!({"name": name, "browser_download_url": server.url(&path), "size": 1}),
+        );
+    }
+    let release = serde_json::json!({"tag_name": tag, "draft": draft, "prerelease": false,
+        "published_at": "2026-04-01T00:00:00Z", "assets": assets});
+    server.route(
+        &format!("/repos/o/p/releases/tags/{tag}"),
+        vec![Reply::json(&release)],
+    );
+    release
+}
+
+#[test]
+fn the_published_release_is_read_back_and_the_previous_index_feeds_retention() {
+    let server = Server::start();
+    let p = repo("0.3.0", &[LINUX, WINDOWS]);
+    let sums = release_assets(&p);
+    let api = [("PARITY_GITHUB_API", server.base())];
+    let read_back = |out: &str| {
+        p.parity_env(
+            &api,
+            &[
+                "dist",
+                "verify-release",
+                "--repo",
+                "o/p",
+                "--tag",
+                "v0.3.0",
+                "--sums",
+                &sums,
+                "--out",
+                out,
+            ],
+        )
+    };
+    let published = serve_release(&server, &p, "v0.3.0", "assets", false);
+    read_back("published").ok();
+    assert_eq!(p.read("published/SHA256SUMS"), p.read("assets/SHA256SUMS"));
+    // Every planned target resolves to exactly one row of the published index, and verifies.
+    let verify_plan = |plan: &str| {
+        p.parity(&[
+            "dist",
+            "verify",
+            "--index",
+            "published/index.json",
+            "--plan",
+            plan,
+        ])
+    };
+    let run = verify_plan("dist/release.toml");
+    run.ok();
+    assert_eq!(run.stdout.lines().count(), 2, "{}", run.stdout);
+    // A plan target the index lacks fails (exit 3), naming it.
+    p.write(
+        "dist/other.toml",
+        &plan("0.3.0", "r1", &[LINUX, WINDOWS, "aarch64-apple-darwin"]),
+    );
+    said(&verify_plan("dist/other.toml"), 3, "aarch64-apple-darwin");
+
+    // A draft, an asset served with other bytes, an asset missing: each fails.
+    serve_release(&server, &p, "v0.3.0", "assets", true);
+    let run = read_back("draft");
+    said(&run, 1, "release `v0.3.0` is a draft");
+    serve_release(&server, &p, "v0.3.0", "assets", false);
+    let name = sums.lines().next().unwrap().split_once("  ").unwrap().1;
+    server.route(
+        &format!("/download/v0.3.0/{name}"),
+        vec![Reply::ok("tampered")],
+    );
+    let run = read_back("tampered");
+    said(&run, 1, &format!("`{name}` has sha256"));
+    let mut fewer = published.clone();
+    fewer["assets"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|a| a["name"] != "index.json");
+    server.route("/repos/o/p/releases/tags/v0.3.0", vec![Reply::json(&fewer)]);
+    let run = read_back("fewer");
+    said(&run, 1, "release `v0.3.0` has no asset `index.json`");
+
+    // Retention: the newest published release other than the tag being released, that has an
+    // index, is fetched; a draft never is.
+    let list = |releases: Vec<Value>| {
+        server.route(
+            "/repos/o/p/releases?per_page=100",
+            vec![Reply::json(&Value::Array(releases))],
+        );
+    };
+    let older = serde_json::json!({"tag_name": "v0.2.0", "draft": false, "prerelease": false,
+        "published_at": "2026-03-01T00:00:00Z",
+        "assets": [{"name": "index.json", "browser_download_url": server.url("/download/v0.2.0/index.json"), "size": 1}]});
+    server.route(
+        "/download/v0.2.0/index.json",
+        vec![Reply::ok(p.read("dist/index.json"))],
+    );
+    let mut draft = older.clone();
+    draft["tag_name"] = "v0.4.0".into();
+    draft["draft"] = true.into();
+    draft["assets"][0]["browser_download_url"] = server.url("/nowhere").into();
+    let previous = |args: &[&str]| {
+        let mut all = vec![
+            "dist",
+            "previous-index",
+            "--repo",
+            "o/p",
+            "--tag",
+            "v0.3.0",
+            "--out",
+            "dist/published-index.json",
+        ];
+        all.extend_from_slice(args);
+        p.parity_env(&api, &all)
+    };
+    list(vec![draft.clone(), published.clone(), older.clone()]);
+    previous(&[]).ok();
+    assert_eq!(
+        p.read("dist/published-index.json"),
+        p.read("dist/index.json")
+    );
+    assert_eq!(server.hits("/nowhere"), 0);
+    // A first release: nothing written, success.
+    std::fs::remove_file(p.path("dist/published-index.json")).unwrap();
+    list(vec![published]);
+    let run = previous(&[]);
+    run.ok();
+    assert!(run.stderr.contains("a first release"), "{}", run.stderr);
+    assert!(!p.exists("dist/published-index.json"));
+    // An index that is not one fails, and writes nothing.
+    server.route("/download/v0.2.0/index.json", vec![Reply::ok("{}")]);
+    list(vec![older]);
+    previous(&[]).code(1);
+    assert!(!p.exists("dist/published-index.json"));
+}
+
+#[test]
+fn python_files_are_one_wheel_per_planned_target_and_the_sdist() {
+    let mac = "aarch64-apple-darwin";
+    let p = repo("1.2.3", &[LINUX, WINDOWS, mac])
+        .file("pyproject.toml", "[project]\nname = \"parity-build\"\n");
+    let files = [
+        "parity_build-1.2.3-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        "parity_build-1.2.3-py3-none-win_amd64.whl",
+        "parity_build-1.2.3-py3-none-macosx_11_0_arm64.whl",
+        "parity_build-1.2.3.tar.gz",
+    ];
+    for f in files {
+        p.write(&format!("packages/{f}"), f);
+    }
+    let outputs = step_outputs(
+        &p,
+        &[],
+        &["dist", "python", "--dir", "packages", "--github-output"],
+    );
+    let mut names = files.to_vec();
+    names.sort();
+    let lines: Vec<String> = names
+        .iter()
+        .map(|f| format!("{}  {f}", parity_sha256(f.as_bytes())))
+        .collect();
+    assert_eq!(
+        outputs,
+        format!(
+            "package=parity-build\nhashes<<PARITY_HASHES_END\n{}\nPARITY_HASHES_END\n",
+            lines.join("\n")
+        )
+    );
+    let fails = |want: &str| {
+        said(&p.parity(&["dist", "python", "--dir", "packages"]), 1, want);
+    };
+    std::fs::remove_file(p.path(&format!("packages/{}", files[2]))).unwrap();
+    fails(&format!("no wheel for `{mac}`"));
+    p.write(&format!("packages/{}", files[2]), "x");
+    p.write(
+        "packages/parity_build-1.2.3-py3-none-macosx_12_0_arm64.whl",
+        "y",
+    );
+    fails(&format!("2 wheels for `{mac}`"));
+    std::fs::remove_file(p.path("packages/parity_build-1.2.3-py3-none-macosx_12_0_arm64.whl"))
+        .unwrap();
+    p.write("packages/parity_build-1.2.2-py3-none-win_amd64.whl", "old");
+    fails(
+        "`parity_build-1.2.2-py3-none-win_amd64.whl` is neither a wheel of parity_build 1.2.3 nor its sdist",
+    );
+    std::fs::remove_file(p.path("packages/parity_build-1.2.2-py3-none-win_amd64.whl")).unwrap();
+    std::fs::remove_file(p.path("packages/parity_build-1.2.3.tar.gz")).unwrap();
+    fails("no sdist `parity_build-1.2.3.tar.gz`");
+}
+
+#[test]
+fn the_image_read_back_must_be_the_pushed_digest_with_both_platforms() {
+    let p = Project::new();
+    let list = serde_json::json!({"schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"digest": "sha256:aa", "platform": {"os": "linux", "architecture": "amd64"}},
+            {"digest": "sha256:bb", "platform": {"os": "linux", "architecture": "arm64"}}]});
+    let bytes = list.to_string();
+    p.write("manifest.json", &bytes);
+    let digest = format!("sha256:{}", parity_sha256(bytes.as_bytes()));
+    let check = |digest: &str| {
+        p.parity(&[
+            "dist",
+            "check-image",
+            "--manifest",
+            "manifest.json",
+            "--digest",
+            digest,
+            "--platform",
+            "linux/amd64",
+            "--platform",
+            "linux/arm64",
+        ])
+    };
+    check(&digest).ok();
+    let run = check(&format!("sha256:{}", "0".repeat(64)));
+    said(
+        &run,
+        1,
+        &format!("the manifest list is {digest}, not the pushed"),
+    );
+    let mut one = list.clone();
+    one["manifests"].as_array_mut().unwrap().pop();
+    let bytes = one.to_string();
+    p.write("manifest.json", &bytes);
+    let run = check(&format!("sha256:{}", parity_sha256(bytes.as_bytes())));
+    said(&run, 1, "no `linux/arm64` image (it has: linux/amd64)");
 }

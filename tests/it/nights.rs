@@ -250,16 +250,37 @@ impl Update<'_> {
         self.tmp.join(format!("remote-{}-{target}", self.version))
     }
 
-    /// snapshot job of `target`: its snapshot and validation, published (required).
-    fn runner(&self, pinned: &Project, target: &str) -> Run {
-        let job = clone_of(pinned.root());
-        let (snapshot, validation) = (
-            format!("codex:snapshot@{}/{target}", self.version),
-            format!("codex:validation@{}/{target}", self.version),
+    /// setup job: `parity jobs codex:V`, the runner of each target and the pattern it builds.
+    fn jobs(&self, pinned: &Project) -> BTreeMap<String, Value> {
+        let run = parity(
+            pinned,
+            self.github,
+            &[],
+            &["jobs", &format!("codex:{}", self.version), "--json"],
         );
+        run.ok();
+        let jobs: Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(jobs["root"], crate::chain::ROOT);
+        assert_eq!(
+            jobs["branch"],
+            format!("automation/codex-cli-{}", self.version)
+        );
+        jobs["matrix"]["include"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["target"].as_str().unwrap().to_string(), r.clone()))
+            .collect()
+    }
+
+    /// snapshot job of `target`, as its entry of the jobs' matrix says: every node of the
+    /// version on that target, its snapshot and validation published (required).
+    fn runner(&self, pinned: &Project, target: &str) -> Run {
+        let job = &self.jobs(pinned)[target];
+        let work = clone_of(pinned.root());
         let url = file_url(&self.remote(target));
         parity(
-            &job,
+            &work,
             self.github,
             &host(target),
             &[
@@ -268,8 +289,7 @@ impl Update<'_> {
                 "--remote-cache",
                 &url,
                 "--remote-required",
-                &snapshot,
-                &validation,
+                job["nodes"].as_str().unwrap(),
             ],
         )
     }
@@ -296,6 +316,7 @@ impl Update<'_> {
                 "--remote-cache",
                 &url,
                 "--remote-required",
+                "codex",
             ],
         );
         (job, run)
@@ -311,22 +332,57 @@ fn merge(pr: &Project, main: &Project) {
     crate::support::copy_dir(&pr.path(crate::chain::ROOT), &main.path(crate::chain::ROOT));
 }
 
+/// release-watch.yml's `parity watch --all --github-output`: every member with a release
+/// source (the Claude Code member's bucket says `stable` is 2.1.29, which it already tracks);
+/// returns the codex member's decision, after checking that the step outputs agree with it.
 fn watch(main: &Project, github: &Server) -> BTreeMap<String, String> {
+    github.route("/bucket/stable", vec![Reply::ok("2.1.29\n")]);
     let out = main.path("gh-output");
     let _ = std::fs::remove_file(&out);
     let out_s = out.to_string_lossy().into_owned();
-    parity(
+    let bucket = github.url("/bucket");
+    let run = parity(
         main,
         github,
-        &[("GITHUB_OUTPUT", &out_s)],
-        &["watch", "codex", "--github-output"],
-    )
-    .ok();
+        &[("GITHUB_OUTPUT", &out_s), ("PARITY_CLAUDE_BUCKET", &bucket)],
+        &["watch", "--all", "--json", "--github-output"],
+    );
+    run.ok();
     let text = std::fs::read_to_string(&out).unwrap();
     std::fs::remove_file(&out).unwrap();
-    text.lines()
+    let outputs: BTreeMap<String, String> = text
+        .lines()
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let all: Value = serde_json::from_str(&run.stdout).unwrap();
+    let of = |name: &str| {
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["pipeline"] == name)
+            .unwrap_or_else(|| panic!("no `{name}` in {all}"))
+            .clone()
+    };
+    let (codex, claude) = (of("codex"), of("claude"));
+    assert_eq!(claude["new"], false, "{claude}");
+    let new = codex["new"].as_bool().unwrap();
+    let candidates = if new {
+        json!([{"pipeline": "codex", "version": codex["candidate"]}])
+    } else {
+        json!([])
+    };
+    assert_eq!(outputs["new"], new.to_string(), "{text}");
+    assert_eq!(outputs["candidates"], candidates.to_string(), "{text}");
+    ["new", "candidate", "reason"]
+        .iter()
+        .map(|k| {
+            let v = &codex[*k];
+            (
+                k.to_string(),
+                v.as_str().map_or(v.to_string(), String::from),
+            )
+        })
         .collect()
 }
 
@@ -348,6 +404,19 @@ fn new_version_night(
         version,
     };
     let pinned = update.setup(main);
+    let jobs = update.jobs(&pinned);
+    assert_eq!(jobs.len(), TARGETS.len(), "{jobs:?}");
+    for (t, runner) in [
+        (LINUX, "ubuntu-latest"),
+        (MAC, "macos-latest"),
+        (WINDOWS, "windows-latest"),
+    ] {
+        assert_eq!(jobs[t]["runner"], runner);
+        assert_eq!(
+            jobs[t]["uploads"],
+            format!("cache/out/{}/raw_help/{version}/{t}", crate::chain::ROOT)
+        );
+    }
     for t in TARGETS {
         let run = update.runner(&pinned, t);
         run.ok();

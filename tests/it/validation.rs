@@ -29,34 +29,57 @@ fn wrapper(extra: &[&str]) -> String {
 }
 
 fn project(config: &str, extra_inputs: &str) -> Project {
-    let pipeline = format!(
-        r#"[pipeline]
+    let codex = Cli {
+        binary: ("codex", FAKE_CODEX),
+        version: "1.0.0",
+        target: LINUX,
+        rules: RULES,
+    };
+    codex.project(config, extra_inputs, &wrapper(&[]))
+}
+
+/// A CLI under validation: its binary (name, script), version, target and RULES.json.
+struct Cli<'a> {
+    binary: (&'a str, &'a str),
+    version: &'a str,
+    target: &'a str,
+    rules: &'a str,
+}
+
+impl Cli<'_> {
+    /// A pipeline of one validation node over the binary, with `config` and `coverage`.
+    fn project(&self, config: &str, extra_inputs: &str, coverage: &str) -> Project {
+        let (name, script) = self.binary;
+        let (version, target) = (self.version, self.target);
+        let pipeline = format!(
+            r#"[pipeline]
 root = "m"
 
 [params]
-version = ["1.0.0"]
-target = ["{LINUX}"]
+version = ["{version}"]
+target = ["{target}"]
 
 [artifact.validation]
 rule = "validation"
 params = ["version", "target"]
-inputs = ["codex", "wrapper_coverage.json", "RULES.json"{extra_inputs}]
+inputs = ["{name}", "wrapper_coverage.json", "RULES.json"{extra_inputs}]
 outputs = ["validation/{{version}}/{{target}}.json"]
 config = {config}
 "#
-    );
-    let p = Project::new()
-        .file("pipeline.toml", &pipeline)
-        .file("m/codex", FAKE_CODEX)
-        .file("m/RULES.json", RULES)
-        .file("m/wrapper_coverage.json", &wrapper(&[]));
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(p.path("m/codex"), std::fs::Permissions::from_mode(0o755))
-            .unwrap();
+        );
+        let p = Project::new()
+            .file("pipeline.toml", &pipeline)
+            .file(&format!("m/{name}"), script)
+            .file("m/RULES.json", self.rules)
+            .file("m/wrapper_coverage.json", coverage);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::Permissions::from_mode(0o755);
+            std::fs::set_permissions(p.path(&format!("m/{name}")), mode).unwrap();
+        }
+        p
     }
-    p
 }
 
 fn result(p: &Project) -> serde_json::Value {
@@ -156,10 +179,74 @@ fn a_bad_validation_config_names_the_node_and_the_key() {
             r#"{ command = "true", timeout_secs = 0 }"#,
             "`config.timeout_secs` must be a positive integer",
         ),
+        (
+            r#"{ check = "help-surface", cli = "gemini" }"#,
+            "`config.cli` must be `codex` or `claude`",
+        ),
+        (
+            r#"{ command = "true", cli = "claude" }"#,
+            "unknown key `config.cli`",
+        ),
     ] {
         let run = project(config, "").parity(&["status"]);
         run.code(2);
         assert!(run.stderr.contains(want), "{config}: {}", run.stderr);
         assert!(run.stderr.contains("validation@1.0.0/"), "{}", run.stderr);
     }
+}
+
+/// A Claude Code answering `mcp --help` and the root help; any other word prints the root help
+/// again, as releases from 2.1.153 on do. It sees the environment `claude-snapshot` gives it.
+const FAKE_CLAUDE: &str = r#"#!/bin/sh
+test -z "$CODEX_HOME" && test "$DISABLE_AUTOUPDATER" = 1 || { echo "not hermetic" >&2; exit 9; }
+case "$*" in
+  "mcp --help") printf 'Usage: claude mcp [options] [command]\n\nConfigure MCP servers\n\nOptions:\n  -h, --help  Display help for command\n\nCommands:\n  list  List servers\n' ;;
+  *) printf 'Usage: claude [options] [command] [prompt]\n\nOptions:\n  -p, --print  Print response and exit\n  -h, --help  Display help\n\nCommands:\n  mcp  Configure MCP servers\n' ;;
+esac
+"#;
+
+/// The claude member's validation node (`cli = "claude"`): the claims found in Commander's help
+/// pass; a subcommand answered with the root help again is not taken for the subcommand.
+#[cfg(unix)]
+#[test]
+fn a_claude_help_surface_check_reads_commander_help_run_hermetically() {
+    let rules = r#"{"union": {"expected_targets": ["linux-x64"], "platform_mapping": {"linux-x64": "linux"}}}"#;
+    let coverage = |extra: &str| {
+        format!(
+            r#"{{"schema_version": 1, "coverage": [
+  {{"path": [], "level": "explicit", "flags": [{{"key": "--print", "level": "explicit"}}]}},
+  {{"path": ["mcp"], "level": "passthrough", "flags": [{{"key": "--help", "level": "passthrough"}}]}}{extra}]}}"#
+        )
+    };
+    let claude = Cli {
+        binary: ("claude", FAKE_CLAUDE),
+        version: "2.1.30",
+        target: "linux-x64",
+        rules,
+    };
+    let p = claude.project(
+        r#"{ check = "help-surface", cli = "claude" }"#,
+        "",
+        &coverage(""),
+    );
+    p.parity(&["build"]).ok();
+    let read = || -> serde_json::Value {
+        serde_json::from_str(&p.read("m/validation/2.1.30/linux-x64.json")).unwrap()
+    };
+    let r = read();
+    assert_eq!(r["result"], "passed", "{r}");
+    assert_eq!(r["checked"], serde_json::json!({"commands": 2, "units": 2}));
+
+    p.write(
+        "m/wrapper_coverage.json",
+        &coverage(r#", {"path": ["plugin"], "level": "explicit"}"#),
+    );
+    p.parity(&["build"]).ok();
+    let r = read();
+    assert_eq!(r["result"], "failed");
+    assert_eq!(
+        r["failures"],
+        serde_json::json!([{"claim": "command `plugin`",
+            "reason": "`claude plugin --help` printed no `Usage:` line for `plugin`"}])
+    );
 }

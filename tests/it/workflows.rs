@@ -1,7 +1,15 @@
 //! The workflows keep no logic of their own: every `run:` step is one `parity` command, or
-//! plain plumbing (building or testing parity, git, gh, failing with a message). Whatever
-//! decides something lives in parity, where the tests run it. (actionlint, in .ci/run, checks
-//! the rest of the syntax.)
+//! plain plumbing. Whatever decides something lives in parity, where the tests run it.
+//! (actionlint, in .ci/run, checks the rest of the syntax.)
+//!
+//! Plumbing, one command a line: building or testing parity (`cargo build`, `cargo test`),
+//! toolchain setup (`rustup update|default|toolchain install`, `python -m pip install|download`
+//! of a pinned `NAME==VERSION`, `maturin`), `git`, `gh`, `chmod +x` (artifacts do not keep file
+//! modes), reading the registry back (`docker buildx imagetools inspect`, as `gh` reads GitHub),
+//! failing with a message (`echo "::error::…"`, `exit 1`), and the release scripts whose every
+//! subcommand used here is run by `.ci/run`: `dist/release.sh plan|binary|patch|wheel` (the
+//! release dry run `dist/reproduce.sh` runs plan, patch and binary; `.ci/run` runs wheel) and
+//! `dist/stage-image.sh` (`.ci/run` stages the image it builds and runs).
 
 use std::path::PathBuf;
 
@@ -47,14 +55,44 @@ fn run_steps(text: &str) -> Vec<(usize, Vec<String>)> {
     out
 }
 
+/// A `parity` command: `parity`, or a path ending in `/parity` (the built binary, a staged
+/// release binary), then its arguments.
 fn is_parity(line: &str) -> bool {
-    line.starts_with("./target/release/parity ") || line.starts_with("parity ")
+    let program = line.split(' ').next().unwrap_or("");
+    line.contains(' ')
+        && (program == "parity"
+            || (program.ends_with("/parity")
+                && program
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "./_-".contains(c))))
 }
 
+/// The `dist/release.sh` subcommands `.ci/run` runs (see the module docs).
+const RELEASE_SH: [&str; 4] = ["plan", "binary", "patch", "wheel"];
+
 fn is_plumbing(line: &str) -> bool {
-    ["cargo build ", "cargo test ", "git ", "gh "]
-        .iter()
-        .any(|p| line.starts_with(p))
+    let release_sh = line
+        .strip_prefix("dist/release.sh ")
+        .and_then(|rest| rest.split(' ').next())
+        .is_some_and(|sub| RELEASE_SH.contains(&sub));
+    [
+        "cargo build ",
+        "cargo test ",
+        "git ",
+        "gh ",
+        "rustup update ",
+        "rustup default ",
+        "rustup toolchain install ",
+        "python -m pip install ",
+        "python -m pip download ",
+        "maturin ",
+        "chmod +x ",
+        "docker buildx imagetools inspect ",
+        "dist/stage-image.sh ",
+    ]
+    .iter()
+    .any(|p| line.starts_with(p))
+        || release_sh
         || line.starts_with("echo \"::error::")
         || line == "exit 1"
 }
@@ -129,6 +167,14 @@ jobs:
       - name: fine
         run: ./target/release/parity verify
         continue-on-error: true
+      - run: docker run --rm "$IMAGE" --version
+      - run: dist/release.sh publish --everything
+      - run: ./parity-evil dist verify
+      - run: python -c "print(1)"
+      - run: chmod 777 bin/parity
+      - run: dist/bin/x86_64-unknown-linux-gnu/parity dist check-sums --dir a --sums "$SUMS"
+      - run: rustup toolchain install "$TOOLCHAIN" --profile minimal
+      - run: dist/release.sh wheel --target "$TARGET"
 "#;
     let found = problems("bad.yml", bad);
     for want in [
@@ -137,14 +183,19 @@ jobs:
         "bad.yml:6: `;` in `if [[ $status == 3 ]]; then exit 0; fi`",
         "bad.yml:6: a `parity` command must be a step of its own",
         "bad.yml:10: `jq -e '.complete' union.json` is neither a `parity` command nor plumbing",
+        "bad.yml:14: `docker run --rm \"$IMAGE\" --version` is neither",
+        "bad.yml:15: `dist/release.sh publish --everything` is neither",
+        "bad.yml:16: `./parity-evil dist verify` is neither",
+        "bad.yml:17: `python -c \"print(1)\"` is neither",
+        "bad.yml:18: `chmod 777 bin/parity` is neither",
     ] {
         assert!(
             found.iter().any(|f| f.starts_with(want)),
             "missing `{want}` in {found:#?}"
         );
     }
-    assert!(
-        !found.iter().any(|f| f.starts_with("bad.yml:12")),
-        "{found:#?}"
-    );
+    for fine in [12, 19, 20, 21] {
+        let at = format!("bad.yml:{fine}:");
+        assert!(!found.iter().any(|f| f.starts_with(&at)), "{found:#?}");
+    }
 }

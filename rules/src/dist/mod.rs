@@ -10,12 +10,15 @@
 //! - [`nodes`]    the rules `dist-archive`, `dist-manifest`, `dist-provenance`,
 //!   `dist-checksums`, `dist-index`.
 //! - [`consume`]  resolve a tuple to exactly one row, verify its files, lay out release assets.
+//! - [`ship`]     the release workflows' decisions: plan outputs, image tags, sums, Python
+//!   files, the manifest list, the previous index, the published release read back.
 
 pub mod archive;
 pub mod consume;
 pub mod contract;
 pub mod model;
 pub mod nodes;
+pub mod ship;
 
 pub use nodes::register;
 

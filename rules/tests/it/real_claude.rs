@@ -192,3 +192,50 @@ fn real_claude_with_the_wrapped_line_trap_finishes_with_a_sane_snapshot() {
         assert_same_outputs(&root, &golden);
     }
 }
+
+/// The validation node of the claude member (`check = "help-surface"`, `cli = "claude"`): the
+/// repository's wrapper claims hold against a real Claude Code release, and a claim its help
+/// lacks (a flag, a subcommand whose `--help` prints no `Usage: claude <path>`) fails.
+#[test]
+#[ignore = "needs PARITY_REAL_CLAUDE=/path/to/claude (.ci/run sets it)"]
+fn real_claude_reproduces_the_wrapper_claims_in_its_help_surface() {
+    use parity_rules::rules_json::RulesJson;
+    use parity_rules::wrapper_check;
+    let binary = binary("PARITY_REAL_CLAUDE");
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cli_manifests/claude_code");
+    let space = RulesJson::read(&sources.join("RULES.json"))
+        .and_then(|r| r.target_space())
+        .unwrap();
+    let check = |coverage: &Path| {
+        wrapper_check::check(
+            &binary,
+            coverage,
+            &space,
+            TARGET,
+            Duration::from_secs(60),
+            Cli::Claude,
+        )
+        .unwrap()
+    };
+    let report = check(&sources.join("wrapper_coverage.json"));
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.commands >= 1 && report.units >= 6, "{report:?}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let wrong = tmp.path().join("wrapper_coverage.json");
+    let coverage = serde_json::json!({"schema_version": 1, "coverage": [
+        {"path": [], "level": "explicit", "flags": [
+            {"key": "--print", "level": "explicit"},
+            {"key": "--no-such-flag", "level": "explicit"}]},
+        {"path": ["no-such-command"], "level": "explicit"},
+    ]});
+    std::fs::write(&wrong, coverage.to_string()).unwrap();
+    let report = check(&wrong);
+    let claims: Vec<&str> = report.failures.iter().map(|f| f.claim.as_str()).collect();
+    assert_eq!(
+        claims,
+        ["flag `<root> --no-such-flag`", "command `no-such-command`"],
+        "{:?}",
+        report.failures
+    );
+}

@@ -44,6 +44,7 @@ fn real_codex_backs_the_recorded_validation() {
         &space,
         &target,
         Duration::from_secs(30),
+        parity_rules::snapshot::Cli::Codex,
     )
     .unwrap();
     eprintln!(
