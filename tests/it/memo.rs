@@ -291,3 +291,67 @@ fn a_member_pipeline_or_params_file_edited_after_the_memo_is_noticed() {
     assert!(!run.stderr.contains("memo: used"), "{}", run.stderr);
     assert!(run.stdout.contains("m:a@1"), "{}", run.stdout);
 }
+
+/// After an edit, `status` keeps the recorded verdicts of the nodes the edited file does not
+/// reach and evaluates only the others, printing exactly what the full path prints.
+#[test]
+fn status_after_an_edit_evaluates_only_what_the_edit_reaches() {
+    let p = project();
+    built_with_memo(&p);
+    p.write("src/2.txt", "deux\n");
+    let run = p.parity_env(&[TRACE], &["status"]);
+    // `a@2` and `b` (which depends on it); not `a@1` nor `far`.
+    assert!(
+        run.stderr.contains("memo: partly used: 2 of 4 nodes evaluated"),
+        "{}",
+        run.stderr
+    );
+    let (out, used) = status_both_ways(&p, &[]);
+    assert!(!used);
+    assert_eq!(
+        out,
+        "stale    a@2  input `src/2.txt` changed (ef40086ad8a3 -> 303fa5e0a9cd)\n\
+         blocked  far  never built\nstale    b  dependency `a@2` is not fresh\n\
+         4 nodes: 1 fresh, 2 stale, 1 blocked\n"
+    );
+}
+
+/// A target that is a node id is answered by the memo, which then looks only at the files of
+/// the target's closure; a pattern goes through the graph.
+#[test]
+fn targeted_status_and_build_are_answered_by_the_memo_like_the_full_path() {
+    let p = project();
+    built_with_memo(&p);
+    p.take_runs();
+    // Outside the closure of `a@1`.
+    p.write("src/2.txt", "deux\n");
+    for args in [
+        &["status", "a@1"][..],
+        &["status", "-v", "a@1"],
+        &["status", "--json", "a@1", "a@1"],
+        &["build", "a@1"],
+        &["build", "-v", "a@1"],
+    ] {
+        let fast = p.parity_env(&[TRACE], args);
+        assert!(fast.stderr.contains("memo: used"), "{args:?}: {}", fast.stderr);
+        let slow = p.parity_env(&[("PARITY_NO_MEMO", "1")], args);
+        assert_eq!(fast.stdout, slow.stdout, "{args:?}");
+        assert_eq!(fast.stderr.replace("memo: used\n", ""), slow.stderr, "{args:?}");
+        assert_eq!(fast.code, slow.code, "{args:?}");
+    }
+    assert!(p.take_runs().is_empty());
+    let run = p.parity_env(&[TRACE], &["status", "a@*"]);
+    assert!(
+        run.stderr.contains("memo: not used: a target is not a node id"),
+        "{}",
+        run.stderr
+    );
+    // `b` depends on `a@2`, whose input changed.
+    let run = p.parity_env(&[TRACE], &["build", "b"]);
+    assert!(
+        run.stderr.contains("memo: not used: `src/2.txt` changed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(p.take_runs_sorted(), ["a@2", "b"]);
+}
