@@ -23,16 +23,23 @@
 //!   version change): the caller takes the full path, which writes a new memo when the graph
 //!   is all fresh again.
 //!
-//! Soundness rests on ctime, which nothing but the kernel sets: the memo is written only if
-//! every recorded path's ctime (and mtime) is older than one second before the evaluation
-//! started. Any change after that instant, whenever it happens, leaves a different ctime (or
-//! inode), so a stale node never looks fresh. Files touched within that second make the writer
-//! skip the memo (git's "racy" rule); a later run writes it.
+//! Soundness rests on ctime, which nothing but the kernel sets: a path whose ctime (and mtime)
+//! is older than one second before the evaluation started is checked by its stat tuple alone.
+//! Any change after that instant, whenever it happens, leaves a different ctime (or inode), so
+//! a stale node never looks fresh. A *racy* path, touched within that second (the outputs a
+//! build just wrote, `pipeline.lock`), is recorded with the digest the verdicts rest on (the
+//! one `pipeline.lock` records for it, as git's racily clean entries) and its content is
+//! hashed and compared too, until a check finds it older than a second: then the memo is
+//! rewritten without that flag ("settled"). A racy path whose digest cannot be vouched for
+//! (a param file, a directory's member) makes the writer skip the memo; a later run writes
+//! it.
 //!
 //! ```text
 //! "parity-noop-memo\0" version:u32 identity:[u8;32]
 //! env:   count:u32 x { name:str present:u8 value:str }
-//! files: count:u64 x { path:str flags:u8 (1 present, 2 global) [size:u64 mtime_ns:i128 ino:u64 ctime_ns:i128] }
+//! files: count:u64 x { path:str flags:u8 [size:u64 mtime_ns:i128 ino:u64 ctime_ns:i128]
+//!                      [blake3:[u8;32] size:u64] }
+//!        flags: 1 present (stat follows), 2 global, 4 digest follows, 8 verify the content
 //! nodes: count:u64 x { id:str state:u8 why:str reasons_json:str message_present:u8 message:str
 //!                      by_id:u8 deps: count:u32 x u32 (positions) files: count:u32 x u32 (file indices) }
 //! build order: count:u64 x u32 (indices into nodes)
@@ -51,7 +58,7 @@ use crate::error::{Error, Result};
 use crate::exec::Registry;
 use crate::fsutil;
 use crate::graph::{Input, NodeId, NodeIx, OutputKind};
-use crate::hash::{Digest, Reader, StatKey};
+use crate::hash::{Digest, FileDigest, Reader, StatKey};
 use crate::workspace::{NodeStatus, State, Workspace};
 
 const MAGIC: &[u8] = b"parity-noop-memo\0";
@@ -105,10 +112,30 @@ pub struct Memo {
     by_id: Vec<bool>,
     /// Per node: the files it owns (indices into `files`).
     node_files: Vec<Vec<u32>>,
-    /// Every recorded path (relative), its stat tuple when it was recorded, and whether it is
-    /// global (decides every verdict).
-    files: Vec<(Box<str>, Option<StatKey>, bool)>,
+    /// Every recorded path.
+    files: Vec<MemoFile>,
 }
+
+/// A recorded path.
+#[derive(Debug)]
+struct MemoFile {
+    /// Relative to the workspace.
+    path: Box<str>,
+    /// Its stat tuple when it was recorded (`None`: absent).
+    stat: Option<StatKey>,
+    /// It decides every verdict.
+    global: bool,
+    /// Racy: its content must also have this digest.
+    verify: Option<FileDigest>,
+    /// Where its flags byte is in the memo file (to settle it).
+    flags_at: usize,
+}
+
+/// Flags of a recorded path.
+const PRESENT: u8 = 1;
+const GLOBAL: u8 = 2;
+const DIGEST: u8 = 4;
+const VERIFY: u8 = 8;
 
 /// What [`Memo::changed`] found.
 #[derive(Debug, PartialEq, Eq)]
@@ -170,9 +197,62 @@ impl Memo {
             .collect()
     }
 
+    /// After [`Memo::changed`] found nothing changed in `scope` (positions; `None`: every
+    /// node): the racy paths among those it checked that are now older than a second are
+    /// checked by their stat alone from now on; the memo of `pipeline_file` is rewritten so.
+    /// Returns how many were settled.
+    pub fn settle(&self, pipeline_file: &Path, scope: Option<&[u32]>) -> usize {
+        let aged_ns = SystemTime::now()
+            .checked_sub(RACY)
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i128);
+        let in_scope: Option<BTreeSet<u32>> = scope.map(|nodes| {
+            nodes
+                .iter()
+                .flat_map(|&n| self.node_files[n as usize].iter().copied())
+                .collect()
+        });
+        let settled: Vec<usize> = (0..self.files.len())
+            .filter(|&f| {
+                let file = &self.files[f];
+                file.verify.is_some()
+                    && (file.global || in_scope.as_ref().is_none_or(|s| s.contains(&(f as u32))))
+                    && file
+                        .stat
+                        .is_some_and(|k| k.ctime_ns < aged_ns && k.mtime_ns < aged_ns)
+            })
+            .map(|f| self.files[f].flags_at)
+            .collect();
+        if settled.is_empty() {
+            return 0;
+        }
+        let path = path_of(pipeline_file);
+        let Ok(mut bytes) = std::fs::read(&path) else {
+            return 0;
+        };
+        let Some(body_len) = bytes.len().checked_sub(32) else {
+            return 0;
+        };
+        // Only the memo that was read (the same checksum) is rewritten.
+        if blake3::hash(&bytes[..body_len]).as_bytes() != &bytes[body_len..] {
+            return 0;
+        }
+        for &at in &settled {
+            if let Some(flags) = bytes.get_mut(at) {
+                *flags &= !VERIFY;
+            }
+        }
+        let sum = blake3::hash(&bytes[..body_len]);
+        bytes[body_len..].copy_from_slice(sum.as_bytes());
+        match fsutil::write_atomic_unsynced(&path, &bytes) {
+            Ok(()) => settled.len(),
+            Err(_) => 0,
+        }
+    }
+
     /// The recorded path of file `f`.
     pub fn file(&self, f: u32) -> &str {
-        self.files.get(f as usize).map_or("", |(p, _, _)| p)
+        self.files.get(f as usize).map_or("", |f| &f.path)
     }
 
     /// The positions of the nodes owning any of `files` (from [`Changed::Files`]).
@@ -233,7 +313,7 @@ impl Memo {
             None => (0..self.files.len() as u32).collect(),
             Some(nodes) => {
                 let mut v: Vec<u32> = (0..self.files.len() as u32)
-                    .filter(|&f| self.files[f as usize].2)
+                    .filter(|&f| self.files[f as usize].global)
                     .collect();
                 for &n in nodes {
                     v.extend(&self.node_files[n as usize]);
@@ -244,10 +324,14 @@ impl Memo {
             }
         };
         let differs = |&f: &u32| {
-            let (path, want, _) = &self.files[f as usize];
-            current_stat(&dir.join(&**path)) != Ok(*want)
+            let file = &self.files[f as usize];
+            let path = dir.join(&*file.path);
+            current_stat(&path) != Ok(file.stat)
+                || file
+                    .verify
+                    .is_some_and(|want| crate::hash::hash_file(&path).ok() != Some(want))
         };
-        let global = |f: u32| self.files[f as usize].2;
+        let global = |f: u32| self.files[f as usize].global;
         if first_only {
             let found = if check.len() >= crate::PARALLEL_MIN {
                 check.par_iter().with_min_len(4096).find_any(|f| differs(f))
@@ -256,7 +340,7 @@ impl Memo {
             };
             return match found {
                 None => Changed::Nothing,
-                Some(&f) if global(f) => Changed::Global(self.files[f as usize].0.to_string()),
+                Some(&f) if global(f) => Changed::Global(self.files[f as usize].path.to_string()),
                 Some(&f) => Changed::Files(vec![f]),
             };
         }
@@ -268,7 +352,7 @@ impl Memo {
             check.retain(differs);
         }
         match check.iter().find(|&&f| global(f)) {
-            Some(&f) => Changed::Global(self.files[f as usize].0.to_string()),
+            Some(&f) => Changed::Global(self.files[f as usize].path.to_string()),
             None if check.is_empty() => Changed::Nothing,
             None => Changed::Files(check),
         }
@@ -358,8 +442,9 @@ pub fn read(
     let mut files = Vec::with_capacity(n.min(body.len()));
     for _ in 0..n {
         let path = r.str().ok_or_else(bad)?;
+        let flags_at = body.len() - r.0.len();
         let flags = r.u8().ok_or_else(bad)?;
-        let stat = match flags & 1 {
+        let stat = match flags & PRESENT {
             0 => None,
             _ => Some(StatKey {
                 size: r.u64().ok_or_else(bad)?,
@@ -368,7 +453,20 @@ pub fn read(
                 ctime_ns: r.i128().ok_or_else(bad)?,
             }),
         };
-        files.push((Box::from(path), stat, flags & 2 != 0));
+        let digest = match flags & DIGEST {
+            0 => None,
+            _ => Some(FileDigest {
+                blake3: Digest(r.take(32).ok_or_else(bad)?.try_into().map_err(|_| bad())?),
+                size: r.u64().ok_or_else(bad)?,
+            }),
+        };
+        files.push(MemoFile {
+            path: Box::from(path),
+            stat,
+            global: flags & GLOBAL != 0,
+            verify: digest.filter(|_| flags & VERIFY != 0),
+            flags_at,
+        });
     }
     let n = r.u64().ok_or_else(bad)? as usize;
     let mut nodes = Vec::with_capacity(n.min(body.len()));
@@ -445,10 +543,15 @@ fn current_stat(path: &Path) -> std::result::Result<Option<StatKey>, ()> {
     }
 }
 
+/// The digest the verdicts rest on for a path (the content `pipeline.lock` records for it),
+/// if it has that content now; `None` if it cannot be vouched for.
+pub type Vouch<'a> = &'a dyn Fn(&Path) -> Option<FileDigest>;
+
 /// Writes the memo after a full evaluation of every node of `ws` (`statuses`, any order)
 /// that started at `started`; `build_order` is the order a no-op build reports the nodes in.
-/// Writes nothing (and deletes an old memo) when a node is neither fresh nor blocked, when a
-/// recorded file is racy, or when anything looks unusual. Returns whether it wrote one.
+/// A racy path is recorded with the digest `vouch` gives for it. Writes nothing (and deletes
+/// an old memo) when a node is neither fresh nor blocked, when a racy path cannot be vouched
+/// for, or when anything looks unusual. Returns whether it wrote one.
 pub fn write(
     ws: &Workspace,
     pipeline_file: &Path,
@@ -456,9 +559,19 @@ pub fn write(
     started: SystemTime,
     statuses: &[NodeStatus],
     build_order: &[NodeIx],
+    vouch: Vouch<'_>,
 ) -> Result<bool> {
     let path = path_of(pipeline_file);
-    let Some(bytes) = encode(ws, pipeline_file, caller, started, statuses, build_order)? else {
+    let Some(bytes) = encode(
+        ws,
+        pipeline_file,
+        caller,
+        started,
+        statuses,
+        build_order,
+        vouch,
+    )?
+    else {
         let _ = std::fs::remove_file(&path);
         return Ok(false);
     };
@@ -473,6 +586,7 @@ fn encode(
     started: SystemTime,
     statuses: &[NodeStatus],
     build_order: &[NodeIx],
+    vouch: Vouch<'_>,
 ) -> Result<Option<Vec<u8>>> {
     let n = ws.graph.nodes.len();
     let mut by_node: Vec<Option<&NodeStatus>> = vec![None; n];
@@ -581,18 +695,27 @@ fn encode(
             return Ok(None);
         };
         put_str(&mut out, rel);
-        let global = if globals.contains(p) { 2 } else { 0 };
+        let global = if globals.contains(p) { GLOBAL } else { 0 };
         match stat {
             None => out.push(global),
             Some(k) => {
-                if k.ctime_ns >= racy_ns || k.mtime_ns >= racy_ns {
-                    return Ok(None);
-                }
-                out.push(1 | global);
+                let racy = k.ctime_ns >= racy_ns || k.mtime_ns >= racy_ns;
+                let digest = match racy {
+                    false => None,
+                    true => match vouch(p) {
+                        Some(d) => Some(d),
+                        None => return Ok(None),
+                    },
+                };
+                out.push(PRESENT | global | if racy { DIGEST | VERIFY } else { 0 });
                 out.extend_from_slice(&k.size.to_le_bytes());
                 out.extend_from_slice(&k.mtime_ns.to_le_bytes());
                 out.extend_from_slice(&k.ino.to_le_bytes());
                 out.extend_from_slice(&k.ctime_ns.to_le_bytes());
+                if let Some(d) = digest {
+                    out.extend_from_slice(&d.blake3.0);
+                    out.extend_from_slice(&d.size.to_le_bytes());
+                }
             }
         }
     }
@@ -665,4 +788,56 @@ fn put_len(out: &mut Vec<u8>, n: usize) {
 fn put_str(out: &mut Vec<u8>, s: &str) {
     put_len(out, s.len());
     out.extend_from_slice(s.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memo_of(file: MemoFile) -> Memo {
+        Memo {
+            nodes: Vec::new(),
+            build_order: Vec::new(),
+            deps: Vec::new(),
+            by_id: Vec::new(),
+            node_files: Vec::new(),
+            files: vec![file],
+        }
+    }
+
+    #[test]
+    fn a_racy_file_with_its_stat_unchanged_but_other_content_is_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), b"one\n").unwrap();
+        let stat = current_stat(&dir.path().join("a.txt")).unwrap();
+        let digest = crate::hash::hash_file(&dir.path().join("a.txt")).unwrap();
+        let file = |verify| MemoFile {
+            path: "a.txt".into(),
+            stat,
+            global: false,
+            verify,
+            flags_at: 0,
+        };
+        let same = memo_of(file(Some(digest)));
+        assert_eq!(same.changed(dir.path(), None, false), Changed::Nothing);
+        // What the verdicts rested on was other bytes of the same size, written in the same
+        // clock tick: only the content tells.
+        let other = FileDigest {
+            blake3: Digest::of(b"ONE\n"),
+            size: 4,
+        };
+        let racy = memo_of(file(Some(other)));
+        assert_eq!(
+            racy.changed(dir.path(), None, false),
+            Changed::Files(vec![0])
+        );
+        assert_eq!(
+            racy.changed(dir.path(), None, true),
+            Changed::Files(vec![0])
+        );
+        assert_eq!(
+            memo_of(file(None)).changed(dir.path(), None, true),
+            Changed::Nothing
+        );
+    }
 }

@@ -104,11 +104,20 @@ impl Session<'_> {
         started: SystemTime,
         statuses: &[NodeStatus],
         order: &[NodeIx],
+        vouch: memo::Vouch<'_>,
     ) {
         if memo::disabled() {
             return;
         }
-        match memo::write(ws, self.pipeline, self.identity, started, statuses, order) {
+        match memo::write(
+            ws,
+            self.pipeline,
+            self.identity,
+            started,
+            statuses,
+            order,
+            vouch,
+        ) {
             Ok(true) => (self.trace)("memo: written"),
             Ok(false) => (self.trace)("memo: not written"),
             Err(e) => (self.trace)(&format!("memo: not written: {e}")),
@@ -170,7 +179,14 @@ pub fn status(session: &Session<'_>, targets: &[String]) -> Result<Status> {
     let _ = hasher.save();
     if targets.is_empty() {
         let order = crate::build::noop_order(&ws, &nodes);
-        session.remember(&ws, started, &statuses, &order);
+        // A racy file has the digest the evaluation used (memoized by the hasher), if it is
+        // the one the lock records. Not the lock itself: a build may have rewritten it since.
+        let recorded = recorded_digests(&ws, &lock);
+        let vouch = |p: &Path| {
+            let want = recorded.get(p)?;
+            (hasher.digest(p).ok()?.as_ref() == Some(want)).then_some(*want)
+        };
+        session.remember(&ws, started, &statuses, &order, &vouch);
     }
     std::mem::forget((lock, hasher));
     Ok(Status::Evaluated {
@@ -179,13 +195,24 @@ pub fn status(session: &Session<'_>, targets: &[String]) -> Result<Status> {
     })
 }
 
+/// [`Memo::settle`], said when it settled anything.
+fn settle(session: &Session<'_>, m: &Memo, scope: Option<&[u32]>) {
+    let n = m.settle(session.pipeline, scope);
+    if n > 0 {
+        (session.trace)(&format!("memo: settled {n} racy paths"));
+    }
+}
+
 /// `status` answered by the memo `m` for the nodes `selection` (positions): its verdicts, with
 /// those of the nodes an edited file reaches evaluated anew. `None`: the full path must answer.
 fn memo_status(session: &Session<'_>, mut m: Memo, selection: &[u32], all: bool) -> Option<Memo> {
     let dir = fsutil::parent_dir(session.pipeline);
     let scope = (!all).then(|| m.closure(selection));
     match m.changed(dir, scope.as_deref(), false) {
-        memo::Changed::Nothing => (session.trace)("memo: used"),
+        memo::Changed::Nothing => {
+            (session.trace)("memo: used");
+            settle(session, &m, scope.as_deref());
+        }
         memo::Changed::Global(path) => {
             (session.trace)(&format!("memo: not used: `{path}` changed"));
             return None;
@@ -268,7 +295,8 @@ fn reevaluate(
     let statuses = ws
         .status_given(&hasher, &lock, &nodes, &given)
         .map_err(|e| e.to_string())?;
-    let _ = hasher.save();
+    // The stat cache is not saved: rewriting it whole for the few files an edit touched costs
+    // more than hashing them again next time.
     for (s, &i) in statuses.iter().zip(dirty) {
         m.nodes[i as usize] =
             memo::Verdict::of(&ws.graph.nodes[s.node].id, s).map_err(|e| e.to_string())?;
@@ -308,6 +336,7 @@ pub fn build(
             match m.changed(dir, (!plain).then_some(&scope[..]), true) {
                 memo::Changed::Nothing => {
                     (session.trace)("memo: used");
+                    settle(session, &m, (!plain).then_some(&scope[..]));
                     return Ok((report_memo(&m, &m.build_order_of(&scope), reporter), None));
                 }
                 memo::Changed::Global(path) => {
@@ -322,8 +351,21 @@ pub fn build(
     let (ws, nodes, guard, state) = open_locked(session, targets, opts.dry_run, on_wait)?;
     let summary =
         crate::build::build_with_state(&ws, state, guard.as_ref(), &nodes, opts, cancel, reporter)?;
-    if plain && summary.fresh == summary.total && !summary.interrupted {
-        // Every node was fresh: nothing changed, remember so.
+    let built = summary.fresh + summary.ran + summary.cached + summary.remote;
+    if plain && built == summary.total && !summary.interrupted {
+        // Every node is fresh now: remember so. The files this build wrote are racy: each is
+        // vouched for by its digest in the lock this build wrote (under the build lock, so
+        // that lock is this build's too).
+        let lock = Lock::read(&ws.lock_path)?;
+        let hasher = ws.hasher();
+        let recorded = recorded_digests(&ws, &lock);
+        let vouch = |p: &Path| {
+            if p == ws.lock_path {
+                return crate::hash::hash_file(p).ok();
+            }
+            let want = recorded.get(p)?;
+            (hasher.digest(p).ok()?.as_ref() == Some(want)).then_some(*want)
+        };
         let statuses: Vec<NodeStatus> = (0..ws.graph.nodes.len())
             .map(|node| NodeStatus {
                 node,
@@ -334,13 +376,46 @@ pub fn build(
             })
             .collect();
         let order = crate::build::noop_order(&ws, &nodes);
-        session.remember(&ws, started, &statuses, &order);
+        session.remember(&ws, started, &statuses, &order, &vouch);
+        std::mem::forget((lock, hasher, recorded));
     } else if summary.ran + summary.cached + summary.remote > 0 && !opts.dry_run {
         // The state changed: the memo no longer describes it (its stat tuples would say so
         // too; this is belt and braces).
         memo::remove(session.pipeline);
     }
     Ok((summary, Some(ws)))
+}
+
+/// What `lock` records of each source input and committed file output of `ws`, by path: the
+/// digests the verdicts rest on.
+fn recorded_digests(
+    ws: &Workspace,
+    lock: &Lock,
+) -> std::collections::HashMap<std::path::PathBuf, crate::hash::FileDigest> {
+    let mut out = std::collections::HashMap::new();
+    for node in &ws.graph.nodes {
+        let Some(entry) = lock.nodes.get(node.id.as_str()) else {
+            continue;
+        };
+        for input in &node.inputs {
+            if let crate::graph::Input::Source {
+                path, dir: false, ..
+            } = input
+                && let Some(d) = entry.inputs.get(path)
+            {
+                out.insert(fsutil::join_rel(ws.root(), path), *d);
+            }
+        }
+        for o in &node.outputs {
+            if o.kind == crate::graph::OutputKind::Committed
+                && !o.dir
+                && let Some(d) = entry.outputs.get(&o.path)
+            {
+                out.insert(ws.output_path(o), *d);
+            }
+        }
+    }
+    out
 }
 
 /// What a no-op build answered from the memo reports: the plan, every node of `order` (the

@@ -302,7 +302,8 @@ fn status_after_an_edit_evaluates_only_what_the_edit_reaches() {
     let run = p.parity_env(&[TRACE], &["status"]);
     // `a@2` and `b` (which depends on it); not `a@1` nor `far`.
     assert!(
-        run.stderr.contains("memo: partly used: 2 of 4 nodes evaluated"),
+        run.stderr
+            .contains("memo: partly used: 2 of 4 nodes evaluated"),
         "{}",
         run.stderr
     );
@@ -333,16 +334,25 @@ fn targeted_status_and_build_are_answered_by_the_memo_like_the_full_path() {
         &["build", "-v", "a@1"],
     ] {
         let fast = p.parity_env(&[TRACE], args);
-        assert!(fast.stderr.contains("memo: used"), "{args:?}: {}", fast.stderr);
+        assert!(
+            fast.stderr.contains("memo: used"),
+            "{args:?}: {}",
+            fast.stderr
+        );
         let slow = p.parity_env(&[("PARITY_NO_MEMO", "1")], args);
         assert_eq!(fast.stdout, slow.stdout, "{args:?}");
-        assert_eq!(fast.stderr.replace("memo: used\n", ""), slow.stderr, "{args:?}");
+        assert_eq!(
+            fast.stderr.replace("memo: used\n", ""),
+            slow.stderr,
+            "{args:?}"
+        );
         assert_eq!(fast.code, slow.code, "{args:?}");
     }
     assert!(p.take_runs().is_empty());
     let run = p.parity_env(&[TRACE], &["status", "a@*"]);
     assert!(
-        run.stderr.contains("memo: not used: a target is not a node id"),
+        run.stderr
+            .contains("memo: not used: a target is not a node id"),
         "{}",
         run.stderr
     );
@@ -354,4 +364,54 @@ fn targeted_status_and_build_are_answered_by_the_memo_like_the_full_path() {
         run.stderr
     );
     assert_eq!(p.take_runs_sorted(), ["a@2", "b"]);
+}
+
+/// A build that leaves every node fresh writes the memo itself: the files it just wrote are
+/// racy, recorded with the digests `pipeline.lock` records and their content checked, until a
+/// check a second later settles them.
+#[test]
+fn a_build_writes_the_memo_with_its_racy_outputs_checked_by_content_until_they_settle() {
+    let p = Project::new()
+        .file(
+            "pipeline.toml",
+            &[
+                command_node("a", &["src.txt"], &["out/a.txt"], "cat $in > $out"),
+                command_node("b", &["a"], &["out/b.txt"], "cat $in > $out"),
+            ]
+            .concat(),
+        )
+        .file("src.txt", "source\n");
+    // The pipeline file must be older than the racy window: its digest is vouched by nothing.
+    std::thread::sleep(Duration::from_millis(1100));
+    let run = p.parity_env(&[TRACE], &["build"]);
+    assert!(run.stderr.contains("memo: written"), "{}", run.stderr);
+    assert_eq!(p.take_runs_sorted(), ["a", "b"]);
+    // Right away: answered, the racy outputs hashed, nothing settled yet.
+    for args in [&["status"][..], &["build", "b"], &["build"]] {
+        let fast = p.parity_env(&[TRACE], args);
+        assert!(
+            fast.stderr.contains("memo: used"),
+            "{args:?}: {}",
+            fast.stderr
+        );
+        assert!(!fast.stderr.contains("settled"), "{}", fast.stderr);
+        let slow = p.parity_env(&[("PARITY_NO_MEMO", "1")], args);
+        assert_eq!(fast.stdout, slow.stdout, "{args:?}");
+    }
+    // An output rewritten with other bytes of the same size is seen.
+    p.write("out/a.txt", "SOURCE\n");
+    let (out, used) = status_both_ways(&p, &[]);
+    assert!(!used);
+    assert!(out.contains("modified a"), "{out}");
+    p.parity(&["build"]).ok();
+    assert_eq!(p.take_runs_sorted(), ["a"]);
+    std::thread::sleep(Duration::from_millis(1100));
+    let run = p.parity_env(&[TRACE], &["status"]);
+    assert!(run.stderr.contains("memo: used"), "{}", run.stderr);
+    // What the builds wrote within a second of the last one's start (out/a.txt, the lock,
+    // perhaps out/b.txt): settled once.
+    assert!(run.stderr.contains("memo: settled "), "{}", run.stderr);
+    let run = p.parity_env(&[TRACE], &["status"]);
+    assert!(run.stderr.contains("memo: used"), "{}", run.stderr);
+    assert!(!run.stderr.contains("settled"), "{}", run.stderr);
 }
