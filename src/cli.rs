@@ -151,7 +151,7 @@ pub fn main() -> i32 {
         if msg.starts_with("failed printing to std") && msg.contains("Broken pipe") {
             // Whoever read our output went away (`parity list | head -1`): stop quietly and
             // successfully, as ripgrep does, ending any recipe still running.
-            parity_engine::sandbox::kill_running();
+            parity_engine::process::kill_running();
             std::process::exit(0);
         }
         let mut err = std::io::stderr().lock();

@@ -1,7 +1,12 @@
 //! The scheduler: a topological ready-queue over the selected subgraph, run on a rayon pool.
 //!
 //! One coordinator thread owns the state (the lock, the journal) and the reporter; workers
-//! evaluate nodes and run rules. What happens to a node that must run is the executor's
+//! evaluate nodes and run rules. The coordinator records what completed in batches: every
+//! completion that arrived while it was busy goes into the lock and into the journal with one
+//! `write`. A consumer that must run while a cache-only input it needs is not on disk (a
+//! fresh clone builds without the bytes) is put aside; the scheduler materializes the input
+//! as a task of its own (`Work::Materialize`: restored, or its producer run again) and then
+//! starts the consumer again. What happens to a node that must run is the executor's
 //! business: `RealExecutor` restores it from the local cache, then the remote cache, or runs
 //! its rule in a sandbox, commits its outputs atomically and uploads them; `DryRunExecutor`
 //! only says what would happen.
@@ -294,41 +299,43 @@ pub fn build_with_state(
         crate::sandbox::sweep(&tmp, &slots.tag())?;
     }
     let mut stop = false;
+    let mut waits = Waits::default();
+    // Journal lines of one batch of completions, written with one `write`.
+    let mut batch: Vec<(NodeId, LockEntry)> = Vec::new();
     let mut schedule = one_scope(|scope| -> Result<()> {
         loop {
             while !stop && sched.running < opts.jobs.max(1) {
-                let Some(ix) = sched.pop_ready() else { break };
-                if let Some(elapsed) = prefresh[ix] {
-                    let outcome = Outcome::Fresh;
-                    count(&mut summary, &outcome, &ws.graph.nodes[ix].id);
-                    reporter.event(Event::Finished {
-                        node: &ws.graph.nodes[ix].id,
-                        outcome: &outcome,
-                        reasons: &[],
-                        elapsed,
-                    });
-                    let state = DepState::Built(
-                        read(&lock)?
-                            .nodes
-                            .get(ws.graph.nodes[ix].id.as_str())
-                            .map(|e| e.outputs.clone())
-                            .unwrap_or_default(),
-                    );
-                    sched.complete(ix, state);
-                    if cancel.load(Ordering::Relaxed) {
-                        stop = true;
+                let work = match waits.queue.pop_front() {
+                    Some(work) => work,
+                    None => {
+                        let Some(ix) = sched.pop_ready() else { break };
+                        if let Some(elapsed) = prefresh[ix] {
+                            let outcome = Outcome::Fresh;
+                            count(&mut summary, &outcome, &ws.graph.nodes[ix].id);
+                            reporter.event(Event::Finished {
+                                node: &ws.graph.nodes[ix].id,
+                                outcome: &outcome,
+                                reasons: &[],
+                                elapsed,
+                            });
+                            let state = built(&*read(&lock)?, &ws.graph.nodes[ix].id);
+                            sched.complete(ix, state);
+                            if cancel.load(Ordering::Relaxed) {
+                                stop = true;
+                            }
+                            continue;
+                        }
+                        Work::Build(ix)
                     }
-                    continue;
-                }
-                let view = sched.views(ix);
-                let entry = read(&lock)?
-                    .nodes
-                    .get(ws.graph.nodes[ix].id.as_str())
-                    .cloned();
+                };
+                let ix = work.node();
                 let task = Task {
-                    ix,
-                    view,
-                    entry,
+                    work,
+                    view: sched.views(ix),
+                    entry: read(&lock)?
+                        .nodes
+                        .get(ws.graph.nodes[ix].id.as_str())
+                        .cloned(),
                     forced: forced.contains(&ix),
                 };
                 let cx = &cx;
@@ -337,52 +344,100 @@ pub fn build_with_state(
                 sched.running += 1;
                 scope.spawn(move |_| {
                     let result = run_task(cx, executor, &task);
-                    let _ = cx.tx.send(Msg::Done(task.ix, Box::new(result)));
+                    let _ = cx.tx.send(Msg::Done(task.work, Box::new(result)));
                 });
             }
             if sched.running == 0 {
                 break;
             }
-            match rx.recv() {
-                Ok(Msg::Started(ix)) => reporter.event(Event::Started {
-                    node: &ws.graph.nodes[ix].id,
-                }),
-                Ok(Msg::Done(ix, result)) => {
-                    sched.running -= 1;
-                    let done = match *result {
-                        Ok(done) => done,
-                        Err(e) => task_done(Outcome::Failed(e.render_with_causes()), None),
-                    };
-                    for message in &done.warnings {
-                        reporter.event(Event::Warning { message });
-                    }
-                    let own = done.entry.iter().map(|e| (&ws.graph.nodes[ix].id, e));
-                    for (id, entry) in done.extra.iter().map(|(i, e)| (i, e)).chain(own) {
-                        if !opts.dry_run {
-                            if journal.is_none() {
-                                journal = Some(Journal::open(&ws.journal_path())?);
-                            }
-                            if let Some(j) = journal.as_mut() {
-                                j.append(id.as_str(), entry)?;
+            // Everything that completed meanwhile is one batch: one journal write.
+            let mut first = Some(rx.recv());
+            loop {
+                let msg = match first.take() {
+                    Some(msg) => msg,
+                    None => match rx.try_recv() {
+                        Ok(msg) => Ok(msg),
+                        Err(_) => break,
+                    },
+                };
+                match msg {
+                    Ok(Msg::Started(ix)) => reporter.event(Event::Started {
+                        node: &ws.graph.nodes[ix].id,
+                    }),
+                    Ok(Msg::Done(work, result)) => {
+                        sched.running -= 1;
+                        let done = match *result {
+                            Ok(done) => done,
+                            Err(e) => task_done(Outcome::Failed(e.render_with_causes()), None),
+                        };
+                        for message in &done.warnings {
+                            reporter.event(Event::Warning { message });
+                        }
+                        if !done.needs.is_empty() {
+                            waits.wait(work, &done.needs);
+                            continue;
+                        }
+                        let ix = work.node();
+                        if let Some(entry) = &done.entry {
+                            let id = &ws.graph.nodes[ix].id;
+                            write(&lock)?.nodes.insert(id.to_string(), entry.clone());
+                            if !opts.dry_run {
+                                batch.push((id.clone(), entry.clone()));
                             }
                         }
-                        write(&lock)?.nodes.insert(id.to_string(), entry.clone());
+                        let mut finished = Vec::new();
+                        match work {
+                            Work::Build(ix) => finished.push((ix, done)),
+                            Work::Materialize(p) => {
+                                if done.entry.is_some() {
+                                    // A consumer keys on the outputs as re-made.
+                                    sched.states[p] =
+                                        Some(built(&*read(&lock)?, &ws.graph.nodes[p].id));
+                                }
+                                let failed = match &done.outcome {
+                                    Outcome::Failed(m) => Some(format!(
+                                        "`{}` had to be re-run to materialize its outputs and failed: {m}",
+                                        ws.graph.nodes[p].id
+                                    )),
+                                    _ => None,
+                                };
+                                for ix in waits.done(p, failed.as_deref()) {
+                                    let outcome =
+                                        Outcome::Failed(failed.clone().unwrap_or_default());
+                                    finished.push((ix, task_done(outcome, None)));
+                                }
+                            }
+                        }
+                        for (ix, done) in finished {
+                            count(&mut summary, &done.outcome, &ws.graph.nodes[ix].id);
+                            reporter.event(Event::Finished {
+                                node: &ws.graph.nodes[ix].id,
+                                outcome: &done.outcome,
+                                reasons: &done.reasons,
+                                elapsed: done.elapsed,
+                            });
+                            let failed = matches!(done.outcome, Outcome::Failed(_));
+                            let state = dep_state(&done, &*read(&lock)?, &ws.graph.nodes[ix].id);
+                            sched.complete(ix, state);
+                            if failed && !opts.keep_going {
+                                stop = true;
+                            }
+                        }
                     }
-                    count(&mut summary, &done.outcome, &ws.graph.nodes[ix].id);
-                    reporter.event(Event::Finished {
-                        node: &ws.graph.nodes[ix].id,
-                        outcome: &done.outcome,
-                        reasons: &done.reasons,
-                        elapsed: done.elapsed,
-                    });
-                    let failed = matches!(done.outcome, Outcome::Failed(_));
-                    let state = dep_state(&done, &*read(&lock)?, &ws.graph.nodes[ix].id);
-                    sched.complete(ix, state);
-                    if (failed && !opts.keep_going) || cancel.load(Ordering::Relaxed) {
-                        stop = true;
-                    }
+                    Err(_) => return Err(Error::Internal("the worker channel closed".into())),
                 }
-                Err(_) => return Err(Error::Internal("the worker channel closed".into())),
+            }
+            if cancel.load(Ordering::Relaxed) {
+                stop = true;
+            }
+            if !batch.is_empty() {
+                if journal.is_none() {
+                    journal = Some(Journal::open(&ws.journal_path())?);
+                }
+                if let Some(j) = journal.as_mut() {
+                    j.append(&batch)?;
+                }
+                batch.clear();
             }
             report_warnings(remote, reporter);
         }
@@ -490,14 +545,19 @@ fn count(s: &mut Summary, outcome: &Outcome, id: &NodeId) {
     }
 }
 
+/// A node that is built, as its consumers see it: its recorded outputs.
+fn built(lock: &Lock, id: &NodeId) -> DepState {
+    DepState::Built(
+        lock.nodes
+            .get(id.as_str())
+            .map(|e| e.outputs.clone())
+            .unwrap_or_default(),
+    )
+}
+
 fn dep_state(done: &TaskDone, lock: &Lock, id: &NodeId) -> DepState {
     match &done.outcome {
-        Outcome::Fresh | Outcome::Ran | Outcome::Cached | Outcome::Remote => DepState::Built(
-            lock.nodes
-                .get(id.as_str())
-                .map(|e| e.outputs.clone())
-                .unwrap_or_default(),
-        ),
+        Outcome::Fresh | Outcome::Ran | Outcome::Cached | Outcome::Remote => built(lock, id),
         Outcome::Blocked(_) => DepState::Blocked,
         Outcome::Failed(_) | Outcome::Skipped(_) => DepState::Failed,
         Outcome::WouldRun | Outcome::WouldRestore => DepState::Unknown,
@@ -506,11 +566,81 @@ fn dep_state(done: &TaskDone, lock: &Lock, id: &NodeId) -> DepState {
 
 enum Msg {
     Started(NodeIx),
-    Done(NodeIx, Box<Result<TaskDone>>),
+    Done(Work, Box<Result<TaskDone>>),
+}
+
+/// What a task does for a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Work {
+    /// Makes the node fresh: restores or runs it.
+    Build(NodeIx),
+    /// Puts the node's recorded cache-only outputs (`{cache}/...`, built without the bytes) on
+    /// disk for a consumer that runs: from the local store, the remote cache, or by running
+    /// the node again.
+    Materialize(NodeIx),
+}
+
+impl Work {
+    fn node(self) -> NodeIx {
+        match self {
+            Work::Build(ix) | Work::Materialize(ix) => ix,
+        }
+    }
+}
+
+/// Tasks waiting for cache-only inputs to be materialized, and the materializations to start:
+/// the scheduler's, so a producer re-run is ordinary work (a worker of its own, the journal).
+#[derive(Default)]
+struct Waits {
+    /// How many materializations each waiting task still needs.
+    count: BTreeMap<Work, usize>,
+    /// Who waits for each producer being materialized.
+    waiters: BTreeMap<NodeIx, Vec<Work>>,
+    /// Tasks to start before any newly ready node.
+    queue: std::collections::VecDeque<Work>,
+}
+
+impl Waits {
+    /// `work` needs the cache-only outputs of `producers` on disk first.
+    fn wait(&mut self, work: Work, producers: &[NodeIx]) {
+        self.count.insert(work, producers.len());
+        for &p in producers {
+            let waiters = self.waiters.entry(p).or_default();
+            if waiters.is_empty() {
+                self.queue.push_back(Work::Materialize(p));
+            }
+            waiters.push(work);
+        }
+    }
+
+    /// The materialization of `p` ended: its waiters that need nothing more are queued; if it
+    /// `failed`, its waiters fail, and the builds among them (through failed
+    /// materializations too) are returned.
+    fn done(&mut self, p: NodeIx, failed: Option<&str>) -> Vec<NodeIx> {
+        let mut failing = Vec::new();
+        for w in self.waiters.remove(&p).unwrap_or_default() {
+            if failed.is_some() {
+                if self.count.remove(&w).is_none() {
+                    continue;
+                }
+                match w {
+                    Work::Build(ix) => failing.push(ix),
+                    Work::Materialize(q) => failing.extend(self.done(q, failed)),
+                }
+            } else if let Some(n) = self.count.get_mut(&w) {
+                *n -= 1;
+                if *n == 0 {
+                    self.count.remove(&w);
+                    self.queue.push_back(w);
+                }
+            }
+        }
+        failing
+    }
 }
 
 struct Task {
-    ix: NodeIx,
+    work: Work,
     view: BTreeMap<NodeIx, DepState>,
     entry: Option<LockEntry>,
     forced: bool,
@@ -521,8 +651,9 @@ struct TaskDone {
     outcome: Outcome,
     reasons: Vec<DirtyReason>,
     entry: Option<LockEntry>,
-    /// Producers re-run inline to materialize a cache-only input.
-    extra: Vec<(NodeId, LockEntry)>,
+    /// Producers whose cache-only outputs must be on disk before the task can go on (it is
+    /// started again once they are); `outcome` means nothing then.
+    needs: Vec<NodeIx>,
     elapsed: Duration,
     /// Things to tell the user (files a recipe wrote without declaring them).
     warnings: Vec<String>,
@@ -640,6 +771,10 @@ struct Job<'a> {
 }
 
 fn run_task(cx: &Ctx<'_>, executor: &dyn Executor, task: &Task) -> Result<TaskDone> {
+    let ix = match task.work {
+        Work::Build(ix) => ix,
+        Work::Materialize(p) => return materialize(cx, p, task.entry.as_ref()),
+    };
     let started = Instant::now();
     let view = |d: NodeIx| {
         task.view
@@ -648,7 +783,7 @@ fn run_task(cx: &Ctx<'_>, executor: &dyn Executor, task: &Task) -> Result<TaskDo
     };
     let eval = cx
         .ws
-        .evaluate(cx.hasher, task.ix, task.entry.as_ref(), &view, task.forced)?;
+        .evaluate(cx.hasher, ix, task.entry.as_ref(), &view, task.forced)?;
     let done = |outcome, entry| TaskDone {
         reasons: eval.reasons.clone(),
         elapsed: started.elapsed(),
@@ -679,7 +814,7 @@ fn run_task(cx: &Ctx<'_>, executor: &dyn Executor, task: &Task) -> Result<TaskDo
         return Ok(done(Outcome::Skipped("interrupted".into()), None));
     }
     let job = Job {
-        ix: task.ix,
+        ix,
         eval: &eval,
         recorded: task.entry.as_ref(),
         forced: task.forced,
@@ -711,7 +846,7 @@ fn task_done(outcome: Outcome, entry: Option<LockEntry>) -> TaskDone {
         outcome,
         reasons: Vec::new(),
         entry,
-        extra: Vec::new(),
+        needs: Vec::new(),
         elapsed: Duration::ZERO,
         warnings: Vec::new(),
     }
@@ -814,8 +949,13 @@ impl Executor for RealExecutor {
             }
             return Ok(task_done(host_blocked(ws, ix), None));
         }
-        let mut extra = Vec::new();
-        materialize_inputs(cx, ix, &mut extra)?;
+        let needs = missing_inputs(cx, ix)?;
+        if !needs.is_empty() {
+            return Ok(TaskDone {
+                needs,
+                ..task_done(Outcome::WouldRun, None)
+            });
+        }
         let _ = cx.tx.send(Msg::Started(ix));
         let outcome = match run_rule(cx, ix, job.eval, job.recorded) {
             Ok((action, undeclared)) => {
@@ -823,16 +963,13 @@ impl Executor for RealExecutor {
                     remote.upload(&ws.cache, &key, &action)?;
                 }
                 let mut done = task_done(Outcome::Ran, Some(entry_for(digests(&action))));
-                done.extra = extra;
                 done.warnings = undeclared_warning(&ws.graph.nodes[ix], &undeclared);
                 return Ok(done);
             }
             Err(_) if cx.cancel.load(Ordering::Relaxed) => Outcome::Skipped("interrupted".into()),
             Err(message) => Outcome::Failed(message),
         };
-        let mut done = task_done(outcome, None);
-        done.extra = extra;
-        Ok(done)
+        Ok(task_done(outcome, None))
     }
 }
 
@@ -993,97 +1130,118 @@ fn restore_remote(
     }
 }
 
-/// Makes sure every cache-only output this node consumes is on disk under `cache/out/`:
-/// restored from the local store, else from the remote cache, or, if both lost it, by
-/// re-running its producer here.
-fn materialize_inputs(
-    cx: &Ctx<'_>,
-    ix: NodeIx,
-    extra: &mut Vec<(NodeId, LockEntry)>,
-) -> Result<()> {
+/// The producers of cache-only inputs of node `ix` whose recorded bytes are not on disk under
+/// `cache/out/` (built without the bytes): they must be materialized before `ix` runs.
+fn missing_inputs(cx: &Ctx<'_>, ix: NodeIx) -> Result<Vec<NodeIx>> {
     let ws = cx.ws;
+    let mut missing = Vec::new();
     for input in &ws.graph.nodes[ix].inputs {
         let Input::Node { node: p, .. } = input else {
             continue;
         };
         let producer = &ws.graph.nodes[*p];
-        if !producer.outputs.iter().any(|o| o.kind == OutputKind::Cache) {
+        if missing.contains(p) || !producer.outputs.iter().any(|o| o.kind == OutputKind::Cache) {
             continue;
         }
-        let Some(entry) = read(cx.lock)?.nodes.get(producer.id.as_str()).cloned() else {
+        let lock = read(cx.lock)?;
+        let Some(entry) = lock.nodes.get(producer.id.as_str()) else {
             continue;
         };
-        let all_there = producer
+        for o in producer
             .outputs
             .iter()
             .filter(|o| o.kind == OutputKind::Cache)
-            .try_fold(true, |ok, o| {
-                Ok::<_, Error>(
-                    ok && cx.hasher.digest(&ws.output_path(o))?.as_ref()
-                        == entry.outputs.get(&o.name()),
-                )
-            })?;
-        if all_there {
-            continue;
-        }
-        if let Some(action) = ws.cache.get_action(&entry.key, &producer.outputs) {
-            match restore(cx, *p, Some(&entry), &action, OutputKind::Cache) {
-                Ok(()) => continue,
-                Err(_) => ws.cache.remove_action(&entry.key),
-            }
-        }
-        if let Some(remote) = cx.remote
-            && let Some(re) = remote.lookup(&entry.key, &output_names(ws, *p))?
-            && remote.fetch(&ws.cache, &re, &|_| true)?
         {
-            let action = re.to_action();
-            if action
-                .validate(producer.outputs.iter().map(|o| (o.name(), o.dir)))
-                .is_ok()
-                && restore(cx, *p, Some(&entry), &action, OutputKind::Cache).is_ok()
-            {
-                continue;
+            if cx.hasher.digest(&ws.output_path(o))?.as_ref() != entry.outputs.get(&o.name()) {
+                missing.push(*p);
+                break;
             }
         }
-        // The stores lost the bytes: run the producer again, here.
-        materialize_inputs(cx, *p, extra)?;
-        let snapshot: BTreeMap<NodeIx, DepState> = {
-            let l = read(cx.lock)?;
-            ws.graph.deps[*p]
-                .iter()
-                .map(|&d| {
-                    let state = l
-                        .nodes
-                        .get(ws.graph.nodes[d].id.as_str())
-                        .map_or(DepState::Unknown, |e| DepState::Built(e.outputs.clone()));
-                    (d, state)
-                })
-                .collect()
-        };
-        let view = |d: NodeIx| {
-            snapshot
-                .get(&d)
-                .map_or(Cow::Owned(DepState::Unknown), Cow::Borrowed)
-        };
-        let eval = ws.evaluate(cx.hasher, *p, Some(&entry), &view, true)?;
-        let material = eval.material.clone().ok_or_else(|| {
-            Error::Internal(format!(
-                "cannot re-run `{}`: its inputs are unknown",
-                producer.id
-            ))
-        })?;
-        let (action, _) = run_rule(cx, *p, &eval, Some(&entry)).map_err(|m| {
-            Error::Usage(format!(
-                "`{}` had to be re-run to materialize its outputs and failed: {m}",
-                producer.id
-            ))
-        })?;
-        extra.push((
-            producer.id.clone(),
-            lock_entry(material.key(), &material, digests(&action)),
-        ));
     }
-    Ok(())
+    Ok(missing)
+}
+
+/// The task of [`Work::Materialize`]: puts the cache-only outputs `recorded` for node `p` on
+/// disk, restored from the local store, else from the remote cache, or, if both lost them, by
+/// running `p` again (once its own cache-only inputs are there: `needs`). Its entry, when it
+/// ran, is the new record of `p`.
+fn materialize(cx: &Ctx<'_>, p: NodeIx, recorded: Option<&LockEntry>) -> Result<TaskDone> {
+    let ws = cx.ws;
+    let producer = &ws.graph.nodes[p];
+    let Some(entry) = recorded else {
+        return Ok(task_done(Outcome::Fresh, None));
+    };
+    let mut there = true;
+    for o in producer
+        .outputs
+        .iter()
+        .filter(|o| o.kind == OutputKind::Cache)
+    {
+        there &= cx.hasher.digest(&ws.output_path(o))?.as_ref() == entry.outputs.get(&o.name());
+    }
+    if there {
+        return Ok(task_done(Outcome::Fresh, None));
+    }
+    if let Some(action) = ws.cache.get_action(&entry.key, &producer.outputs) {
+        match restore(cx, p, Some(entry), &action, OutputKind::Cache) {
+            Ok(()) => return Ok(task_done(Outcome::Cached, None)),
+            Err(_) => ws.cache.remove_action(&entry.key),
+        }
+    }
+    if let Some(remote) = cx.remote
+        && let Some(re) = remote.lookup(&entry.key, &output_names(ws, p))?
+        && remote.fetch(&ws.cache, &re, &|_| true)?
+    {
+        let action = re.to_action();
+        if action
+            .validate(producer.outputs.iter().map(|o| (o.name(), o.dir)))
+            .is_ok()
+            && restore(cx, p, Some(entry), &action, OutputKind::Cache).is_ok()
+        {
+            return Ok(task_done(Outcome::Remote, None));
+        }
+    }
+    // The stores lost the bytes: run the producer again, here.
+    let needs = missing_inputs(cx, p)?;
+    if !needs.is_empty() {
+        return Ok(TaskDone {
+            needs,
+            ..task_done(Outcome::WouldRun, None)
+        });
+    }
+    let snapshot: BTreeMap<NodeIx, DepState> = {
+        let lock = read(cx.lock)?;
+        ws.graph.deps[p]
+            .iter()
+            .map(|&d| {
+                let id = ws.graph.nodes[d].id.as_str();
+                let state = lock
+                    .nodes
+                    .get(id)
+                    .map_or(DepState::Unknown, |e| DepState::Built(e.outputs.clone()));
+                (d, state)
+            })
+            .collect()
+    };
+    let view = |d: NodeIx| {
+        snapshot
+            .get(&d)
+            .map_or(Cow::Owned(DepState::Unknown), Cow::Borrowed)
+    };
+    let eval = ws.evaluate(cx.hasher, p, Some(entry), &view, true)?;
+    let material = eval.material.as_ref().ok_or_else(|| {
+        Error::Internal(format!(
+            "cannot re-run `{}`: its inputs are unknown",
+            producer.id
+        ))
+    })?;
+    Ok(match run_rule(cx, p, &eval, Some(entry)) {
+        Ok((action, _)) => task_done(
+            Outcome::Ran,
+            Some(lock_entry(material.key(), material, digests(&action))),
+        ),
+        Err(message) => task_done(Outcome::Failed(message), None),
+    })
 }
 
 /// Runs the node's rule in a sandbox; on success checks and stores the outputs, records the
@@ -1214,4 +1372,32 @@ pub fn render_chain(err: &(dyn std::error::Error + 'static)) -> String {
         cause = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_materialization_fails_its_waiters_through_other_materializations() {
+        let mut waits = Waits::default();
+        // Build 5 needs 1 and 2; materializing 1 needs 0 first.
+        waits.wait(Work::Build(5), &[1, 2]);
+        waits.wait(Work::Materialize(1), &[0]);
+        waits.wait(Work::Build(6), &[2]);
+        assert_eq!(
+            waits.queue.drain(..).collect::<Vec<_>>(),
+            [
+                Work::Materialize(1),
+                Work::Materialize(2),
+                Work::Materialize(0)
+            ]
+        );
+        // 2 is there: 6 goes on, 5 still waits for 1.
+        assert!(waits.done(2, None).is_empty());
+        assert_eq!(waits.queue.drain(..).collect::<Vec<_>>(), [Work::Build(6)]);
+        // 0 cannot be made: 1 cannot be re-run, so 5 fails.
+        assert_eq!(waits.done(0, Some("no")), [5]);
+        assert!(waits.queue.is_empty() && waits.count.is_empty() && waits.waiters.is_empty());
+    }
 }

@@ -37,6 +37,12 @@ impl NodeId {
     }
 }
 
+impl AsRef<str> for NodeId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl std::borrow::Borrow<str> for NodeId {
     fn borrow(&self) -> &str {
         &self.0
@@ -1405,6 +1411,25 @@ impl Graph {
                 .collect();
         }
         Vec::new()
+    }
+
+    /// Whether the target equal to node `ix`'s id selects exactly that node (the no-op memo
+    /// answers such targets without the graph). The id of a node whose param values hold a
+    /// `/`, `*` or `?` may select others too.
+    pub fn selected_by_id(&self, ix: NodeIx) -> bool {
+        let id = self.nodes[ix].id.as_str();
+        if id.contains(['*', '?']) {
+            return false;
+        }
+        let a = &self.artifacts[self.nodes[ix].artifact];
+        if let Some((name, rest)) = id.split_once('@')
+            && name == a.name
+            && a.exact(rest) == Some(ix)
+            && self.artifacts.iter().filter(|b| b.name == name).count() == 1
+        {
+            return true;
+        }
+        self.select(&[id.to_string()]).is_ok_and(|s| s == [ix])
     }
 
     /// `roots` and everything they transitively depend on, in topological order.

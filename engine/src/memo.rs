@@ -9,26 +9,44 @@
 //! action-cache entry a blocked node would be restored from. Paths that were absent are
 //! recorded as absent.
 //!
-//! The next run reads the memo, checks the identity and the environment, stats every recorded
-//! path (nothing else: no graph expansion, no lock parse) and, if all match exactly, answers
-//! from the memo. Any mismatch, parse error or version change: the caller takes the full path,
-//! which writes a new memo when the graph is all fresh again.
+//! The next run reads the memo, checks the identity and the environment and stats the recorded
+//! paths (nothing else: no graph expansion, no lock parse). Each node's verdict depends only on
+//! the *global* files (`pipeline.toml`, its param files, `pipeline.lock`, the journal) and the
+//! files of the nodes it depends on, transitively, itself included; the memo records which
+//! files each node owns and what it depends on, so:
+//! - an untargeted no-op stats every path, and a targeted one (every target a node id) only the
+//!   global files and those of the targets' closure; if none changed, it answers alone;
+//! - `status` after an edit learns which files changed: if no global one did, every node whose
+//!   closure owns none keeps its recorded verdict, and only the others (the edited nodes and
+//!   what depends on them) are evaluated, through the same code as the full path;
+//! - anything else (a global file changed, a target that is a pattern, a parse error, a
+//!   version change): the caller takes the full path, which writes a new memo when the graph
+//!   is all fresh again.
 //!
-//! Soundness rests on ctime, which nothing but the kernel sets: the memo is written only if
-//! every recorded path's ctime (and mtime) is older than one second before the evaluation
-//! started. Any change after that instant, whenever it happens, leaves a different ctime (or
-//! inode), so a stale node never looks fresh. Files touched within that second make the writer
-//! skip the memo (git's "racy" rule); a later run writes it.
+//! Soundness rests on ctime, which nothing but the kernel sets: a path whose ctime (and mtime)
+//! is older than one second before the evaluation started is checked by its stat tuple alone.
+//! Any change after that instant, whenever it happens, leaves a different ctime (or inode), so
+//! a stale node never looks fresh. A *racy* path, touched within that second (the outputs a
+//! build just wrote, `pipeline.lock`), is recorded with the digest the verdicts rest on (the
+//! one `pipeline.lock` records for it, as git's racily clean entries) and its content is
+//! hashed and compared too, until a check finds it older than a second: then the memo is
+//! rewritten without that flag ("settled"). A racy path whose digest cannot be vouched for
+//! (a param file, a directory's member) makes the writer skip the memo; a later run writes
+//! it.
 //!
 //! ```text
 //! "parity-noop-memo\0" version:u32 identity:[u8;32]
 //! env:   count:u32 x { name:str present:u8 value:str }
-//! files: count:u64 x { path:str present:u8 [size:u64 mtime_ns:i128 ino:u64 ctime_ns:i128] }
-//! nodes: count:u64 x { id:str state:u8 why:str reasons_json:str message_present:u8 message:str }
+//! files: count:u64 x { path:str flags:u8 [size:u64 mtime_ns:i128 ino:u64 ctime_ns:i128]
+//!                      [blake3:[u8;32] size:u64] }
+//!        flags: 1 present (stat follows), 2 global, 4 digest follows, 8 verify the content
+//! nodes: count:u64 x { id:str state:u8 why:str reasons_json:str message_present:u8 message:str
+//!                      by_id:u8 deps: count:u32 x u32 (positions) files: count:u32 x u32 (file indices) }
 //! build order: count:u64 x u32 (indices into nodes)
 //! blake3(all of the above):[u8;32]
 //! ```
-//! `str` = len:u32 + UTF-8 bytes; integers little-endian; paths relative to the workspace.
+//! `str` = len:u32 + UTF-8 bytes; integers little-endian; paths relative to the workspace;
+//! nodes in topological order (a node's position is greater than its dependencies').
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -40,11 +58,11 @@ use crate::error::{Error, Result};
 use crate::exec::Registry;
 use crate::fsutil;
 use crate::graph::{Input, NodeId, NodeIx, OutputKind};
-use crate::hash::{Digest, Reader, StatKey};
+use crate::hash::{Digest, FileDigest, Reader, StatKey};
 use crate::workspace::{NodeStatus, State, Workspace};
 
 const MAGIC: &[u8] = b"parity-noop-memo\0";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 /// Files changed this close to the start of the evaluation are "racy": no memo is written.
 const RACY: Duration = Duration::from_secs(1);
 
@@ -81,13 +99,279 @@ pub struct Verdict {
     pub message: Option<String>,
 }
 
-/// A memo that was found valid: the verdicts of every node.
+impl Verdict {
+    /// The verdict of `status` on node `id`.
+    pub fn of(id: &NodeId, status: &NodeStatus) -> Result<Verdict> {
+        Ok(Verdict {
+            id: id.clone(),
+            state: status.state,
+            why: status.why(),
+            reasons_json: serde_json::to_string(&status.reasons)
+                .map_err(|e| Error::Internal(format!("cannot serialize reasons: {e}")))?,
+            message: status.unavailable.as_ref().map(|u| u.to_string()),
+        })
+    }
+}
+
+/// A memo whose checksum, identity and environment were found valid; its files are checked
+/// by [`Memo::changed`].
 #[derive(Debug)]
 pub struct Memo {
     /// Every node, in topological order (the order of `status`).
     pub nodes: Vec<Verdict>,
-    /// The order in which a no-op `build` reports the nodes (indices into `nodes`).
+    /// The order in which a no-op `build` of every node reports them (indices into `nodes`).
     pub build_order: Vec<u32>,
+    /// Per node: the nodes it depends on (positions, ascending).
+    deps: Vec<Vec<u32>>,
+    /// Per node: whether a target equal to its id selects exactly it.
+    by_id: Vec<bool>,
+    /// Per node: the files it owns (indices into `files`).
+    node_files: Vec<Vec<u32>>,
+    /// Every recorded path.
+    files: Vec<MemoFile>,
+}
+
+/// A recorded path.
+#[derive(Debug)]
+struct MemoFile {
+    /// Relative to the workspace.
+    path: Box<str>,
+    /// Its stat tuple when it was recorded (`None`: absent).
+    stat: Option<StatKey>,
+    /// It decides every verdict.
+    global: bool,
+    /// Racy: its content must also have this digest.
+    verify: Option<FileDigest>,
+    /// Where its flags byte is in the memo file (to settle it).
+    flags_at: usize,
+}
+
+/// Flags of a recorded path.
+const PRESENT: u8 = 1;
+const GLOBAL: u8 = 2;
+const DIGEST: u8 = 4;
+const VERIFY: u8 = 8;
+
+/// What [`Memo::changed`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Changed {
+    /// Nothing: the memo's verdicts hold.
+    Nothing,
+    /// A global file (named): no verdict holds.
+    Global(String),
+    /// Files owned by nodes (indices into the files), none global.
+    Files(Vec<u32>),
+}
+
+impl Memo {
+    /// The positions of the nodes `targets` name, when every target is exactly the id of a
+    /// node that selects just it (a pattern, an artifact name or an unknown id: `None`, the
+    /// graph must resolve it).
+    pub fn select(&self, targets: &[String]) -> Option<Vec<u32>> {
+        let mut out = Vec::with_capacity(targets.len());
+        for t in targets {
+            let i = self.nodes.iter().position(|v| v.id.as_str() == t)?;
+            if !self.by_id[i] {
+                return None;
+            }
+            out.push(i as u32);
+        }
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
+
+    /// `roots` and everything they depend on, ascending (topological order).
+    pub fn closure(&self, roots: &[u32]) -> Vec<u32> {
+        let mut keep = vec![false; self.nodes.len()];
+        let mut stack = roots.to_vec();
+        while let Some(i) = stack.pop() {
+            if !std::mem::replace(&mut keep[i as usize], true) {
+                stack.extend(self.deps[i as usize].iter().filter(|&&d| !keep[d as usize]));
+            }
+        }
+        (0..self.nodes.len() as u32)
+            .filter(|&i| keep[i as usize])
+            .collect()
+    }
+
+    /// `nodes` (positions, ascending) and every node that depends on one of them, ascending.
+    pub fn dependents(&self, nodes: &[u32]) -> Vec<u32> {
+        let mut hit = vec![false; self.nodes.len()];
+        for &i in nodes {
+            hit[i as usize] = true;
+        }
+        // Dependencies come first: one pass in order sees every path.
+        for i in 0..self.nodes.len() {
+            if !hit[i] && self.deps[i].iter().any(|&d| hit[d as usize]) {
+                hit[i] = true;
+            }
+        }
+        (0..self.nodes.len() as u32)
+            .filter(|&i| hit[i as usize])
+            .collect()
+    }
+
+    /// After [`Memo::changed`] found nothing changed in `scope` (positions; `None`: every
+    /// node): the racy paths among those it checked that are now older than a second are
+    /// checked by their stat alone from now on; the memo of `pipeline_file` is rewritten so.
+    /// Returns how many were settled.
+    pub fn settle(&self, pipeline_file: &Path, scope: Option<&[u32]>) -> usize {
+        let aged_ns = SystemTime::now()
+            .checked_sub(racy_window())
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i128);
+        let in_scope: Option<BTreeSet<u32>> = scope.map(|nodes| {
+            nodes
+                .iter()
+                .flat_map(|&n| self.node_files[n as usize].iter().copied())
+                .collect()
+        });
+        let settled: Vec<usize> = (0..self.files.len())
+            .filter(|&f| {
+                let file = &self.files[f];
+                file.verify.is_some()
+                    && (file.global || in_scope.as_ref().is_none_or(|s| s.contains(&(f as u32))))
+                    && file
+                        .stat
+                        .is_some_and(|k| k.ctime_ns < aged_ns && k.mtime_ns < aged_ns)
+            })
+            .map(|f| self.files[f].flags_at)
+            .collect();
+        if settled.is_empty() {
+            return 0;
+        }
+        let path = path_of(pipeline_file);
+        let Ok(mut bytes) = std::fs::read(&path) else {
+            return 0;
+        };
+        let Some(body_len) = bytes.len().checked_sub(32) else {
+            return 0;
+        };
+        // Only the memo that was read (the same checksum) is rewritten.
+        if blake3::hash(&bytes[..body_len]).as_bytes() != &bytes[body_len..] {
+            return 0;
+        }
+        for &at in &settled {
+            if let Some(flags) = bytes.get_mut(at) {
+                *flags &= !VERIFY;
+            }
+        }
+        let sum = blake3::hash(&bytes[..body_len]);
+        bytes[body_len..].copy_from_slice(sum.as_bytes());
+        match fsutil::write_atomic_unsynced(&path, &bytes) {
+            Ok(()) => settled.len(),
+            Err(_) => 0,
+        }
+    }
+
+    /// The recorded path of file `f`.
+    pub fn file(&self, f: u32) -> &str {
+        self.files.get(f as usize).map_or("", |f| &f.path)
+    }
+
+    /// The positions of the nodes owning any of `files` (from [`Changed::Files`]).
+    pub fn owners(&self, files: &[u32]) -> Vec<u32> {
+        let changed: BTreeSet<u32> = files.iter().copied().collect();
+        (0..self.nodes.len() as u32)
+            .filter(|&i| {
+                self.node_files[i as usize]
+                    .iter()
+                    .any(|f| changed.contains(f))
+            })
+            .collect()
+    }
+
+    /// The order in which a no-op build of `selection` (a closure, ascending) reports its
+    /// nodes: the scheduler's, each node completing as soon as it is ready
+    /// ([`crate::build::noop_order`] on the graph).
+    pub fn build_order_of(&self, selection: &[u32]) -> Vec<u32> {
+        if selection.len() == self.nodes.len() {
+            return self.build_order.clone();
+        }
+        let mut inside = vec![false; self.nodes.len()];
+        for &i in selection {
+            inside[i as usize] = true;
+        }
+        let mut rdeps: Vec<Vec<u32>> = vec![Vec::new(); self.nodes.len()];
+        let mut pending = vec![0usize; self.nodes.len()];
+        let mut ready = std::collections::BinaryHeap::new();
+        for &i in selection {
+            for &d in &self.deps[i as usize] {
+                if inside[d as usize] {
+                    rdeps[d as usize].push(i);
+                    pending[i as usize] += 1;
+                }
+            }
+            if pending[i as usize] == 0 {
+                ready.push(std::cmp::Reverse(i));
+            }
+        }
+        let mut order = Vec::with_capacity(selection.len());
+        while let Some(std::cmp::Reverse(i)) = ready.pop() {
+            order.push(i);
+            for &r in &rdeps[i as usize] {
+                pending[r as usize] -= 1;
+                if pending[r as usize] == 0 {
+                    ready.push(std::cmp::Reverse(r));
+                }
+            }
+        }
+        order
+    }
+
+    /// Which recorded files differ from the filesystem under `dir` (the workspace): the
+    /// global ones and those of the nodes `scope` (positions; `None`: every file). An untargeted
+    /// no-op stops at the first difference (`first_only`).
+    pub fn changed(&self, dir: &Path, scope: Option<&[u32]>, first_only: bool) -> Changed {
+        let mut check: Vec<u32> = match scope {
+            None => (0..self.files.len() as u32).collect(),
+            Some(nodes) => {
+                let mut v: Vec<u32> = (0..self.files.len() as u32)
+                    .filter(|&f| self.files[f as usize].global)
+                    .collect();
+                for &n in nodes {
+                    v.extend(&self.node_files[n as usize]);
+                }
+                v.sort_unstable();
+                v.dedup();
+                v
+            }
+        };
+        let differs = |&f: &u32| {
+            let file = &self.files[f as usize];
+            let path = dir.join(&*file.path);
+            current_stat(&path) != Ok(file.stat)
+                || file
+                    .verify
+                    .is_some_and(|want| crate::hash::hash_file(&path).ok() != Some(want))
+        };
+        let global = |f: u32| self.files[f as usize].global;
+        if first_only {
+            let found = if check.len() >= crate::PARALLEL_MIN {
+                check.par_iter().with_min_len(4096).find_any(|f| differs(f))
+            } else {
+                check.iter().find(|f| differs(f))
+            };
+            return match found {
+                None => Changed::Nothing,
+                Some(&f) if global(f) => Changed::Global(self.files[f as usize].path.to_string()),
+                Some(&f) => Changed::Files(vec![f]),
+            };
+        }
+        if check.len() >= crate::PARALLEL_MIN {
+            let keep: Vec<bool> = check.par_iter().with_min_len(4096).map(differs).collect();
+            let mut k = keep.into_iter();
+            check.retain(|_| k.next().unwrap_or(true));
+        } else {
+            check.retain(differs);
+        }
+        match check.iter().find(|&&f| global(f)) {
+            Some(&f) => Changed::Global(self.files[f as usize].path.to_string()),
+            None if check.is_empty() => Changed::Nothing,
+            None => Changed::Files(check),
+        }
+    }
 }
 
 /// Whether the memo is disabled by [`DISABLE_ENV`].
@@ -135,9 +419,10 @@ fn put_stat(h: &mut blake3::Hasher, k: &StatKey) {
     h.update(&k.ctime_ns.to_le_bytes());
 }
 
-/// Reads the memo of `pipeline_file` and checks it against the identity, the environment and
-/// the filesystem. `Err` says why it cannot be used (for tracing); never an error to report.
-pub fn load(
+/// Reads the memo of `pipeline_file` and checks it against the identity and the environment
+/// (its files are checked by [`Memo::changed`]). `Err` says why it cannot be used (for
+/// tracing); never an error to report.
+pub fn read(
     pipeline_file: &Path,
     caller: &str,
     registry: &Registry,
@@ -168,12 +453,13 @@ pub fn load(
             return Err(format!("environment variable {name} changed"));
         }
     }
-    let dir = fsutil::parent_dir(pipeline_file);
     let n = r.u64().ok_or_else(bad)? as usize;
     let mut files = Vec::with_capacity(n.min(body.len()));
     for _ in 0..n {
         let path = r.str().ok_or_else(bad)?;
-        let stat = match r.u8().ok_or_else(bad)? {
+        let flags_at = body.len() - r.0.len();
+        let flags = r.u8().ok_or_else(bad)?;
+        let stat = match flags & PRESENT {
             0 => None,
             _ => Some(StatKey {
                 size: r.u64().ok_or_else(bad)?,
@@ -182,21 +468,27 @@ pub fn load(
                 ctime_ns: r.i128().ok_or_else(bad)?,
             }),
         };
-        files.push((path, stat));
-    }
-    let differs =
-        |(path, want): &(&str, Option<StatKey>)| current_stat(&dir.join(path)) != Ok(*want);
-    let changed = if files.len() >= crate::PARALLEL_MIN {
-        files.par_iter().with_min_len(4096).find_any(|f| differs(f))
-    } else {
-        files.iter().find(|f| differs(f))
-    };
-    if let Some((path, _)) = changed {
-        return Err(format!("`{path}` changed"));
+        let digest = match flags & DIGEST {
+            0 => None,
+            _ => Some(FileDigest {
+                blake3: Digest(r.take(32).ok_or_else(bad)?.try_into().map_err(|_| bad())?),
+                size: r.u64().ok_or_else(bad)?,
+            }),
+        };
+        files.push(MemoFile {
+            path: Box::from(path),
+            stat,
+            global: flags & GLOBAL != 0,
+            verify: digest.filter(|_| flags & VERIFY != 0),
+            flags_at,
+        });
     }
     let n = r.u64().ok_or_else(bad)? as usize;
     let mut nodes = Vec::with_capacity(n.min(body.len()));
-    for _ in 0..n {
+    let mut deps = Vec::with_capacity(n.min(body.len()));
+    let mut by_id = Vec::with_capacity(n.min(body.len()));
+    let mut node_files = Vec::with_capacity(n.min(body.len()));
+    for i in 0..n {
         let id = NodeId(r.str().ok_or_else(bad)?.to_string());
         let state = match r.u8().ok_or_else(bad)? {
             0 => State::Fresh,
@@ -216,6 +508,10 @@ pub fn load(
             reasons_json,
             message,
         });
+        by_id.push(r.u8().ok_or_else(bad)? != 0);
+        // A dependency comes first; a file exists.
+        deps.push(indices(&mut r, i).ok_or_else(bad)?);
+        node_files.push(indices(&mut r, files.len()).ok_or_else(bad)?);
     }
     let n = r.u64().ok_or_else(bad)? as usize;
     let mut build_order = Vec::with_capacity(n.min(body.len()));
@@ -229,7 +525,28 @@ pub fn load(
     if !r.0.is_empty() || build_order.len() != nodes.len() {
         return Err(bad());
     }
-    Ok(Memo { nodes, build_order })
+    Ok(Memo {
+        nodes,
+        build_order,
+        deps,
+        by_id,
+        node_files,
+        files,
+    })
+}
+
+/// A count and that many u32, each below `bound`.
+fn indices(r: &mut Reader<'_>, bound: usize) -> Option<Vec<u32>> {
+    let n = r.u32()? as usize;
+    let mut v = Vec::with_capacity(n.min(r.0.len() / 4));
+    for _ in 0..n {
+        let i = r.u32()?;
+        if i as usize >= bound {
+            return None;
+        }
+        v.push(i);
+    }
+    Some(v)
 }
 
 /// The stat tuple of `path`; `None` if it does not exist; `Err` on any other error.
@@ -241,10 +558,15 @@ fn current_stat(path: &Path) -> std::result::Result<Option<StatKey>, ()> {
     }
 }
 
+/// The digest the verdicts rest on for a path (the content `pipeline.lock` records for it),
+/// if it has that content now; `None` if it cannot be vouched for.
+pub type Vouch<'a> = &'a dyn Fn(&Path) -> Option<FileDigest>;
+
 /// Writes the memo after a full evaluation of every node of `ws` (`statuses`, any order)
 /// that started at `started`; `build_order` is the order a no-op build reports the nodes in.
-/// Writes nothing (and deletes an old memo) when a node is neither fresh nor blocked, when a
-/// recorded file is racy, or when anything looks unusual. Returns whether it wrote one.
+/// A racy path is recorded with the digest `vouch` gives for it. Writes nothing (and deletes
+/// an old memo) when a node is neither fresh nor blocked, when a racy path cannot be vouched
+/// for, or when anything looks unusual. Returns whether it wrote one.
 pub fn write(
     ws: &Workspace,
     pipeline_file: &Path,
@@ -252,9 +574,19 @@ pub fn write(
     started: SystemTime,
     statuses: &[NodeStatus],
     build_order: &[NodeIx],
+    vouch: Vouch<'_>,
 ) -> Result<bool> {
     let path = path_of(pipeline_file);
-    let Some(bytes) = encode(ws, pipeline_file, caller, started, statuses, build_order)? else {
+    let Some(bytes) = encode(
+        ws,
+        pipeline_file,
+        caller,
+        started,
+        statuses,
+        build_order,
+        vouch,
+    )?
+    else {
         let _ = std::fs::remove_file(&path);
         return Ok(false);
     };
@@ -269,6 +601,7 @@ fn encode(
     started: SystemTime,
     statuses: &[NodeStatus],
     build_order: &[NodeIx],
+    vouch: Vouch<'_>,
 ) -> Result<Option<Vec<u8>>> {
     let n = ws.graph.nodes.len();
     let mut by_node: Vec<Option<&NodeStatus>> = vec![None; n];
@@ -278,19 +611,22 @@ fn encode(
     if by_node.iter().any(Option::is_none) || build_order.len() != n {
         return Ok(None);
     }
-    // Which files decide the verdicts (a superset of what the evaluation looked at).
-    let mut paths: BTreeSet<PathBuf> = BTreeSet::new();
-    paths.insert(pipeline_file.to_path_buf());
+    // Which files decide the verdicts (a superset of what the evaluation looked at): the
+    // global ones, and those of each node.
+    let mut globals: BTreeSet<PathBuf> = BTreeSet::new();
+    globals.insert(pipeline_file.to_path_buf());
     // Member pipeline files, and the data files of params and epochs.
-    paths.extend(ws.pipeline.files());
-    paths.insert(ws.lock_path.clone());
-    paths.insert(ws.journal_path());
+    globals.extend(ws.pipeline.files());
+    globals.insert(ws.lock_path.clone());
+    globals.insert(ws.journal_path());
     let mut env: BTreeSet<String> = ["SOURCE_DATE_EPOCH", "PARITY_HOST"]
         .into_iter()
         .map(String::from)
         .collect();
+    let mut owned: Vec<Vec<PathBuf>> = vec![Vec::new(); n];
     for (ix, node) in ws.graph.nodes.iter().enumerate() {
         let status = by_node[ix].expect("checked above");
+        let own = &mut owned[ix];
         match status.state {
             State::Fresh => {}
             State::Blocked => {
@@ -300,19 +636,19 @@ fn encode(
                     if ac.exists() {
                         return Ok(None);
                     }
-                    paths.insert(ac);
+                    own.push(ac);
                 }
             }
             _ => return Ok(None),
         }
         for input in &node.inputs {
             if let Input::Source { path, .. } = input {
-                paths.insert(fsutil::join_rel(ws.root(), path));
+                own.push(fsutil::join_rel(ws.root(), path));
             }
         }
         for o in &node.outputs {
             if o.kind == OutputKind::Committed {
-                paths.insert(ws.output_path(o));
+                own.push(ws.output_path(o));
             }
         }
         if let Some(rule) = ws.registry.get(&node.rule) {
@@ -320,19 +656,18 @@ fn encode(
         }
     }
     // Directories: every member too (an edit inside changes no stat of the directory).
-    let mut members = Vec::new();
-    for p in &paths {
-        if p.is_dir() {
-            for entry in walkdir::WalkDir::new(p).min_depth(1) {
-                let Ok(entry) = entry else { return Ok(None) };
-                if entry.path_is_symlink() {
-                    return Ok(None);
-                }
-                members.push(entry.into_path());
-            }
-        }
+    let Some(()) = with_members(&mut globals) else {
+        return Ok(None);
+    };
+    let mut paths: BTreeSet<PathBuf> = globals.clone();
+    for own in &mut owned {
+        let mut set: BTreeSet<PathBuf> = std::mem::take(own).into_iter().collect();
+        let Some(()) = with_members(&mut set) else {
+            return Ok(None);
+        };
+        paths.extend(set.iter().cloned());
+        *own = set.into_iter().collect();
     }
-    paths.extend(members);
     let dir = fsutil::parent_dir(pipeline_file);
     let racy_ns = started
         .checked_sub(racy_window())
@@ -349,6 +684,7 @@ fn encode(
     } else {
         paths.iter().map(|p| current_stat(p)).collect()
     };
+    let index = |p: &PathBuf| paths.binary_search(p).unwrap_or(0) as u32;
 
     let mut out = Vec::with_capacity(64 * (paths.len() + n));
     out.extend_from_slice(MAGIC);
@@ -374,41 +710,62 @@ fn encode(
             return Ok(None);
         };
         put_str(&mut out, rel);
+        let global = if globals.contains(p) { GLOBAL } else { 0 };
         match stat {
-            None => out.push(0),
+            None => out.push(global),
             Some(k) => {
-                if k.ctime_ns >= racy_ns || k.mtime_ns >= racy_ns {
-                    return Ok(None);
-                }
-                out.push(1);
+                let racy = k.ctime_ns >= racy_ns || k.mtime_ns >= racy_ns;
+                let digest = match racy {
+                    false => None,
+                    true => match vouch(p) {
+                        Some(d) => Some(d),
+                        None => return Ok(None),
+                    },
+                };
+                out.push(PRESENT | global | if racy { DIGEST | VERIFY } else { 0 });
                 out.extend_from_slice(&k.size.to_le_bytes());
                 out.extend_from_slice(&k.mtime_ns.to_le_bytes());
                 out.extend_from_slice(&k.ino.to_le_bytes());
                 out.extend_from_slice(&k.ctime_ns.to_le_bytes());
+                if let Some(d) = digest {
+                    out.extend_from_slice(&d.blake3.0);
+                    out.extend_from_slice(&d.size.to_le_bytes());
+                }
             }
         }
     }
-    // Nodes in topological order; the build order as positions in it.
+    // Nodes in topological order; dependencies and the build order as positions in it.
     let mut pos = vec![0u32; n];
-    out.extend_from_slice(&(n as u64).to_le_bytes());
     for (i, &ix) in ws.graph.topo.iter().enumerate() {
         pos[ix] = i as u32;
-        let s = by_node[ix].expect("checked above");
-        put_str(&mut out, ws.graph.nodes[ix].id.as_str());
-        out.push(match s.state {
+    }
+    out.extend_from_slice(&(n as u64).to_le_bytes());
+    for &ix in &ws.graph.topo {
+        let v = Verdict::of(&ws.graph.nodes[ix].id, by_node[ix].expect("checked above"))?;
+        put_str(&mut out, v.id.as_str());
+        out.push(match v.state {
             State::Fresh => 0,
             _ => 1,
         });
-        put_str(&mut out, &s.why());
-        let reasons = serde_json::to_string(&s.reasons)
-            .map_err(|e| Error::Internal(format!("cannot serialize reasons: {e}")))?;
-        put_str(&mut out, &reasons);
-        match &s.unavailable {
+        put_str(&mut out, &v.why);
+        put_str(&mut out, &v.reasons_json);
+        match &v.message {
             None => out.push(0),
-            Some(u) => {
+            Some(m) => {
                 out.push(1);
-                put_str(&mut out, &u.to_string());
+                put_str(&mut out, m);
             }
+        }
+        out.push(u8::from(ws.graph.selected_by_id(ix)));
+        let mut deps: Vec<u32> = ws.graph.deps[ix].iter().map(|&d| pos[d]).collect();
+        deps.sort_unstable();
+        put_len(&mut out, deps.len());
+        for d in deps {
+            out.extend_from_slice(&d.to_le_bytes());
+        }
+        put_len(&mut out, owned[ix].len());
+        for p in &owned[ix] {
+            out.extend_from_slice(&index(p).to_le_bytes());
         }
     }
     out.extend_from_slice(&(n as u64).to_le_bytes());
@@ -420,6 +777,25 @@ fn encode(
     Ok(Some(out))
 }
 
+/// Adds the members of every directory of `paths`; `None` when a member is a symbolic link or
+/// cannot be read (then no memo is written).
+fn with_members(paths: &mut BTreeSet<PathBuf>) -> Option<()> {
+    let mut members = Vec::new();
+    for p in paths.iter() {
+        if p.is_dir() {
+            for entry in walkdir::WalkDir::new(p).min_depth(1) {
+                let entry = entry.ok()?;
+                if entry.path_is_symlink() {
+                    return None;
+                }
+                members.push(entry.into_path());
+            }
+        }
+    }
+    paths.extend(members);
+    Some(())
+}
+
 fn put_len(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(&(n as u32).to_le_bytes());
 }
@@ -427,4 +803,56 @@ fn put_len(out: &mut Vec<u8>, n: usize) {
 fn put_str(out: &mut Vec<u8>, s: &str) {
     put_len(out, s.len());
     out.extend_from_slice(s.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memo_of(file: MemoFile) -> Memo {
+        Memo {
+            nodes: Vec::new(),
+            build_order: Vec::new(),
+            deps: Vec::new(),
+            by_id: Vec::new(),
+            node_files: Vec::new(),
+            files: vec![file],
+        }
+    }
+
+    #[test]
+    fn a_racy_file_with_its_stat_unchanged_but_other_content_is_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), b"one\n").unwrap();
+        let stat = current_stat(&dir.path().join("a.txt")).unwrap();
+        let digest = crate::hash::hash_file(&dir.path().join("a.txt")).unwrap();
+        let file = |verify| MemoFile {
+            path: "a.txt".into(),
+            stat,
+            global: false,
+            verify,
+            flags_at: 0,
+        };
+        let same = memo_of(file(Some(digest)));
+        assert_eq!(same.changed(dir.path(), None, false), Changed::Nothing);
+        // What the verdicts rested on was other bytes of the same size, written in the same
+        // clock tick: only the content tells.
+        let other = FileDigest {
+            blake3: Digest::of(b"ONE\n"),
+            size: 4,
+        };
+        let racy = memo_of(file(Some(other)));
+        assert_eq!(
+            racy.changed(dir.path(), None, false),
+            Changed::Files(vec![0])
+        );
+        assert_eq!(
+            racy.changed(dir.path(), None, true),
+            Changed::Files(vec![0])
+        );
+        assert_eq!(
+            memo_of(file(None)).changed(dir.path(), None, true),
+            Changed::Nothing
+        );
+    }
 }

@@ -69,21 +69,32 @@ pub struct Session<'a> {
 }
 
 impl Session<'_> {
-    /// The no-op memo, when enabled and still valid.
+    /// The no-op memo, when enabled and its identity and environment still hold (its files
+    /// are checked by the caller).
     fn memo(&self) -> Option<Memo> {
         if memo::disabled() {
             return None;
         }
-        match memo::load(self.pipeline, self.identity, self.registry) {
-            Ok(m) => {
-                (self.trace)("memo: used");
-                Some(m)
-            }
+        match memo::read(self.pipeline, self.identity, self.registry) {
+            Ok(m) => Some(m),
             Err(why) => {
                 (self.trace)(&format!("memo: not used: {why}"));
                 None
             }
         }
+    }
+
+    /// The memo's positions of the nodes `targets` select (every node when there are none),
+    /// when it can tell them without the graph.
+    fn memo_selection(&self, m: &Memo, targets: &[String]) -> Option<Vec<u32>> {
+        if targets.is_empty() {
+            return Some((0..m.nodes.len() as u32).collect());
+        }
+        let found = m.select(targets);
+        if found.is_none() {
+            (self.trace)("memo: not used: a target is not a node id");
+        }
+        found
     }
 
     /// Writes the memo after a full evaluation of every node found all fresh (or blocked).
@@ -93,11 +104,20 @@ impl Session<'_> {
         started: SystemTime,
         statuses: &[NodeStatus],
         order: &[NodeIx],
+        vouch: memo::Vouch<'_>,
     ) {
         if memo::disabled() {
             return;
         }
-        match memo::write(ws, self.pipeline, self.identity, started, statuses, order) {
+        match memo::write(
+            ws,
+            self.pipeline,
+            self.identity,
+            started,
+            statuses,
+            order,
+            vouch,
+        ) {
             Ok(true) => (self.trace)("memo: written"),
             Ok(false) => (self.trace)("memo: not written"),
             Err(e) => (self.trace)(&format!("memo: not written: {e}")),
@@ -130,12 +150,16 @@ pub enum Status {
     },
 }
 
-/// `status [TARGET...]`: the memo answers an untargeted no-op; otherwise every selected node
-/// is evaluated (no lock needed), and the memo is written when all of them turn out fresh.
+/// `status [TARGET...]`: the memo answers when none of the files its verdicts rest on changed
+/// (with targets: those of the targets' closure), and when only files of some nodes changed,
+/// it keeps the verdicts of the nodes they do not reach and only those they reach are
+/// evaluated. Otherwise every selected node is evaluated (no lock needed), and the memo is
+/// written when all of them turn out fresh.
 pub fn status(session: &Session<'_>, targets: &[String]) -> Result<Status> {
     let started = SystemTime::now();
-    if targets.is_empty()
-        && let Some(m) = session.memo()
+    if let Some(m) = session.memo()
+        && let Some(selection) = session.memo_selection(&m, targets)
+        && let Some(m) = memo_status(session, m, &selection, targets.is_empty())
     {
         return Ok(Status::Memo(m));
     }
@@ -155,13 +179,130 @@ pub fn status(session: &Session<'_>, targets: &[String]) -> Result<Status> {
     let _ = hasher.save();
     if targets.is_empty() {
         let order = crate::build::noop_order(&ws, &nodes);
-        session.remember(&ws, started, &statuses, &order);
+        // A racy file has the digest the evaluation used (memoized by the hasher), if it is
+        // the one the lock records. Not the lock itself: a build may have rewritten it since.
+        let recorded = recorded_digests(&ws, &lock);
+        let vouch = |p: &Path| {
+            let want = recorded.get(p)?;
+            (hasher.digest(p).ok()?.as_ref() == Some(want)).then_some(*want)
+        };
+        session.remember(&ws, started, &statuses, &order, &vouch);
     }
     std::mem::forget((lock, hasher));
     Ok(Status::Evaluated {
         ws: Box::new(ws),
         statuses,
     })
+}
+
+/// [`Memo::settle`], said when it settled anything.
+fn settle(session: &Session<'_>, m: &Memo, scope: Option<&[u32]>) {
+    let n = m.settle(session.pipeline, scope);
+    if n > 0 {
+        (session.trace)(&format!("memo: settled {n} racy paths"));
+    }
+}
+
+/// `status` answered by the memo `m` for the nodes `selection` (positions): its verdicts, with
+/// those of the nodes an edited file reaches evaluated anew. `None`: the full path must answer.
+fn memo_status(session: &Session<'_>, mut m: Memo, selection: &[u32], all: bool) -> Option<Memo> {
+    let dir = fsutil::parent_dir(session.pipeline);
+    let scope = (!all).then(|| m.closure(selection));
+    match m.changed(dir, scope.as_deref(), false) {
+        memo::Changed::Nothing => {
+            (session.trace)("memo: used");
+            settle(session, &m, scope.as_deref());
+        }
+        memo::Changed::Global(path) => {
+            (session.trace)(&format!("memo: not used: `{path}` changed"));
+            return None;
+        }
+        memo::Changed::Files(files) => {
+            let mut dirty = m.dependents(&m.owners(&files));
+            if let Some(scope) = &scope {
+                dirty.retain(|i| scope.binary_search(i).is_ok());
+            }
+            match reevaluate(session, &mut m, &dirty) {
+                Ok(()) => (session.trace)(&format!(
+                    "memo: partly used: {} of {} nodes evaluated",
+                    dirty.len(),
+                    m.nodes.len()
+                )),
+                Err(why) => {
+                    (session.trace)(&format!("memo: not used: {why}"));
+                    return None;
+                }
+            }
+        }
+    }
+    if !all {
+        let mut keep = selection.iter().peekable();
+        let mut i = 0u32;
+        m.nodes.retain(|_| {
+            let kept = keep.next_if_eq(&&i).is_some();
+            i += 1;
+            kept
+        });
+    }
+    Some(m)
+}
+
+/// Evaluates the memo's nodes `dirty` (positions, closed under dependents) with the graph and
+/// puts their verdicts in `m`; every other node they depend on stands as recorded. `Err` says
+/// why the full path must answer instead (an error is then reported by it).
+fn reevaluate(
+    session: &Session<'_>,
+    m: &mut Memo,
+    dirty: &[u32],
+) -> std::result::Result<(), String> {
+    let ws = session.open().map_err(|e| e.to_string())?;
+    if ws.graph.nodes.len() != m.nodes.len() {
+        return Err("the graph differs".into());
+    }
+    let ix_of = |i: u32| ws.graph.by_id.get(m.nodes[i as usize].id.as_str()).copied();
+    let mut nodes = Vec::with_capacity(dirty.len());
+    for &i in dirty {
+        nodes.push(ix_of(i).ok_or("the graph differs")?);
+    }
+    // The recorded verdicts of what the dirty nodes depend on, by graph index.
+    let mut known: std::collections::HashMap<NodeIx, State> = Default::default();
+    let mut ids: std::collections::HashSet<&str> = Default::default();
+    for &ix in &nodes {
+        ids.insert(ws.graph.nodes[ix].id.as_str());
+        for &d in &ws.graph.deps[ix] {
+            ids.insert(ws.graph.nodes[d].id.as_str());
+        }
+    }
+    for (i, v) in m.nodes.iter().enumerate() {
+        if ids.contains(v.id.as_str()) && dirty.binary_search(&(i as u32)).is_err() {
+            let ix = ix_of(i as u32).ok_or("the graph differs")?;
+            known.insert(ix, v.state);
+        }
+    }
+    let hasher = ws.hasher();
+    let lock = crate::state::Lock::read_some(&ws.lock_path, &|id| ids.contains(id))
+        .map_err(|e| e.to_string())?;
+    let given = |d: NodeIx| match known.get(&d) {
+        Some(State::Fresh) => crate::workspace::DepState::Built(
+            lock.nodes
+                .get(ws.graph.nodes[d].id.as_str())
+                .map(|e| e.outputs.clone())
+                .unwrap_or_default(),
+        ),
+        Some(_) => crate::workspace::DepState::Blocked,
+        None => crate::workspace::DepState::Unknown,
+    };
+    let statuses = ws
+        .status_given(&hasher, &lock, &nodes, &given)
+        .map_err(|e| e.to_string())?;
+    // The stat cache is not saved: rewriting it whole for the few files an edit touched costs
+    // more than hashing them again next time.
+    for (s, &i) in statuses.iter().zip(dirty) {
+        m.nodes[i as usize] =
+            memo::Verdict::of(&ws.graph.nodes[s.node].id, s).map_err(|e| e.to_string())?;
+    }
+    std::mem::forget((ws, lock, hasher));
+    Ok(())
 }
 
 /// `build [TARGET...]`: the memo answers a plain no-op (no targets, nothing forced, no remote
@@ -178,18 +319,53 @@ pub fn build(
     on_wait: &mut dyn FnMut(&Path),
 ) -> Result<(Summary, Option<Workspace>)> {
     let started = SystemTime::now();
-    let plain = targets.is_empty() && !opts.dry_run && !opts.force && opts.remote.is_none();
-    if plain
+    let simple = !opts.dry_run && !opts.force && opts.remote.is_none();
+    let plain = targets.is_empty() && simple;
+    if simple
         && let Some(m) = session.memo()
-        && m.nodes.iter().all(|v| v.state == State::Fresh)
+        && let Some(selection) = session.memo_selection(&m, targets)
     {
-        return Ok((report_memo(&m, reporter), None));
+        let scope = m.closure(&selection);
+        let dir = fsutil::parent_dir(session.pipeline);
+        let all_fresh = scope
+            .iter()
+            .all(|&i| m.nodes[i as usize].state == State::Fresh);
+        if !all_fresh {
+            (session.trace)("memo: not used: a node is blocked");
+        } else {
+            match m.changed(dir, (!plain).then_some(&scope[..]), true) {
+                memo::Changed::Nothing => {
+                    (session.trace)("memo: used");
+                    settle(session, &m, (!plain).then_some(&scope[..]));
+                    return Ok((report_memo(&m, &m.build_order_of(&scope), reporter), None));
+                }
+                memo::Changed::Global(path) => {
+                    (session.trace)(&format!("memo: not used: `{path}` changed"))
+                }
+                memo::Changed::Files(files) => {
+                    (session.trace)(&format!("memo: not used: `{}` changed", m.file(files[0])))
+                }
+            }
+        }
     }
     let (ws, nodes, guard, state) = open_locked(session, targets, opts.dry_run, on_wait)?;
     let summary =
         crate::build::build_with_state(&ws, state, guard.as_ref(), &nodes, opts, cancel, reporter)?;
-    if plain && summary.fresh == summary.total && !summary.interrupted {
-        // Every node was fresh: nothing changed, remember so.
+    let built = summary.fresh + summary.ran + summary.cached + summary.remote;
+    if plain && built == summary.total && !summary.interrupted {
+        // Every node is fresh now: remember so. The files this build wrote are racy: each is
+        // vouched for by its digest in the lock this build wrote (under the build lock, so
+        // that lock is this build's too).
+        let lock = Lock::read(&ws.lock_path)?;
+        let hasher = ws.hasher();
+        let recorded = recorded_digests(&ws, &lock);
+        let vouch = |p: &Path| {
+            if p == ws.lock_path {
+                return crate::hash::hash_file(p).ok();
+            }
+            let want = recorded.get(p)?;
+            (hasher.digest(p).ok()?.as_ref() == Some(want)).then_some(*want)
+        };
         let statuses: Vec<NodeStatus> = (0..ws.graph.nodes.len())
             .map(|node| NodeStatus {
                 node,
@@ -200,7 +376,8 @@ pub fn build(
             })
             .collect();
         let order = crate::build::noop_order(&ws, &nodes);
-        session.remember(&ws, started, &statuses, &order);
+        session.remember(&ws, started, &statuses, &order, &vouch);
+        std::mem::forget((lock, hasher, recorded));
     } else if summary.ran + summary.cached + summary.remote > 0 && !opts.dry_run {
         // The state changed: the memo no longer describes it (its stat tuples would say so
         // too; this is belt and braces).
@@ -209,15 +386,47 @@ pub fn build(
     Ok((summary, Some(ws)))
 }
 
-/// What a no-op build answered from the memo reports: the plan, every node fresh in the
-/// scheduler's order.
-fn report_memo(m: &Memo, reporter: &mut dyn Reporter) -> Summary {
+/// What `lock` records of each source input and committed file output of `ws`, by path: the
+/// digests the verdicts rest on.
+fn recorded_digests(
+    ws: &Workspace,
+    lock: &Lock,
+) -> std::collections::HashMap<std::path::PathBuf, crate::hash::FileDigest> {
+    let mut out = std::collections::HashMap::new();
+    for node in &ws.graph.nodes {
+        let Some(entry) = lock.nodes.get(node.id.as_str()) else {
+            continue;
+        };
+        for input in &node.inputs {
+            if let crate::graph::Input::Source {
+                path, dir: false, ..
+            } = input
+                && let Some(d) = entry.inputs.get(path)
+            {
+                out.insert(fsutil::join_rel(ws.root(), path), *d);
+            }
+        }
+        for o in &node.outputs {
+            if o.kind == crate::graph::OutputKind::Committed
+                && !o.dir
+                && let Some(d) = entry.outputs.get(&o.path)
+            {
+                out.insert(ws.output_path(o), *d);
+            }
+        }
+    }
+    out
+}
+
+/// What a no-op build answered from the memo reports: the plan, every node of `order` (the
+/// scheduler's order) fresh.
+fn report_memo(m: &Memo, order: &[u32], reporter: &mut dyn Reporter) -> Summary {
     let started = std::time::Instant::now();
     reporter.event(Event::Plan {
-        total: m.nodes.len(),
+        total: order.len(),
         recovered: 0,
     });
-    for &i in &m.build_order {
+    for &i in order {
         reporter.event(Event::Finished {
             node: &m.nodes[i as usize].id,
             outcome: &Outcome::Fresh,
@@ -226,8 +435,8 @@ fn report_memo(m: &Memo, reporter: &mut dyn Reporter) -> Summary {
         });
     }
     Summary {
-        total: m.nodes.len(),
-        fresh: m.nodes.len(),
+        total: order.len(),
+        fresh: order.len(),
         elapsed: started.elapsed(),
         ..Summary::default()
     }

@@ -28,16 +28,17 @@
 //! Either way `$in` and `$out` are the same strings, so outputs do not depend on the mode.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::graph::Output;
+use crate::process;
 
 /// The environment variable that forces the portable sandbox ([`Isolation::Copies`]).
 pub const SANDBOX_ENV: &str = "PARITY_SANDBOX";
@@ -158,27 +159,6 @@ pub(crate) fn log_run(id: &str) {
     {
         let _ = std::io::Write::write_all(&mut f, format!("{id}\n").as_bytes());
     }
-}
-
-/// Process groups of the recipes running now, so a second Ctrl-C can end them all.
-static RUNNING: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
-
-/// Kills the process group of every recipe still running (a second Ctrl-C, before exiting).
-pub fn kill_running() {
-    if let Ok(running) = RUNNING.lock() {
-        for &pgid in running.iter() {
-            kill_group(pgid);
-        }
-    }
-}
-
-fn kill_group(pgid: u32) {
-    #[cfg(unix)]
-    if let Some(pid) = rustix::process::Pid::from_raw(pgid as i32) {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-    }
-    #[cfg(not(unix))]
-    let _ = pgid;
 }
 
 /// How a recipe ended, when it did not exit 0.
@@ -415,38 +395,28 @@ impl Slot {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
-        #[cfg(unix)]
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let spawned = if self.landlock {
             self.spawn_confined(cmd)
         } else {
-            cmd.spawn()
+            process::spawn(&mut cmd)
                 .map_err(|e| format!("cannot start `{}`: {e}", shell().display()))
         };
-        let mut child = spawned.map_err(Error::Usage)?;
-        let pgid = child.id();
-        if let Ok(mut r) = RUNNING.lock() {
-            r.insert(pgid);
-        }
-        let ended = wait(&mut child, timeout, cancel);
-        // Whatever the recipe left running in its group goes with it.
-        kill_group(pgid);
-        if let Ok(mut r) = RUNNING.lock() {
-            r.remove(&pgid);
-        }
-        let status = ended.map_err(io("wait for", shell()))?;
+        let status = spawned
+            .map_err(Error::Usage)?
+            .wait(Some(timeout), Some(cancel))
+            .map_err(io("wait for", shell()))?;
         Ok(match status {
-            Waited::Exited(s) if s.success() => Ok(()),
-            Waited::Exited(s) => Err(Ended::Failed(s.code())),
-            Waited::TimedOut => Err(Ended::TimedOut(timeout)),
-            Waited::Interrupted => Err(Ended::Interrupted),
+            process::Outcome::Exited(s) if s.success() => Ok(()),
+            process::Outcome::Exited(s) => Err(Ended::Failed(s.code())),
+            process::Outcome::TimedOut => Err(Ended::TimedOut(timeout)),
+            process::Outcome::Cancelled => Err(Ended::Interrupted),
         })
     }
 
     /// Starts `cmd` from a short-lived thread that restricts itself with the slot's Landlock
     /// ruleset first: the child inherits the restriction, the rest of parity does not.
     #[cfg(target_os = "linux")]
-    fn spawn_confined(&self, mut cmd: Command) -> std::result::Result<std::process::Child, String> {
+    fn spawn_confined(&self, mut cmd: Command) -> std::result::Result<process::Running, String> {
         use landlock::{
             ABI, AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
         };
@@ -476,7 +446,7 @@ impl Slot {
                         .map_err(|e| fail(&e))?;
                 }
                 ruleset.restrict_self().map_err(|e| fail(&e))?;
-                cmd.spawn()
+                process::spawn(&mut cmd)
                     .map_err(|e| format!("cannot start `{}`: {e}", shell().display()))
             })
             .join()
@@ -485,30 +455,13 @@ impl Slot {
     }
 
     #[cfg(not(target_os = "linux"))]
-    fn spawn_confined(&self, mut cmd: Command) -> std::result::Result<std::process::Child, String> {
-        cmd.spawn()
-            .map_err(|e| format!("cannot start `{}`: {e}", shell().display()))
+    fn spawn_confined(&self, mut cmd: Command) -> std::result::Result<process::Running, String> {
+        process::spawn(&mut cmd).map_err(|e| format!("cannot start `{}`: {e}", shell().display()))
     }
 
     /// The last lines of the recipe's output (at most 20 lines of the last 16 KiB).
     pub(crate) fn tail(&mut self) -> String {
-        const MAX: u64 = 16 << 10;
-        let len = self.log.metadata().map_or(0, |m| m.len());
-        let mut buf = Vec::new();
-        if self
-            .log
-            .seek(SeekFrom::Start(len.saturating_sub(MAX)))
-            .is_ok()
-        {
-            let _ = (&self.log).take(MAX).read_to_end(&mut buf);
-        }
-        let text = String::from_utf8_lossy(&buf);
-        let lines: Vec<&str> = text.lines().collect();
-        let mut tail = lines[lines.len().saturating_sub(20)..].join("\n");
-        if len > MAX && lines.len() <= 20 {
-            tail.insert_str(0, "...");
-        }
-        tail
+        process::tail(&mut self.log, 16 << 10, 20)
     }
 
     /// After a recipe: anything in `out/` that is not one of `declared` is reported and
@@ -544,64 +497,6 @@ fn symlink(target: &str, link: &Path) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(Error::io("link", link, e)),
-    }
-}
-
-enum Waited {
-    Exited(std::process::ExitStatus),
-    TimedOut,
-    Interrupted,
-}
-
-/// Waits for `child` until it exits, `timeout` passes or `cancel` is set; in the two last
-/// cases its process group is killed and reaped. On Linux the wait blocks on a pidfd (the exit
-/// is seen at once, no polling); elsewhere it polls.
-fn wait(
-    child: &mut std::process::Child,
-    timeout: Duration,
-    cancel: &AtomicBool,
-) -> std::io::Result<Waited> {
-    let deadline = Instant::now() + timeout;
-    #[cfg(target_os = "linux")]
-    let pidfd = rustix::process::pidfd_open(
-        rustix::process::Pid::from_child(child),
-        rustix::process::PidfdFlags::empty(),
-    )
-    .ok();
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Waited::Exited(status));
-        }
-        let now = Instant::now();
-        let stop = if cancel.load(Ordering::Relaxed) {
-            Some(Waited::Interrupted)
-        } else if now >= deadline {
-            Some(Waited::TimedOut)
-        } else {
-            None
-        };
-        if let Some(stop) = stop {
-            kill_group(child.id());
-            let _ = child.kill();
-            child.wait()?;
-            return Ok(stop);
-        }
-        // Wake up at least every 50 ms to see an interruption.
-        let slice = (deadline - now).min(Duration::from_millis(50));
-        #[cfg(target_os = "linux")]
-        if let Some(fd) = &pidfd {
-            use rustix::event::{PollFd, PollFlags, Timespec, poll};
-            let mut fds = [PollFd::new(fd, PollFlags::IN)];
-            let ts = Timespec::try_from(slice).unwrap_or(Timespec {
-                tv_sec: 0,
-                tv_nsec: 50_000_000,
-            });
-            match poll(&mut fds, Some(&ts)) {
-                Ok(_) | Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        std::thread::sleep(slice.min(Duration::from_millis(2)));
     }
 }
 

@@ -218,11 +218,11 @@ fn parse_line(line: &str, wanted: &(dyn Fn(&str) -> bool + Sync)) -> Option<Line
     Some(Line::Parsed(id, entry))
 }
 
-/// One journal line.
+/// One journal line (written borrowed, read owned).
 #[derive(serde::Serialize, serde::Deserialize)]
-struct JournalLine {
-    id: String,
-    entry: LockEntry,
+struct JournalLine<I, E> {
+    id: I,
+    entry: E,
 }
 
 /// The append-only journal of a running build (`cache/journal`).
@@ -249,17 +249,24 @@ impl Journal {
         })
     }
 
-    /// Appends one completed node with a single `write` (a killed process loses nothing that
-    /// was written); fsyncs at most once a second, and at [`Journal::sync`].
-    pub fn append(&mut self, id: &str, entry: &LockEntry) -> Result<()> {
-        let mut line = serde_json::to_vec(&JournalLine {
-            id: id.to_string(),
-            entry: entry.clone(),
-        })
-        .map_err(|e| Error::Internal(e.to_string()))?;
-        line.push(b'\n');
+    /// Appends a batch of completed nodes with a single `write` (a killed process loses
+    /// nothing that was written; a torn last line is ignored by [`Journal::replay`]); fsyncs
+    /// at most once a second, and at [`Journal::sync`].
+    pub fn append<I: AsRef<str>>(&mut self, batch: &[(I, LockEntry)]) -> Result<()> {
+        let mut lines = Vec::new();
+        for (id, entry) in batch {
+            serde_json::to_writer(
+                &mut lines,
+                &JournalLine {
+                    id: id.as_ref(),
+                    entry,
+                },
+            )
+            .map_err(|e| Error::Internal(e.to_string()))?;
+            lines.push(b'\n');
+        }
         self.file
-            .write_all(&line)
+            .write_all(&lines)
             .map_err(|e| Error::io("write", &self.path, e))?;
         if self.last_sync.elapsed() > std::time::Duration::from_secs(1) {
             self.sync()?;
@@ -287,7 +294,7 @@ impl Journal {
         };
         Ok(bytes
             .split(|&b| b == b'\n')
-            .filter_map(|l| serde_json::from_slice::<JournalLine>(l).ok())
+            .filter_map(|l| serde_json::from_slice::<JournalLine<String, LockEntry>>(l).ok())
             .map(|l| (l.id, l.entry))
             .collect())
     }
@@ -412,15 +419,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("journal");
         let mut j = Journal::open(&p).unwrap();
-        j.append("a", &entry(1)).unwrap();
-        j.append("b", &entry(2)).unwrap();
+        j.append(&[("a", entry(1))]).unwrap();
+        j.append(&[("b", entry(2)), ("c", entry(3))]).unwrap();
         drop(j);
         let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
-        f.write_all(b"{\"id\":\"c\",\"entr").unwrap();
+        f.write_all(b"{\"id\":\"d\",\"entr").unwrap();
         let got = Journal::replay(&p).unwrap();
         assert_eq!(
             got.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
-            ["a", "b"]
+            ["a", "b", "c"]
         );
     }
 }

@@ -693,19 +693,39 @@ impl Workspace {
         lock: &Lock,
         nodes: &[NodeIx],
     ) -> Result<Vec<NodeStatus>> {
-        let wanted: std::collections::HashSet<NodeIx> =
-            self.graph.closure(nodes).into_iter().collect();
+        let mut out = self.status_given(hasher, lock, &self.graph.closure(nodes), &|_| {
+            DepState::Unknown
+        })?;
+        let keep: std::collections::HashSet<NodeIx> = nodes.iter().copied().collect();
+        out.retain(|s| keep.contains(&s.node));
+        Ok(out)
+    }
+
+    /// The state of each node of `nodes`, one at a time in topological order; a dependency
+    /// outside `nodes` is seen as `known` says (the no-op memo's recorded verdicts, when it
+    /// re-evaluates only what an edit reaches).
+    pub(crate) fn status_given(
+        &self,
+        hasher: &Hasher,
+        lock: &Lock,
+        nodes: &[NodeIx],
+        known: &dyn Fn(NodeIx) -> DepState,
+    ) -> Result<Vec<NodeStatus>> {
+        let mut wanted = vec![false; self.graph.nodes.len()];
+        for &ix in nodes {
+            wanted[ix] = true;
+        }
         let mut dep_states: Vec<Option<DepState>> = vec![None; self.graph.nodes.len()];
         let mut out = Vec::new();
         for &ix in &self.graph.topo {
-            if !wanted.contains(&ix) {
+            if !wanted[ix] {
                 continue;
             }
             let node = &self.graph.nodes[ix];
             let entry = lock.nodes.get(node.id.as_str());
             let view = |d: NodeIx| match &dep_states[d] {
                 Some(s) => Cow::Borrowed(s),
-                None => Cow::Owned(DepState::Unknown),
+                None => Cow::Owned(known(d)),
             };
             let eval = self.evaluate_as(hasher, ix, entry, &view, false, false)?;
             let (state, dep_state) = self.classify(ix, &eval, entry);
@@ -718,8 +738,6 @@ impl Workspace {
                 unavailable: eval.unavailable,
             });
         }
-        let keep: std::collections::HashSet<NodeIx> = nodes.iter().copied().collect();
-        out.retain(|s| keep.contains(&s.node));
         Ok(out)
     }
 

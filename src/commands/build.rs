@@ -53,7 +53,7 @@ pub fn exec(g: &GlobalArgs, a: BuildArgs) -> anyhow::Result<i32> {
     let flag = cancel.clone();
     let _ = ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
-            parity_engine::sandbox::kill_running();
+            parity_engine::process::kill_running();
             std::process::exit(130);
         }
         progress::err_line("interrupted: finishing running nodes (Ctrl-C again to abort)");

@@ -299,3 +299,129 @@ fn a_member_pipeline_or_params_file_edited_after_the_memo_is_noticed() {
     assert!(!run.stderr.contains("memo: used"), "{}", run.stderr);
     assert!(run.stdout.contains("m:a@1"), "{}", run.stdout);
 }
+
+/// After an edit, `status` keeps the recorded verdicts of the nodes the edited file does not
+/// reach and evaluates only the others, printing exactly what the full path prints.
+#[test]
+fn status_after_an_edit_evaluates_only_what_the_edit_reaches() {
+    let p = project();
+    built_with_memo(&p);
+    p.write("src/2.txt", "deux\n");
+    let run = p.parity_env(&[TRACE], &["status"]);
+    // `a@2` and `b` (which depends on it); not `a@1` nor `far`.
+    assert!(
+        run.stderr
+            .contains("memo: partly used: 2 of 4 nodes evaluated"),
+        "{}",
+        run.stderr
+    );
+    let (out, used) = status_both_ways(&p, &[]);
+    assert!(!used);
+    assert_eq!(
+        out,
+        "stale    a@2  input `src/2.txt` changed (ef40086ad8a3 -> 303fa5e0a9cd)\n\
+         blocked  far  never built\nstale    b  dependency `a@2` is not fresh\n\
+         4 nodes: 1 fresh, 2 stale, 1 blocked\n"
+    );
+}
+
+/// A target that is a node id is answered by the memo, which then looks only at the files of
+/// the target's closure; a pattern goes through the graph.
+#[test]
+fn targeted_status_and_build_are_answered_by_the_memo_like_the_full_path() {
+    let p = project();
+    built_with_memo(&p);
+    p.take_runs();
+    // Outside the closure of `a@1`.
+    p.write("src/2.txt", "deux\n");
+    for args in [
+        &["status", "a@1"][..],
+        &["status", "-v", "a@1"],
+        &["status", "--json", "a@1", "a@1"],
+        &["build", "a@1"],
+        &["build", "-v", "a@1"],
+    ] {
+        let fast = p.parity_env(&[TRACE], args);
+        assert!(
+            fast.stderr.contains("memo: used"),
+            "{args:?}: {}",
+            fast.stderr
+        );
+        let slow = p.parity_env(&[("PARITY_NO_MEMO", "1")], args);
+        assert_eq!(fast.stdout, slow.stdout, "{args:?}");
+        assert_eq!(
+            fast.stderr.replace("memo: used\n", ""),
+            slow.stderr,
+            "{args:?}"
+        );
+        assert_eq!(fast.code, slow.code, "{args:?}");
+    }
+    assert!(p.take_runs().is_empty());
+    let run = p.parity_env(&[TRACE], &["status", "a@*"]);
+    assert!(
+        run.stderr
+            .contains("memo: not used: a target is not a node id"),
+        "{}",
+        run.stderr
+    );
+    // `b` depends on `a@2`, whose input changed.
+    let run = p.parity_env(&[TRACE], &["build", "b"]);
+    assert!(
+        run.stderr.contains("memo: not used: `src/2.txt` changed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(p.take_runs_sorted(), ["a@2", "b"]);
+}
+
+/// A build that leaves every node fresh writes the memo itself: the files it just wrote are
+/// racy, recorded with the digests `pipeline.lock` records and their content checked, until a
+/// check a second later settles them.
+#[test]
+fn a_build_writes_the_memo_with_its_racy_outputs_checked_by_content_until_they_settle() {
+    let p = Project::new()
+        .file(
+            "pipeline.toml",
+            &[
+                command_node("a", &["src.txt"], &["out/a.txt"], "cat $in > $out"),
+                command_node("b", &["a"], &["out/b.txt"], "cat $in > $out"),
+            ]
+            .concat(),
+        )
+        .file("src.txt", "source\n");
+    // With no racy window the pipeline file (its digest is vouched by nothing) is old enough
+    // as soon as the build starts, and what the build writes is racy.
+    let run = p.parity_env(&[TRACE, NO_RACY_WINDOW], &["build"]);
+    assert!(run.stderr.contains("memo: written"), "{}", run.stderr);
+    assert_eq!(p.take_runs_sorted(), ["a", "b"]);
+    // Within a window long enough for this whole test: answered, the racy outputs hashed,
+    // nothing settled yet.
+    const LONG_RACY_WINDOW: (&str, &str) = ("PARITY_MEMO_RACY_MS", "600000");
+    for args in [&["status"][..], &["build", "b"], &["build"]] {
+        let fast = p.parity_env(&[TRACE, LONG_RACY_WINDOW], args);
+        assert!(
+            fast.stderr.contains("memo: used"),
+            "{args:?}: {}",
+            fast.stderr
+        );
+        assert!(!fast.stderr.contains("settled"), "{}", fast.stderr);
+        let slow = p.parity_env(&[("PARITY_NO_MEMO", "1")], args);
+        assert_eq!(fast.stdout, slow.stdout, "{args:?}");
+    }
+    // An output rewritten with other bytes of the same size is seen.
+    p.write("out/a.txt", "SOURCE\n");
+    let (out, used) = status_both_ways(&p, &[]);
+    assert!(!used);
+    assert!(out.contains("modified a"), "{out}");
+    let run = p.parity_env(&[TRACE, NO_RACY_WINDOW], &["build"]);
+    assert!(run.stderr.contains("memo: written"), "{}", run.stderr);
+    assert_eq!(p.take_runs_sorted(), ["a"]);
+    // Once the window has passed (none here): what the build wrote (out/a.txt, the lock) is
+    // settled, once.
+    let run = p.parity_env(&[TRACE, NO_RACY_WINDOW], &["status"]);
+    assert!(run.stderr.contains("memo: used"), "{}", run.stderr);
+    assert!(run.stderr.contains("memo: settled "), "{}", run.stderr);
+    let run = p.parity_env(&[TRACE, NO_RACY_WINDOW], &["status"]);
+    assert!(run.stderr.contains("memo: used"), "{}", run.stderr);
+    assert!(!run.stderr.contains("settled"), "{}", run.stderr);
+}

@@ -552,6 +552,55 @@ outputs = ["use.txt"]
     assert_eq!(f.calls(), ["use"]);
 }
 
+#[test]
+fn lost_cache_only_inputs_are_remade_once_as_scheduled_work_even_through_two_levels() {
+    let f = Fixture::new(
+        r#"
+[artifact.tool]
+rule = "fake"
+inputs = ["src.txt"]
+outputs = ["{cache}/bin/tool"]
+
+[artifact.lib]
+rule = "fake"
+inputs = ["tool"]
+outputs = ["{cache}/lib/x"]
+
+[artifact.one]
+rule = "fake"
+inputs = ["lib", "a.txt"]
+outputs = ["one.txt"]
+
+[artifact.two]
+rule = "fake"
+inputs = ["lib", "b.txt"]
+outputs = ["two.txt"]
+"#,
+    );
+    f.write("src.txt", "1");
+    f.write("a.txt", "a");
+    f.write("b.txt", "b");
+    f.build();
+    f.calls();
+    std::fs::remove_dir_all(f.path("cache")).unwrap();
+    f.write("a.txt", "A");
+    f.write("b.txt", "B");
+    let (summary, _) = f.build();
+    let mut calls = f.calls();
+    // `lib` needs `tool` on disk before it can run again: each producer is re-run once, for
+    // both consumers, before them.
+    assert_eq!(&calls[..2], ["tool", "lib"]);
+    calls.sort();
+    assert_eq!(calls, ["lib", "one", "tool", "two"]);
+    assert_eq!(f.read("one.txt"), "one|lib|tool|1|A");
+    assert_eq!(f.read("two.txt"), "two|lib|tool|1|B");
+    // The re-runs are not nodes of this build's outcome: two ran, two fresh.
+    assert_eq!((summary.ran, summary.fresh), (2, 2));
+    assert!(f.states().iter().all(|(_, s)| *s == State::Fresh));
+    f.build();
+    assert!(f.calls().is_empty());
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {

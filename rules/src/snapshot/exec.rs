@@ -1,5 +1,6 @@
-//! Running the probed binary: hermetic environment, timeouts with one longer retry, concurrent
-//! pipe draining (the engine's [`process`]), and the reference's text normalization (spec §1.3).
+//! Running the probed binary: hermetic environment, timeouts with one longer retry, output
+//! captured through files and the process group killed (the engine's [`process`]), and the
+//! reference's text normalization (spec §1.3).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -132,7 +133,7 @@ impl Runner {
         let budgets = [self.timeout, self.timeout * RETRY_FACTOR];
         for budget in &budgets[..if self.retry { 2 } else { 1 }] {
             let budget = *budget;
-            match process::run(&mut self.command(args, purpose), Some(budget), None)? {
+            match process::capture(&mut self.command(args, purpose), Some(budget), None)? {
                 process::Outcome::Exited(done) => return Ok(Outcome::Exited(Finished(done))),
                 process::Outcome::TimedOut | process::Outcome::Cancelled => {}
             }
