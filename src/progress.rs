@@ -117,6 +117,9 @@ impl Reporter for JsonReporter {
                 if let Some(msg) = detail(outcome) {
                     v["message"] = msg.into();
                 }
+                if let Outcome::Failed(f) = outcome {
+                    v["error"] = f.error().kind().into();
+                }
                 v
             }
             Event::Warning { message } => {
@@ -141,9 +144,10 @@ fn source(outcome: &Outcome) -> Option<&'static str> {
     }
 }
 
-fn detail(outcome: &Outcome) -> Option<&str> {
+fn detail(outcome: &Outcome) -> Option<String> {
     match outcome {
-        Outcome::Blocked(m) | Outcome::Failed(m) | Outcome::Skipped(m) => Some(m),
+        Outcome::Blocked(m) | Outcome::Skipped(m) => Some(m.clone()),
+        Outcome::Failed(f) => Some(f.to_string()),
         _ => None,
     }
 }

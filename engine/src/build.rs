@@ -62,8 +62,8 @@ pub enum Outcome {
     Remote,
     /// Cannot run on this host (and no cache has it).
     Blocked(String),
-    /// Its rule failed (the rendered error).
-    Failed(String),
+    /// It failed: its rule, its inputs or outputs, or storing them.
+    Failed(Failure),
     /// Not attempted: a dependency failed, or the build stopped.
     Skipped(String),
     /// Dry run: would run.
@@ -87,6 +87,47 @@ impl Outcome {
             Outcome::WouldRestore => "would-restore",
         }
     }
+}
+
+/// Why a node failed: the engine's typed error ([`Error::RuleFailed`], [`Error::Node`], an
+/// [`Error::Io`] while storing its outputs, ...), shared so outcomes can be cloned. Displays
+/// as the error with its `Caused by:` chain.
+#[derive(Clone, Debug)]
+pub struct Failure(Arc<Error>);
+
+impl Failure {
+    /// The error.
+    pub fn error(&self) -> &Error {
+        &self.0
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure(Arc::new(e))
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.render_with_causes())
+    }
+}
+
+impl PartialEq for Failure {
+    fn eq(&self, other: &Failure) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for Failure {}
+
+/// A failure of node `node` that is not its rule's: `message` names what is wrong.
+fn node_failure(node: &NodeId, message: String) -> Failure {
+    Failure::from(Error::Node {
+        node: node.to_string(),
+        message,
+    })
 }
 
 /// Progress of a build, for the reporter.
@@ -368,7 +409,7 @@ pub fn build_with_state(
                         sched.running -= 1;
                         let done = match *result {
                             Ok(done) => done,
-                            Err(e) => task_done(Outcome::Failed(e.render_with_causes()), None),
+                            Err(e) => task_done(Outcome::Failed(e.into()), None),
                         };
                         for message in &done.warnings {
                             reporter.event(Event::Warning { message });
@@ -402,8 +443,10 @@ pub fn build_with_state(
                                     _ => None,
                                 };
                                 for ix in waits.done(p, failed.as_deref()) {
-                                    let outcome =
-                                        Outcome::Failed(failed.clone().unwrap_or_default());
+                                    let outcome = Outcome::Failed(node_failure(
+                                        &ws.graph.nodes[ix].id,
+                                        failed.clone().unwrap_or_default(),
+                                    ));
                                     finished.push((ix, task_done(outcome, None)));
                                 }
                             }
@@ -803,7 +846,10 @@ fn run_task(cx: &Ctx<'_>, executor: &dyn Executor, task: &Task) -> Result<TaskDo
             ));
         }
         Some(u @ (Unavailable::MissingInput(_) | Unavailable::NoEpoch)) => {
-            return Ok(done(Outcome::Failed(u.to_string()), None));
+            return Ok(done(
+                Outcome::Failed(node_failure(&cx.ws.graph.nodes[ix].id, u.to_string())),
+                None,
+            ));
         }
         _ => {}
     }
@@ -921,7 +967,10 @@ impl Executor for RealExecutor {
                     ));
                 }
                 Err(Restore::Refused(message)) => {
-                    return Ok(task_done(Outcome::Failed(message), None));
+                    return Ok(task_done(
+                        Outcome::Failed(node_failure(&ws.graph.nodes[ix].id, message)),
+                        None,
+                    ));
                 }
                 Err(Restore::Miss) => ws.cache.remove_action(&key),
             }
@@ -937,7 +986,12 @@ impl Executor for RealExecutor {
                     ));
                 }
                 Ok(None) => {}
-                Err(message) => return Ok(task_done(Outcome::Failed(message), None)),
+                Err(message) => {
+                    return Ok(task_done(
+                        Outcome::Failed(node_failure(&ws.graph.nodes[ix].id, message)),
+                        None,
+                    ));
+                }
             }
         }
         if !ws.can_run_here(ix) {
@@ -967,7 +1021,7 @@ impl Executor for RealExecutor {
                 return Ok(done);
             }
             Err(_) if cx.cancel.load(Ordering::Relaxed) => Outcome::Skipped("interrupted".into()),
-            Err(message) => Outcome::Failed(message),
+            Err(e) => Outcome::Failed(e.into()),
         };
         Ok(task_done(outcome, None))
     }
@@ -1240,7 +1294,7 @@ fn materialize(cx: &Ctx<'_>, p: NodeIx, recorded: Option<&LockEntry>) -> Result<
             Outcome::Ran,
             Some(lock_entry(material.key(), material, digests(&action))),
         ),
-        Err(message) => task_done(Outcome::Failed(message), None),
+        Err(e) => task_done(Outcome::Failed(e.into()), None),
     })
 }
 
@@ -1252,15 +1306,23 @@ fn run_rule(
     ix: NodeIx,
     eval: &Evaluation,
     recorded: Option<&LockEntry>,
-) -> std::result::Result<(ActionEntry, Vec<String>), String> {
+) -> Result<(ActionEntry, Vec<String>)> {
     let ws = cx.ws;
     let node = &ws.graph.nodes[ix];
-    let material = eval.material.as_ref().ok_or("inputs are not known")?;
+    let material = eval
+        .material
+        .as_ref()
+        .ok_or_else(|| Error::Internal(format!("the inputs of `{}` are not known", node.id)))?;
     let key = material.key();
     let rule = ws
         .registry
         .get(&node.rule)
-        .ok_or_else(|| format!("unknown rule `{}`", node.rule))?;
+        .ok_or_else(|| Error::Internal(format!("unknown rule `{}`", node.rule)))?;
+    let rule_failed = |source| Error::RuleFailed {
+        node: node.id.to_string(),
+        rule: node.rule.clone(),
+        source,
+    };
     crate::sandbox::log_run(node.id.as_str());
     let inputs: Vec<String> = eval.input_paths.iter().map(|(n, _)| n.clone()).collect();
     let ctx = |root, cache, outputs| RuleContext {
@@ -1274,12 +1336,11 @@ fn run_rule(
         outputs,
         slot: None,
     };
-    let render = |e: Error| e.render_with_causes();
     match rule.sandbox() {
         SandboxKind::Mirror => {
-            let sandbox = Sandbox::create(&ws.cache.dir().join("tmp")).map_err(render)?;
+            let sandbox = Sandbox::create(&ws.cache.dir().join("tmp"))?;
             for (name, path) in &eval.input_paths {
-                sandbox.add_input(name, path).map_err(render)?;
+                sandbox.add_input(name, path)?;
             }
             let outputs: Vec<PathBuf> = node
                 .outputs
@@ -1287,14 +1348,14 @@ fn run_rule(
                 .map(|o| sandbox.output_path(o))
                 .collect();
             let c = ctx(sandbox.root.clone(), sandbox.cache.clone(), outputs.clone());
-            rule.run(&c).map_err(|e| render_chain(&*e))?;
+            rule.run(&c).map_err(rule_failed)?;
             Ok((
                 commit_outputs(cx, ix, &key, recorded, &outputs)?,
                 Vec::new(),
             ))
         }
         SandboxKind::Process => {
-            let mut slot = cx.pool.take().map_err(render)?;
+            let mut slot = cx.pool.take()?;
             let outputs: Vec<PathBuf> = node
                 .outputs
                 .iter()
@@ -1302,20 +1363,17 @@ fn run_rule(
                 .map(|(k, o)| slot.output_path(k, o))
                 .collect();
             let (root, cache) = (slot.root().to_path_buf(), slot.path("{cache}/"));
-            let committed = slot
-                .prepare(&eval.input_paths)
-                .map_err(render)
-                .and_then(|()| {
-                    let c = RuleContext {
-                        slot: Some(std::cell::RefCell::new(&mut slot)),
-                        ..ctx(root, cache, outputs.clone())
-                    };
-                    rule.run(&c).map_err(|e| render_chain(&*e))?;
-                    commit_outputs(cx, ix, &key, recorded, &outputs)
-                });
+            let committed = slot.prepare(&eval.input_paths).and_then(|()| {
+                let c = RuleContext {
+                    slot: Some(std::cell::RefCell::new(&mut slot)),
+                    ..ctx(root, cache, outputs.clone())
+                };
+                rule.run(&c).map_err(rule_failed)?;
+                commit_outputs(cx, ix, &key, recorded, &outputs)
+            });
             // Whatever is left in the slot goes; what the rule wrote besides its declared
             // outputs is reported when it succeeded.
-            let undeclared = slot.clean(&outputs).map_err(render);
+            let undeclared = slot.clean(&outputs);
             cx.pool.give(slot);
             Ok((committed?, undeclared?))
         }
@@ -1330,28 +1388,29 @@ fn commit_outputs(
     key: &crate::fingerprint::ActionKey,
     recorded: Option<&LockEntry>,
     produced: &[PathBuf],
-) -> std::result::Result<ActionEntry, String> {
+) -> Result<ActionEntry> {
     let ws = cx.ws;
     let node = &ws.graph.nodes[ix];
     let mut outputs = BTreeMap::new();
     for (o, produced) in node.outputs.iter().zip(produced) {
-        crate::exec::check_output(produced, o)
-            .map_err(|why| format!("rule `{}` {why}", node.rule))?;
-        fsutil::normalize_modes(produced).map_err(|e| e.render_with_causes())?;
-        let rec = ws
-            .cache
-            .store_output(produced)
-            .map_err(|e| e.render_with_causes())?;
-        check_destination(cx, ix, recorded, o, &rec.digest)?;
+        crate::exec::check_output(produced, o).map_err(|why| Error::RuleFailed {
+            node: node.id.to_string(),
+            rule: node.rule.clone(),
+            source: why.into(),
+        })?;
+        fsutil::normalize_modes(produced)?;
+        let rec = ws.cache.store_output(produced)?;
+        check_destination(cx, ix, recorded, o, &rec.digest).map_err(|message| Error::Node {
+            node: node.id.to_string(),
+            message,
+        })?;
         outputs.insert(o.name(), rec);
     }
     let action = ActionEntry { outputs };
-    ws.cache
-        .put_action(key, &action)
-        .map_err(|e| e.render_with_causes())?;
+    ws.cache.put_action(key, &action)?;
     for (o, produced) in node.outputs.iter().zip(produced) {
         let dest = ws.output_path(o);
-        fsutil::rename_into_place(produced, &dest).map_err(|e| e.render_with_causes())?;
+        fsutil::rename_into_place(produced, &dest)?;
         cx.hasher.invalidate(&dest);
         if !o.dir {
             cx.hasher.remember(&dest, action.outputs[&o.name()].digest);

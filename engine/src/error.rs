@@ -78,6 +78,26 @@ pub enum Error {
         /// What failed.
         message: String,
     },
+    /// A node's rule returned an error, or left outputs that are not what the node declares.
+    #[error("rule `{rule}` failed")]
+    RuleFailed {
+        /// The node.
+        node: String,
+        /// Its rule.
+        rule: String,
+        /// What the rule said (with its own causes).
+        #[source]
+        source: crate::exec::RuleError,
+    },
+    /// A node cannot be built as it stands: an input is missing, no epoch is known, an output
+    /// would overwrite a file that is not the node's, an input's producer failed again.
+    #[error("{message}")]
+    Node {
+        /// The node.
+        node: String,
+        /// Why, naming the input, output or node concerned.
+        message: String,
+    },
     /// Anything else that is the user's mistake (bad flag value, ...).
     #[error("{0}")]
     Usage(String),
@@ -87,17 +107,39 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code for this error: 1 state unreadable or unwritable, or a required
-    /// remote failed; 2 usage/pipeline/graph; 101 internal (an interrupted build is not an
+    /// The process exit code for this error: 1 state unreadable or unwritable, a required
+    /// remote failed, or a node failed; 2 usage/pipeline/graph; 101 internal (an interrupted build is not an
     /// error: its summary says 130).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Io { .. } | Error::Corrupt { .. } | Error::Remote { .. } => 1,
+            Error::Io { .. }
+            | Error::Corrupt { .. }
+            | Error::Remote { .. }
+            | Error::RuleFailed { .. }
+            | Error::Node { .. } => 1,
             Error::Pipeline { .. }
             | Error::Cycle { .. }
             | Error::UnknownTarget { .. }
             | Error::Usage(_) => 2,
             Error::Internal(_) => 101,
+        }
+    }
+
+    /// The kind of error as one stable word, for machine-readable output (`--json`): `pipeline`,
+    /// `cycle`, `unknown-target`, `io`, `corrupt`, `remote`, `rule-failed`, `node`, `usage`,
+    /// `internal`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Pipeline { .. } => "pipeline",
+            Error::Cycle { .. } => "cycle",
+            Error::UnknownTarget { .. } => "unknown-target",
+            Error::Io { .. } => "io",
+            Error::Corrupt { .. } => "corrupt",
+            Error::Remote { .. } => "remote",
+            Error::RuleFailed { .. } => "rule-failed",
+            Error::Node { .. } => "node",
+            Error::Usage(_) => "usage",
+            Error::Internal(_) => "internal",
         }
     }
 

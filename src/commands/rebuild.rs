@@ -63,7 +63,7 @@ impl Reporter for Failures {
             ..
         } = event
         {
-            self.0.push((node.to_string(), m.clone()));
+            self.0.push((node.to_string(), m.to_string()));
         }
     }
 }

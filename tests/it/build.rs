@@ -233,10 +233,11 @@ fn failing_node_exits_1_with_its_stderr_and_writes_no_output() {
     let run = p.parity(&["build", "-j", "1", "bad", "after"]);
     run.code(1);
     assert!(
-        run.stderr.contains("Failed bad: command exited with 3: ")
-            && run
-                .stderr
-                .contains("--- output (last lines) ---\nfirst line\nboom: disk on fire\n"),
+        run.stderr.contains(
+            "Failed bad: rule `command` failed\n\nCaused by:\n    command exited with 3: "
+        ) && run
+            .stderr
+            .contains("--- output (last lines) ---\nfirst line\nboom: disk on fire\n"),
         "{}",
         run.stderr
     );
@@ -281,6 +282,9 @@ fn keep_going_builds_independent_nodes_and_skips_dependents() {
         msg("bad")
     );
     assert_eq!(msg("after"), "dependency `bad` failed");
+    // A failure says its kind to machines: the rule's own failure.
+    let bad = finished.iter().find(|e| e["node"] == "bad").unwrap();
+    assert_eq!(bad["error"], "rule-failed");
     let summary = run.summary();
     assert_eq!(
         (
@@ -303,6 +307,32 @@ fn keep_going_builds_independent_nodes_and_skips_dependents() {
     assert_eq!(p.take_runs(), ["bad"]);
 }
 
+/// Storing a node's outputs fails (the object store is a file): the node fails with the
+/// storage error, its path and the OS's cause, not as a failure of its rule.
+#[test]
+fn a_storage_failure_is_reported_as_one_with_its_path_and_cause() {
+    let p = Project::new()
+        .file(
+            "pipeline.toml",
+            &command_node("a", &["src.txt"], &["out/a.txt"], "cat $in > $out"),
+        )
+        .file("src.txt", "source\n")
+        .file("cache/cas", "not a directory\n");
+    let run = p.parity(&["build", "--json"]);
+    run.code(1);
+    let finished = run.events("finished");
+    let a = finished.iter().find(|e| e["node"] == "a").unwrap();
+    assert_eq!(a["error"], "io", "{a}");
+    let message = a["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("failed to create `./cache/cas/")
+            && message.contains("\n\nCaused by:\n    ")
+            && (cfg!(windows) || message.ends_with("Not a directory (os error 20)")),
+        "{message}"
+    );
+    assert!(!p.exists("out/a.txt"));
+}
+
 #[test]
 fn rule_that_does_not_write_its_output_fails() {
     let p = Project::new()
@@ -315,7 +345,7 @@ fn rule_that_does_not_write_its_output_fails() {
     run.code(1);
     assert!(
         run.stderr.contains(
-            "Failed lazy: rule `command` did not write its declared output `out/lazy.txt`"
+            "Failed lazy: rule `command` failed\n\nCaused by:\n    did not write its declared output `out/lazy.txt`"
         ),
         "{}",
         run.stderr

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use parity_engine::Error;
 use parity_engine::build::{self, BuildOptions, Event, Outcome, Reporter, Summary};
 use parity_engine::exec::{Registry, Rule, RuleContext, RuleError};
 use parity_engine::workspace::{State, Workspace};
@@ -299,7 +300,22 @@ config = { sleep_ms = 50 }
     let f = Fixture::new(pipeline);
     let (s, out) = f.build_with(&[], opts(1));
     assert_eq!(s.exit_code(), 1);
-    assert!(matches!(outcome(&out, "bad"), Outcome::Failed(m) if m.contains("failed on purpose")));
+    // The failure keeps its kind: the rule's error, with the node and the rule, and what the
+    // rule said as its cause.
+    let Outcome::Failed(failure) = outcome(&out, "bad") else {
+        panic!("`bad` did not fail: {:?}", outcome(&out, "bad"));
+    };
+    let Error::RuleFailed { node, rule, source } = failure.error() else {
+        panic!("not a rule failure: {failure:?}");
+    };
+    assert_eq!((node.as_str(), rule.as_str()), ("bad", "fake"));
+    assert!(source.to_string().contains("failed on purpose"), "{source}");
+    assert!(
+        failure
+            .to_string()
+            .starts_with("rule `fake` failed\n\nCaused by:\n"),
+        "{failure}"
+    );
     assert!(matches!(outcome(&out, "after"), Outcome::Skipped(_)));
     assert!(!f.path("bad.txt").exists(), "a failed node writes nothing");
 
