@@ -1,7 +1,10 @@
 //! Careful file operations: atomic writes, moving outputs into place, copying inputs.
 //!
-//! Every write the engine makes goes through [`write_atomic`] or [`rename_into_place`]: a reader
-//! (or a crash) sees the old content or the new one, never half of it.
+//! Every file the engine writes whole goes through [`write_atomic`] (fsynced),
+//! [`write_atomic_unsynced`] (cache entries, verified on every read) or [`rename_into_place`]: a
+//! reader (or a crash) sees the old content or the new one, never half of it. The journal is
+//! appended to instead (`crate::state::Journal`), and downloads into the store are renamed in by
+//! `tempfile` ([`crate::cache::LocalCache::put_reader`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

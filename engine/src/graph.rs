@@ -111,8 +111,9 @@ pub enum Input {
         node: NodeIx,
         /// The one output consumed, when the input named a file; `None` = every output.
         file: Option<String>,
-        /// Declared with `?` (optional fan-in): the producer may be blocked (host) or have
-        /// failed; then this input is simply absent and the consumer runs with the rest.
+        /// Declared with `?` (optional fan-in): the producer may be blocked on this host; then
+        /// this input is simply absent and the consumer runs with the rest. A producer that
+        /// failed still skips its consumers: a broken build never yields an incomplete union.
         optional: bool,
     },
 }

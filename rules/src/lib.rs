@@ -3,8 +3,8 @@
 //! Each rule works two ways: as a drop-in for the reference `xtask` command (`parity rule …`,
 //! same flags, same exit codes, byte-identical outputs) and as a pipeline node registered into
 //! the engine. Exact behaviour: `../shared/spec/REFERENCE_PIPELINE.md` and
-//! `../shared/spec/CLAUDE_PIPELINE.md`; deliberate deviations are listed in the README and
-//! `docs/claude.md`.
+//! `../shared/spec/CLAUDE_PIPELINE.md`; deliberate deviations are listed in
+//! `docs/deviations.md` and `docs/claude.md`.
 //!
 //! Map:
 //! - [`common`]    JSON writing (serde_json pretty + `\n`, atomic), SOURCE_DATE_EPOCH, path order.

@@ -394,6 +394,42 @@ fn a_required_input_from_a_blocked_node_blocks_the_consumer() {
     assert!(!f.path("union.txt").exists());
 }
 
+/// `?` leaves out a producer that is blocked on this host, not one that failed (the doc of
+/// `Input::Node` said otherwise): the consumer is skipped, never built without the input.
+#[test]
+fn an_optional_input_of_a_failed_producer_skips_the_consumer() {
+    let f = Fixture::new(
+        r#"
+[artifact.good]
+rule = "fake"
+outputs = ["good.txt"]
+
+[artifact.bad]
+rule = "fake"
+outputs = ["bad.txt"]
+config = { fail = true }
+
+[artifact.union]
+rule = "fake"
+inputs = ["good?", "bad?"]
+outputs = ["union.txt"]
+"#,
+    );
+    let keep_going = BuildOptions {
+        keep_going: true,
+        ..opts(1)
+    };
+    let (s, out) = f.build_with(&[], keep_going);
+    assert_eq!(*outcome(&out, "good"), Outcome::Ran);
+    assert!(matches!(outcome(&out, "bad"), Outcome::Failed(_)));
+    assert!(matches!(outcome(&out, "union"), Outcome::Skipped(m) if m.contains("bad")));
+    assert_eq!(s.exit_code(), 1);
+    assert!(
+        !f.path("union.txt").exists(),
+        "no union without the failed input"
+    );
+}
+
 #[test]
 fn an_interrupted_build_keeps_every_completed_node() {
     let f = Fixture::new(
