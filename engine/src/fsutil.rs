@@ -26,8 +26,15 @@ pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
 fn write_renamed(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     let dir = parent_dir(path);
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".parity-tmp-")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".parity-tmp-");
+    // The file gets the mode `open(2)` would give it under the umask, not a temp file's 0600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(output_mode(false)));
+    }
+    let mut tmp = builder
         .tempfile_in(dir)
         .map_err(|e| Error::io("create a temp file in", dir, e))?;
     tmp.write_all(bytes)

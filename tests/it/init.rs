@@ -228,3 +228,37 @@ fn adopting_the_reference_claude_tree_records_every_node_fresh() {
     assert_eq!(states["claude:union@2.1.29"], "fresh");
     assert_ne!(states["codex:report@0.92.0"], "fresh");
 }
+
+/// What parity writes itself (`pipeline.toml`, `cache/.gitignore`, `pipeline.lock`) gets the
+/// mode of the umask, as a file written by hand would, not a temp file's 0600.
+#[cfg(unix)]
+#[test]
+fn files_parity_writes_itself_get_the_modes_of_the_umask_not_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = Project::new();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask 027 && '{0}' init && exec '{0}' build",
+            assert_cmd::cargo::cargo_bin("parity").display()
+        ))
+        .current_dir(p.root())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("CI", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for file in ["pipeline.toml", "cache/.gitignore", "pipeline.lock"] {
+        let mode = std::fs::metadata(p.path(file))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o640, "{file}: {mode:o}");
+    }
+}
