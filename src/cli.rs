@@ -240,7 +240,7 @@ fn print_causes<'a>(chain: impl Iterator<Item = &'a (dyn std::error::Error + 'st
 pub fn registry(g: &GlobalArgs) -> Registry {
     let mut r = Registry::new();
     r.register(parity_engine::command::CommandRule);
-    parity_rules::nodes::register(&mut r, release_settings(g));
+    parity_rules::register(&mut r, release_settings(g));
     r
 }
 

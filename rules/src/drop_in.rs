@@ -1,6 +1,6 @@
 //! `parity rule NAME …`: the reference `xtask` commands (same flags, same exit codes). Each
 //! rule that has one declares it in its own file as a [`Command`] (its clap arguments and a
-//! function from them to an exit code); [`crate::nodes::DROP_INS`] lists them, and the binary
+//! function from them to an exit code); [`crate::DROP_INS`] lists them, and the binary
 //! turns that list into its `parity rule` subcommands.
 
 use std::path::PathBuf;

@@ -50,3 +50,37 @@ pub mod unit;
 pub mod validate;
 pub mod validation;
 pub mod wrapper_check;
+
+/// Every `parity rule` command (the reference `xtask` drop-ins), in `parity rule --help` order:
+/// each declared in its rule's file (see [`drop_in`]). A new rule with a command adds its line
+/// here.
+pub static DROP_INS: &[&dyn drop_in::DropIn] = &[
+    &snapshot::CODEX_COMMAND,
+    &snapshot::CLAUDE_COMMAND,
+    &union::CODEX_COMMAND,
+    &union::CLAUDE_COMMAND,
+    &report::COMMAND,
+    &metadata::COMMAND,
+    &validate::COMMAND,
+    &retain::COMMAND,
+    &release::ACQUIRE_COMMAND,
+];
+
+/// Registers every rule into the engine; the release rules fetch as `release` says. A new rule
+/// adds its line here (beside its `pub mod` line above): with the rule's own file, that is all
+/// it takes.
+pub fn register(registry: &mut parity_engine::exec::Registry, release: release::Settings) {
+    use snapshot::Cli;
+    registry.register(nodes::UNION);
+    registry.register(nodes::CLAUDE_UNION);
+    registry.register(nodes::REPORT);
+    registry.register(nodes::MetadataRule);
+    registry.register(nodes::SnapshotRule(Cli::Codex));
+    registry.register(nodes::SnapshotRule(Cli::Claude));
+    registry.register(nodes::PointersRule);
+    registry.register(nodes::CurrentRule);
+    registry.register(nodes::ValidateRule);
+    registry.register(validation::ValidationRule);
+    release::register(registry, release);
+    dist::register(registry);
+}

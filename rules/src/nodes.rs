@@ -1,4 +1,4 @@
-//! The codex rules as pipeline nodes, registered into the engine by the binary.
+//! The codex and Claude Code rules as pipeline nodes (registered by [`crate::register`]).
 //!
 //! Each adapter runs the same function as `parity rule …`, with the sandbox's mirror of the
 //! pipeline root as `--root` and the node's epoch as SOURCE_DATE_EPOCH, so a node's output is
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use parity_engine::exec::{Registry, Rule, RuleContext, RuleError};
+use parity_engine::exec::{Rule, RuleContext, RuleError};
 use parity_engine::graph::{Input, Node, OutputKind};
 
 use crate::promote::{self, Promoted, Results};
@@ -29,36 +29,6 @@ use crate::snapshot::Cli;
 use crate::snapshot::crawl::NotePaths;
 use crate::validation::{self, ValidationResult};
 use crate::{common, metadata, report, snapshot, union, validate};
-
-/// Every `parity rule` command (the reference `xtask` drop-ins), in `parity rule --help` order:
-/// each declared in its rule's file (see [`crate::drop_in`]).
-pub static DROP_INS: &[&dyn crate::drop_in::DropIn] = &[
-    &snapshot::CODEX_COMMAND,
-    &snapshot::CLAUDE_COMMAND,
-    &union::CODEX_COMMAND,
-    &union::CLAUDE_COMMAND,
-    &report::COMMAND,
-    &metadata::COMMAND,
-    &validate::COMMAND,
-    &crate::retain::COMMAND,
-    &crate::release::ACQUIRE_COMMAND,
-];
-
-/// Registers every codex rule; the release rules fetch as `release` says.
-pub fn register(registry: &mut Registry, release: crate::release::Settings) {
-    registry.register(UNION);
-    registry.register(CLAUDE_UNION);
-    registry.register(REPORT);
-    registry.register(MetadataRule);
-    registry.register(SnapshotRule(Cli::Codex));
-    registry.register(SnapshotRule(Cli::Claude));
-    registry.register(PointersRule);
-    registry.register(CurrentRule);
-    registry.register(ValidateRule);
-    registry.register(crate::validation::ValidationRule);
-    crate::release::register(registry, release);
-    crate::dist::register(registry);
-}
 
 /// The node's `version`: its `version` param, else `config.version`.
 pub(crate) fn version(node: &Node) -> Result<String, String> {
@@ -93,17 +63,17 @@ pub(crate) fn no_config_but(node: &Node, allowed: &[&str]) -> Result<(), String>
 }
 
 /// A rule over one version's root that stamps a time: `union` and `report`.
-struct VersionRule {
+pub(crate) struct VersionRule {
     name: &'static str,
     run: fn(&std::path::Path, String, Option<i64>) -> anyhow::Result<()>,
 }
 
-const UNION: VersionRule = VersionRule {
+pub(crate) const UNION: VersionRule = VersionRule {
     name: "union",
     run: |root, version, epoch| union_of(Cli::Codex, root, version, epoch),
 };
 
-const CLAUDE_UNION: VersionRule = VersionRule {
+pub(crate) const CLAUDE_UNION: VersionRule = VersionRule {
     name: "claude-union",
     run: |root, version, epoch| union_of(Cli::Claude, root, version, epoch),
 };
@@ -118,7 +88,7 @@ fn union_of(cli: Cli, root: &Path, version: String, epoch: Option<i64>) -> anyho
     })
 }
 
-const REPORT: VersionRule = VersionRule {
+pub(crate) const REPORT: VersionRule = VersionRule {
     name: "report",
     run: |root, version, epoch| {
         report::run(&report::ReportOptions {
@@ -151,7 +121,7 @@ impl Rule for VersionRule {
 /// the status is derived from the validation results present among its inputs: the results of
 /// the `validation@V/T` nodes (`validation/V/T.json`) and the overrides of `validation.toml`
 /// (see [`promote::Results::validation`] and [`metadata::run_derived`]).
-struct MetadataRule;
+pub(crate) struct MetadataRule;
 
 impl Rule for MetadataRule {
     fn name(&self) -> &'static str {
@@ -302,7 +272,7 @@ fn outputs_are(node: &Node, want: &[(&str, bool)]) -> Result<(), String> {
 /// snapshots/V/T.json --raw-help-target T --capture-raw-help --supplement
 /// supplement/commands.json` with SOURCE_DATE_EPOCH = the node's epoch; except that a Claude
 /// Code note names the binary by file name (the sandbox path would differ on every machine).
-struct SnapshotRule(Cli);
+pub(crate) struct SnapshotRule(pub(crate) Cli);
 
 const SUPPLEMENT: &str = "supplement/commands.json";
 
@@ -456,7 +426,7 @@ pub(crate) fn executable(path: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
 // pointers, current
 
 /// `pointers`: every pointer file derived from the version metadata ([`promote::derive_pointers`]).
-struct PointersRule;
+pub(crate) struct PointersRule;
 
 impl Rule for PointersRule {
     fn name(&self) -> &'static str {
@@ -479,7 +449,7 @@ impl Rule for PointersRule {
 /// `current`: `current.json` = a verified byte copy of the latest validated version's union.
 /// Bootstrap mode (`latest_validated.txt` is `none`) has no `current.json`: the pipeline then
 /// does not declare this node, and running it fails saying so.
-struct CurrentRule;
+pub(crate) struct CurrentRule;
 
 impl Rule for CurrentRule {
     fn name(&self) -> &'static str {
@@ -507,7 +477,7 @@ impl Rule for CurrentRule {
 
 /// `validate`: `parity rule validate` over the sandbox root (which holds the declared inputs);
 /// writes the JSON report to the first output, or fails listing the violations.
-struct ValidateRule;
+pub(crate) struct ValidateRule;
 
 impl Rule for ValidateRule {
     fn name(&self) -> &'static str {

@@ -1,8 +1,8 @@
 //! `parity rule …`: the reference `xtask` commands, same flags and exit codes. The commands
-//! are the rules' own ([`parity_rules::nodes::DROP_INS`]): this file only parses and runs them.
+//! are the rules' own ([`parity_rules::DROP_INS`]): this file only parses and runs them.
 
 use clap::{ArgMatches, FromArgMatches, Subcommand};
-use parity_rules::nodes::DROP_INS;
+use parity_rules::DROP_INS;
 
 use crate::cli::print_error;
 

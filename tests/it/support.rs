@@ -180,6 +180,33 @@ impl Project {
         }
     }
 
+    /// Runs `parity ARGS` under `umask` (set by `sh`, which then `exec`s parity with the same
+    /// environment as [`Project::parity`]).
+    pub fn parity_under_umask(&self, umask: &str, args: &[&str]) -> Run {
+        let parity = self.command();
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("umask {umask} && exec \"$0\" \"$@\""))
+            .arg(parity.get_program())
+            .args(args)
+            .current_dir(&self.root);
+        for (name, value) in parity.get_envs() {
+            match value {
+                Some(v) => cmd.env(name, v),
+                None => cmd.env_remove(name),
+            };
+        }
+        let out = assert_cmd::Command::from_std(cmd)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .expect("run parity under sh");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// Starts `parity ARGS` in the project without waiting (output piped).
     pub fn spawn(&self, args: &[&str]) -> Child {
         let mut cmd = self.command();
