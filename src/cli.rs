@@ -14,12 +14,34 @@ use crate::commands;
 /// A declarative, incremental build graph for the artifacts that keep a CLI wrapper in parity
 /// with its upstream.
 #[derive(Debug, Parser)]
-#[command(name = "parity", version, about, max_term_width = 100)]
+#[command(
+    name = "parity",
+    version,
+    about,
+    max_term_width = 100,
+    disable_version_flag = true,
+    arg_required_else_help = true
+)]
 pub struct Cli {
+    /// Print version (with `-v`: also the host and how `command` recipes are sandboxed here).
+    #[arg(short = 'V', long = "version", action = clap::ArgAction::SetTrue)]
+    pub version: bool,
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+/// `parity --version`, and with `-v` what else a bug report needs: the host and the sandbox.
+fn print_version(verbose: bool) {
+    println!("parity {}", env!("CARGO_PKG_VERSION"));
+    if verbose {
+        println!("host: {}-{}", std::env::consts::ARCH, std::env::consts::OS);
+        println!(
+            "sandbox: {}",
+            parity_engine::sandbox::Isolation::current().describe()
+        );
+    }
 }
 
 /// Options every command takes.
@@ -109,7 +131,7 @@ pub enum Command {
     Init(commands::init::InitArgs),
     /// Bring targets (default: every node) up to date, and nothing else.
     Build(commands::build::BuildArgs),
-    /// Show which nodes are fresh, stale, missing, modified or blocked, and why.
+    /// Show which nodes are fresh, stale, missing, modified, broken or blocked, and why.
     Status(commands::status::StatusArgs),
     /// Show exactly why a node is not fresh: each changed input, old and new digest.
     Explain(commands::explain::ExplainArgs),
@@ -162,7 +184,19 @@ pub fn main() -> i32 {
         );
     }));
     let mut cli = Cli::parse();
-    cli.global.fetch = match &cli.command {
+    if cli.version {
+        print_version(cli.global.verbose);
+        return 0;
+    }
+    let Some(command) = cli.command.take() else {
+        <Cli as clap::CommandFactory>::command()
+            .error(
+                clap::error::ErrorKind::MissingSubcommand,
+                "a command is required (`parity help` lists them)",
+            )
+            .exit();
+    };
+    cli.global.fetch = match &command {
         Command::Build(a) => Some(a.fetch.clone()),
         Command::Pin(a) => Some(a.fetch.clone()),
         _ => None,
@@ -181,7 +215,7 @@ pub fn main() -> i32 {
         return 2;
     }
     let g = &cli.global;
-    let result = match cli.command {
+    let result = match command {
         Command::Init(a) => commands::init::exec(g, a),
         Command::Build(a) => commands::build::exec(g, a),
         Command::Status(a) => commands::status::exec(g, a),

@@ -276,7 +276,7 @@ fn walkdir_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 const COPY: (&str, &str) = ("PARITY_SANDBOX", "copy");
 
 #[test]
-fn status_v_says_which_sandbox_is_active() {
+fn status_v_and_version_v_say_which_sandbox_is_active() {
     let p = dir_and_file();
     let run = p.parity(&["status", "-v"]);
     run.ok();
@@ -290,6 +290,21 @@ fn status_v_says_which_sandbox_is_active() {
         run.stderr.contains("sandbox: copies (PARITY_SANDBOX=copy)"),
         "{}",
         run.stderr
+    );
+    let version = p.parity(&["--version", "-v"]);
+    version.ok();
+    let lines: Vec<&str> = version.stdout.lines().collect();
+    assert_eq!(lines[0], format!("parity {}", env!("CARGO_PKG_VERSION")));
+    assert!(lines[1].starts_with("host: "), "{}", version.stdout);
+    assert!(
+        lines[2].starts_with("sandbox: landlock (ABI "),
+        "{}",
+        version.stdout
+    );
+    let plain = p.parity(&["--version"]);
+    assert_eq!(
+        plain.stdout,
+        format!("parity {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
 
