@@ -220,7 +220,6 @@ fn unreachable_failing_or_stalled_servers_never_fail_the_build() {
     server.fail_with_500(false);
     server.stall(true);
     let p = clone();
-    let t = Instant::now();
     let run = p.parity(&[
         "build",
         "--remote-cache",
@@ -229,7 +228,6 @@ fn unreachable_failing_or_stalled_servers_never_fail_the_build() {
         "0.5",
     ]);
     run.ok();
-    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
     assert_eq!(warnings(&run).len(), 1, "{}", run.stderr);
     assert!(run.stderr.contains("timed out"), "{}", run.stderr);
     assert_eq!(p.read("out/solo.txt"), "extra\n");

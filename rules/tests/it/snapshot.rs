@@ -368,18 +368,34 @@ fn binary_that_is_not_executable_is_a_clear_error() {
 #[test]
 fn hanging_help_times_out_naming_the_command() {
     let root = Root::new();
-    // `sleep` is a grandchild holding the pipes: the whole process group must be killed.
-    let fake = root.fake("codex-hang", "sleep 30; echo done");
+    // `sleep` is a grandchild holding the pipes: the whole process group must be killed (it
+    // says its pid, to be checked below).
+    let pid_file = root.root.parent().unwrap().join("sleep.pid");
+    let fake = root.fake(
+        "codex-hang",
+        &format!(
+            "sleep 300 & echo $! > '{}'; wait; echo done",
+            pid_file.display()
+        ),
+    );
     let mut opts = root.opts(&fake);
     opts.timeout = Duration::from_millis(300);
     opts.capture_raw_help = true;
-    let started = Instant::now();
     let err = run_err(&opts);
-    assert!(
-        started.elapsed() < Duration::from_secs(15),
-        "took {:?}",
-        started.elapsed()
-    );
+    // The grandchild is gone (or a zombie waiting to be reaped), not left holding the pipes.
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let stat = Path::new("/proc").join(pid.trim()).join("stat");
+    let gone = || {
+        std::fs::read_to_string(&stat).map_or(true, |s| {
+            s.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z'))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !gone() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(gone(), "the grandchild `sleep` {} survived", pid.trim());
     assert_eq!(
         err,
         format!(
