@@ -118,11 +118,7 @@ fn parity(p: &Project, server: &Server, args: &[&str], env: &[(&str, &str)]) -> 
         .timeout(std::time::Duration::from_secs(120))
         .output()
         .expect("run parity");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::of(&out)
 }
 
 fn release_list(server: &Server) {

@@ -173,11 +173,7 @@ impl Project {
             .timeout(Duration::from_secs(60))
             .output()
             .expect("run parity");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::of(&out)
     }
 
     /// Runs `parity ARGS` under `umask` (set by `sh`, which then `exec`s parity with the same
@@ -200,11 +196,7 @@ impl Project {
             .timeout(Duration::from_secs(60))
             .output()
             .expect("run parity under sh");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::of(&out)
     }
 
     /// Starts `parity ARGS` in the project without waiting (output piped).
@@ -263,6 +255,15 @@ fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
 }
 
 impl Run {
+    /// What a finished process did.
+    pub fn of(out: &std::process::Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// Asserts the exit code, showing the output when it differs.
     #[track_caller]
     pub fn code(&self, want: i32) -> &Run {
