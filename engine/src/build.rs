@@ -1419,20 +1419,6 @@ fn commit_outputs(
     Ok(action)
 }
 
-/// An error and its causes, `Caused by:` style.
-pub fn render_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = err.to_string();
-    let mut cause = err.source();
-    if cause.is_some() {
-        s.push_str("\n\nCaused by:");
-    }
-    while let Some(c) = cause {
-        s.push_str(&format!("\n    {c}"));
-        cause = c.source();
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

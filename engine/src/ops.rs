@@ -181,11 +181,7 @@ pub fn status(session: &Session<'_>, targets: &[String]) -> Result<Status> {
         let order = crate::build::noop_order(&ws, &nodes);
         // A racy file has the digest the evaluation used (memoized by the hasher), if it is
         // the one the lock records. Not the lock itself: a build may have rewritten it since.
-        let recorded = recorded_digests(&ws, &lock);
-        let vouch = |p: &Path| {
-            let want = recorded.get(p)?;
-            (hasher.digest(p).ok()?.as_ref() == Some(want)).then_some(*want)
-        };
+        let vouch = lock_vouch(&ws, &lock, &hasher);
         session.remember(&ws, started, &statuses, &order, &vouch);
     }
     std::mem::forget((lock, hasher));
@@ -352,19 +348,18 @@ pub fn build(
     let summary =
         crate::build::build_with_state(&ws, state, guard.as_ref(), &nodes, opts, cancel, reporter)?;
     let built = summary.fresh + summary.ran + summary.cached + summary.remote;
-    if plain && built == summary.total && !summary.interrupted {
+    if plain && built == summary.total && !summary.interrupted && !memo::disabled() {
         // Every node is fresh now: remember so. The files this build wrote are racy: each is
         // vouched for by its digest in the lock this build wrote (under the build lock, so
         // that lock is this build's too).
         let lock = Lock::read(&ws.lock_path)?;
         let hasher = ws.hasher();
-        let recorded = recorded_digests(&ws, &lock);
+        let recorded = lock_vouch(&ws, &lock, &hasher);
         let vouch = |p: &Path| {
             if p == ws.lock_path {
                 return crate::hash::hash_file(p).ok();
             }
-            let want = recorded.get(p)?;
-            (hasher.digest(p).ok()?.as_ref() == Some(want)).then_some(*want)
+            recorded(p)
         };
         let statuses: Vec<NodeStatus> = (0..ws.graph.nodes.len())
             .map(|node| NodeStatus {
@@ -377,13 +372,30 @@ pub fn build(
             .collect();
         let order = crate::build::noop_order(&ws, &nodes);
         session.remember(&ws, started, &statuses, &order, &vouch);
-        std::mem::forget((lock, hasher, recorded));
+        // Freed by the exit of the process, faster than by dropping them.
+        std::mem::forget(recorded);
+        std::mem::forget((lock, hasher));
     } else if summary.ran + summary.cached + summary.remote > 0 && !opts.dry_run {
         // The state changed: the memo no longer describes it (its stat tuples would say so
         // too; this is belt and braces).
         memo::remove(session.pipeline);
     }
     Ok((summary, Some(ws)))
+}
+
+/// Vouches for a racy path with the digest `lock` records for it, if the file has that content
+/// now (its digest memoized by `hasher`). The map of recorded digests is made on first use:
+/// most evaluations write no memo, or find no racy path.
+fn lock_vouch<'a>(
+    ws: &'a Workspace,
+    lock: &'a Lock,
+    hasher: &'a Hasher,
+) -> impl Fn(&Path) -> Option<crate::hash::FileDigest> + 'a {
+    let recorded = std::cell::OnceCell::new();
+    move |p: &Path| {
+        let want = recorded.get_or_init(|| recorded_digests(ws, lock)).get(p)?;
+        (hasher.digest(p).ok()?.as_ref() == Some(want)).then_some(*want)
+    }
 }
 
 /// What `lock` records of each source input and committed file output of `ws`, by path: the
