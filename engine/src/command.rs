@@ -11,7 +11,8 @@
 //! timeout = 600                     # seconds (default: an hour); not part of the key
 //! config = { command = "cat $in > $out", env = ["LANG"], path = "/usr/bin:/bin" }
 //! ```
-//! The command runs with `sh -c` in a sandbox ([`crate::sandbox`]) whose working directory
+//! The command runs with `sh -c` (or directly when it is a simple command, [`crate::simple`])
+//! in a sandbox ([`crate::sandbox`]) whose working directory
 //! shows the pipeline root: `$in` is replaced by the present inputs, shell-quoted and
 //! space-separated, as declared (`{cache}/x` inputs as `../cache/x`); `$out` by the outputs,
 //! which are written under flat names in the sandbox (`../out/0-x.json`) and moved into place

@@ -19,6 +19,7 @@
 //! - [`sandbox`]     where `command` recipes run (`cache/tmp/w*`): Landlock or copies, env,
 //!   deadline, process group, captured output.
 //! - [`command`]     the generic `command` rule (a shell recipe), registered by the binary.
+//! - [`simple`]      recipes that are one simple command run without a shell.
 //! - [`process`]     child processes with a deadline, drained pipes and process-group kill.
 //! - [`fsutil`]      atomic writes and other careful file operations used everywhere.
 //!
@@ -109,6 +110,7 @@ pub mod pipeline;
 pub mod process;
 pub mod remote;
 pub mod sandbox;
+pub mod simple;
 pub mod state;
 pub mod workspace;
 

@@ -16,9 +16,9 @@
 //!
 //! Two ways to give a recipe its inputs, chosen once per process ([`Isolation::current`]):
 //! - **Landlock** (Linux 5.13+): `root/` holds a relative symbolic link per top-level name of
-//!   the real root, so inputs are read in place, no copy and no link per input; the recipe's
-//!   thread restricts itself with a Landlock ruleset before it starts the recipe, which inherits
-//!   it: the recipe may write only in `out/`, `home/`, `tmp/` (and `/dev/null`), and may not
+//!   the real root, so inputs are read in place, no copy and no link per input; a thread of
+//!   the slot restricts itself once with a Landlock ruleset and starts the slot's recipes, which
+//!   inherit it: the recipe may write only in `out/`, `home/`, `tmp/` (and `/dev/null`), and may not
 //!   signal processes outside its sandbox. Writing an input, the workspace or anything else
 //!   fails with "Permission denied".
 //! - **Copies** (elsewhere, or `PARITY_SANDBOX=copy`): `root/` and `cache/` are real
@@ -39,6 +39,7 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::graph::Output;
 use crate::process;
+use crate::simple;
 
 /// The environment variable that forces the portable sandbox ([`Isolation::Copies`]).
 pub const SANDBOX_ENV: &str = "PARITY_SANDBOX";
@@ -273,6 +274,12 @@ pub struct Slot {
     landlock: bool,
     /// Top-level names already linked into `root/` (Landlock mode).
     linked: BTreeSet<String>,
+    /// `root/` without symbolic links: the `PWD` a shell would export.
+    pwd: PathBuf,
+    /// The thread that starts this slot's recipes, confined once (Landlock mode).
+    launcher: Option<Launcher>,
+    /// Whether the last recipe ran without a shell.
+    pub(crate) ran_direct: bool,
 }
 
 fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> Error + 'p {
@@ -302,12 +309,18 @@ impl Slot {
             root_rel: root_rel.to_string(),
             landlock,
             linked: BTreeSet::new(),
+            pwd: PathBuf::new(),
+            launcher: None,
+            ran_direct: false,
         };
+        let mut slot = slot;
         for d in [&slot.root, &slot.out, &slot.home, &slot.tmp] {
             std::fs::create_dir_all(d).map_err(io("create", d))?;
         }
+        slot.pwd = std::fs::canonicalize(&slot.root).map_err(io("resolve", &slot.root))?;
         if landlock {
             symlink("../../out", &dir.join("cache"))?;
+            slot.launcher = Some(Launcher::start(&slot)?);
         } else {
             let cache = dir.join("cache");
             std::fs::create_dir_all(&cache).map_err(io("create", &cache))?;
@@ -364,10 +377,11 @@ impl Slot {
         Ok(())
     }
 
-    /// Runs `sh -c script` in `root/` with exactly `vars` plus `HOME` and `TMPDIR`, stdin from
+    /// Runs `script` in `root/` with exactly `vars` plus `HOME` and `TMPDIR`, stdin from
     /// `/dev/null`, stdout and stderr to `log`, in its own process group, confined (Landlock
     /// mode), until it exits, `timeout` passes or `cancel` is set (then the whole group is
-    /// killed). `Ok(())` when it exited 0.
+    /// killed). A simple command runs directly ([`crate::simple`]), anything else with
+    /// `sh -c`. `Ok(())` when it exited 0.
     pub(crate) fn run(
         &mut self,
         script: &str,
@@ -380,29 +394,32 @@ impl Slot {
         self.log
             .seek(SeekFrom::Start(0))
             .map_err(io("rewind", &log_path))?;
-        let (out, err) = (
-            self.log.try_clone().map_err(io("open", &log_path))?,
-            self.log.try_clone().map_err(io("open", &log_path))?,
-        );
-        let mut cmd = Command::new(shell());
-        cmd.arg("-c")
-            .arg(script)
-            .current_dir(&self.root)
-            .env_clear()
-            .envs(vars.iter().map(|(k, v)| (k, v)))
-            .env("HOME", &self.home)
-            .env("TMPDIR", &self.tmp)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err);
-        let spawned = if self.landlock {
-            self.spawn_confined(cmd)
-        } else {
-            process::spawn(&mut cmd)
-                .map_err(|e| format!("cannot start `{}`: {e}", shell().display()))
+        let direct = (!simple::shell_always())
+            .then(|| simple::parse(script))
+            .flatten()
+            .and_then(|s| {
+                let path = vars.iter().find(|(k, _)| k == "PATH");
+                let path = path.map_or(DEFAULT_PATH, |(_, v)| v.as_str());
+                Some((simple::resolve(&s.argv[0], path, &self.root)?, s))
+            });
+        let recipe = Recipe {
+            script: script.to_string(),
+            direct,
+            vars: vars.to_vec(),
+            root: self.root.clone(),
+            pwd: self.pwd.clone(),
+            home: self.home.clone(),
+            tmp: self.tmp.clone(),
+            out: self.log.try_clone().map_err(io("open", &log_path))?,
+            err: self.log.try_clone().map_err(io("open", &log_path))?,
         };
-        let status = spawned
-            .map_err(Error::Usage)?
+        let spawned = match &self.launcher {
+            Some(launcher) => launcher.spawn(recipe),
+            None => recipe.spawn(),
+        };
+        let (running, direct) = spawned.map_err(Error::Usage)?;
+        self.ran_direct = direct;
+        let status = running
             .wait(Some(timeout), Some(cancel))
             .map_err(io("wait for", shell()))?;
         Ok(match status {
@@ -411,52 +428,6 @@ impl Slot {
             process::Outcome::TimedOut => Err(Ended::TimedOut(timeout)),
             process::Outcome::Cancelled => Err(Ended::Interrupted),
         })
-    }
-
-    /// Starts `cmd` from a short-lived thread that restricts itself with the slot's Landlock
-    /// ruleset first: the child inherits the restriction, the rest of parity does not.
-    #[cfg(target_os = "linux")]
-    fn spawn_confined(&self, mut cmd: Command) -> std::result::Result<process::Running, String> {
-        use landlock::{
-            ABI, AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
-        };
-        let abi = ABI::V6;
-        let handled = AccessFs::from_write(abi) & !AccessFs::IoctlDev;
-        let file_rights = AccessFs::WriteFile | AccessFs::Truncate;
-        let dirs = [&self.out, &self.home, &self.tmp];
-        let files = [Path::new("/dev/null"), &self.dir.join("log")];
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                let fail = |e: &dyn std::fmt::Display| format!("cannot confine the recipe: {e}");
-                let mut ruleset = Ruleset::default()
-                    .handle_access(handled)
-                    .and_then(|r| r.scope(Scope::Signal))
-                    .and_then(|r| r.create())
-                    .map_err(|e| fail(&e))?;
-                for d in dirs {
-                    let fd = PathFd::new(d).map_err(|e| fail(&e))?;
-                    ruleset = ruleset
-                        .add_rule(PathBeneath::new(fd, handled))
-                        .map_err(|e| fail(&e))?;
-                }
-                for f in files {
-                    let fd = PathFd::new(f).map_err(|e| fail(&e))?;
-                    ruleset = ruleset
-                        .add_rule(PathBeneath::new(fd, file_rights))
-                        .map_err(|e| fail(&e))?;
-                }
-                ruleset.restrict_self().map_err(|e| fail(&e))?;
-                process::spawn(&mut cmd)
-                    .map_err(|e| format!("cannot start `{}`: {e}", shell().display()))
-            })
-            .join()
-            .map_err(|_| "the recipe launcher panicked".to_string())?
-        })
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn spawn_confined(&self, mut cmd: Command) -> std::result::Result<process::Running, String> {
-        process::spawn(&mut cmd).map_err(|e| format!("cannot start `{}`: {e}", shell().display()))
     }
 
     /// The last lines of the recipe's output (at most 20 lines of the last 16 KiB).
@@ -485,6 +456,150 @@ impl Slot {
         }
         undeclared.sort();
         Ok(undeclared)
+    }
+}
+
+/// One recipe to start, with all it needs: built by the worker, started by the slot's
+/// launcher thread (or the worker itself when there is none).
+struct Recipe {
+    script: String,
+    /// The program and the parsed command, when it is simple.
+    direct: Option<(PathBuf, simple::Simple)>,
+    vars: Vec<(String, String)>,
+    root: PathBuf,
+    pwd: PathBuf,
+    home: PathBuf,
+    tmp: PathBuf,
+    out: std::fs::File,
+    err: std::fs::File,
+}
+
+impl Recipe {
+    /// Starts the simple command directly if it is one and it can be; otherwise, or when the
+    /// program or its `>` file cannot be opened, `sh -c` (which then says why, as it would).
+    /// Also says whether it started the command directly.
+    fn spawn(self) -> std::result::Result<(process::Running, bool), String> {
+        let env = |cmd: &mut Command| {
+            cmd.current_dir(&self.root)
+                .env_clear()
+                .envs(self.vars.iter().map(|(k, v)| (k, v)))
+                .env("HOME", &self.home)
+                .env("TMPDIR", &self.tmp)
+                .stdin(Stdio::null());
+        };
+        if let Some((program, simple)) = &self.direct {
+            let mut cmd = Command::new(program);
+            #[cfg(unix)]
+            std::os::unix::process::CommandExt::arg0(&mut cmd, &simple.argv[0]);
+            cmd.args(&simple.argv[1..]);
+            env(&mut cmd);
+            // What a shell exports of its own.
+            cmd.env("PWD", &self.pwd);
+            let stdout = match &simple.stdout {
+                None => self.out.try_clone(),
+                Some(file) => std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .open(self.root.join(file)),
+            };
+            if let (Ok(stdout), Ok(stderr)) = (stdout, self.err.try_clone()) {
+                cmd.stdout(stdout).stderr(stderr);
+                if let Ok(running) = process::spawn(&mut cmd) {
+                    return Ok((running, true));
+                }
+            }
+        }
+        let mut cmd = Command::new(shell());
+        cmd.arg("-c").arg(&self.script);
+        env(&mut cmd);
+        cmd.stdout(self.out).stderr(self.err);
+        process::spawn(&mut cmd)
+            .map(|running| (running, false))
+            .map_err(|e| format!("cannot start `{}`: {e}", shell().display()))
+    }
+}
+
+/// A reply to the worker waiting for its recipe to start.
+type Started = std::sync::mpsc::SyncSender<std::result::Result<(process::Running, bool), String>>;
+
+/// A slot's long-lived thread that restricted itself with the slot's Landlock ruleset once
+/// and starts its recipes, which inherit the restriction; the rest of parity does not have it.
+/// One per slot instead of one per recipe: a thread and a ruleset cost more than the recipe's
+/// own start.
+struct Launcher {
+    jobs: std::sync::mpsc::Sender<(Recipe, Started)>,
+}
+
+impl Launcher {
+    #[cfg(target_os = "linux")]
+    fn start(slot: &Slot) -> Result<Launcher> {
+        use landlock::{
+            ABI, AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
+        };
+        let abi = ABI::V6;
+        let handled = AccessFs::from_write(abi) & !AccessFs::IoctlDev;
+        let file_rights = AccessFs::WriteFile | AccessFs::Truncate;
+        let dirs = [slot.out.clone(), slot.home.clone(), slot.tmp.clone()];
+        let files = [PathBuf::from("/dev/null"), slot.dir.join("log")];
+        let (jobs, rx) = std::sync::mpsc::channel::<(Recipe, Started)>();
+        let restrict = move || -> std::result::Result<(), String> {
+            let fail = |e: &dyn std::fmt::Display| format!("cannot confine the recipe: {e}");
+            let mut ruleset = Ruleset::default()
+                .handle_access(handled)
+                .and_then(|r| r.scope(Scope::Signal))
+                .and_then(|r| r.create())
+                .map_err(|e| fail(&e))?;
+            for d in &dirs {
+                let fd = PathFd::new(d).map_err(|e| fail(&e))?;
+                ruleset = ruleset
+                    .add_rule(PathBeneath::new(fd, handled))
+                    .map_err(|e| fail(&e))?;
+            }
+            for f in &files {
+                let fd = PathFd::new(f).map_err(|e| fail(&e))?;
+                ruleset = ruleset
+                    .add_rule(PathBeneath::new(fd, file_rights))
+                    .map_err(|e| fail(&e))?;
+            }
+            ruleset.restrict_self().map_err(|e| fail(&e))?;
+            Ok(())
+        };
+        std::thread::Builder::new()
+            .name("parity-launcher".into())
+            .spawn(move || {
+                let confined = restrict();
+                for (recipe, started) in rx {
+                    let _ = started.send(match &confined {
+                        Ok(()) => recipe.spawn(),
+                        Err(e) => Err(e.clone()),
+                    });
+                }
+            })
+            .map_err(io("start a thread for", &slot.dir))?;
+        Ok(Launcher { jobs })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn start(_: &Slot) -> Result<Launcher> {
+        let (jobs, rx) = std::sync::mpsc::channel::<(Recipe, Started)>();
+        std::thread::spawn(move || {
+            for (recipe, started) in rx {
+                let _ = started.send(recipe.spawn());
+            }
+        });
+        Ok(Launcher { jobs })
+    }
+
+    /// Starts `recipe` from the confined thread.
+    fn spawn(&self, recipe: Recipe) -> std::result::Result<(process::Running, bool), String> {
+        let (started, reply) = std::sync::mpsc::sync_channel(1);
+        self.jobs
+            .send((recipe, started))
+            .map_err(|_| "the recipe launcher has stopped".to_string())?;
+        reply
+            .recv()
+            .map_err(|_| "the recipe launcher has stopped".to_string())?
     }
 }
 
@@ -539,5 +654,86 @@ pub(crate) fn sweep(tmp: &Path, tag: &str) -> Result<()> {
 pub(crate) fn mark_clean(tmp: &Path, tag: &str) {
     if tmp.is_dir() {
         let _ = std::fs::write(tmp.join(".clean"), tag.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A workspace with `a.txt`, a pool over it and one slot prepared for `a.txt`.
+    fn slot_over(dir: &Path) -> (Pool, Slot) {
+        std::fs::write(dir.join("a.txt"), "a\n").unwrap();
+        let pool = Pool::new(dir.join("cache/tmp"), dir, dir);
+        let mut slot = pool.take().unwrap();
+        slot.prepare(&[("a.txt".into(), dir.join("a.txt"))])
+            .unwrap();
+        (pool, slot)
+    }
+
+    #[test]
+    fn a_simple_command_runs_without_a_shell_and_anything_else_with_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_pool, mut slot) = slot_over(dir.path());
+        let vars = [("PATH".to_string(), DEFAULT_PATH.to_string())];
+        let cancel = AtomicBool::new(false);
+        let out = slot.dir.join("out/0-b");
+        let mut run = |script: &str| {
+            let ended = slot.run(script, &vars, DEFAULT_TIMEOUT, &cancel).unwrap();
+            assert!(ended.is_ok(), "{script}: {ended:?}");
+            let text = std::fs::read_to_string(&out).unwrap();
+            std::fs::remove_file(&out).unwrap();
+            (slot.ran_direct, text)
+        };
+        assert_eq!(run("cp a.txt ../out/0-b"), (true, "a\n".into()));
+        assert_eq!(run("cat a.txt a.txt > ../out/0-b"), (true, "a\na\n".into()));
+        // The shell's `echo` turns `\t` into a tab; coreutils' would not.
+        assert_eq!(run("echo 'x\\ty' > ../out/0-b"), (false, "x\ty\n".into()));
+        assert_eq!(
+            run("cat a.txt | tr a b > ../out/0-b"),
+            (false, "b\n".into())
+        );
+        assert_eq!(
+            run("printenv PWD HOME > ../out/0-b"),
+            (
+                true,
+                format!(
+                    "{}\n{}\n",
+                    std::fs::canonicalize(dir.path().join("cache/tmp/w0/root"))
+                        .unwrap()
+                        .display(),
+                    std::path::absolute(dir.path().join("cache/tmp/w0/home"))
+                        .unwrap()
+                        .display()
+                )
+            )
+        );
+    }
+
+    #[test]
+    fn a_simple_command_the_shell_must_explain_goes_to_the_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_pool, mut slot) = slot_over(dir.path());
+        let vars = [("PATH".to_string(), DEFAULT_PATH.to_string())];
+        let cancel = AtomicBool::new(false);
+        let ended = slot
+            .run("no-such-program-x a.txt", &vars, DEFAULT_TIMEOUT, &cancel)
+            .unwrap();
+        assert!(matches!(ended, Err(Ended::Failed(Some(127)))), "{ended:?}");
+        assert!(!slot.ran_direct);
+        assert!(slot.tail().contains("not found"), "{}", slot.tail());
+        // A `>` the sandbox refuses: the shell reports it, as it would have.
+        let ended = slot
+            .run("cat a.txt > a.txt", &vars, DEFAULT_TIMEOUT, &cancel)
+            .unwrap();
+        if matches!(Isolation::current(), Isolation::Landlock { .. }) {
+            assert!(matches!(ended, Err(Ended::Failed(Some(2)))), "{ended:?}");
+            assert!(!slot.ran_direct);
+            assert!(slot.tail().contains("cannot create"), "{}", slot.tail());
+        }
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("a.txt")).unwrap(),
+            "a\n"
+        );
     }
 }

@@ -363,6 +363,19 @@ fn a_recipe_cannot_write_outside_its_sandbox() {
                     &["out/here.txt"],
                     "echo pwned > src.txt && cp $in $out",
                 ),
+                // Simple commands, which run without a shell, are confined alike.
+                command_node(
+                    "simple_up",
+                    &["src.txt"],
+                    &["out/simple_up.txt"],
+                    "cp $in ../../../../../escaped.txt",
+                ),
+                command_node(
+                    "simple_here",
+                    &["src.txt"],
+                    &["out/simple_here.txt"],
+                    "cat $in $in > src.txt",
+                ),
             ]
             .concat(),
         )
@@ -372,7 +385,13 @@ fn a_recipe_cannot_write_outside_its_sandbox() {
     run.code(1);
     assert_eq!(
         run.outcomes(),
-        map(&[("abs", "failed"), ("here", "failed"), ("up", "failed")]),
+        map(&[
+            ("abs", "failed"),
+            ("here", "failed"),
+            ("simple_here", "failed"),
+            ("simple_up", "failed"),
+            ("up", "failed")
+        ]),
         "{}",
         run.stdout
     );
@@ -386,8 +405,12 @@ fn the_recipe_environment_is_exactly_path_home_tmpdir_epoch_node_and_declared_en
     let pipeline = "[artifact.env]\nrule = \"command\"\nepoch = 1700000000\ninputs = [\"src.txt\"]\n\
         outputs = [\"out/env.txt\"]\n\
         config = { command = 'env | sort | sed -e \"s|=$$HOME|=<home>|\" -e \"s|=$$TMPDIR|=<tmp>|\" -e \"s|=$$PWD|=<pwd>|\" > $out; test -d \"$$HOME\" && test -d \"$$TMPDIR\"', env = [\"GREETING\", \"UNSET_ONE\"] }\n";
+    // The same through a simple command, which runs without a shell: the variables a shell
+    // would pass on, `PWD` included.
+    let direct = "[artifact.direct]\nrule = \"command\"\nepoch = 1700000000\ninputs = [\"src.txt\"]\n\
+        outputs = [\"out/direct.txt\"]\nconfig = { command = 'printenv > $out', env = [\"GREETING\"] }\n";
     let p = Project::new()
-        .file("pipeline.toml", pipeline)
+        .file("pipeline.toml", &format!("{pipeline}\n{direct}"))
         .file("src.txt", "x\n");
     let env = [
         ("GREETING", "hi"),
@@ -400,6 +423,27 @@ fn the_recipe_environment_is_exactly_path_home_tmpdir_epoch_node_and_declared_en
         "GREETING=hi\nHOME=<home>\nPARITY_NODE=env\nPATH=/usr/local/bin:/usr/bin:/bin\n\
          PWD=<pwd>\nSOURCE_DATE_EPOCH=1700000000\nTMPDIR=<tmp>\n"
     );
+    let mut direct: Vec<String> = p.read("out/direct.txt").lines().map(String::from).collect();
+    direct.sort();
+    let names: Vec<&str> = direct
+        .iter()
+        .map(|l| l.split('=').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "GREETING",
+            "HOME",
+            "PARITY_NODE",
+            "PATH",
+            "PWD",
+            "SOURCE_DATE_EPOCH",
+            "TMPDIR"
+        ],
+        "{direct:?}"
+    );
+    assert!(direct.contains(&"PARITY_NODE=direct".to_string()));
+    assert!(direct.contains(&"SOURCE_DATE_EPOCH=1700000000".to_string()));
     // An undeclared variable is not seen, so it decides nothing; a declared one is keyed.
     let run = p.parity_env(&[("GREETING", "hi"), ("FOO", "baz")], &["build"]);
     assert!(run.stderr.contains("no work to do."), "{}", run.stderr);
@@ -747,4 +791,59 @@ fn a_modified_directory_output_names_the_file_that_was_edited() {
         "{}",
         explain.stdout
     );
+}
+
+/// Recipes that are simple commands run without a shell (as GNU make runs them); anything else
+/// with `sh -c`. Either way the outputs are the bytes `sh -c` gives (`PARITY_SHELL=always`).
+#[test]
+fn simple_commands_run_without_a_shell_give_the_bytes_sh_gives() {
+    let pipeline = [
+        command_node("cp", &["src/a.txt"], &["out/cp.txt"], "cp $in $out"),
+        command_node(
+            "cat",
+            &["src/a.txt", "src/b c.txt"],
+            &["out/cat.txt"],
+            "cat $in \"src/b c.txt\" > $out",
+        ),
+        command_node(
+            "sort",
+            &["src/a.txt"],
+            &["out/sort.txt"],
+            "sort -r $in >$out",
+        ),
+        command_node(
+            "env",
+            &["src/a.txt"],
+            &["out/env.txt"],
+            "printenv PARITY_NODE PATH > $out",
+        ),
+        command_node(
+            "echo",
+            &["src/a.txt"],
+            &["out/echo.txt"],
+            "echo \"one\\ttwo\" > $out",
+        ),
+        command_node(
+            "tr",
+            &["src/a.txt"],
+            &["out/tr.txt"],
+            "tr a-z A-Z < $in > $out",
+        ),
+    ]
+    .concat();
+    let mut trees = Vec::new();
+    for env in [&[][..], &[("PARITY_SHELL", "always")][..]] {
+        let p = Project::new()
+            .file("pipeline.toml", &pipeline)
+            .file("src/a.txt", "b\na\nc\n")
+            .file("src/b c.txt", "spaced\n");
+        p.parity_env(env, &["build"]).ok();
+        let files =
+            ["cp", "cat", "sort", "env", "echo", "tr"].map(|n| p.read(&format!("out/{n}.txt")));
+        trees.push(files);
+    }
+    assert_eq!(trees[0], trees[1]);
+    assert_eq!(trees[0][1], "b\na\nc\nspaced\nspaced\n");
+    assert_eq!(trees[0][2], "c\nb\na\n");
+    assert_eq!(trees[0][4], "one\ttwo\n", "`echo` is the shell's");
 }
