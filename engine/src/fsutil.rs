@@ -51,6 +51,127 @@ fn write_renamed(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     Ok(())
 }
 
+/// Writes what `produce` writes to `path` like [`write_atomic`], unless it is exactly what
+/// `path` holds: then nothing is written and the answer is `Ok(false)`. Streamed: the new
+/// bytes are compared with the old file as they come, and a temp file is started only at the
+/// first difference (with the old file's matching prefix copied into it), so neither version
+/// is ever held whole in memory.
+pub fn write_atomic_if_changed(
+    path: &Path,
+    produce: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<bool> {
+    let mut w = IfChanged {
+        path,
+        old: std::fs::File::open(path).ok().map(std::io::BufReader::new),
+        matched: 0,
+        new: None,
+    };
+    produce(&mut w)
+        .and_then(|()| w.close())
+        .map_err(|e| Error::io("write", path, e))?;
+    let Some(new) = w.new else {
+        return Ok(false);
+    };
+    let tmp = new
+        .into_inner()
+        .map_err(|e| Error::io("write", path, e.into_error()))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io("write", path, e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("write", path, e.error))?;
+    Ok(true)
+}
+
+/// [`write_atomic_if_changed`]'s writer: compares with the old file until the first
+/// difference, then writes the temp file.
+struct IfChanged<'a> {
+    path: &'a Path,
+    /// The old file, while everything so far matched it.
+    old: Option<std::io::BufReader<std::fs::File>>,
+    /// Bytes that matched it.
+    matched: u64,
+    /// The temp file, once something differed.
+    new: Option<std::io::BufWriter<tempfile::NamedTempFile>>,
+}
+
+impl IfChanged<'_> {
+    /// The temp file, holding the matched prefix of the old file.
+    fn diverge(&mut self) -> std::io::Result<&mut std::io::BufWriter<tempfile::NamedTempFile>> {
+        if self.new.is_none() {
+            let dir = parent_dir(self.path);
+            std::fs::create_dir_all(dir)?;
+            let mut builder = tempfile::Builder::new();
+            builder.prefix(".parity-tmp-");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                builder.permissions(std::fs::Permissions::from_mode(output_mode(false)));
+            }
+            let mut new = std::io::BufWriter::with_capacity(1 << 16, builder.tempfile_in(dir)?);
+            if let Some(old) = self.old.take() {
+                use std::io::{Read, Seek};
+                let mut file = old.into_inner();
+                file.seek(std::io::SeekFrom::Start(0))?;
+                let copied = std::io::copy(&mut (&mut file).take(self.matched), &mut new)?;
+                if copied != self.matched {
+                    return Err(std::io::Error::other(
+                        "the file changed while it was rewritten",
+                    ));
+                }
+            }
+            self.new = Some(new);
+        }
+        Ok(self.new.as_mut().expect("just made"))
+    }
+
+    /// After the last byte: a new content that is a strict prefix of the old differs too.
+    fn close(&mut self) -> std::io::Result<()> {
+        use std::io::BufRead;
+        let ended = match &mut self.old {
+            Some(old) => old.fill_buf()?.is_empty(),
+            None => self.new.is_some(),
+        };
+        if !ended {
+            self.diverge()?;
+        }
+        if let Some(new) = &mut self.new {
+            new.flush()?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for IfChanged<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use std::io::BufRead;
+        let mut rest = buf;
+        if self.new.is_none()
+            && let Some(old) = &mut self.old
+        {
+            while !rest.is_empty() {
+                let have = old.fill_buf()?;
+                let n = have.len().min(rest.len());
+                if n == 0 || have[..n] != rest[..n] {
+                    break;
+                }
+                old.consume(n);
+                self.matched += n as u64;
+                rest = &rest[n..];
+            }
+            if rest.is_empty() {
+                return Ok(buf.len());
+            }
+        }
+        self.diverge()?.write_all(rest)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The directory holding `path` (`.` for a bare file name).
 pub fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
@@ -227,4 +348,57 @@ pub fn normalize_modes(path: &Path) -> Result<()> {
     #[cfg(not(unix))]
     let _ = path;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes `text` in pieces of `piece` bytes; whether it wrote and what the file holds.
+    fn write_if_changed(path: &Path, text: &str, piece: usize) -> (bool, String) {
+        let wrote = write_atomic_if_changed(path, |out| {
+            for chunk in text.as_bytes().chunks(piece) {
+                out.write_all(chunk)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        (wrote, std::fs::read_to_string(path).unwrap())
+    }
+
+    #[test]
+    fn a_streamed_write_leaves_an_identical_file_alone_and_replaces_any_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/f.json");
+        let long = "0123456789".repeat(20_000);
+        for piece in [1, 7, 1 << 20] {
+            std::fs::remove_dir_all(dir.path().join("sub")).ok();
+            assert_eq!(write_if_changed(&path, &long, piece), (true, long.clone()));
+            let modified = |p: &Path| std::fs::metadata(p).map(|m| m.modified().unwrap()).unwrap();
+            let before = modified(&path);
+            assert_eq!(write_if_changed(&path, &long, piece), (false, long.clone()));
+            assert_eq!(
+                modified(&path),
+                before,
+                "an unchanged file is not rewritten"
+            );
+            // A difference in the middle, a shorter and a longer content.
+            let mut middle = long.clone();
+            middle.replace_range(100_000..100_001, "x");
+            for text in [
+                middle,
+                long[..150_000].to_string(),
+                format!("{long}!"),
+                String::new(),
+            ] {
+                assert_eq!(write_if_changed(&path, &text, piece), (true, text.clone()));
+                assert_eq!(write_if_changed(&path, &long, piece), (true, long.clone()));
+            }
+        }
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("sub"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["f.json"], "no temp file is left behind");
+    }
 }

@@ -408,6 +408,21 @@ impl Hasher {
             .ok()
             .and_then(|bytes| decode_stat_cache(&bytes))
             .unwrap_or_default();
+        Hasher::with(file, base, entries)
+    }
+
+    /// A hasher that does not read the stat cache (it hashes every file it is asked about),
+    /// for an evaluation of a few nodes: loading the cache of a whole large graph costs more
+    /// than hashing their files. Its [`Hasher::save`] writes nothing.
+    pub fn without_cache(base: PathBuf) -> Hasher {
+        Hasher::with(PathBuf::new(), base, FxHashMap::default())
+    }
+
+    fn with(
+        file: PathBuf,
+        base: PathBuf,
+        entries: FxHashMap<PathKey, (StatKey, FileDigest)>,
+    ) -> Hasher {
         // A run looks at about as many paths as it knew last time: sized once, not regrown.
         let mut memo = FxHashMap::default();
         memo.reserve(entries.len());
@@ -507,7 +522,9 @@ impl Hasher {
 
     /// Writes the stat cache back if anything was learnt. Racy entries are left out.
     pub fn save(&self) -> Result<()> {
-        if !self.dirty.load(std::sync::atomic::Ordering::Relaxed) {
+        if !self.dirty.load(std::sync::atomic::Ordering::Relaxed)
+            || self.file.as_os_str().is_empty()
+        {
             return Ok(());
         }
         let now_ns = std::time::SystemTime::now()

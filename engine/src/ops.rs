@@ -275,8 +275,9 @@ fn reevaluate(
             known.insert(ix, v.state);
         }
     }
-    let hasher = ws.hasher();
-    let lock = crate::state::Lock::read_some(&ws.lock_path, &|id| ids.contains(id))
+    // Neither the whole stat cache nor the whole lock: only what these few nodes need.
+    let hasher = Hasher::without_cache(ws.dir.clone());
+    let lock = crate::state::Lock::read_only(&ws.lock_path, &|id| ids.contains(id))
         .map_err(|e| e.to_string())?;
     let given = |d: NodeIx| match known.get(&d) {
         Some(State::Fresh) => crate::workspace::DepState::Built(

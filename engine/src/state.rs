@@ -43,6 +43,8 @@ pub struct Lock {
     /// Entries read without being parsed ([`Lock::read_some`]): their JSON, verbatim, written
     /// back as they were unless [`Lock::nodes`] holds the same id.
     unparsed: BTreeMap<String, Box<str>>,
+    /// Read by [`Lock::read_only`]: the other entries were dropped, so it is never written.
+    partial: bool,
 }
 
 const LOCK_VERSION: u64 = 1;
@@ -88,8 +90,63 @@ impl Lock {
         }
         Ok(Lock {
             nodes: doc.nodes,
-            unparsed: BTreeMap::new(),
+            ..Lock::default()
         })
+    }
+
+    /// The entries of the nodes `wanted` says, for reading only (the others are not kept, and
+    /// the lock refuses to be written): read line by line, so a status that evaluates a few
+    /// nodes of a large graph never holds the whole file. A lock laid out otherwise is parsed
+    /// whole ([`Lock::read_some`]).
+    pub fn read_only(path: &Path, wanted: &(dyn Fn(&str) -> bool + Sync)) -> Result<Lock> {
+        use std::io::BufRead;
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lock::default()),
+            Err(e) => return Err(Error::io("read", path, e)),
+        };
+        let mut lines = std::io::BufReader::with_capacity(1 << 16, file).lines();
+        let mut lock = Lock {
+            partial: true,
+            ..Lock::default()
+        };
+        let head = [
+            "{".to_string(),
+            format!("  \"version\": {LOCK_VERSION},"),
+            "  \"nodes\": {".to_string(),
+        ];
+        let mut last: Option<String> = None;
+        let mut laid_out = true;
+        for (i, line) in lines.by_ref().enumerate() {
+            let line = line.map_err(|e| Error::io("read", path, e))?;
+            if i < head.len() {
+                laid_out &= line == head[i];
+            } else if let Some(entry) = line.strip_prefix("    ") {
+                let entry = entry.strip_suffix(',').unwrap_or(entry);
+                match parse_line(entry, &|id| wanted(id), false) {
+                    Some(Some(Line::Parsed(id, e))) => {
+                        laid_out &= last.as_deref().is_none_or(|l| l < id.as_str());
+                        last = Some(id.clone());
+                        lock.nodes.insert(id, e);
+                    }
+                    Some(_) => {}
+                    None => laid_out = false,
+                }
+            } else {
+                laid_out &= line == "  }" || line == "}" || line == "  \"nodes\": {}";
+            }
+            if !laid_out {
+                break;
+            }
+        }
+        if !laid_out {
+            let mut whole = Lock::read_some(path, wanted)?;
+            whole.unparsed.clear();
+            whole.nodes.retain(|id, _| wanted(id));
+            whole.partial = true;
+            return Ok(whole);
+        }
+        Ok(lock)
     }
 
     /// Drops the entries (parsed or not) of ids `keep` rejects; whether any was dropped.
@@ -102,39 +159,60 @@ impl Lock {
 
     /// The lock's bytes: a JSON document with one node per line, sorted by node id.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = format!("{{\n  \"version\": {LOCK_VERSION},\n  \"nodes\": {{");
-        let mut first = true;
-        // Both maps are sorted: merge them, a parsed entry replacing its unparsed line.
-        let raw = self
-            .unparsed
-            .iter()
-            .filter(|(id, _)| !self.nodes.contains_key(*id))
-            .map(|(id, json)| (id, std::borrow::Cow::Borrowed(&**json)));
-        let parsed = self.nodes.iter().map(|(id, e)| {
-            let json = serde_json::to_string(e).unwrap_or_default();
-            (id, std::borrow::Cow::Owned(json))
-        });
-        let mut all: Vec<(&String, std::borrow::Cow<'_, str>)> = raw.chain(parsed).collect();
-        all.sort_by(|a, b| a.0.cmp(b.0));
-        for (id, entry) in all {
-            out.push_str(if first { "\n    " } else { ",\n    " });
-            first = false;
-            out.push_str(&serde_json::to_string(id).unwrap_or_default());
-            out.push_str(": ");
-            out.push_str(&entry);
-        }
-        out.push_str(if first { "}\n}\n" } else { "\n  }\n}\n" });
-        out.into_bytes()
+        let mut out = Vec::new();
+        self.write_to(&mut out).expect("writing to memory");
+        out
     }
 
-    /// Writes the lock atomically, unless its bytes would not change.
-    pub fn write(&self, path: &Path) -> Result<bool> {
-        let bytes = self.to_bytes();
-        if std::fs::read(path).is_ok_and(|old| old == bytes) {
-            return Ok(false);
+    /// Streams [`Lock::to_bytes`] into `out`, one entry at a time.
+    fn write_to(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        write!(out, "{{\n  \"version\": {LOCK_VERSION},\n  \"nodes\": {{")?;
+        // Both maps are sorted: merge them, a parsed entry replacing its unparsed line.
+        let mut raw = self.unparsed.iter().peekable();
+        let mut parsed = self.nodes.iter().peekable();
+        let mut first = true;
+        loop {
+            let take_raw = match (raw.peek(), parsed.peek()) {
+                (None, None) => break,
+                (Some((r, _)), Some((p, _))) => match r.cmp(p) {
+                    std::cmp::Ordering::Less => true,
+                    std::cmp::Ordering::Equal => {
+                        raw.next();
+                        false
+                    }
+                    std::cmp::Ordering::Greater => false,
+                },
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+            };
+            out.write_all(if first { b"\n    " } else { b",\n    " })?;
+            first = false;
+            if take_raw {
+                let (id, json) = raw.next().expect("peeked");
+                serde_json::to_writer(&mut *out, id)?;
+                out.write_all(b": ")?;
+                out.write_all(json.as_bytes())?;
+            } else {
+                let (id, entry) = parsed.next().expect("peeked");
+                serde_json::to_writer(&mut *out, id)?;
+                out.write_all(b": ")?;
+                serde_json::to_writer(&mut *out, entry)?;
+            }
         }
-        fsutil::write_atomic(path, &bytes)?;
-        Ok(true)
+        out.write_all(if first { b"}\n}\n" } else { b"\n  }\n}\n" })
+    }
+
+    /// Writes the lock atomically, unless its bytes would not change. Streamed: neither the
+    /// new bytes nor the old are held whole (a lock of 100,000 nodes is 58 MB).
+    pub fn write(&self, path: &Path) -> Result<bool> {
+        if self.partial {
+            return Err(Error::io(
+                "write",
+                path,
+                std::io::Error::other("a lock read in part (Lock::read_only) cannot be written"),
+            ));
+        }
+        fsutil::write_atomic_if_changed(path, |out| self.write_to(out))
     }
 }
 
@@ -173,7 +251,7 @@ fn parse_lines(text: &str, wanted: &(dyn Fn(&str) -> bool + Sync)) -> Option<Loc
         } else {
             line.strip_suffix(',')?
         };
-        parse_line(line, wanted)
+        parse_line(line, wanted, true).flatten()
     };
     let entries: Option<Vec<Line>> = if lines.len() >= crate::PARALLEL_MIN {
         lines
@@ -204,18 +282,23 @@ fn parse_lines(text: &str, wanted: &(dyn Fn(&str) -> bool + Sync)) -> Option<Loc
     Some(lock)
 }
 
-/// `"id": {entry}`, its entry parsed if `wanted`.
-fn parse_line(line: &str, wanted: &(dyn Fn(&str) -> bool + Sync)) -> Option<Line> {
+/// `"id": {entry}`, its entry parsed if `wanted`, else kept verbatim if `keep_raw` (else
+/// `Some(None)`). `None`: not such a line.
+fn parse_line(
+    line: &str,
+    wanted: &(dyn Fn(&str) -> bool + Sync),
+    keep_raw: bool,
+) -> Option<Option<Line>> {
     let mut ids = serde_json::Deserializer::from_str(line).into_iter::<String>();
     let id = ids.next()?.ok()?;
     let rest = line[ids.byte_offset()..].strip_prefix(": ")?;
     if !wanted(&id) {
-        // Kept verbatim; still an object, so a garbled line takes the strict parse.
+        // Still an object, so a garbled line takes the strict parse.
         let object = rest.starts_with('{') && rest.ends_with('}');
-        return object.then(|| Line::Raw(id, rest.into()));
+        return object.then(|| keep_raw.then(|| Line::Raw(id, rest.into())));
     }
     let entry = serde_json::from_str(rest).ok()?;
-    Some(Line::Parsed(id, entry))
+    Some(Some(Line::Parsed(id, entry)))
 }
 
 /// One journal line (written borrowed, read owned).
@@ -401,6 +484,35 @@ mod tests {
         assert!(changed.retain(|id| id != "a"));
         lock.nodes.remove("a");
         assert_eq!(changed.to_bytes(), lock.to_bytes());
+    }
+
+    #[test]
+    fn a_lock_read_in_part_holds_only_the_wanted_entries_and_is_never_written() {
+        let mut lock = Lock::default();
+        for (id, n) in [("a", 1), ("b", 2), ("c", 3)] {
+            lock.nodes.insert(id.into(), entry(n));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pipeline.lock");
+        lock.write(&p).unwrap();
+        let wanted = |id: &str| id != "b";
+        let part = Lock::read_only(&p, &wanted).unwrap();
+        assert_eq!(part.nodes.keys().collect::<Vec<_>>(), ["a", "c"]);
+        assert_eq!(part.nodes["c"], entry(3));
+        let err = format!("{:?}", part.write(&p).unwrap_err());
+        assert!(err.contains("cannot be written"), "{err}");
+        assert_eq!(Lock::read(&p).unwrap(), lock, "the lock is untouched");
+        // Laid out otherwise (pretty-printed, empty): the strict parse, still in part.
+        let v: serde_json::Value = serde_json::from_slice(&lock.to_bytes()).unwrap();
+        std::fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+        let part = Lock::read_only(&p, &wanted).unwrap();
+        assert_eq!(part.nodes.keys().collect::<Vec<_>>(), ["a", "c"]);
+        assert!(part.write(&p).is_err());
+        std::fs::write(&p, Lock::default().to_bytes()).unwrap();
+        assert!(Lock::read_only(&p, &wanted).unwrap().nodes.is_empty());
+        // A garbled file is an error, as for a whole read.
+        std::fs::write(&p, "{\n  \"version\": 1,\n  \"nodes\": {\n    \"a\": {\n").unwrap();
+        assert!(Lock::read_only(&p, &wanted).is_err());
     }
 
     #[test]
