@@ -74,7 +74,7 @@ pub struct KeyView<'a> {
     /// Rule version.
     pub rule_version: u32,
     /// Params of the node.
-    pub params: &'a BTreeMap<String, String>,
+    pub params: &'a crate::graph::Params,
     /// Rule config.
     pub config: &'a serde_json::Value,
     /// SOURCE_DATE_EPOCH, when the rule reads the time.
@@ -99,7 +99,7 @@ impl KeyView<'_> {
         KeyMaterial {
             rule: self.rule.to_string(),
             rule_version: self.rule_version,
-            params: self.params.clone(),
+            params: self.params.to_map(),
             config: self.config.clone(),
             epoch: self.epoch,
             env: self.env.clone(),
@@ -368,10 +368,11 @@ mod tests {
             .iter()
             .map(|(k, v)| (Cow::Borrowed(k.as_str()), *v))
             .collect();
+        let params = crate::graph::Params::from([("version", "0.92.0")]);
         let view = KeyView {
             rule: &m.rule,
             rule_version: m.rule_version,
-            params: &m.params,
+            params: &params,
             config: &m.config,
             epoch: m.epoch,
             env: &m.env,

@@ -132,7 +132,7 @@ pub struct Node {
     /// tree of their own, as the parity rules do, work below it).
     pub root: std::sync::Arc<str>,
     /// Param name -> value, for this node.
-    pub params: BTreeMap<String, String>,
+    pub params: Params,
     /// Rule name (checked against the registry when the graph is built).
     pub rule: String,
     /// Rule config with `{param}` placeholders substituted in every string; canonical JSON
@@ -149,6 +149,72 @@ pub struct Node {
     pub inputs: Vec<Input>,
     /// Outputs in declaration order.
     pub outputs: Vec<Output>,
+}
+
+/// A node's params, name -> value, sorted by name. A short list, not a `BTreeMap` (whose
+/// smallest allocation is about half a kilobyte: that was a third of a node's memory), the
+/// names shared by every node of the artifact. Serialized as a JSON object, like the map.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params(Box<[(std::sync::Arc<str>, Box<str>)]>);
+
+impl Params {
+    /// `names` and `values` paired (same length), sorted by name.
+    pub fn new(names: &[std::sync::Arc<str>], values: &[&str]) -> Params {
+        let mut pairs: Vec<_> = names
+            .iter()
+            .cloned()
+            .zip(values.iter().map(|&v| Box::<str>::from(v)))
+            .collect();
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        Params(pairs.into_boxed_slice())
+    }
+
+    /// The value of param `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        let i = self.0.binary_search_by(|(k, _)| (**k).cmp(name)).ok()?;
+        Some(&self.0[i].1)
+    }
+
+    /// (name, value), sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    /// The values, in the order of their names.
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(_, v)| &**v)
+    }
+
+    /// Whether the node has no params.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many params.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// As a map.
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        self.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+impl<const N: usize> From<[(&str, &str); N]> for Params {
+    fn from(pairs: [(&str, &str); N]) -> Params {
+        let names: Vec<std::sync::Arc<str>> = pairs.iter().map(|(k, _)| (*k).into()).collect();
+        let values: Vec<&str> = pairs.iter().map(|(_, v)| *v).collect();
+        Params::new(&names, &values)
+    }
+}
+
+impl serde::Serialize for Params {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
 }
 
 /// The expanded, checked DAG.
@@ -382,6 +448,8 @@ enum EpochTemplate<'p> {
 
 /// One artifact with every string compiled against its params.
 struct CompiledArtifact<'p> {
+    /// The param names, shared by the nodes' [`Params`].
+    params: Vec<std::sync::Arc<str>>,
     inputs: Vec<Template>,
     outputs: Vec<Template>,
     host: Option<Template>,
@@ -610,6 +678,7 @@ impl<'p> Builder<'p> {
             }
         };
         Ok(CompiledArtifact {
+            params: params.iter().map(|p| p.as_str().into()).collect(),
             inputs: a
                 .inputs
                 .iter()
@@ -726,12 +795,7 @@ impl Builder<'_> {
         }
         Ok(Node {
             epoch: self.epoch(&c.epoch, vals, &id, files)?,
-            params: an
-                .params
-                .iter()
-                .cloned()
-                .zip(vals.iter().map(|v| v.to_string()))
-                .collect(),
+            params: Params::new(&c.params, vals),
             rule: self.p.artifacts[ai].rule.value.clone(),
             config: match &c.config {
                 CompiledConfig::Shared(config) => config.clone(),

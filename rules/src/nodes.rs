@@ -34,7 +34,7 @@ use crate::{common, metadata, report, snapshot, union, validate};
 pub(crate) fn version(node: &Node) -> Result<String, String> {
     node.params
         .get("version")
-        .cloned()
+        .map(String::from)
         .or_else(|| {
             node.config
                 .get("version")
@@ -280,7 +280,7 @@ impl SnapshotRule {
     fn target(node: &Node) -> Result<String, String> {
         node.params
             .get("target")
-            .cloned()
+            .map(String::from)
             .ok_or_else(|| "needs a `target` param".to_string())
     }
     fn timeout(node: &Node) -> Result<Duration, String> {

@@ -205,7 +205,6 @@ const RULES: &str = "RULES.json";
 fn target(node: &Node) -> Result<&str, String> {
     node.params
         .get("target")
-        .map(String::as_str)
         .ok_or_else(|| "needs a `target` param".to_string())
 }
 

@@ -613,7 +613,7 @@ fn a_workspace_prefixes_ids_with_the_member_and_paths_with_its_root() {
     );
     let u = &g.nodes[node(&g, "claude:union@2.1.29")];
     assert_eq!(&*u.root, "cli/claude_code");
-    assert_eq!(u.params["version"], "2.1.29");
+    assert_eq!(u.params.get("version"), Some("2.1.29"));
     assert_eq!(
         u.outputs[0].path,
         "cli/claude_code/snapshots/2.1.29/union.json"

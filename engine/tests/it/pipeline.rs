@@ -123,8 +123,8 @@ outputs = ["artifacts.lock.json"]
     );
     let n = &g.nodes[1];
     assert_eq!(n.host.as_deref(), Some("macos"));
-    assert_eq!(n.params["version"], "0.92.0");
-    assert_eq!(n.params["target"], "macos");
+    assert_eq!(n.params.get("version"), Some("0.92.0"));
+    assert_eq!(n.params.get("target"), Some("macos"));
     assert_eq!(n.outputs[0].path, "snapshots/0.92.0/macos.json");
     assert_eq!(n.rule, "snapshot");
     assert_eq!(g.by_id[&g.nodes[5].id], 5);

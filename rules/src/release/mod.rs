@@ -115,7 +115,6 @@ pub fn default_asset(target: &str) -> String {
 fn param<'n>(node: &'n Node, name: &str) -> Result<&'n str, String> {
     node.params
         .get(name)
-        .map(String::as_str)
         .ok_or_else(|| format!("needs a `{name}` param"))
 }
 
@@ -124,7 +123,6 @@ fn param<'n>(node: &'n Node, name: &str) -> Result<&'n str, String> {
 fn version_of(node: &Node) -> Result<&str, String> {
     node.params
         .get("version")
-        .map(String::as_str)
         .or_else(|| config_str(node, "version"))
         .ok_or_else(|| "needs a `version` param (or `config.version`)".to_string())
 }
