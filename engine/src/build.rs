@@ -248,13 +248,27 @@ pub fn build(
 /// run) by [`Workspace::load_state`] or [`Workspace::recover`].
 pub fn build_with_state(
     ws: &Workspace,
-    (hasher, lock, recovered): (Hasher, Lock, usize),
+    state: (Hasher, Lock, usize),
     guard: Option<&BuildLock>,
     targets: &[NodeIx],
     opts: &BuildOptions,
     cancel: &AtomicBool,
     reporter: &mut dyn Reporter,
 ) -> Result<Summary> {
+    build_keeping_state(ws, state, guard, targets, opts, cancel, reporter).map(|(s, ..)| s)
+}
+
+/// [`build_with_state`], also giving back the state the build ended with: the lock it wrote
+/// (as on disk, unless a dry run) and its hasher, whose stat cache it saved.
+pub(crate) fn build_keeping_state(
+    ws: &Workspace,
+    (hasher, lock, recovered): (Hasher, Lock, usize),
+    guard: Option<&BuildLock>,
+    targets: &[NodeIx],
+    opts: &BuildOptions,
+    cancel: &AtomicBool,
+    reporter: &mut dyn Reporter,
+) -> Result<(Summary, Lock, Hasher)> {
     if guard.is_none() && !opts.dry_run {
         return Err(Error::Internal(
             "a build that writes needs the build lock".into(),
@@ -517,6 +531,7 @@ pub fn build_with_state(
         });
     }
 
+    let mut lock = lock.into_inner().map_err(|_| poisoned())?;
     if !opts.dry_run {
         // Nothing recorded, recovered or dropped: the lock on disk is already what it would be.
         let mut changed = recovered > 0 || journal.is_some();
@@ -524,7 +539,6 @@ pub fn build_with_state(
             j.sync()?;
             drop(j);
         }
-        let mut lock = lock.into_inner().map_err(|_| poisoned())?;
         changed |= lock.retain(|id| ws.graph.by_id.contains_key(id));
         if changed {
             lock.write(&ws.lock_path)?;
@@ -538,7 +552,7 @@ pub fn build_with_state(
     summary.elapsed = started.elapsed();
     summary.interrupted = cancel.load(Ordering::Relaxed);
     summary.remote_cache = remote.map(RemoteCache::stats);
-    Ok(summary)
+    Ok((summary, lock, hasher))
 }
 
 /// Pins the scope lifetime of the scheduling loop to one (the pool's), so tasks may borrow

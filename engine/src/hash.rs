@@ -399,6 +399,15 @@ pub struct Hasher {
     dirty: std::sync::atomic::AtomicBool,
 }
 
+/// Whether a stat-cache entry may be kept, as of now: its file was last modified at least a
+/// second ago (a later write within the same timestamp granularity would not change it).
+fn settled_now() -> impl Fn(&StatKey) -> bool {
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    move |k: &StatKey| now_ns - k.mtime_ns >= 1_000_000_000
+}
+
 impl Hasher {
     /// Loads the stat cache from `file`. A missing, unreadable, truncated or corrupt cache (its
     /// checksum does not match) is simply empty: it is never trusted. Paths are recorded
@@ -520,6 +529,18 @@ impl Hasher {
         }
     }
 
+    /// Forgets what this run learnt and the racy entries of the stat cache: what a new run
+    /// that loads the cache [`Hasher::save`] writes would know (without reading it back).
+    pub fn restart(&self) {
+        let settled = settled_now();
+        if let Ok(mut memo) = self.memo.write() {
+            memo.clear();
+        }
+        if let Ok(mut entries) = self.entries.write() {
+            entries.retain(|_, (k, _)| settled(k));
+        }
+    }
+
     /// Writes the stat cache back if anything was learnt. Racy entries are left out.
     pub fn save(&self) -> Result<()> {
         if !self.dirty.load(std::sync::atomic::Ordering::Relaxed)
@@ -527,14 +548,9 @@ impl Hasher {
         {
             return Ok(());
         }
-        let now_ns = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i128);
+        let settled = settled_now();
         let entries = self.entries.read().map_err(poisoned)?;
-        let mut kept: Vec<_> = entries
-            .iter()
-            .filter(|(_, (k, _))| now_ns - k.mtime_ns >= 1_000_000_000)
-            .collect();
+        let mut kept: Vec<_> = entries.iter().filter(|(_, (k, _))| settled(k)).collect();
         kept.sort_unstable_by(|a, b| a.0.cmp(b.0));
         fsutil::write_atomic(&self.file, &encode_stat_cache(&kept))
     }
@@ -649,6 +665,22 @@ fn poisoned<T>(_: T) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restarted_hasher_hashes_a_racy_file_again_as_a_reloaded_one_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f.txt");
+        std::fs::write(&f, "one").unwrap();
+        let hasher = Hasher::without_cache(dir.path().to_path_buf());
+        let one = hasher.digest(&f).unwrap().unwrap();
+        // Rewritten within the same second, same size: only the content tells.
+        std::fs::write(&f, "two").unwrap();
+        assert_eq!(hasher.digest(&f).unwrap(), Some(one), "memoized for the run");
+        hasher.restart();
+        let two = hasher.digest(&f).unwrap().unwrap();
+        assert_ne!(two, one);
+        assert_eq!(two, hash_file(&f).unwrap());
+    }
 
     #[test]
     fn hex_round_trips_and_rejects_what_is_not_64_hex_digits() {

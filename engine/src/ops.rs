@@ -346,15 +346,22 @@ pub fn build(
         }
     }
     let (ws, nodes, guard, state) = open_locked(session, targets, opts.dry_run, on_wait)?;
-    let summary =
-        crate::build::build_with_state(&ws, state, guard.as_ref(), &nodes, opts, cancel, reporter)?;
+    let (summary, lock, hasher) = crate::build::build_keeping_state(
+        &ws,
+        state,
+        guard.as_ref(),
+        &nodes,
+        opts,
+        cancel,
+        reporter,
+    )?;
     let built = summary.fresh + summary.ran + summary.cached + summary.remote;
     if plain && built == summary.total && !summary.interrupted && !memo::disabled() {
         // Every node is fresh now: remember so. The files this build wrote are racy: each is
-        // vouched for by its digest in the lock this build wrote (under the build lock, so
-        // that lock is this build's too).
-        let lock = Lock::read(&ws.lock_path)?;
-        let hasher = ws.hasher();
+        // vouched for by its digest in the lock this build wrote (the one in memory, as
+        // written; under the build lock), if it still has that content: the hasher starts a
+        // new run, which hashes racy files again, as one that loaded the saved stat cache.
+        hasher.restart();
         let recorded = lock_vouch(&ws, &lock, &hasher);
         let vouch = |p: &Path| {
             if p == ws.lock_path {
