@@ -675,7 +675,11 @@ mod tests {
         let one = hasher.digest(&f).unwrap().unwrap();
         // Rewritten within the same second, same size: only the content tells.
         std::fs::write(&f, "two").unwrap();
-        assert_eq!(hasher.digest(&f).unwrap(), Some(one), "memoized for the run");
+        assert_eq!(
+            hasher.digest(&f).unwrap(),
+            Some(one),
+            "memoized for the run"
+        );
         hasher.restart();
         let two = hasher.digest(&f).unwrap().unwrap();
         assert_ne!(two, one);

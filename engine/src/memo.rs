@@ -655,35 +655,60 @@ fn encode(
             env.extend(rule.env(node));
         }
     }
-    // Directories: every member too (an edit inside changes no stat of the directory).
-    let Some(()) = with_members(&mut globals) else {
-        return Ok(None);
-    };
-    let mut paths: BTreeSet<PathBuf> = globals.clone();
-    for own in &mut owned {
-        let mut set: BTreeSet<PathBuf> = std::mem::take(own).into_iter().collect();
-        let Some(()) = with_members(&mut set) else {
+    // Each path is statted once (in parallel when there are many); a directory brings every
+    // member too (an edit inside changes no stat of the directory), statted the same way.
+    let mut base: Vec<PathBuf> = globals.iter().cloned().collect();
+    base.extend(owned.iter().flatten().cloned());
+    base.sort_unstable();
+    base.dedup();
+    let base_stats = stat_all(&base);
+    let mut members: std::collections::BTreeMap<&Path, Vec<PathBuf>> = Default::default();
+    for (p, stat) in base.iter().zip(&base_stats) {
+        if let Ok(Some((_, true))) = stat {
+            let Some(found) = members_of(p) else {
+                return Ok(None);
+            };
+            members.insert(p, found);
+        }
+        if stat.is_err() {
             return Ok(None);
-        };
-        paths.extend(set.iter().cloned());
-        *own = set.into_iter().collect();
+        }
     }
+    let with_members = |set: &mut Vec<PathBuf>| {
+        let found: Vec<PathBuf> = set
+            .iter()
+            .filter_map(|p| members.get(p.as_path()))
+            .flatten()
+            .cloned()
+            .collect();
+        set.extend(found);
+        set.sort_unstable();
+        set.dedup();
+    };
+    let mut global_paths: Vec<PathBuf> = globals.into_iter().collect();
+    with_members(&mut global_paths);
+    for own in &mut owned {
+        with_members(own);
+    }
+    let mut extra: Vec<PathBuf> = members.values().flatten().cloned().collect();
+    extra.sort_unstable();
+    extra.dedup();
+    extra.retain(|p| base.binary_search(p).is_err());
+    let extra_stats = stat_all(&extra);
+    let mut all: Vec<(PathBuf, std::result::Result<Option<StatKey>, ()>)> = base
+        .into_iter()
+        .zip(base_stats)
+        .chain(extra.into_iter().zip(extra_stats))
+        .map(|(p, s)| (p, s.map(|s| s.map(|(k, _)| k))))
+        .collect();
+    all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let (paths, stats): (Vec<PathBuf>, Vec<_>) = all.into_iter().unzip();
+    let globals = global_paths;
     let dir = fsutil::parent_dir(pipeline_file);
     let racy_ns = started
         .checked_sub(racy_window())
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos() as i128);
-    let paths: Vec<PathBuf> = paths.into_iter().collect();
-    let stats: Vec<std::result::Result<Option<StatKey>, ()>> = if paths.len() >= crate::PARALLEL_MIN
-    {
-        paths
-            .par_iter()
-            .with_min_len(4096)
-            .map(|p| current_stat(p))
-            .collect()
-    } else {
-        paths.iter().map(|p| current_stat(p)).collect()
-    };
     let index = |p: &PathBuf| paths.binary_search(p).unwrap_or(0) as u32;
 
     let mut out = Vec::with_capacity(64 * (paths.len() + n));
@@ -710,7 +735,11 @@ fn encode(
             return Ok(None);
         };
         put_str(&mut out, rel);
-        let global = if globals.contains(p) { GLOBAL } else { 0 };
+        let global = if globals.binary_search(p).is_ok() {
+            GLOBAL
+        } else {
+            0
+        };
         match stat {
             None => out.push(global),
             Some(k) => {
@@ -777,23 +806,32 @@ fn encode(
     Ok(Some(out))
 }
 
-/// Adds the members of every directory of `paths`; `None` when a member is a symbolic link or
-/// cannot be read (then no memo is written).
-fn with_members(paths: &mut BTreeSet<PathBuf>) -> Option<()> {
+/// The members of directory `dir`, at any depth; `None` when one is a symbolic link or cannot
+/// be read (then no memo is written).
+fn members_of(dir: &Path) -> Option<Vec<PathBuf>> {
     let mut members = Vec::new();
-    for p in paths.iter() {
-        if p.is_dir() {
-            for entry in walkdir::WalkDir::new(p).min_depth(1) {
-                let entry = entry.ok()?;
-                if entry.path_is_symlink() {
-                    return None;
-                }
-                members.push(entry.into_path());
-            }
+    for entry in walkdir::WalkDir::new(dir).min_depth(1) {
+        let entry = entry.ok()?;
+        if entry.path_is_symlink() {
+            return None;
         }
+        members.push(entry.into_path());
     }
-    paths.extend(members);
-    Some(())
+    Some(members)
+}
+
+/// [`current_stat`] of each of `paths`, with whether it is a directory.
+fn stat_all(paths: &[PathBuf]) -> Vec<std::result::Result<Option<(StatKey, bool)>, ()>> {
+    let one = |p: &PathBuf| match std::fs::metadata(p) {
+        Ok(m) => Ok(Some((StatKey::of(&m), m.is_dir()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(_) => Err(()),
+    };
+    if paths.len() >= crate::PARALLEL_MIN {
+        paths.par_iter().with_min_len(4096).map(one).collect()
+    } else {
+        paths.iter().map(one).collect()
+    }
 }
 
 fn put_len(out: &mut Vec<u8>, n: usize) {
