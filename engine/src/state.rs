@@ -463,8 +463,8 @@ mod tests {
         assert_eq!(Lock::read(&p).unwrap(), lock);
     }
 
-    #[test]
-    fn entries_read_unparsed_are_written_back_verbatim() {
+    /// A lock of nodes `a`, `b` and `c`, written to `pipeline.lock` in a temp dir.
+    fn written_abc() -> (Lock, tempfile::TempDir, std::path::PathBuf) {
         let mut lock = Lock::default();
         for (id, n) in [("a", 1), ("b", 2), ("c", 3)] {
             lock.nodes.insert(id.into(), entry(n));
@@ -472,6 +472,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pipeline.lock");
         lock.write(&p).unwrap();
+        (lock, dir, p)
+    }
+
+    #[test]
+    fn entries_read_unparsed_are_written_back_verbatim() {
+        let (mut lock, _dir, p) = written_abc();
         let some = Lock::read_some(&p, &|id| id == "b").unwrap();
         assert_eq!(some.nodes.keys().collect::<Vec<_>>(), ["b"]);
         assert_eq!(some.to_bytes(), lock.to_bytes());
@@ -488,13 +494,7 @@ mod tests {
 
     #[test]
     fn a_lock_read_in_part_holds_only_the_wanted_entries_and_is_never_written() {
-        let mut lock = Lock::default();
-        for (id, n) in [("a", 1), ("b", 2), ("c", 3)] {
-            lock.nodes.insert(id.into(), entry(n));
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("pipeline.lock");
-        lock.write(&p).unwrap();
+        let (lock, _dir, p) = written_abc();
         let wanted = |id: &str| id != "b";
         let part = Lock::read_only(&p, &wanted).unwrap();
         assert_eq!(part.nodes.keys().collect::<Vec<_>>(), ["a", "c"]);
