@@ -529,15 +529,16 @@ impl Hasher {
         }
     }
 
-    /// Forgets what this run learnt and the racy entries of the stat cache: what a new run
-    /// that loads the cache [`Hasher::save`] writes would know (without reading it back).
+    /// Forgets everything, after [`Hasher::save`]: the stat cache and what this run learnt (and
+    /// gives their memory back). It then hashes every file it is asked about, as a run that
+    /// reloaded the saved cache would hash every racy one: for the memo a build writes, which
+    /// asks only about racy files.
     pub fn restart(&self) {
-        let settled = settled_now();
         if let Ok(mut memo) = self.memo.write() {
-            memo.clear();
+            *memo = FxHashMap::default();
         }
         if let Ok(mut entries) = self.entries.write() {
-            entries.retain(|_, (k, _)| settled(k));
+            *entries = FxHashMap::default();
         }
     }
 
@@ -667,7 +668,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_restarted_hasher_hashes_a_racy_file_again_as_a_reloaded_one_would() {
+    fn a_restarted_hasher_hashes_again_what_it_had_memoized() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("f.txt");
         std::fs::write(&f, "one").unwrap();

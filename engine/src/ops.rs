@@ -359,8 +359,9 @@ pub fn build(
     if plain && built == summary.total && !summary.interrupted && !memo::disabled() {
         // Every node is fresh now: remember so. The files this build wrote are racy: each is
         // vouched for by its digest in the lock this build wrote (the one in memory, as
-        // written; under the build lock), if it still has that content: the hasher starts a
-        // new run, which hashes racy files again, as one that loaded the saved stat cache.
+        // written; under the build lock), if it still has that content: the hasher forgets
+        // all it knew (its stat cache, saved, is freed before the memo is built) and hashes
+        // the racy files again.
         hasher.restart();
         let recorded = lock_vouch(&ws, &lock, &hasher);
         let vouch = |p: &Path| {
