@@ -661,13 +661,21 @@ pub(crate) fn mark_clean(tmp: &Path, tag: &str) {
 mod tests {
     use super::*;
 
-    /// A workspace with `a.txt`, a pool over it and one slot prepared for `a.txt`.
+    /// A workspace with `a.txt` and an executable `script.sh` without `#!`, a pool over it and
+    /// one slot prepared for both.
     fn slot_over(dir: &Path) -> (Pool, Slot) {
         std::fs::write(dir.join("a.txt"), "a\n").unwrap();
+        let script = dir.join("script.sh");
+        std::fs::write(&script, "echo from the script > ../out/0-b\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
         let pool = Pool::new(dir.join("cache/tmp"), dir, dir);
         let mut slot = pool.take().unwrap();
-        slot.prepare(&[("a.txt".into(), dir.join("a.txt"))])
-            .unwrap();
+        let inputs = ["a.txt", "script.sh"].map(|name| (name.to_string(), dir.join(name)));
+        slot.prepare(&inputs).unwrap();
         (pool, slot)
     }
 
@@ -693,6 +701,8 @@ mod tests {
             run("cat a.txt | tr a b > ../out/0-b"),
             (false, "b\n".into())
         );
+        // A script without `#!` cannot be started directly: the shell runs it, as it would.
+        assert_eq!(run("./script.sh"), (false, "from the script\n".into()));
         assert_eq!(
             run("printenv PWD HOME > ../out/0-b"),
             (
