@@ -25,27 +25,34 @@ pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
 
 fn write_renamed(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     let dir = parent_dir(path);
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    let mut tmp = temp_file_beside(path).map_err(|e| Error::io("create a temp file in", dir, e))?;
+    tmp.write_all(bytes)
+        .map_err(|e| Error::io("write", path, e))?;
+    put_in_place(tmp, path, sync)
+}
+
+/// A new temp file in the directory of `path` (made if missing), with the mode `open(2)` would
+/// give a file under the umask, not a temp file's 0600.
+fn temp_file_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let dir = parent_dir(path);
+    std::fs::create_dir_all(dir)?;
     let mut builder = tempfile::Builder::new();
     builder.prefix(".parity-tmp-");
-    // The file gets the mode `open(2)` would give it under the umask, not a temp file's 0600.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(output_mode(false)));
     }
-    let mut tmp = builder
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("create a temp file in", dir, e))?;
-    tmp.write_all(bytes)
-        .and_then(|()| {
-            if sync {
-                tmp.as_file().sync_all()
-            } else {
-                Ok(())
-            }
-        })
-        .map_err(|e| Error::io("write", path, e))?;
+    builder.tempfile_in(dir)
+}
+
+/// Renames the written temp file `tmp` to `path`, after an fsync if `sync`.
+fn put_in_place(tmp: tempfile::NamedTempFile, path: &Path, sync: bool) -> Result<()> {
+    if sync {
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| Error::io("write", path, e))?;
+    }
     tmp.persist(path)
         .map_err(|e| Error::io("write", path, e.error))?;
     Ok(())
@@ -75,11 +82,7 @@ pub fn write_atomic_if_changed(
     let tmp = new
         .into_inner()
         .map_err(|e| Error::io("write", path, e.into_error()))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io("write", path, e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("write", path, e.error))?;
+    put_in_place(tmp, path, true)?;
     Ok(true)
 }
 
@@ -99,16 +102,7 @@ impl IfChanged<'_> {
     /// The temp file, holding the matched prefix of the old file.
     fn diverge(&mut self) -> std::io::Result<&mut std::io::BufWriter<tempfile::NamedTempFile>> {
         if self.new.is_none() {
-            let dir = parent_dir(self.path);
-            std::fs::create_dir_all(dir)?;
-            let mut builder = tempfile::Builder::new();
-            builder.prefix(".parity-tmp-");
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                builder.permissions(std::fs::Permissions::from_mode(output_mode(false)));
-            }
-            let mut new = std::io::BufWriter::with_capacity(1 << 16, builder.tempfile_in(dir)?);
+            let mut new = std::io::BufWriter::with_capacity(1 << 16, temp_file_beside(self.path)?);
             if let Some(old) = self.old.take() {
                 use std::io::{Read, Seek};
                 let mut file = old.into_inner();

@@ -399,15 +399,6 @@ pub struct Hasher {
     dirty: std::sync::atomic::AtomicBool,
 }
 
-/// Whether a stat-cache entry may be kept, as of now: its file was last modified at least a
-/// second ago (a later write within the same timestamp granularity would not change it).
-fn settled_now() -> impl Fn(&StatKey) -> bool {
-    let now_ns = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i128);
-    move |k: &StatKey| now_ns - k.mtime_ns >= 1_000_000_000
-}
-
 impl Hasher {
     /// Loads the stat cache from `file`. A missing, unreadable, truncated or corrupt cache (its
     /// checksum does not match) is simply empty: it is never trusted. Paths are recorded
@@ -530,10 +521,12 @@ impl Hasher {
     }
 
     /// Forgets everything, after [`Hasher::save`]: the stat cache and what this run learnt (and
-    /// gives their memory back). It then hashes every file it is asked about, as a run that
-    /// reloaded the saved cache would hash every racy one: for the memo a build writes, which
-    /// asks only about racy files.
+    /// gives their memory back; a later `save` writes nothing). It then hashes every file it is
+    /// asked about, as a run that reloaded the saved cache would hash every racy one: for the
+    /// memo a build writes, which asks only about racy files.
     pub fn restart(&self) {
+        self.dirty
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut memo) = self.memo.write() {
             *memo = FxHashMap::default();
         }
@@ -549,9 +542,14 @@ impl Hasher {
         {
             return Ok(());
         }
-        let settled = settled_now();
+        let now_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128);
         let entries = self.entries.read().map_err(poisoned)?;
-        let mut kept: Vec<_> = entries.iter().filter(|(_, (k, _))| settled(k)).collect();
+        let mut kept: Vec<_> = entries
+            .iter()
+            .filter(|(_, (k, _))| now_ns - k.mtime_ns >= 1_000_000_000)
+            .collect();
         kept.sort_unstable_by(|a, b| a.0.cmp(b.0));
         fsutil::write_atomic(&self.file, &encode_stat_cache(&kept))
     }

@@ -664,14 +664,15 @@ fn encode(
     let base_stats = stat_all(&base);
     let mut members: std::collections::BTreeMap<&Path, Vec<PathBuf>> = Default::default();
     for (p, stat) in base.iter().zip(&base_stats) {
-        if let Ok(Some((_, true))) = stat {
-            let Some(found) = members_of(p) else {
-                return Ok(None);
-            };
-            members.insert(p, found);
-        }
-        if stat.is_err() {
-            return Ok(None);
+        match stat {
+            Err(()) => return Ok(None),
+            Ok(Some((_, true))) => {
+                let Some(found) = members_of(p) else {
+                    return Ok(None);
+                };
+                members.insert(p, found);
+            }
+            Ok(_) => {}
         }
     }
     let with_members = |set: &mut Vec<PathBuf>| {
@@ -685,8 +686,8 @@ fn encode(
         set.sort_unstable();
         set.dedup();
     };
-    let mut global_paths: Vec<PathBuf> = globals.into_iter().collect();
-    with_members(&mut global_paths);
+    let mut globals: Vec<PathBuf> = globals.into_iter().collect();
+    with_members(&mut globals);
     for own in &mut owned {
         with_members(own);
     }
@@ -703,7 +704,6 @@ fn encode(
         .collect();
     all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let (paths, stats): (Vec<PathBuf>, Vec<_>) = all.into_iter().unzip();
-    let globals = global_paths;
     let dir = fsutil::parent_dir(pipeline_file);
     let racy_ns = started
         .checked_sub(racy_window())

@@ -289,7 +289,7 @@ fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -
 impl Slot {
     fn create(dir: &Path, root_rel: &str, isolation: &Isolation) -> Result<Slot> {
         let landlock = matches!(isolation, Isolation::Landlock { .. });
-        let slot = Slot {
+        let mut slot = Slot {
             dir: dir.to_path_buf(),
             root: dir.join("root"),
             out: dir.join("out"),
@@ -313,7 +313,6 @@ impl Slot {
             launcher: None,
             ran_direct: false,
         };
-        let mut slot = slot;
         for d in [&slot.root, &slot.out, &slot.home, &slot.tmp] {
             std::fs::create_dir_all(d).map_err(io("create", d))?;
         }
@@ -394,14 +393,13 @@ impl Slot {
         self.log
             .seek(SeekFrom::Start(0))
             .map_err(io("rewind", &log_path))?;
-        let direct = (!simple::shell_always())
-            .then(|| simple::parse(script))
-            .flatten()
-            .and_then(|s| {
-                let path = vars.iter().find(|(k, _)| k == "PATH");
-                let path = path.map_or(DEFAULT_PATH, |(_, v)| v.as_str());
-                Some((simple::resolve(&s.argv[0], path, &self.root)?, s))
-            });
+        let path = vars.iter().find(|(k, _)| k == "PATH");
+        let path = path.map_or(DEFAULT_PATH, |(_, v)| v.as_str());
+        let direct = match simple::shell_always() {
+            true => None,
+            false => simple::parse(script)
+                .and_then(|s| Some((simple::resolve(&s.argv[0], path, &self.root)?, s))),
+        };
         let recipe = Recipe {
             script: script.to_string(),
             direct,
@@ -580,15 +578,10 @@ impl Launcher {
         Ok(Launcher { jobs })
     }
 
+    /// Only Landlock slots have a launcher, and Landlock exists only on Linux.
     #[cfg(not(target_os = "linux"))]
     fn start(_: &Slot) -> Result<Launcher> {
-        let (jobs, rx) = std::sync::mpsc::channel::<(Recipe, Started)>();
-        std::thread::spawn(move || {
-            for (recipe, started) in rx {
-                let _ = started.send(recipe.spawn());
-            }
-        });
-        Ok(Launcher { jobs })
+        Err(Error::Internal("a launcher without Landlock".into()))
     }
 
     /// Starts `recipe` from the confined thread.

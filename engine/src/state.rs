@@ -105,7 +105,7 @@ impl Lock {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lock::default()),
             Err(e) => return Err(Error::io("read", path, e)),
         };
-        let mut lines = std::io::BufReader::with_capacity(1 << 16, file).lines();
+        let lines = std::io::BufReader::with_capacity(1 << 16, file).lines();
         let mut lock = Lock {
             partial: true,
             ..Lock::default()
@@ -117,13 +117,13 @@ impl Lock {
         ];
         let mut last: Option<String> = None;
         let mut laid_out = true;
-        for (i, line) in lines.by_ref().enumerate() {
+        for (i, line) in lines.enumerate() {
             let line = line.map_err(|e| Error::io("read", path, e))?;
             if i < head.len() {
                 laid_out &= line == head[i];
             } else if let Some(entry) = line.strip_prefix("    ") {
                 let entry = entry.strip_suffix(',').unwrap_or(entry);
-                match parse_line(entry, &|id| wanted(id), false) {
+                match parse_line(entry, wanted, false) {
                     Some(Some(Line::Parsed(id, e))) => {
                         laid_out &= last.as_deref().is_none_or(|l| l < id.as_str());
                         last = Some(id.clone());
@@ -133,7 +133,7 @@ impl Lock {
                     None => laid_out = false,
                 }
             } else {
-                laid_out &= line == "  }" || line == "}" || line == "  \"nodes\": {}";
+                laid_out &= line == "  }" || line == "}";
             }
             if !laid_out {
                 break;
@@ -206,11 +206,10 @@ impl Lock {
     /// new bytes nor the old are held whole (a lock of 100,000 nodes is 58 MB).
     pub fn write(&self, path: &Path) -> Result<bool> {
         if self.partial {
-            return Err(Error::io(
-                "write",
-                path,
-                std::io::Error::other("a lock read in part (Lock::read_only) cannot be written"),
-            ));
+            return Err(Error::Internal(format!(
+                "a lock read in part (Lock::read_only) cannot be written to {}",
+                path.display()
+            )));
         }
         fsutil::write_atomic_if_changed(path, |out| self.write_to(out))
     }
