@@ -294,14 +294,17 @@ pub fn diff_key(
     if recorded_settings != now.settings_digest() {
         reasons.push(DirtyReason::ConfigChanged);
     }
-    let mut names: Vec<&String> = recorded_inputs.keys().chain(now.inputs.keys()).collect();
+    let mut names: Vec<&str> = recorded_inputs
+        .keys()
+        .chain(now.inputs.keys().map(String::as_str))
+        .collect();
     names.sort();
     names.dedup();
     for name in names {
         let (old, new) = (recorded_inputs.get(name), now.inputs.get(name));
         if old != new {
             reasons.push(DirtyReason::InputChanged {
-                input: name.clone(),
+                input: name.to_string(),
                 old: old.copied(),
                 new: new.copied(),
             });

@@ -150,7 +150,7 @@ impl std::fmt::Display for Unavailable {
 pub struct Evaluation {
     /// The key material, when every dependency's outputs are known (for a verdict-only
     /// evaluation: only when the key differs from the recorded one, to explain it).
-    pub material: Option<KeyMaterial>,
+    pub material: Option<Box<KeyMaterial>>,
     /// The action key, when every dependency's outputs are known.
     pub key: Option<ActionKey>,
     /// Why the node is not fresh; empty = fresh.
@@ -472,7 +472,7 @@ impl Workspace {
             let key = view.key();
             eval.key = Some(key);
             if full || recorded.is_some_and(|e| e.key != key) {
-                eval.material = Some(view.to_material());
+                eval.material = Some(Box::new(view.to_material()));
             }
         }
         self.compare(hasher, ix, recorded, &mut eval)?;
