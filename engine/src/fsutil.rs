@@ -58,6 +58,27 @@ fn put_in_place(tmp: tempfile::NamedTempFile, path: &Path, sync: bool) -> Result
     Ok(())
 }
 
+/// Writes what `produce` writes to `path`, atomically and without an fsync (like
+/// [`write_atomic_unsynced`]), without holding the bytes: they go to a temp file beside `path`
+/// through a buffer. When `produce` answers `false`, or fails, the temp file is removed and
+/// `path` is left as it was. Returns what `produce` answered.
+pub fn write_atomic_streamed(
+    path: &Path,
+    produce: impl FnOnce(&mut dyn Write) -> Result<bool>,
+) -> Result<bool> {
+    let dir = parent_dir(path);
+    let tmp = temp_file_beside(path).map_err(|e| Error::io("create a temp file in", dir, e))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp);
+    if !produce(&mut w)? {
+        return Ok(false);
+    }
+    let tmp = w
+        .into_inner()
+        .map_err(|e| Error::io("write", path, e.into_error()))?;
+    put_in_place(tmp, path, false)?;
+    Ok(true)
+}
+
 /// Writes what `produce` writes to `path` like [`write_atomic`], unless it is exactly what
 /// `path` holds: then nothing is written and the answer is `Ok(false)`. Streamed: the new
 /// bytes are compared with the old file as they come, and a temp file is started only at the

@@ -577,23 +577,31 @@ pub fn write(
     vouch: Vouch<'_>,
 ) -> Result<bool> {
     let path = path_of(pipeline_file);
-    let Some(bytes) = encode(
-        ws,
-        pipeline_file,
-        caller,
-        started,
-        statuses,
-        build_order,
-        vouch,
-    )?
-    else {
+    let written = fsutil::write_atomic_streamed(&path, |sink| {
+        encode(
+            ws,
+            pipeline_file,
+            caller,
+            started,
+            statuses,
+            build_order,
+            vouch,
+            sink,
+        )
+    })?;
+    if !written {
         let _ = std::fs::remove_file(&path);
-        return Ok(false);
-    };
-    fsutil::write_atomic_unsynced(&path, &bytes)?;
-    Ok(true)
+    }
+    Ok(written)
 }
 
+/// Marks a path of [`encode`]'s table as a global one (owned by no node).
+const NO_NODE: u32 = u32::MAX;
+
+/// Writes the memo to `sink`; `false` (and something partial written) when there must be
+/// none. Streamed: the bytes go out in pieces, checksummed as they go, and each path is held
+/// once, so a large graph's memo is never in memory whole.
+#[allow(clippy::too_many_arguments)]
 fn encode(
     ws: &Workspace,
     pipeline_file: &Path,
@@ -602,31 +610,30 @@ fn encode(
     statuses: &[NodeStatus],
     build_order: &[NodeIx],
     vouch: Vouch<'_>,
-) -> Result<Option<Vec<u8>>> {
+    sink: &mut dyn std::io::Write,
+) -> Result<bool> {
     let n = ws.graph.nodes.len();
     let mut by_node: Vec<Option<&NodeStatus>> = vec![None; n];
     for s in statuses {
         by_node[s.node] = Some(s);
     }
     if by_node.iter().any(Option::is_none) || build_order.len() != n {
-        return Ok(None);
+        return Ok(false);
     }
     // Which files decide the verdicts (a superset of what the evaluation looked at): the
-    // global ones, and those of each node.
-    let mut globals: BTreeSet<PathBuf> = BTreeSet::new();
-    globals.insert(pipeline_file.to_path_buf());
+    // global ones (`NO_NODE`), and those of each node.
+    let mut claims: Vec<(PathBuf, u32)> = vec![(pipeline_file.to_path_buf(), NO_NODE)];
     // Member pipeline files, and the data files of params and epochs.
-    globals.extend(ws.pipeline.files());
-    globals.insert(ws.lock_path.clone());
-    globals.insert(ws.journal_path());
+    claims.extend(ws.pipeline.files().into_iter().map(|p| (p, NO_NODE)));
+    claims.push((ws.lock_path.clone(), NO_NODE));
+    claims.push((ws.journal_path(), NO_NODE));
     let mut env: BTreeSet<String> = ["SOURCE_DATE_EPOCH", "PARITY_HOST"]
         .into_iter()
         .map(String::from)
         .collect();
-    let mut owned: Vec<Vec<PathBuf>> = vec![Vec::new(); n];
     for (ix, node) in ws.graph.nodes.iter().enumerate() {
         let status = by_node[ix].expect("checked above");
-        let own = &mut owned[ix];
+        let who = ix as u32;
         match status.state {
             State::Fresh => {}
             State::Blocked => {
@@ -634,176 +641,311 @@ fn encode(
                     // A blocked node is restorable when the action cache has its entry.
                     let ac = ws.cache.action_path(&key);
                     if ac.exists() {
-                        return Ok(None);
+                        return Ok(false);
                     }
-                    own.push(ac);
+                    claims.push((ac, who));
                 }
             }
-            _ => return Ok(None),
+            _ => return Ok(false),
         }
         for input in &node.inputs {
             if let Input::Source { path, .. } = input {
-                own.push(fsutil::join_rel(ws.root(), path));
+                claims.push((fsutil::join_rel(ws.root(), path), who));
             }
         }
         for o in &node.outputs {
             if o.kind == OutputKind::Committed {
-                own.push(ws.output_path(o));
+                claims.push((ws.output_path(o), who));
             }
         }
         if let Some(rule) = ws.registry.get(&node.rule) {
             env.extend(rule.env(node));
         }
     }
+    let mut table = FileTable::of(claims, n);
     // Each path is statted once (in parallel when there are many); a directory brings every
-    // member too (an edit inside changes no stat of the directory), statted the same way.
-    let mut base: Vec<PathBuf> = globals.iter().cloned().collect();
-    base.extend(owned.iter().flatten().cloned());
-    base.sort_unstable();
-    base.dedup();
-    let base_stats = stat_all(&base);
-    let mut members: std::collections::BTreeMap<&Path, Vec<PathBuf>> = Default::default();
-    for (p, stat) in base.iter().zip(&base_stats) {
-        match stat {
-            Err(()) => return Ok(None),
-            Ok(Some((_, true))) => {
-                let Some(found) = members_of(p) else {
-                    return Ok(None);
-                };
-                members.insert(p, found);
-            }
-            Ok(_) => {}
+    // member too (an edit inside changes no stat of the directory), statted the same way and
+    // owned by whoever owns the directory.
+    let mut stats: Vec<Option<StatKey>> = Vec::with_capacity(table.paths.len());
+    let mut members: Vec<(u32, Vec<PathBuf>)> = Vec::new();
+    for (i, stat) in stat_all(&table.paths).into_iter().enumerate() {
+        let Ok(stat) = stat else { return Ok(false) };
+        if let Some((_, true)) = stat {
+            let Some(found) = members_of(&table.paths[i]) else {
+                return Ok(false);
+            };
+            members.push((i as u32, found));
         }
+        stats.push(stat.map(|s| s.0));
     }
-    let with_members = |set: &mut Vec<PathBuf>| {
-        let found: Vec<PathBuf> = set
-            .iter()
-            .filter_map(|p| members.get(p.as_path()))
-            .flatten()
-            .cloned()
-            .collect();
-        set.extend(found);
-        set.sort_unstable();
-        set.dedup();
-    };
-    let mut globals: Vec<PathBuf> = globals.into_iter().collect();
-    with_members(&mut globals);
-    for own in &mut owned {
-        with_members(own);
+    if !members.is_empty() {
+        let mut extra: Vec<PathBuf> = members.iter().flat_map(|m| m.1.iter().cloned()).collect();
+        extra.sort_unstable();
+        extra.dedup();
+        extra.retain(|p| table.paths.binary_search(p).is_err());
+        let mut extra_stats = Vec::with_capacity(extra.len());
+        for stat in stat_all(&extra) {
+            let Ok(stat) = stat else { return Ok(false) };
+            extra_stats.push(stat.map(|s| s.0));
+        }
+        table.absorb(&mut stats, extra, extra_stats, &members);
     }
-    let mut extra: Vec<PathBuf> = members.values().flatten().cloned().collect();
-    extra.sort_unstable();
-    extra.dedup();
-    extra.retain(|p| base.binary_search(p).is_err());
-    let extra_stats = stat_all(&extra);
-    let mut all: Vec<(PathBuf, std::result::Result<Option<StatKey>, ()>)> = base
-        .into_iter()
-        .zip(base_stats)
-        .chain(extra.into_iter().zip(extra_stats))
-        .map(|(p, s)| (p, s.map(|s| s.map(|(k, _)| k))))
-        .collect();
-    all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let (paths, stats): (Vec<PathBuf>, Vec<_>) = all.into_iter().unzip();
+    let FileTable {
+        paths,
+        global,
+        owned,
+    } = table;
     let dir = fsutil::parent_dir(pipeline_file);
     let racy_ns = started
         .checked_sub(racy_window())
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos() as i128);
-    let index = |p: &PathBuf| paths.binary_search(p).unwrap_or(0) as u32;
 
-    let mut out = Vec::with_capacity(64 * (paths.len() + n));
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&identity(caller, &ws.registry).0);
-    put_len(&mut out, env.len());
+    let memo_path = path_of(pipeline_file);
+    let mut out = Summed::new(sink, &memo_path);
+    out.buf.extend_from_slice(MAGIC);
+    out.buf.extend_from_slice(&VERSION.to_le_bytes());
+    out.buf.extend_from_slice(&identity(caller, &ws.registry).0);
+    put_len(&mut out.buf, env.len());
     for name in &env {
-        put_str(&mut out, name);
+        put_str(&mut out.buf, name);
         match std::env::var(name) {
             Ok(v) => {
-                out.push(1);
-                put_str(&mut out, &v);
+                out.buf.push(1);
+                put_str(&mut out.buf, &v);
             }
-            Err(std::env::VarError::NotPresent) => out.push(0),
-            Err(std::env::VarError::NotUnicode(_)) => return Ok(None),
+            Err(std::env::VarError::NotPresent) => out.buf.push(0),
+            Err(std::env::VarError::NotUnicode(_)) => return Ok(false),
         }
     }
-    out.extend_from_slice(&(paths.len() as u64).to_le_bytes());
-    for (p, stat) in paths.iter().zip(stats) {
-        let Ok(stat) = stat else { return Ok(None) };
+    out.buf
+        .extend_from_slice(&(paths.len() as u64).to_le_bytes());
+    for ((p, stat), &global) in paths.iter().zip(stats).zip(&global) {
         let rel = p.strip_prefix(dir).unwrap_or(p);
         let Some(rel) = rel.to_str() else {
-            return Ok(None);
+            return Ok(false);
         };
-        put_str(&mut out, rel);
-        let global = if globals.binary_search(p).is_ok() {
-            GLOBAL
-        } else {
-            0
-        };
+        put_str(&mut out.buf, rel);
+        let global = if global { GLOBAL } else { 0 };
         match stat {
-            None => out.push(global),
+            None => out.buf.push(global),
             Some(k) => {
                 let racy = k.ctime_ns >= racy_ns || k.mtime_ns >= racy_ns;
                 let digest = match racy {
                     false => None,
                     true => match vouch(p) {
                         Some(d) => Some(d),
-                        None => return Ok(None),
+                        None => return Ok(false),
                     },
                 };
-                out.push(PRESENT | global | if racy { DIGEST | VERIFY } else { 0 });
-                out.extend_from_slice(&k.size.to_le_bytes());
-                out.extend_from_slice(&k.mtime_ns.to_le_bytes());
-                out.extend_from_slice(&k.ino.to_le_bytes());
-                out.extend_from_slice(&k.ctime_ns.to_le_bytes());
+                let buf = &mut out.buf;
+                buf.push(PRESENT | global | if racy { DIGEST | VERIFY } else { 0 });
+                buf.extend_from_slice(&k.size.to_le_bytes());
+                buf.extend_from_slice(&k.mtime_ns.to_le_bytes());
+                buf.extend_from_slice(&k.ino.to_le_bytes());
+                buf.extend_from_slice(&k.ctime_ns.to_le_bytes());
                 if let Some(d) = digest {
-                    out.extend_from_slice(&d.blake3.0);
-                    out.extend_from_slice(&d.size.to_le_bytes());
+                    buf.extend_from_slice(&d.blake3.0);
+                    buf.extend_from_slice(&d.size.to_le_bytes());
                 }
             }
         }
+        out.spill()?;
     }
     // Nodes in topological order; dependencies and the build order as positions in it.
     let mut pos = vec![0u32; n];
     for (i, &ix) in ws.graph.topo.iter().enumerate() {
         pos[ix] = i as u32;
     }
-    out.extend_from_slice(&(n as u64).to_le_bytes());
+    out.buf.extend_from_slice(&(n as u64).to_le_bytes());
     for &ix in &ws.graph.topo {
         let v = Verdict::of(&ws.graph.nodes[ix].id, by_node[ix].expect("checked above"))?;
-        put_str(&mut out, v.id.as_str());
-        out.push(match v.state {
+        let buf = &mut out.buf;
+        put_str(buf, v.id.as_str());
+        buf.push(match v.state {
             State::Fresh => 0,
             _ => 1,
         });
-        put_str(&mut out, &v.why);
-        put_str(&mut out, &v.reasons_json);
+        put_str(buf, &v.why);
+        put_str(buf, &v.reasons_json);
         match &v.message {
-            None => out.push(0),
+            None => buf.push(0),
             Some(m) => {
-                out.push(1);
-                put_str(&mut out, m);
+                buf.push(1);
+                put_str(buf, m);
             }
         }
-        out.push(u8::from(ws.graph.selected_by_id(ix)));
+        buf.push(u8::from(ws.graph.selected_by_id(ix)));
         let mut deps: Vec<u32> = ws.graph.deps[ix].iter().map(|&d| pos[d]).collect();
         deps.sort_unstable();
-        put_len(&mut out, deps.len());
+        put_len(buf, deps.len());
         for d in deps {
-            out.extend_from_slice(&d.to_le_bytes());
+            buf.extend_from_slice(&d.to_le_bytes());
         }
-        put_len(&mut out, owned[ix].len());
-        for p in &owned[ix] {
-            out.extend_from_slice(&index(p).to_le_bytes());
+        put_len(buf, owned[ix].len());
+        for &f in &owned[ix] {
+            buf.extend_from_slice(&f.to_le_bytes());
         }
+        out.spill()?;
     }
-    out.extend_from_slice(&(n as u64).to_le_bytes());
+    out.buf.extend_from_slice(&(n as u64).to_le_bytes());
     for &ix in build_order {
-        out.extend_from_slice(&pos[ix].to_le_bytes());
+        out.buf.extend_from_slice(&pos[ix].to_le_bytes());
     }
-    let sum = blake3::hash(&out);
-    out.extend_from_slice(sum.as_bytes());
-    Ok(Some(out))
+    out.finish()?;
+    Ok(true)
+}
+
+/// The paths a memo records, sorted, each once: which are global, and which each node owns
+/// (as positions in `paths`, ascending).
+struct FileTable {
+    paths: Vec<PathBuf>,
+    global: Vec<bool>,
+    owned: Vec<Vec<u32>>,
+}
+
+impl FileTable {
+    /// The table of `claims` (path, owning node or [`NO_NODE`]) for `n` nodes. Each path is
+    /// moved into the table, not copied.
+    fn of(mut claims: Vec<(PathBuf, u32)>, n: usize) -> FileTable {
+        claims.sort_unstable();
+        let mut table = FileTable {
+            paths: Vec::with_capacity(claims.len()),
+            global: Vec::with_capacity(claims.len()),
+            owned: vec![Vec::new(); n],
+        };
+        for (p, who) in claims {
+            if table.paths.last() != Some(&p) {
+                table.paths.push(p);
+                table.global.push(false);
+            }
+            let i = table.paths.len() - 1;
+            match who {
+                NO_NODE => table.global[i] = true,
+                who => table.owned[who as usize].push(i as u32),
+            }
+        }
+        for own in &mut table.owned {
+            own.dedup();
+        }
+        table
+    }
+
+    /// Adds `extra` (sorted, none in the table yet; statted as `extra_stats`) to the table and
+    /// its stats, each member of `members` (directory position, its members) owned by whoever
+    /// owns its directory.
+    fn absorb(
+        &mut self,
+        stats: &mut Vec<Option<StatKey>>,
+        extra: Vec<PathBuf>,
+        extra_stats: Vec<Option<StatKey>>,
+        members: &[(u32, Vec<PathBuf>)],
+    ) {
+        let old_paths = std::mem::take(&mut self.paths);
+        let old_stats = std::mem::take(stats);
+        let old_global = std::mem::take(&mut self.global);
+        let mut remap = Vec::with_capacity(old_paths.len());
+        let mut old = old_paths
+            .into_iter()
+            .zip(old_stats)
+            .zip(old_global)
+            .peekable();
+        let mut new = extra.into_iter().zip(extra_stats).peekable();
+        loop {
+            let take_old = match (old.peek(), new.peek()) {
+                (Some(((a, _), _)), Some((b, _))) => a < b,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if take_old {
+                let Some(((p, s), g)) = old.next() else { break };
+                remap.push(self.paths.len() as u32);
+                self.paths.push(p);
+                stats.push(s);
+                self.global.push(g);
+            } else {
+                let Some((p, s)) = new.next() else { break };
+                self.paths.push(p);
+                stats.push(s);
+                self.global.push(false);
+            }
+        }
+        let mut dir_owners: std::collections::BTreeMap<u32, Vec<usize>> =
+            members.iter().map(|(d, _)| (*d, Vec::new())).collect();
+        for (node, own) in self.owned.iter_mut().enumerate() {
+            for f in own.iter_mut() {
+                if let Some(owners) = dir_owners.get_mut(f) {
+                    owners.push(node);
+                }
+                *f = remap[*f as usize];
+            }
+        }
+        for (d, found) in members {
+            let global = self.global[remap[*d as usize] as usize];
+            for m in found {
+                let Ok(i) = self.paths.binary_search(m) else {
+                    continue;
+                };
+                self.global[i] |= global;
+                for &node in &dir_owners[d] {
+                    self.owned[node].push(i as u32);
+                }
+            }
+        }
+        for own in &mut self.owned {
+            own.sort_unstable();
+            own.dedup();
+        }
+    }
+}
+
+/// A writer of the memo: bytes gather in `buf`, go to the sink in pieces of about 64 KiB, and
+/// are checksummed on their way; [`Summed::finish`] appends the checksum.
+struct Summed<'w> {
+    buf: Vec<u8>,
+    sum: blake3::Hasher,
+    sink: &'w mut dyn std::io::Write,
+    /// Where the bytes go, for messages.
+    path: &'w Path,
+}
+
+impl<'w> Summed<'w> {
+    const PIECE: usize = 1 << 16;
+
+    fn new(sink: &'w mut dyn std::io::Write, path: &'w Path) -> Summed<'w> {
+        Summed {
+            buf: Vec::with_capacity(Self::PIECE + 4096),
+            sum: blake3::Hasher::new(),
+            sink,
+            path,
+        }
+    }
+
+    /// Sends what gathered once it is a piece.
+    fn spill(&mut self) -> Result<()> {
+        if self.buf.len() >= Self::PIECE {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.sum.update(&self.buf);
+        self.sink
+            .write_all(&self.buf)
+            .map_err(|e| Error::io("write", self.path, e))?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.flush()?;
+        let sum = self.sum.finalize();
+        self.sink
+            .write_all(sum.as_bytes())
+            .map_err(|e| Error::io("write", self.path, e))
+    }
 }
 
 /// The members of directory `dir`, at any depth; `None` when one is a symbolic link or cannot

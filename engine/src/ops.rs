@@ -393,27 +393,60 @@ pub fn build(
 }
 
 /// Vouches for a racy path with the digest `lock` records for it, if the file has that content
-/// now (its digest memoized by `hasher`). The map of recorded digests is made on first use:
-/// most evaluations write no memo, or find no racy path.
+/// now (its digest memoized by `hasher`). A committed output is found through the graph's
+/// index of outputs; the map of recorded source digests is made on first use: most
+/// evaluations write no memo, or find no racy source.
 fn lock_vouch<'a>(
     ws: &'a Workspace,
     lock: &'a Lock,
     hasher: &'a Hasher,
 ) -> impl Fn(&Path) -> Option<crate::hash::FileDigest> + 'a {
-    let recorded = std::cell::OnceCell::new();
+    let sources = std::cell::OnceCell::new();
     move |p: &Path| {
-        let want = recorded.get_or_init(|| recorded_digests(ws, lock)).get(p)?;
-        (hasher.digest(p).ok()?.as_ref() == Some(want)).then_some(*want)
+        let name = rel_name(ws.root(), p)?;
+        let want = match recorded_output(ws, lock, &name) {
+            Some(d) => d,
+            None => *sources
+                .get_or_init(|| recorded_sources(ws, lock))
+                .get(name.as_str())?,
+        };
+        (hasher.digest(p).ok()? == Some(want)).then_some(want)
     }
 }
 
-/// What `lock` records of each source input and committed file output of `ws`, by path: the
-/// digests the verdicts rest on.
-fn recorded_digests(
-    ws: &Workspace,
-    lock: &Lock,
-) -> std::collections::HashMap<std::path::PathBuf, crate::hash::FileDigest> {
-    let mut out = std::collections::HashMap::new();
+/// `p` as a `/`-separated path relative to `root` (the inverse of [`fsutil::join_rel`]).
+fn rel_name(root: &Path, p: &Path) -> Option<String> {
+    let parts: Option<Vec<&str>> = p
+        .strip_prefix(root)
+        .ok()?
+        .components()
+        .map(|c| c.as_os_str().to_str())
+        .collect();
+    Some(parts?.join("/"))
+}
+
+/// What `lock` records of the committed file output called `name`.
+fn recorded_output(ws: &Workspace, lock: &Lock, name: &str) -> Option<crate::hash::FileDigest> {
+    let &(producer, i) = ws.graph.outputs.get(name)?;
+    let node = &ws.graph.nodes[producer];
+    let o = &node.outputs[i];
+    if o.kind != crate::graph::OutputKind::Committed || o.dir {
+        return None;
+    }
+    lock.nodes
+        .get(node.id.as_str())?
+        .outputs
+        .get(&o.path)
+        .copied()
+}
+
+/// What `lock` records of each source file input of `ws`, by path: the digests the verdicts
+/// rest on.
+fn recorded_sources<'a>(
+    ws: &'a Workspace,
+    lock: &'a Lock,
+) -> crate::hash::FxHashMap<&'a str, crate::hash::FileDigest> {
+    let mut out = crate::hash::FxHashMap::default();
     for node in &ws.graph.nodes {
         let Some(entry) = lock.nodes.get(node.id.as_str()) else {
             continue;
@@ -424,15 +457,7 @@ fn recorded_digests(
             } = input
                 && let Some(d) = entry.inputs.get(path)
             {
-                out.insert(fsutil::join_rel(ws.root(), path), *d);
-            }
-        }
-        for o in &node.outputs {
-            if o.kind == crate::graph::OutputKind::Committed
-                && !o.dir
-                && let Some(d) = entry.outputs.get(&o.path)
-            {
-                out.insert(ws.output_path(o), *d);
+                out.insert(path.as_str(), *d);
             }
         }
     }

@@ -425,3 +425,48 @@ fn a_build_writes_the_memo_with_its_racy_outputs_checked_by_content_until_they_s
     assert!(run.stderr.contains("memo: used"), "{}", run.stderr);
     assert!(!run.stderr.contains("settled"), "{}", run.stderr);
 }
+
+/// The files inside a directory input and a directory output belong to the node that owns the
+/// directory: editing one (keeping its size and mtime) makes `status` re-evaluate that node and
+/// what depends on it, not the others.
+#[test]
+fn a_file_inside_a_directory_input_or_output_edited_is_noticed() {
+    let pipeline = "[artifact.t]\nrule = \"command\"\ninputs = [\"tree/\"]\noutputs = [\"out/t/\"]\n\
+         config = { command = 'mkdir -p $out && cat $in/a.txt $in/sub/b.txt > $out/ab.txt' }\n\n\
+         [artifact.u]\nrule = \"command\"\ninputs = [\"t\"]\noutputs = [\"out/u.txt\"]\n\
+         config = { command = 'cat $in/ab.txt > $out' }\n\n\
+         [artifact.v]\nrule = \"command\"\ninputs = [\"other.txt\"]\noutputs = [\"out/v.txt\"]\n\
+         config = { command = 'cat $in > $out' }\n";
+    let p = Project::new()
+        .file("pipeline.toml", pipeline)
+        .file("tree/a.txt", "a\n")
+        .file("tree/sub/b.txt", "b\n")
+        .file("other.txt", "o\n");
+    p.parity(&["build"]).ok();
+    write_memo(&p, &["status"]);
+    let (_, used) = status_both_ways(&p, &[]);
+    assert!(used, "the memo should answer an unchanged workspace");
+
+    edit_keeping_mtime(&p, "tree/sub/b.txt", "B\n");
+    let run = p.parity_env(&[TRACE], &["status"]);
+    assert!(
+        run.stderr
+            .contains("memo: partly used: 2 of 3 nodes evaluated"),
+        "{}",
+        run.stderr
+    );
+    let (out, used) = status_both_ways(&p, &[]);
+    assert!(!used);
+    assert!(out.contains("stale    t  input `tree` changed"), "{out}");
+    assert!(
+        out.contains("stale    u  dependency `t` is not fresh"),
+        "{out}"
+    );
+
+    p.parity(&["build"]).ok();
+    write_memo(&p, &["status"]);
+    edit_keeping_mtime(&p, "out/t/ab.txt", "x\nB\n");
+    let (out, used) = status_both_ways(&p, &[]);
+    assert!(!used, "the memo answered after an output's member changed");
+    assert!(out.contains("modified t"), "{out}");
+}
