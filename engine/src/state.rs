@@ -67,14 +67,20 @@ impl Lock {
     /// targets of a large graph reads a few entries, and keeps the other lines as they are
     /// (they are written back verbatim). A lock laid out otherwise is parsed whole.
     pub fn read_some(path: &Path, wanted: &(dyn Fn(&str) -> bool + Sync)) -> Result<Lock> {
+        match read_laid_out(path, wanted, true)? {
+            Some(lock) => Ok(lock),
+            None => Lock::read_strictly(path),
+        }
+    }
+
+    /// The whole-document parse, for a lock not laid out as [`Lock::to_bytes`] writes it (and
+    /// the precise error, if it is not valid).
+    fn read_strictly(path: &Path) -> Result<Lock> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lock::default()),
             Err(e) => return Err(Error::io("read", path, e)),
         };
-        if let Some(lock) = parse_lines(&text, wanted) {
-            return Ok(lock);
-        }
         let doc: LockDoc = serde_json::from_str(&text).map_err(|e| Error::Corrupt {
             path: path.to_path_buf(),
             reason: format!("{e} (delete it and run `parity build` to regenerate it)"),
@@ -99,53 +105,15 @@ impl Lock {
     /// nodes of a large graph never holds the whole file. A lock laid out otherwise is parsed
     /// whole ([`Lock::read_some`]).
     pub fn read_only(path: &Path, wanted: &(dyn Fn(&str) -> bool + Sync)) -> Result<Lock> {
-        use std::io::BufRead;
-        let file = match std::fs::File::open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Lock::default()),
-            Err(e) => return Err(Error::io("read", path, e)),
-        };
-        let lines = std::io::BufReader::with_capacity(1 << 16, file).lines();
-        let mut lock = Lock {
-            partial: true,
-            ..Lock::default()
-        };
-        let head = [
-            "{".to_string(),
-            format!("  \"version\": {LOCK_VERSION},"),
-            "  \"nodes\": {".to_string(),
-        ];
-        let mut last: Option<String> = None;
-        let mut laid_out = true;
-        for (i, line) in lines.enumerate() {
-            let line = line.map_err(|e| Error::io("read", path, e))?;
-            if i < head.len() {
-                laid_out &= line == head[i];
-            } else if let Some(entry) = line.strip_prefix("    ") {
-                let entry = entry.strip_suffix(',').unwrap_or(entry);
-                match parse_line(entry, wanted, false) {
-                    Some(Some(Line::Parsed(id, e))) => {
-                        laid_out &= last.as_deref().is_none_or(|l| l < id.as_str());
-                        last = Some(id.clone());
-                        lock.nodes.insert(id, e);
-                    }
-                    Some(_) => {}
-                    None => laid_out = false,
-                }
-            } else {
-                laid_out &= line == "  }" || line == "}";
+        let mut lock = match read_laid_out(path, wanted, false)? {
+            Some(lock) => lock,
+            None => {
+                let mut whole = Lock::read_strictly(path)?;
+                whole.nodes.retain(|id, _| wanted(id));
+                whole
             }
-            if !laid_out {
-                break;
-            }
-        }
-        if !laid_out {
-            let mut whole = Lock::read_some(path, wanted)?;
-            whole.unparsed.clear();
-            whole.nodes.retain(|id, _| wanted(id));
-            whole.partial = true;
-            return Ok(whole);
-        }
+        };
+        lock.partial = true;
         Ok(lock)
     }
 
@@ -229,56 +197,125 @@ impl Line {
     }
 }
 
+/// [`parse_lines`] of the file at `path` (a missing file is an empty lock).
+fn read_laid_out(
+    path: &Path,
+    wanted: &(dyn Fn(&str) -> bool + Sync),
+    keep_raw: bool,
+) -> Result<Option<Lock>> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(Lock::default())),
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    let size = file.metadata().map_or(0, |m| m.len());
+    let reader = std::io::BufReader::with_capacity(1 << 16, file);
+    parse_lines(reader, size, wanted, keep_raw).map_err(|e| Error::io("read", path, e))
+}
+
+/// How many lines of the lock are parsed at once (in parallel when large).
+const BATCH: usize = 4096;
+
 /// The fast path of [`Lock::read`]: a lock laid out exactly as [`Lock::to_bytes`] writes it
-/// (one node per line) is parsed line by line (in parallel when large), the entries `wanted`
-/// rejects kept unparsed. `None` for anything else, which then takes the strict
-/// whole-document parse (and its precise error, if it is not valid).
-fn parse_lines(text: &str, wanted: &(dyn Fn(&str) -> bool + Sync)) -> Option<Lock> {
+/// (one node per line) is read line by line and parsed in batches (in parallel when large), so
+/// the file is never held whole; the entries `wanted` rejects are kept unparsed if `keep_raw`,
+/// else dropped. `Ok(None)` for anything else, which then takes the strict whole-document
+/// parse. `size` (the file's, or 0) sizes the table of entries once.
+fn parse_lines(
+    mut reader: impl std::io::BufRead,
+    size: u64,
+    wanted: &(dyn Fn(&str) -> bool + Sync),
+    keep_raw: bool,
+) -> std::io::Result<Option<Lock>> {
     use rayon::prelude::*;
-    let head = format!("{{\n  \"version\": {LOCK_VERSION},\n  \"nodes\": {{");
-    let body = text.strip_prefix(head.as_str())?;
-    if body == "}\n}\n" {
-        return Some(Lock::default());
-    }
-    let body = body.strip_prefix('\n')?.strip_suffix("\n  }\n}\n")?;
-    let lines: Vec<&str> = body.split('\n').collect();
-    let last = lines.len() - 1;
-    let one = |(i, line): (usize, &&str)| {
-        let line = line.strip_prefix("    ")?;
-        let line = if i == last {
-            line
-        } else {
-            line.strip_suffix(',')?
-        };
-        parse_line(line, wanted, true).flatten()
+    let mut line = String::new();
+    let mut next = |line: &mut String| -> std::io::Result<bool> {
+        line.clear();
+        Ok(reader.read_line(line)? > 0)
     };
-    let entries: Option<Vec<Line>> = if lines.len() >= crate::PARALLEL_MIN {
-        lines
-            .par_iter()
-            .with_min_len(256)
-            .enumerate()
-            .map(one)
-            .collect()
+    let version = format!("  \"version\": {LOCK_VERSION},\n");
+    for want in ["{\n", version.as_str()] {
+        if !next(&mut line)? || line != want {
+            return Ok(None);
+        }
+    }
+    if !next(&mut line)? {
+        return Ok(None);
+    }
+    if line == "  \"nodes\": {}\n" {
+        let end = next(&mut line)? && line == "}\n" && !next(&mut line)?;
+        return Ok(end.then(Lock::default));
+    }
+    if line != "  \"nodes\": {\n" {
+        return Ok(None);
+    }
+    // Entries gather in id order (checked) and become the maps at once: a map built from
+    // sorted entries has full nodes, one built by inserting them has half-empty ones.
+    let mut parsed: Vec<(String, LockEntry)> = if keep_raw {
+        Vec::with_capacity((size / 256) as usize)
     } else {
-        lines.iter().enumerate().map(one).collect()
+        Vec::new()
     };
-    let entries = entries?;
-    // Sorted and unique, as written: otherwise let the strict parse decide.
-    if !entries.windows(2).all(|w| w[0].id() < w[1].id()) {
-        return None;
-    }
-    let mut lock = Lock::default();
-    for line in entries {
-        match line {
-            Line::Parsed(id, entry) => {
-                lock.nodes.insert(id, entry);
+    let mut raw: Vec<(String, Box<str>)> = Vec::new();
+    let mut batch: Vec<String> = Vec::with_capacity(BATCH);
+    let mut pending: Option<String> = None;
+    let mut last: Option<String> = None;
+    let mut flush = |batch: &mut Vec<String>| -> bool {
+        let one = |line: &String| parse_line(line, wanted, keep_raw);
+        let lines: Vec<Option<Option<Line>>> = if batch.len() >= 256 {
+            batch.par_iter().with_min_len(64).map(one).collect()
+        } else {
+            batch.iter().map(one).collect()
+        };
+        batch.clear();
+        for line in lines {
+            let Some(line) = line else { return false };
+            let Some(line) = line else { continue };
+            // Sorted and unique, as written: otherwise let the strict parse decide.
+            if last.as_deref().is_some_and(|l| l >= line.id()) {
+                return false;
             }
-            Line::Raw(id, json) => {
-                lock.unparsed.insert(id, json);
+            last = Some(line.id().to_string());
+            match line {
+                Line::Parsed(id, entry) => parsed.push((id, entry)),
+                Line::Raw(id, json) => raw.push((id, json)),
+            }
+        }
+        true
+    };
+    loop {
+        if !next(&mut line)? {
+            return Ok(None);
+        }
+        if line == "  }\n" {
+            break;
+        }
+        let Some(entry) = line.strip_prefix("    ").and_then(|l| l.strip_suffix('\n')) else {
+            return Ok(None);
+        };
+        // Every entry but the last ends with a comma.
+        if let Some(mut before) = pending.replace(entry.to_string()) {
+            if before.pop() != Some(',') {
+                return Ok(None);
+            }
+            batch.push(before);
+            if batch.len() >= BATCH && !flush(&mut batch) {
+                return Ok(None);
             }
         }
     }
-    Some(lock)
+    match pending {
+        Some(p) if !p.ends_with(',') => batch.push(p),
+        _ => return Ok(None),
+    }
+    if !flush(&mut batch) || !next(&mut line)? || line != "}\n" || next(&mut line)? {
+        return Ok(None);
+    }
+    Ok(Some(Lock {
+        nodes: parsed.into_iter().collect(),
+        unparsed: raw.into_iter().collect(),
+        partial: false,
+    }))
 }
 
 /// `"id": {entry}`, its entry parsed if `wanted`, else kept verbatim if `keep_raw` (else
@@ -440,7 +477,7 @@ mod tests {
         let p = dir.path().join("pipeline.lock");
         let v: serde_json::Value = serde_json::from_slice(&lock.to_bytes()).unwrap();
         std::fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
-        assert!(parse_lines(&std::fs::read_to_string(&p).unwrap(), &|_| true).is_none());
+        assert!(parse_text(&std::fs::read_to_string(&p).unwrap()).is_none());
         assert_eq!(Lock::read(&p).unwrap(), lock);
 
         // One bad digest on one line: the fast path declines, the strict parse names it.
@@ -457,9 +494,14 @@ mod tests {
             serde_json::to_string(&entry(2)).unwrap(),
             serde_json::to_string(&entry(1)).unwrap()
         );
-        assert!(parse_lines(&swapped, &|_| true).is_none());
+        assert!(parse_text(&swapped).is_none());
         std::fs::write(&p, &swapped).unwrap();
         assert_eq!(Lock::read(&p).unwrap(), lock);
+    }
+
+    /// The fast path's reading of `text`, every entry wanted.
+    fn parse_text(text: &str) -> Option<Lock> {
+        parse_lines(text.as_bytes(), 0, &|_| true, true).unwrap()
     }
 
     /// A lock of nodes `a`, `b` and `c`, written to `pipeline.lock` in a temp dir.
@@ -515,12 +557,35 @@ mod tests {
     }
 
     #[test]
+    fn a_large_lock_is_read_in_batches_and_any_disorder_or_stray_comma_declines() {
+        let mut lock = Lock::default();
+        for i in 0..(2 * BATCH + 7) {
+            lock.nodes
+                .insert(format!("n@{i:06}"), entry((i % 250) as u8));
+        }
+        let text = String::from_utf8(lock.to_bytes()).unwrap();
+        assert_eq!(parse_text(&text), Some(lock.clone()));
+        // Two ids swapped across the first batch boundary.
+        let (x, y) = (format!("n@{:06}", BATCH - 1), format!("n@{:06}", BATCH));
+        let swapped = text.replace(&x, "SWAP").replace(&y, &x).replace("SWAP", &y);
+        assert!(parse_text(&swapped).is_none());
+        // A comma after the last entry; one missing in the middle.
+        assert!(parse_text(&text.replace("}}\n  }\n}", "}},\n  }\n}")).is_none());
+        assert!(parse_text(&text.replacen("}},\n", "}}\n", 5)).is_none());
+        // The strict parse reads the swapped one and the fast path agrees with it otherwise.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pipeline.lock");
+        std::fs::write(&p, &text).unwrap();
+        assert_eq!(Lock::read(&p).unwrap(), lock);
+    }
+
+    #[test]
     fn empty_lock_is_valid_json() {
         let bytes = Lock::default().to_bytes();
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(v["version"], 1);
         assert_eq!(
-            parse_lines(std::str::from_utf8(&bytes).unwrap(), &|_| true),
+            parse_text(std::str::from_utf8(&bytes).unwrap()),
             Some(Lock::default())
         );
     }
