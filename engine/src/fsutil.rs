@@ -58,12 +58,13 @@ fn put_in_place(tmp: tempfile::NamedTempFile, path: &Path, sync: bool) -> Result
     Ok(())
 }
 
-/// Writes what `produce` writes to `path`, atomically and without an fsync (like
+/// Writes what `produce` writes to `path` atomically (after an fsync if `sync`, see
 /// [`write_atomic_unsynced`]), without holding the bytes: they go to a temp file beside `path`
 /// through a buffer. When `produce` answers `false`, or fails, the temp file is removed and
 /// `path` is left as it was. Returns what `produce` answered.
 pub fn write_atomic_streamed(
     path: &Path,
+    sync: bool,
     produce: impl FnOnce(&mut dyn Write) -> Result<bool>,
 ) -> Result<bool> {
     let dir = parent_dir(path);
@@ -75,8 +76,59 @@ pub fn write_atomic_streamed(
     let tmp = w
         .into_inner()
         .map_err(|e| Error::io("write", path, e.into_error()))?;
-    put_in_place(tmp, path, false)?;
+    put_in_place(tmp, path, sync)?;
     Ok(true)
+}
+
+/// A writer of a file that ends with the blake3 checksum of everything before it (the stat
+/// cache, the no-op memo): bytes gather in `buf`, go to the sink in pieces of about 64 KiB
+/// ([`Summed::spill`]), and are checksummed on their way; [`Summed::finish`] appends the
+/// checksum.
+pub(crate) struct Summed<'w> {
+    pub(crate) buf: Vec<u8>,
+    sum: blake3::Hasher,
+    sink: &'w mut dyn Write,
+    /// Where the bytes go, for messages.
+    path: &'w Path,
+}
+
+impl<'w> Summed<'w> {
+    const PIECE: usize = 1 << 16;
+
+    pub(crate) fn new(sink: &'w mut dyn Write, path: &'w Path) -> Summed<'w> {
+        Summed {
+            buf: Vec::with_capacity(Self::PIECE + 4096),
+            sum: blake3::Hasher::new(),
+            sink,
+            path,
+        }
+    }
+
+    /// Sends what gathered once it is a piece.
+    pub(crate) fn spill(&mut self) -> Result<()> {
+        if self.buf.len() >= Self::PIECE {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.sum.update(&self.buf);
+        self.sink
+            .write_all(&self.buf)
+            .map_err(|e| Error::io("write", self.path, e))?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Sends the rest, then the checksum.
+    pub(crate) fn finish(mut self) -> Result<()> {
+        self.flush()?;
+        let sum = self.sum.finalize();
+        self.sink
+            .write_all(sum.as_bytes())
+            .map_err(|e| Error::io("write", self.path, e))
+    }
 }
 
 /// Writes what `produce` writes to `path` like [`write_atomic`], unless it is exactly what

@@ -482,9 +482,12 @@ impl Hasher {
     /// checksum does not match) is simply empty: it is never trusted. Paths are recorded
     /// relative to `base` (the workspace), never absolute.
     pub fn load(file: PathBuf, base: PathBuf) -> Hasher {
-        let known: FxHashMap<_, _> = std::fs::read(&file)
+        let known: FxHashMap<_, _> = std::fs::File::open(&file)
             .ok()
-            .and_then(|bytes| decode_stat_cache(&bytes))
+            .and_then(|f| {
+                let size = f.metadata().ok()?.len();
+                decode_stat_cache(f, size)
+            })
             .unwrap_or_default();
         Hasher::with(file, base, known)
     }
@@ -633,7 +636,13 @@ impl Hasher {
             .map(|(p, k)| (&**p, k))
             .collect();
         kept.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        fsutil::write_atomic(&self.file, &encode_stat_cache(&kept))
+        fsutil::write_atomic_streamed(&self.file, true, |sink| {
+            let mut out = fsutil::Summed::new(sink, &self.file);
+            encode_stat_cache(&kept, &mut out)?;
+            out.finish()?;
+            Ok(true)
+        })?;
+        Ok(())
     }
 }
 
@@ -659,58 +668,103 @@ fn is_under(p: &[u8], dir: &[u8]) -> bool {
 const STAT_MAGIC: &[u8] = b"parity-stat-cache\0";
 const STAT_VERSION: u32 = 2;
 
-fn encode_stat_cache(entries: &[(&[u8], &Known)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(32 + entries.len() * 128);
-    out.extend_from_slice(STAT_MAGIC);
-    out.extend_from_slice(&STAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+fn encode_stat_cache(entries: &[(&[u8], &Known)], out: &mut fsutil::Summed<'_>) -> Result<()> {
+    out.buf.extend_from_slice(STAT_MAGIC);
+    out.buf.extend_from_slice(&STAT_VERSION.to_le_bytes());
+    out.buf
+        .extend_from_slice(&(entries.len() as u64).to_le_bytes());
     for (path, known) in entries {
         let (k, d) = (known.stat(), known.digest);
-        out.extend_from_slice(&(path.len() as u32).to_le_bytes());
-        out.extend_from_slice(path);
-        out.extend_from_slice(&d.blake3.0);
-        out.extend_from_slice(&k.size.to_le_bytes());
-        out.extend_from_slice(&k.mtime_ns.to_le_bytes());
-        out.extend_from_slice(&k.ino.to_le_bytes());
-        out.extend_from_slice(&k.ctime_ns.to_le_bytes());
+        let buf = &mut out.buf;
+        buf.extend_from_slice(&(path.len() as u32).to_le_bytes());
+        buf.extend_from_slice(path);
+        buf.extend_from_slice(&d.blake3.0);
+        buf.extend_from_slice(&k.size.to_le_bytes());
+        buf.extend_from_slice(&k.mtime_ns.to_le_bytes());
+        buf.extend_from_slice(&k.ino.to_le_bytes());
+        buf.extend_from_slice(&k.ctime_ns.to_le_bytes());
+        out.spill()?;
     }
-    let sum = blake3::hash(&out);
-    out.extend_from_slice(sum.as_bytes());
-    out
+    Ok(())
 }
 
-/// The entries of a stat cache file; `None` when it is not one this version wrote, whole.
-fn decode_stat_cache(bytes: &[u8]) -> Option<FxHashMap<PathKey, Known>> {
-    let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
-    if blake3::hash(body).as_bytes() != sum {
+/// The entries of a stat cache file of `size` bytes read from `input`; `None` when it is not
+/// one this version wrote, whole. Streamed: the entries are decoded as the bytes come, and
+/// dropped if the checksum at the end does not match.
+fn decode_stat_cache(
+    mut input: impl std::io::Read,
+    size: u64,
+) -> Option<FxHashMap<PathKey, Known>> {
+    use std::io::{BufRead, Read};
+    let body_len = size.checked_sub(32)?;
+    let mut body = std::io::BufReader::with_capacity(
+        1 << 16,
+        Summing {
+            inner: input.by_ref().take(body_len),
+            sum: blake3::Hasher::new(),
+        },
+    );
+    let mut take = |buf: &mut [u8]| body.read_exact(buf).ok();
+    let mut magic = [0u8; STAT_MAGIC.len()];
+    let mut word = [0u8; 4];
+    let mut long = [0u8; 8];
+    take(&mut magic)?;
+    take(&mut word)?;
+    if magic != STAT_MAGIC || u32::from_le_bytes(word) != STAT_VERSION {
         return None;
     }
-    let mut r = Reader(body);
-    if r.take(STAT_MAGIC.len())? != STAT_MAGIC || r.u32()? != STAT_VERSION {
-        return None;
-    }
-    let count = usize::try_from(r.u64()?).ok()?;
+    take(&mut long)?;
+    let count = usize::try_from(u64::from_le_bytes(long)).ok()?;
     let mut map = FxHashMap::default();
-    map.reserve(count.min(body.len() / 100));
+    map.reserve(count.min(usize::try_from(body_len / 100).ok()?));
+    // digest, size, mtime_ns, ino, ctime_ns
+    let mut rest = [0u8; 32 + 8 + 16 + 8 + 16];
+    let mut path = Vec::new();
     for _ in 0..count {
-        let len = r.u32()? as usize;
-        let path: PathKey = r.take(len)?.into();
+        take(&mut word)?;
+        let len = u32::from_le_bytes(word) as usize;
+        if len as u64 > body_len {
+            return None;
+        }
+        path.resize(len, 0);
+        take(&mut path)?;
+        take(&mut rest)?;
+        let mut r = Reader(&rest);
         let blake3 = Digest(r.take(32)?.try_into().ok()?);
         let size = r.u64()?;
-        let mtime_ns = r.i128()?;
-        let ino = r.u64()?;
-        let ctime_ns = r.i128()?;
         let key = StatKey {
             size,
-            mtime_ns,
-            ino,
-            ctime_ns,
+            mtime_ns: r.i128()?,
+            ino: r.u64()?,
+            ctime_ns: r.i128()?,
         };
         let mut known = Known::file(&key, FileDigest { blake3, size });
         known.flags = CACHED;
-        map.insert(path, known);
+        map.insert(path.as_slice().into(), known);
     }
-    r.0.is_empty().then_some(map)
+    // All of the body, nothing more, and the checksum of it.
+    if !body.fill_buf().ok()?.is_empty() {
+        return None;
+    }
+    let sum = body.into_inner().sum.finalize();
+    let mut want = [0u8; 32];
+    input.read_exact(&mut want).ok()?;
+    let mut after = [0u8; 1];
+    (sum.as_bytes() == &want && input.read(&mut after).ok()? == 0).then_some(map)
+}
+
+/// A reader that checksums what passes through it.
+struct Summing<R> {
+    inner: R,
+    sum: blake3::Hasher,
+}
+
+impl<R: std::io::Read> std::io::Read for Summing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sum.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// A cursor over a byte slice; every read is bounds-checked (the stat cache and the no-op memo
@@ -803,7 +857,7 @@ mod tests {
     fn stat_cache_round_trips_with_relative_paths() {
         let (dir, file, d) = saved_cache();
         let bytes = std::fs::read(dir.path().join("stat")).unwrap();
-        let map = decode_stat_cache(&bytes).unwrap();
+        let map = decode_stat_cache(&bytes[..], bytes.len() as u64).unwrap();
         assert_eq!(map.len(), 1);
         let (key, known) = map.iter().next().unwrap();
         assert_eq!(&key[..], b"a.txt", "recorded relative to the workspace");
@@ -821,7 +875,10 @@ mod tests {
         let mut bad = good.clone();
         let at = STAT_MAGIC.len() + 4 + 8 + 4 + b"a.txt".len();
         bad[at] ^= 0xff;
-        assert!(decode_stat_cache(&bad).is_none(), "checksum mismatch");
+        assert!(
+            decode_stat_cache(&bad[..], bad.len() as u64).is_none(),
+            "checksum mismatch"
+        );
         std::fs::write(&stat, &bad).unwrap();
         let h = Hasher::load(stat.clone(), dir.path().to_path_buf());
         assert_eq!(
@@ -831,7 +888,7 @@ mod tests {
         );
         for cut in [0, 5, good.len() / 2, good.len() - 1] {
             assert!(
-                decode_stat_cache(&good[..cut]).is_none(),
+                decode_stat_cache(&good[..cut], cut as u64).is_none(),
                 "truncated at {cut}"
             );
         }
@@ -840,7 +897,10 @@ mod tests {
         let n = old_version.len() - 32;
         let sum = *blake3::hash(&old_version[..n]).as_bytes();
         old_version[n..].copy_from_slice(&sum);
-        assert!(decode_stat_cache(&old_version).is_none(), "other version");
+        assert!(
+            decode_stat_cache(&old_version[..], old_version.len() as u64).is_none(),
+            "other version"
+        );
     }
 
     #[test]

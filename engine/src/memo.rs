@@ -577,7 +577,7 @@ pub fn write(
     vouch: Vouch<'_>,
 ) -> Result<bool> {
     let path = path_of(pipeline_file);
-    let written = fsutil::write_atomic_streamed(&path, |sink| {
+    let written = fsutil::write_atomic_streamed(&path, false, |sink| {
         encode(
             ws,
             pipeline_file,
@@ -702,7 +702,7 @@ fn encode(
         .map_or(0, |d| d.as_nanos() as i128);
 
     let memo_path = path_of(pipeline_file);
-    let mut out = Summed::new(sink, &memo_path);
+    let mut out = fsutil::Summed::new(sink, &memo_path);
     out.buf.extend_from_slice(MAGIC);
     out.buf.extend_from_slice(&VERSION.to_le_bytes());
     out.buf.extend_from_slice(&identity(caller, &ws.registry).0);
@@ -897,54 +897,6 @@ impl FileTable {
             own.sort_unstable();
             own.dedup();
         }
-    }
-}
-
-/// A writer of the memo: bytes gather in `buf`, go to the sink in pieces of about 64 KiB, and
-/// are checksummed on their way; [`Summed::finish`] appends the checksum.
-struct Summed<'w> {
-    buf: Vec<u8>,
-    sum: blake3::Hasher,
-    sink: &'w mut dyn std::io::Write,
-    /// Where the bytes go, for messages.
-    path: &'w Path,
-}
-
-impl<'w> Summed<'w> {
-    const PIECE: usize = 1 << 16;
-
-    fn new(sink: &'w mut dyn std::io::Write, path: &'w Path) -> Summed<'w> {
-        Summed {
-            buf: Vec::with_capacity(Self::PIECE + 4096),
-            sum: blake3::Hasher::new(),
-            sink,
-            path,
-        }
-    }
-
-    /// Sends what gathered once it is a piece.
-    fn spill(&mut self) -> Result<()> {
-        if self.buf.len() >= Self::PIECE {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        self.sum.update(&self.buf);
-        self.sink
-            .write_all(&self.buf)
-            .map_err(|e| Error::io("write", self.path, e))?;
-        self.buf.clear();
-        Ok(())
-    }
-
-    fn finish(mut self) -> Result<()> {
-        self.flush()?;
-        let sum = self.sum.finalize();
-        self.sink
-            .write_all(sum.as_bytes())
-            .map_err(|e| Error::io("write", self.path, e))
     }
 }
 
