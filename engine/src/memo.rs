@@ -48,6 +48,7 @@
 //! `str` = len:u32 + UTF-8 bytes; integers little-endian; paths relative to the workspace;
 //! nodes in topological order (a node's position is greater than its dependencies').
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -562,17 +563,27 @@ fn current_stat(path: &Path) -> std::result::Result<Option<StatKey>, ()> {
 /// if it has that content now; `None` if it cannot be vouched for.
 pub type Vouch<'a> = &'a dyn Fn(&Path) -> Option<FileDigest>;
 
-/// Writes the memo after a full evaluation of every node of `ws` (`statuses`, any order)
-/// that started at `started`; `build_order` is the order a no-op build reports the nodes in.
-/// A racy path is recorded with the digest `vouch` gives for it. Writes nothing (and deletes
-/// an old memo) when a node is neither fresh nor blocked, when a racy path cannot be vouched
-/// for, or when anything looks unusual. Returns whether it wrote one.
+/// The verdicts a memo records: each node's status, or every node fresh (after a build that
+/// left them so).
+#[derive(Clone, Copy)]
+pub enum Verdicts<'a> {
+    /// Every node is fresh.
+    AllFresh,
+    /// The status of each node (any order).
+    Each(&'a [NodeStatus]),
+}
+
+/// Writes the memo after a full evaluation of every node of `ws` (`verdicts`) that started at
+/// `started`; `build_order` is the order a no-op build reports the nodes in. A racy path is
+/// recorded with the digest `vouch` gives for it. Writes nothing (and deletes an old memo)
+/// when a node is neither fresh nor blocked, when a racy path cannot be vouched for, or when
+/// anything looks unusual. Returns whether it wrote one.
 pub fn write(
     ws: &Workspace,
     pipeline_file: &Path,
     caller: &str,
     started: SystemTime,
-    statuses: &[NodeStatus],
+    verdicts: Verdicts<'_>,
     build_order: &[NodeIx],
     vouch: Vouch<'_>,
 ) -> Result<bool> {
@@ -583,7 +594,7 @@ pub fn write(
             pipeline_file,
             caller,
             started,
-            statuses,
+            verdicts,
             build_order,
             vouch,
             sink,
@@ -600,33 +611,55 @@ const NO_NODE: u32 = u32::MAX;
 
 /// Writes the memo to `sink`; `false` (and something partial written) when there must be
 /// none. Streamed: the bytes go out in pieces, checksummed as they go, and each path is held
-/// once, so a large graph's memo is never in memory whole.
+/// once (borrowed from the graph when it can be), so a large graph's memo is never in memory
+/// whole.
 #[allow(clippy::too_many_arguments)]
 fn encode(
     ws: &Workspace,
     pipeline_file: &Path,
     caller: &str,
     started: SystemTime,
-    statuses: &[NodeStatus],
+    verdicts: Verdicts<'_>,
     build_order: &[NodeIx],
     vouch: Vouch<'_>,
     sink: &mut dyn std::io::Write,
 ) -> Result<bool> {
     let n = ws.graph.nodes.len();
-    let mut by_node: Vec<Option<&NodeStatus>> = vec![None; n];
-    for s in statuses {
-        by_node[s.node] = Some(s);
+    let fresh = NodeStatus {
+        node: 0,
+        state: State::Fresh,
+        reasons: Vec::new(),
+        unavailable: None,
+        key: None,
+    };
+    let mut by_node: Vec<Option<&NodeStatus>> = match verdicts {
+        Verdicts::AllFresh => vec![Some(&fresh); n],
+        Verdicts::Each(_) => vec![None; n],
+    };
+    if let Verdicts::Each(statuses) = verdicts {
+        for s in statuses {
+            by_node[s.node] = Some(s);
+        }
     }
     if by_node.iter().any(Option::is_none) || build_order.len() != n {
         return Ok(false);
     }
+    let dir = fsutil::parent_dir(pipeline_file);
+    let names = Names::new(dir, ws.root());
     // Which files decide the verdicts (a superset of what the evaluation looked at): the
     // global ones (`NO_NODE`), and those of each node.
-    let mut claims: Vec<(PathBuf, u32)> = vec![(pipeline_file.to_path_buf(), NO_NODE)];
+    let mut globals = vec![pipeline_file.to_path_buf()];
     // Member pipeline files, and the data files of params and epochs.
-    claims.extend(ws.pipeline.files().into_iter().map(|p| (p, NO_NODE)));
-    claims.push((ws.lock_path.clone(), NO_NODE));
-    claims.push((ws.journal_path(), NO_NODE));
+    globals.extend(ws.pipeline.files());
+    globals.push(ws.lock_path.clone());
+    globals.push(ws.journal_path());
+    let mut claims: Vec<(Cow<'_, str>, u32)> = Vec::new();
+    for p in &globals {
+        let Some(name) = names.of_path(p) else {
+            return Ok(false);
+        };
+        claims.push((Cow::Owned(name), NO_NODE));
+    }
     let mut env: BTreeSet<String> = ["SOURCE_DATE_EPOCH", "PARITY_HOST"]
         .into_iter()
         .map(String::from)
@@ -643,59 +676,78 @@ fn encode(
                     if ac.exists() {
                         return Ok(false);
                     }
-                    claims.push((ac, who));
+                    let Some(name) = names.of_path(&ac) else {
+                        return Ok(false);
+                    };
+                    claims.push((Cow::Owned(name), who));
                 }
             }
             _ => return Ok(false),
         }
         for input in &node.inputs {
             if let Input::Source { path, .. } = input {
-                claims.push((fsutil::join_rel(ws.root(), path), who));
+                let Some(name) = names.of_rel(path) else {
+                    return Ok(false);
+                };
+                claims.push((name, who));
             }
         }
         for o in &node.outputs {
             if o.kind == OutputKind::Committed {
-                claims.push((ws.output_path(o), who));
+                let Some(name) = names.of_rel(&o.path) else {
+                    return Ok(false);
+                };
+                claims.push((name, who));
             }
         }
         if let Some(rule) = ws.registry.get(&node.rule) {
             env.extend(rule.env(node));
         }
     }
-    let mut table = FileTable::of(claims, n);
+    let mut table = FileTable::of(claims);
     // Each path is statted once (in parallel when there are many); a directory brings every
     // member too (an edit inside changes no stat of the directory), statted the same way and
     // owned by whoever owns the directory.
-    let mut stats: Vec<Option<StatKey>> = Vec::with_capacity(table.paths.len());
-    let mut members: Vec<(u32, Vec<PathBuf>)> = Vec::new();
-    for (i, stat) in stat_all(&table.paths).into_iter().enumerate() {
-        let Ok(stat) = stat else { return Ok(false) };
-        if let Some((_, true)) = stat {
-            let Some(found) = members_of(&table.paths[i]) else {
-                return Ok(false);
-            };
-            members.push((i as u32, found));
+    let stats = stat_all(dir, &table.names);
+    let mut members: Vec<(u32, Vec<Cow<'_, str>>)> = Vec::new();
+    for (i, stat) in stats.iter().enumerate() {
+        match stat {
+            Err(()) => return Ok(false),
+            Ok(Some((_, true))) => {
+                let Some(found) = members_of(&dir.join(&*table.names[i])) else {
+                    return Ok(false);
+                };
+                let mut found_names = Vec::with_capacity(found.len());
+                for m in &found {
+                    let Some(name) = names.of_path(m) else {
+                        return Ok(false);
+                    };
+                    found_names.push(Cow::Owned(name));
+                }
+                members.push((i as u32, found_names));
+            }
+            Ok(_) => {}
         }
-        stats.push(stat.map(|s| s.0));
     }
+    // In place: the stats lose their directory flag.
+    let mut stats: Vec<Option<StatKey>> = stats
+        .into_iter()
+        .map(|s| s.ok().flatten().map(|s| s.0))
+        .collect();
     if !members.is_empty() {
-        let mut extra: Vec<PathBuf> = members.iter().flat_map(|m| m.1.iter().cloned()).collect();
+        let mut extra: Vec<Cow<'_, str>> =
+            members.iter().flat_map(|m| m.1.iter().cloned()).collect();
         extra.sort_unstable();
         extra.dedup();
-        extra.retain(|p| table.paths.binary_search(p).is_err());
+        extra.retain(|p| table.names.binary_search(p).is_err());
         let mut extra_stats = Vec::with_capacity(extra.len());
-        for stat in stat_all(&extra) {
+        for stat in stat_all(dir, &extra) {
             let Ok(stat) = stat else { return Ok(false) };
             extra_stats.push(stat.map(|s| s.0));
         }
         table.absorb(&mut stats, extra, extra_stats, &members);
     }
-    let FileTable {
-        paths,
-        global,
-        owned,
-    } = table;
-    let dir = fsutil::parent_dir(pipeline_file);
+    let (paths, global, owned) = table.by_node(n);
     let racy_ns = started
         .checked_sub(racy_window())
         .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
@@ -720,12 +772,8 @@ fn encode(
     }
     out.buf
         .extend_from_slice(&(paths.len() as u64).to_le_bytes());
-    for ((p, stat), &global) in paths.iter().zip(stats).zip(&global) {
-        let rel = p.strip_prefix(dir).unwrap_or(p);
-        let Some(rel) = rel.to_str() else {
-            return Ok(false);
-        };
-        put_str(&mut out.buf, rel);
+    for ((name, stat), &global) in paths.iter().zip(stats).zip(&global) {
+        put_str(&mut out.buf, name);
         let global = if global { GLOBAL } else { 0 };
         match stat {
             None => out.buf.push(global),
@@ -733,7 +781,7 @@ fn encode(
                 let racy = k.ctime_ns >= racy_ns || k.mtime_ns >= racy_ns;
                 let digest = match racy {
                     false => None,
-                    true => match vouch(p) {
+                    true => match vouch(&dir.join(&**name)) {
                         Some(d) => Some(d),
                         None => return Ok(false),
                     },
@@ -782,8 +830,9 @@ fn encode(
         for d in deps {
             buf.extend_from_slice(&d.to_le_bytes());
         }
-        put_len(buf, owned[ix].len());
-        for &f in &owned[ix] {
+        let own = owned.of(ix);
+        put_len(buf, own.len());
+        for &f in own {
             buf.extend_from_slice(&f.to_le_bytes());
         }
         out.spill()?;
@@ -796,38 +845,98 @@ fn encode(
     Ok(true)
 }
 
-/// The paths a memo records, sorted, each once: which are global, and which each node owns
-/// (as positions in `paths`, ascending).
-struct FileTable {
-    paths: Vec<PathBuf>,
-    global: Vec<bool>,
-    owned: Vec<Vec<u32>>,
+/// How the memo names a path: relative to the directory of the pipeline file (`/`
+/// separators), or absolute when it lies outside.
+struct Names<'a> {
+    dir: &'a Path,
+    /// The pipeline root relative to `dir` (`None`: the same directory; then a path of the
+    /// graph is its own name, borrowed).
+    root: Option<String>,
+    root_path: &'a Path,
 }
 
-impl FileTable {
-    /// The table of `claims` (path, owning node or [`NO_NODE`]) for `n` nodes. Each path is
-    /// moved into the table, not copied.
-    fn of(mut claims: Vec<(PathBuf, u32)>, n: usize) -> FileTable {
+impl<'a> Names<'a> {
+    fn new(dir: &'a Path, root: &'a Path) -> Names<'a> {
+        let prefix = root.strip_prefix(dir).ok().and_then(|r| {
+            let parts: Option<Vec<&str>> = r.components().map(|c| c.as_os_str().to_str()).collect();
+            parts.map(|p| p.join("/"))
+        });
+        Names {
+            dir,
+            root: match prefix {
+                Some(p) if p.is_empty() => None,
+                Some(p) => Some(p),
+                None => Some(String::new()),
+            },
+            root_path: root,
+        }
+    }
+
+    /// The name of `path`, relative to the pipeline root with `/` separators (a graph path).
+    fn of_rel<'p>(&self, path: &'p str) -> Option<Cow<'p, str>> {
+        match &self.root {
+            None => Some(Cow::Borrowed(path)),
+            Some(prefix) if !prefix.is_empty() => Some(Cow::Owned(format!("{prefix}/{path}"))),
+            Some(_) => self
+                .of_path(&fsutil::join_rel(self.root_path, path))
+                .map(Cow::Owned),
+        }
+    }
+
+    /// The name of `path`.
+    fn of_path(&self, path: &Path) -> Option<String> {
+        let rel = path.strip_prefix(self.dir).unwrap_or(path);
+        if rel.is_absolute() {
+            return rel.to_str().map(str::to_string);
+        }
+        let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+        Some(parts?.join("/"))
+    }
+}
+
+/// The paths a memo records, sorted by name, each once; which are global, and which nodes own
+/// which (as pairs of positions).
+struct FileTable<'a> {
+    names: Vec<Cow<'a, str>>,
+    global: Vec<bool>,
+    /// (path position, node), ascending.
+    owns: Vec<(u32, u32)>,
+}
+
+/// The paths each node owns: positions in the table, ascending, node after node.
+struct Owned {
+    start: Vec<u32>,
+    files: Vec<u32>,
+}
+
+impl Owned {
+    fn of(&self, node: NodeIx) -> &[u32] {
+        &self.files[self.start[node] as usize..self.start[node + 1] as usize]
+    }
+}
+
+impl<'a> FileTable<'a> {
+    /// The table of `claims` (name, owning node or [`NO_NODE`]). Each name is moved into the
+    /// table, not copied.
+    fn of(mut claims: Vec<(Cow<'a, str>, u32)>) -> FileTable<'a> {
         claims.sort_unstable();
         let mut table = FileTable {
-            paths: Vec::with_capacity(claims.len()),
+            names: Vec::with_capacity(claims.len()),
             global: Vec::with_capacity(claims.len()),
-            owned: vec![Vec::new(); n],
+            owns: Vec::with_capacity(claims.len()),
         };
-        for (p, who) in claims {
-            if table.paths.last() != Some(&p) {
-                table.paths.push(p);
+        for (name, who) in claims {
+            if table.names.last() != Some(&name) {
+                table.names.push(name);
                 table.global.push(false);
             }
-            let i = table.paths.len() - 1;
+            let i = (table.names.len() - 1) as u32;
             match who {
-                NO_NODE => table.global[i] = true,
-                who => table.owned[who as usize].push(i as u32),
+                NO_NODE => table.global[i as usize] = true,
+                who => table.owns.push((i, who)),
             }
         }
-        for own in &mut table.owned {
-            own.dedup();
-        }
+        table.owns.dedup();
         table
     }
 
@@ -837,15 +946,15 @@ impl FileTable {
     fn absorb(
         &mut self,
         stats: &mut Vec<Option<StatKey>>,
-        extra: Vec<PathBuf>,
+        extra: Vec<Cow<'a, str>>,
         extra_stats: Vec<Option<StatKey>>,
-        members: &[(u32, Vec<PathBuf>)],
+        members: &[(u32, Vec<Cow<'a, str>>)],
     ) {
-        let old_paths = std::mem::take(&mut self.paths);
+        let old_names = std::mem::take(&mut self.names);
         let old_stats = std::mem::take(stats);
         let old_global = std::mem::take(&mut self.global);
-        let mut remap = Vec::with_capacity(old_paths.len());
-        let mut old = old_paths
+        let mut remap = Vec::with_capacity(old_names.len());
+        let mut old = old_names
             .into_iter()
             .zip(old_stats)
             .zip(old_global)
@@ -860,43 +969,56 @@ impl FileTable {
             };
             if take_old {
                 let Some(((p, s), g)) = old.next() else { break };
-                remap.push(self.paths.len() as u32);
-                self.paths.push(p);
+                remap.push(self.names.len() as u32);
+                self.names.push(p);
                 stats.push(s);
                 self.global.push(g);
             } else {
                 let Some((p, s)) = new.next() else { break };
-                self.paths.push(p);
+                self.names.push(p);
                 stats.push(s);
                 self.global.push(false);
             }
         }
-        let mut dir_owners: std::collections::BTreeMap<u32, Vec<usize>> =
-            members.iter().map(|(d, _)| (*d, Vec::new())).collect();
-        for (node, own) in self.owned.iter_mut().enumerate() {
-            for f in own.iter_mut() {
-                if let Some(owners) = dir_owners.get_mut(f) {
-                    owners.push(node);
-                }
-                *f = remap[*f as usize];
-            }
+        // Positions only move up, in order: the pairs stay sorted.
+        for (f, _) in &mut self.owns {
+            *f = remap[*f as usize];
         }
+        let mut added = Vec::new();
         for (d, found) in members {
-            let global = self.global[remap[*d as usize] as usize];
+            let d = remap[*d as usize];
+            let from = self.owns.partition_point(|&(f, _)| f < d);
+            let to = self.owns.partition_point(|&(f, _)| f <= d);
             for m in found {
-                let Ok(i) = self.paths.binary_search(m) else {
+                let Ok(i) = self.names.binary_search(m) else {
                     continue;
                 };
-                self.global[i] |= global;
-                for &node in &dir_owners[d] {
-                    self.owned[node].push(i as u32);
-                }
+                self.global[i] |= self.global[d as usize];
+                added.extend(self.owns[from..to].iter().map(|&(_, who)| (i as u32, who)));
             }
         }
-        for own in &mut self.owned {
-            own.sort_unstable();
-            own.dedup();
+        self.owns.extend(added);
+        self.owns.sort_unstable();
+        self.owns.dedup();
+    }
+
+    /// The names, which are global, and the paths of each of `n` nodes.
+    fn by_node(self, n: usize) -> (Vec<Cow<'a, str>>, Vec<bool>, Owned) {
+        let mut start = vec![0u32; n + 1];
+        for &(_, who) in &self.owns {
+            start[who as usize + 1] += 1;
         }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut next = start.clone();
+        let mut files = vec![0u32; self.owns.len()];
+        // In path order, so each node's positions come out ascending.
+        for &(f, who) in &self.owns {
+            files[next[who as usize] as usize] = f;
+            next[who as usize] += 1;
+        }
+        (self.names, self.global, Owned { start, files })
     }
 }
 
@@ -914,17 +1036,20 @@ fn members_of(dir: &Path) -> Option<Vec<PathBuf>> {
     Some(members)
 }
 
-/// [`current_stat`] of each of `paths`, with whether it is a directory.
-fn stat_all(paths: &[PathBuf]) -> Vec<std::result::Result<Option<(StatKey, bool)>, ()>> {
-    let one = |p: &PathBuf| match std::fs::metadata(p) {
+/// [`current_stat`] of each of `names` (relative to `dir`), with whether it is a directory.
+fn stat_all(
+    dir: &Path,
+    names: &[Cow<'_, str>],
+) -> Vec<std::result::Result<Option<(StatKey, bool)>, ()>> {
+    let one = |name: &Cow<'_, str>| match std::fs::metadata(dir.join(&**name)) {
         Ok(m) => Ok(Some((StatKey::of(&m), m.is_dir()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(_) => Err(()),
     };
-    if paths.len() >= crate::PARALLEL_MIN {
-        paths.par_iter().with_min_len(4096).map(one).collect()
+    if names.len() >= crate::PARALLEL_MIN {
+        names.par_iter().with_min_len(4096).map(one).collect()
     } else {
-        paths.iter().map(one).collect()
+        names.iter().map(one).collect()
     }
 }
 
@@ -950,6 +1075,35 @@ mod tests {
             node_files: Vec::new(),
             files: vec![file],
         }
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn memo_names_are_relative_to_the_pipeline_file_or_absolute_outside_it() {
+        let dir = Path::new("/w");
+        let same = Names::new(dir, Path::new("/w"));
+        assert!(matches!(
+            same.of_rel("a/b.txt"),
+            Some(Cow::Borrowed("a/b.txt"))
+        ));
+        let below = Names::new(dir, Path::new("/w/cli/codex"));
+        assert_eq!(below.of_rel("a/b.txt").unwrap(), "cli/codex/a/b.txt");
+        let outside = Names::new(dir, Path::new("/elsewhere"));
+        assert_eq!(outside.of_rel("a/b.txt").unwrap(), "/elsewhere/a/b.txt");
+        assert_eq!(
+            same.of_path(Path::new("/w/cache/journal")).unwrap(),
+            "cache/journal"
+        );
+        assert_eq!(same.of_path(Path::new("/x/p.toml")).unwrap(), "/x/p.toml");
+        // Each is found again by joining it to the directory.
+        assert_eq!(
+            dir.join("cli/codex/a/b.txt"),
+            Path::new("/w/cli/codex/a/b.txt")
+        );
+        assert_eq!(
+            dir.join("/elsewhere/a/b.txt"),
+            Path::new("/elsewhere/a/b.txt")
+        );
     }
 
     #[test]

@@ -102,7 +102,7 @@ impl Session<'_> {
         &self,
         ws: &Workspace,
         started: SystemTime,
-        statuses: &[NodeStatus],
+        verdicts: memo::Verdicts<'_>,
         order: &[NodeIx],
         vouch: memo::Vouch<'_>,
     ) {
@@ -114,7 +114,7 @@ impl Session<'_> {
             self.pipeline,
             self.identity,
             started,
-            statuses,
+            verdicts,
             order,
             vouch,
         ) {
@@ -182,7 +182,13 @@ pub fn status(session: &Session<'_>, targets: &[String]) -> Result<Status> {
         // A racy file has the digest the evaluation used (memoized by the hasher), if it is
         // the one the lock records. Not the lock itself: a build may have rewritten it since.
         let vouch = lock_vouch(&ws, &lock, &hasher);
-        session.remember(&ws, started, &statuses, &order, &vouch);
+        session.remember(
+            &ws,
+            started,
+            memo::Verdicts::Each(&statuses),
+            &order,
+            &vouch,
+        );
     }
     std::mem::forget((lock, hasher));
     Ok(Status::Evaluated {
@@ -370,17 +376,8 @@ pub fn build(
             }
             recorded(p)
         };
-        let statuses: Vec<NodeStatus> = (0..ws.graph.nodes.len())
-            .map(|node| NodeStatus {
-                node,
-                state: State::Fresh,
-                reasons: Vec::new(),
-                unavailable: None,
-                key: None,
-            })
-            .collect();
         let order = crate::build::noop_order(&ws, &nodes);
-        session.remember(&ws, started, &statuses, &order, &vouch);
+        session.remember(&ws, started, memo::Verdicts::AllFresh, &order, &vouch);
         // Freed by the exit of the process, faster than by dropping them.
         std::mem::forget(recorded);
         std::mem::forget((lock, hasher));
