@@ -539,7 +539,7 @@ pub(crate) fn build_keeping_state(
             j.sync()?;
             drop(j);
         }
-        changed |= lock.retain(|id| ws.graph.by_id.contains_key(id));
+        changed |= lock.retain(|id| ws.graph.find(id).is_some());
         if changed {
             lock.write(&ws.lock_path)?;
         }

@@ -229,8 +229,6 @@ pub struct Graph {
     pub rdeps: Vec<Vec<NodeIx>>,
     /// A topological order of all nodes (dependencies first), stable with respect to node order.
     pub topo: Vec<NodeIx>,
-    /// Lookup by id.
-    pub by_id: FxHashMap<NodeId, NodeIx>,
     /// The nodes of each artifact, in declaration order (index = artifact index).
     pub artifacts: Vec<ArtifactNodes>,
     /// Every declared output by [`Output::name`] -> (producer, output index).
@@ -1042,7 +1040,6 @@ impl Graph {
                 }
             }
         }
-        g.index_ids();
         g.index_outputs(p)?;
         let mut inputs = Vec::with_capacity(g.nodes.len());
         let mut buf = String::new();
@@ -1080,13 +1077,6 @@ impl Graph {
         Ok(g)
     }
 
-    /// Fills [`Graph::by_id`].
-    fn index_ids(&mut self) {
-        self.by_id = (self.nodes.iter().enumerate())
-            .map(|(i, n)| (n.id.clone(), i))
-            .collect();
-    }
-
     /// The members' graphs side by side, ids and paths prefixed (see the module docs).
     fn build_workspace(p: &Pipeline, known_rules: &[&str]) -> Result<Graph> {
         let mut g = Graph::default();
@@ -1094,7 +1084,6 @@ impl Graph {
             let sub = Graph::build(&m.pipeline, known_rules)?;
             g.absorb(p, m, sub)?;
         }
-        g.index_ids();
         if let Err(cycle) = g.link() {
             return Err(g.cycle_error(&cycle, None));
         }
@@ -1222,7 +1211,7 @@ impl Graph {
                 .clone()
         };
         let mut map: FxHashMap<String, (NodeIx, usize)> = FxHashMap::default();
-        map.reserve(self.nodes.len() * 2);
+        map.reserve(self.nodes.iter().map(|n| n.outputs.len()).sum());
         for (ni, node) in self.nodes.iter().enumerate() {
             for (oi, o) in node.outputs.iter().enumerate() {
                 if let Some((other, _)) = map.insert(o.name(), (ni, oi)) {
@@ -1467,7 +1456,7 @@ impl Graph {
                 return an.product(&allowed);
             }
         }
-        if let Some(&i) = self.by_id.get(pattern) {
+        if let Some(i) = self.find(pattern) {
             return vec![i];
         }
         if pattern.contains(['*', '?']) {
@@ -1476,6 +1465,21 @@ impl Graph {
                 .collect();
         }
         Vec::new()
+    }
+
+    /// The node whose id is `id`, found from the id itself: its artifact, then the position of
+    /// each param value (ids are `name@v1/v2`, and no name or value holds a `@` or a `/`). No
+    /// table of ids: at 100,000 nodes one cost 7 MB.
+    pub fn find(&self, id: &str) -> Option<NodeIx> {
+        let (name, rest) = id.split_once('@').map_or((id, None), |(n, r)| (n, Some(r)));
+        self.artifacts
+            .iter()
+            .filter(|a| a.name == name)
+            .find_map(|a| match rest {
+                Some(rest) => a.exact(rest),
+                None => (a.params.is_empty() && a.len == 1).then_some(a.first),
+            })
+            .filter(|&ix| self.nodes[ix].id.as_str() == id)
     }
 
     /// Whether the target equal to node `ix`'s id selects exactly that node (the no-op memo

@@ -543,6 +543,28 @@ impl Hasher {
         Ok(Some(digest))
     }
 
+    /// [`Hasher::digest`] without remembering what it hashed: for a pass that asks about each
+    /// path once (the racy files a memo vouches for), which would otherwise fill the table
+    /// again after [`Hasher::restart`] emptied it.
+    pub fn digest_transient(&self, path: &Path) -> Result<Option<FileDigest>> {
+        if let Some(k) = self.known.read().map_err(poisoned)?.get(self.rel(path))
+            && k.flags & SEEN != 0
+        {
+            return Ok((k.flags & GONE == 0).then_some(k.digest));
+        }
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => {
+                let entries = tree_entries(path).map_err(|e| Error::io("read", path, e))?;
+                Ok(Some(tree_digest(&entries)))
+            }
+            Ok(_) => hash_file(path)
+                .map(Some)
+                .map_err(|e| Error::io("read", path, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("read", path, e)),
+        }
+    }
+
     /// Stores what is known of `rel`, allocating its key only the first time.
     fn record(&self, rel: &[u8], known: Known) {
         if let Ok(mut map) = self.known.write() {
@@ -818,10 +840,20 @@ mod tests {
             Some(one),
             "memoized for the run"
         );
+        assert_eq!(hasher.digest_transient(&f).unwrap(), Some(one), "memoized");
         hasher.restart();
-        let two = hasher.digest(&f).unwrap().unwrap();
-        assert_ne!(two, one);
+        // A transient digest is the file's, and is not remembered.
+        let two = hasher.digest_transient(&f).unwrap().unwrap();
         assert_eq!(two, hash_file(&f).unwrap());
+        std::fs::write(&f, "six").unwrap();
+        let six = hasher.digest_transient(&f).unwrap().unwrap();
+        assert_eq!(six, hash_file(&f).unwrap());
+        assert_eq!(hasher.digest(&f).unwrap(), Some(six));
+        assert_ne!(two, one);
+        assert_eq!(
+            hasher.digest_transient(&dir.path().join("gone")).unwrap(),
+            None
+        );
     }
 
     #[test]

@@ -277,7 +277,7 @@ impl Workspace {
     fn apply_journal(&self, mut lock: Lock, hasher: &Hasher) -> Result<(Lock, usize)> {
         let mut recovered = 0;
         for (id, entry) in Journal::replay(&self.journal_path())? {
-            let Some(&ix) = self.graph.by_id.get(id.as_str()) else {
+            let Some(ix) = self.graph.find(id.as_str()) else {
                 continue;
             };
             if self.outputs_match(hasher, ix, &entry)? {
@@ -634,7 +634,7 @@ impl Workspace {
         // lock's tree for every node).
         let mut recorded: Vec<Option<&LockEntry>> = vec![None; n];
         for (id, entry) in &lock.nodes {
-            if let Some(&ix) = self.graph.by_id.get(id.as_str()) {
+            if let Some(ix) = self.graph.find(id.as_str()) {
                 recorded[ix] = Some(entry);
             }
         }
@@ -642,7 +642,9 @@ impl Workspace {
         out.resize_with(n, || None);
         let mut dep_states: Vec<Option<DepState>> = vec![None; n];
         let parallel = selection.len() >= crate::PARALLEL_MIN;
-        for nodes in &levels {
+        // A level in pieces: the results of a piece wait to be moved into `out`, and a level
+        // of 60,000 nodes waiting whole cost 12 MB.
+        for nodes in levels.iter().flat_map(|l| l.chunks(4096)) {
             let states = &dep_states;
             let one = |&ix: &NodeIx| -> Result<(Evaluated, DepState)> {
                 let started = std::time::Instant::now();
@@ -654,12 +656,14 @@ impl Workspace {
                 let eval = self.evaluate_as(hasher, ix, entry, &view, forced(ix), false)?;
                 let (state, dep_state) = self.classify(ix, &eval, entry);
                 // Callers keep only the verdict: holding every node's key material at
-                // once would cost tens of MB.
-                let eval = Evaluation {
+                // once would cost tens of MB, and so would room for four reasons where
+                // there is one.
+                let mut eval = Evaluation {
                     material: None,
                     input_paths: Vec::new(),
                     ..eval
                 };
+                eval.reasons.shrink_to_fit();
                 let elapsed = started.elapsed();
                 Ok((
                     Evaluated {

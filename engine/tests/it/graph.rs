@@ -46,7 +46,7 @@ outputs = ["index.json"]
 "#;
 
 fn node(g: &Graph, id: &str) -> usize {
-    g.by_id[&parity_engine::graph::NodeId(id.into())]
+    g.find(id).unwrap()
 }
 
 fn names(g: &Graph, ixs: &[usize]) -> Vec<String> {
@@ -611,6 +611,19 @@ fn a_workspace_prefixes_ids_with_the_member_and_paths_with_its_root() {
             "claude:union@2.1.29",
         ]
     );
+    // Every node is found by its id, computed from the id itself; nothing else is.
+    for (i, n) in g.nodes.iter().enumerate() {
+        assert_eq!(g.find(n.id.as_str()), Some(i), "{}", n.id);
+    }
+    for missing in [
+        "claude:union@9.9.9",
+        "claude:union",
+        "claude:union@2.1.29/x",
+        "union@2.1.29",
+        "nope",
+    ] {
+        assert_eq!(g.find(missing), None, "{missing}");
+    }
     let u = &g.nodes[node(&g, "claude:union@2.1.29")];
     assert_eq!(&*u.root, "cli/claude_code");
     assert_eq!(u.params.get("version"), Some("2.1.29"));
