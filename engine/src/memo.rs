@@ -1097,11 +1097,11 @@ mod tests {
         assert_eq!(same.of_path(Path::new("/x/p.toml")).unwrap(), "/x/p.toml");
         // Each is found again by joining it to the directory.
         assert_eq!(
-            dir.join("cli/codex/a/b.txt"),
+            dir.join(&*below.of_rel("a/b.txt").unwrap()),
             Path::new("/w/cli/codex/a/b.txt")
         );
         assert_eq!(
-            dir.join("/elsewhere/a/b.txt"),
+            dir.join(&*outside.of_rel("a/b.txt").unwrap()),
             Path::new("/elsewhere/a/b.txt")
         );
     }
