@@ -308,22 +308,20 @@ pub(crate) fn build_keeping_state(
     let prefresh: Vec<Option<Duration>> = {
         let is_forced = |ix: NodeIx| forced.contains(&ix);
         let lock = read(&lock)?;
-        match ws.evaluate_all(&hasher, &lock, &selection, &is_forced)? {
-            None => vec![None; ws.graph.nodes.len()],
-            Some(evals) => {
-                let mut fresh: Vec<Option<Duration>> = vec![None; ws.graph.nodes.len()];
-                for &ix in &ws.graph.topo {
-                    let Some(done) = &evals[ix] else { continue };
-                    if done.state == crate::workspace::State::Fresh
-                        && !forced.contains(&ix)
-                        && ws.graph.deps[ix].iter().all(|&d| fresh[d].is_some())
-                    {
-                        fresh[ix] = Some(done.elapsed);
-                    }
-                }
-                fresh
+        let mut fresh: Vec<Option<Duration>> = vec![None; ws.graph.nodes.len()];
+        // Dependencies come first: whether they are all fresh is known when a node arrives.
+        let mut keep = |ix: NodeIx, done: crate::workspace::Evaluated| {
+            if done.state == crate::workspace::State::Fresh
+                && !forced.contains(&ix)
+                && ws.graph.deps[ix].iter().all(|&d| fresh[d].is_some())
+            {
+                fresh[ix] = Some(done.elapsed);
             }
+        };
+        if !ws.evaluate_all(&hasher, &lock, &selection, &is_forced, &mut keep)? {
+            fresh.fill(None);
         }
+        fresh
     };
     let mut sched = Scheduler::new(ws, &selection);
     // Workers are started only when a node must be worked on.

@@ -577,37 +577,45 @@ impl Workspace {
             keep[ix] = true;
         }
         let closure = self.graph.closure(nodes);
-        let Some(mut evals) = self.evaluate_all(hasher, lock, &closure, &|_| false)? else {
-            return self.status_sequential(hasher, lock, nodes);
-        };
-        Ok(self
-            .graph
-            .topo
-            .iter()
-            .filter(|&&ix| keep[ix])
-            .filter_map(|&ix| {
-                let done = evals[ix].take()?;
-                Some(NodeStatus {
+        let mut found: Vec<Option<NodeStatus>> = Vec::new();
+        found.resize_with(self.graph.nodes.len(), || None);
+        let mut keep_one = |ix: NodeIx, done: Evaluated| {
+            if keep[ix] {
+                found[ix] = Some(NodeStatus {
                     node: ix,
                     state: done.state,
                     key: done.eval.key,
                     reasons: done.eval.reasons,
                     unavailable: done.eval.unavailable,
-                })
-            })
+                });
+            }
+        };
+        if !self.evaluate_all(hasher, lock, &closure, &|_| false, &mut keep_one)? {
+            drop(found);
+            return self.status_sequential(hasher, lock, nodes);
+        }
+        Ok(self
+            .graph
+            .topo
+            .iter()
+            .filter_map(|&ix| found[ix].take())
             .collect())
     }
 
     /// Evaluates every node of `selection` (which must hold the dependencies of each of its
-    /// nodes), level by level in parallel; `forced` nodes are evaluated as forced. `None` when a
-    /// node could not be evaluated (an error): the caller then takes the sequential path.
+    /// nodes), level by level in parallel; `forced` nodes are evaluated as forced. Each result
+    /// goes to `sink` as soon as its piece of a level is done, dependencies before their
+    /// consumers: the caller keeps what it needs of it (a build, one bit and a duration), not
+    /// every node's evaluation at once. `false` when a node could not be evaluated (an error):
+    /// the caller then drops what it was given and takes the sequential path.
     pub(crate) fn evaluate_all(
         &self,
         hasher: &Hasher,
         lock: &Lock,
         selection: &[NodeIx],
         forced: &(dyn Fn(NodeIx) -> bool + Sync),
-    ) -> Result<Option<Vec<Option<Evaluated>>>> {
+        sink: &mut dyn FnMut(NodeIx, Evaluated),
+    ) -> Result<bool> {
         let n = self.graph.nodes.len();
         let mut wanted = vec![false; n];
         for &ix in selection {
@@ -638,8 +646,6 @@ impl Workspace {
                 recorded[ix] = Some(entry);
             }
         }
-        let mut out: Vec<Option<Evaluated>> = Vec::new();
-        out.resize_with(n, || None);
         let mut dep_states: Vec<Option<DepState>> = vec![None; n];
         let parallel = selection.len() >= crate::PARALLEL_MIN;
         // A level in pieces: the results of a piece wait to be moved into `out`, and a level
@@ -681,13 +687,13 @@ impl Workspace {
             };
             for (&ix, done) in nodes.iter().zip(done) {
                 let Ok((done, dep_state)) = done else {
-                    return Ok(None);
+                    return Ok(false);
                 };
                 dep_states[ix] = Some(dep_state);
-                out[ix] = Some(done);
+                sink(ix, done);
             }
         }
-        Ok(Some(out))
+        Ok(true)
     }
 
     /// [`Workspace::status`], one node at a time in topological order.
