@@ -307,9 +307,11 @@ pub fn is_executable(meta: &std::fs::Metadata) -> bool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StatKey {
     pub(crate) size: u64,
-    pub(crate) mtime_ns: i128,
+    /// Nanoseconds since the epoch, modulo 2^64 (exact from 1678 to 2262): 32 bytes a stat,
+    /// not 48 with `i128`s. Files record them as `i128`.
+    pub(crate) mtime_ns: i64,
     pub(crate) ino: u64,
-    pub(crate) ctime_ns: i128,
+    pub(crate) ctime_ns: i64,
 }
 
 impl StatKey {
@@ -319,9 +321,15 @@ impl StatKey {
             use std::os::unix::fs::MetadataExt;
             StatKey {
                 size: meta.len(),
-                mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+                mtime_ns: meta
+                    .mtime()
+                    .wrapping_mul(1_000_000_000)
+                    .wrapping_add(meta.mtime_nsec()),
                 ino: meta.ino(),
-                ctime_ns: meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
+                ctime_ns: meta
+                    .ctime()
+                    .wrapping_mul(1_000_000_000)
+                    .wrapping_add(meta.ctime_nsec()),
             }
         }
         #[cfg(not(unix))]
@@ -330,7 +338,7 @@ impl StatKey {
                 .modified()
                 .ok()
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos() as i128);
+                .map_or(0, |d| d.as_nanos() as i64);
             StatKey {
                 size: meta.len(),
                 mtime_ns,
@@ -424,8 +432,8 @@ impl Known {
     /// A file hashed under `stat`, looked at in this run.
     fn file(stat: &StatKey, digest: FileDigest) -> Known {
         Known {
-            mtime_ns: stat.mtime_ns as i64,
-            ctime_ns: stat.ctime_ns as i64,
+            mtime_ns: stat.mtime_ns,
+            ctime_ns: stat.ctime_ns,
             ino: stat.ino,
             digest,
             flags: CACHED | SEEN,
@@ -452,8 +460,8 @@ impl Known {
     /// The cached digest, if the file still has the stat tuple it was computed under.
     fn cached(&self, stat: &StatKey) -> Option<FileDigest> {
         (self.flags & CACHED != 0
-            && self.mtime_ns == stat.mtime_ns as i64
-            && self.ctime_ns == stat.ctime_ns as i64
+            && self.mtime_ns == stat.mtime_ns
+            && self.ctime_ns == stat.ctime_ns
             && self.ino == stat.ino
             && self.digest.size == stat.size)
             .then_some(self.digest)
@@ -462,9 +470,9 @@ impl Known {
     fn stat(&self) -> StatKey {
         StatKey {
             size: self.digest.size,
-            mtime_ns: self.mtime_ns.into(),
+            mtime_ns: self.mtime_ns,
             ino: self.ino,
-            ctime_ns: self.ctime_ns.into(),
+            ctime_ns: self.ctime_ns,
         }
     }
 }
@@ -554,6 +562,7 @@ impl Table {
         entries.push(known);
     }
 
+    #[cfg(test)]
     fn iter(&self) -> impl Iterator<Item = (&[u8], &Known)> {
         (0..self.entries.len()).map(|i| (self.path(i), &self.entries[i]))
     }
@@ -741,16 +750,17 @@ impl Hasher {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i128);
         let map = self.known.read().map_err(poisoned)?;
-        let mut kept: Vec<(&[u8], &Known)> = map
-            .iter()
-            .filter(|(_, k)| {
+        // Positions, not (path, entry) pairs: 4 bytes an entry, not 24.
+        let mut kept: Vec<u32> = (0..map.len() as u32)
+            .filter(|&i| {
+                let k = &map.entries[i as usize];
                 k.flags & CACHED != 0 && now_ns - i128::from(k.mtime_ns) >= 1_000_000_000
             })
             .collect();
-        kept.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        kept.sort_unstable_by(|&a, &b| map.path(a as usize).cmp(map.path(b as usize)));
         fsutil::write_atomic_streamed(&self.file, true, |sink| {
             let mut out = fsutil::Summed::new(sink, &self.file);
-            encode_stat_cache(&kept, &mut out)?;
+            encode_stat_cache(&map, &kept, &mut out)?;
             out.finish()?;
             Ok(true)
         })?;
@@ -780,21 +790,22 @@ fn is_under(p: &[u8], dir: &[u8]) -> bool {
 const STAT_MAGIC: &[u8] = b"parity-stat-cache\0";
 const STAT_VERSION: u32 = 2;
 
-fn encode_stat_cache(entries: &[(&[u8], &Known)], out: &mut fsutil::Summed<'_>) -> Result<()> {
+fn encode_stat_cache(table: &Table, kept: &[u32], out: &mut fsutil::Summed<'_>) -> Result<()> {
     out.buf.extend_from_slice(STAT_MAGIC);
     out.buf.extend_from_slice(&STAT_VERSION.to_le_bytes());
     out.buf
-        .extend_from_slice(&(entries.len() as u64).to_le_bytes());
-    for (path, known) in entries {
+        .extend_from_slice(&(kept.len() as u64).to_le_bytes());
+    for &i in kept {
+        let (path, known) = (table.path(i as usize), &table.entries[i as usize]);
         let (k, d) = (known.stat(), known.digest);
         let buf = &mut out.buf;
         buf.extend_from_slice(&(path.len() as u32).to_le_bytes());
         buf.extend_from_slice(path);
         buf.extend_from_slice(&d.blake3.0);
         buf.extend_from_slice(&k.size.to_le_bytes());
-        buf.extend_from_slice(&k.mtime_ns.to_le_bytes());
+        buf.extend_from_slice(&i128::from(k.mtime_ns).to_le_bytes());
         buf.extend_from_slice(&k.ino.to_le_bytes());
-        buf.extend_from_slice(&k.ctime_ns.to_le_bytes());
+        buf.extend_from_slice(&i128::from(k.ctime_ns).to_le_bytes());
         out.spill()?;
     }
     Ok(())
@@ -846,9 +857,9 @@ fn decode_stat_cache(mut input: impl std::io::Read, size: u64) -> Option<Table> 
         let size = r.u64()?;
         let key = StatKey {
             size,
-            mtime_ns: r.i128()?,
+            mtime_ns: r.i128()? as i64,
             ino: r.u64()?,
-            ctime_ns: r.i128()?,
+            ctime_ns: r.i128()? as i64,
         };
         let mut known = Known::file(&key, FileDigest { blake3, size });
         known.flags = CACHED;

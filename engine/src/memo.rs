@@ -233,9 +233,9 @@ impl Memo {
                 let file = &self.files[f];
                 file.verify.is_some()
                     && (file.global || in_scope.as_ref().is_none_or(|s| s.contains(&(f as u32))))
-                    && file
-                        .stat
-                        .is_some_and(|k| k.ctime_ns < aged_ns && k.mtime_ns < aged_ns)
+                    && file.stat.is_some_and(|k| {
+                        i128::from(k.ctime_ns) < aged_ns && i128::from(k.mtime_ns) < aged_ns
+                    })
             })
             .map(|f| self.files[f].flags_at)
             .collect();
@@ -415,9 +415,9 @@ fn identity(caller: &str, registry: &Registry) -> Digest {
 
 fn put_stat(h: &mut blake3::Hasher, k: &StatKey) {
     h.update(&k.size.to_le_bytes());
-    h.update(&k.mtime_ns.to_le_bytes());
+    h.update(&i128::from(k.mtime_ns).to_le_bytes());
     h.update(&k.ino.to_le_bytes());
-    h.update(&k.ctime_ns.to_le_bytes());
+    h.update(&i128::from(k.ctime_ns).to_le_bytes());
 }
 
 /// Reads the memo of `pipeline_file` and checks it against the identity and the environment
@@ -464,9 +464,9 @@ pub fn read(
             0 => None,
             _ => Some(StatKey {
                 size: r.u64().ok_or_else(bad)?,
-                mtime_ns: r.i128().ok_or_else(bad)?,
+                mtime_ns: r.i128().ok_or_else(bad)? as i64,
                 ino: r.u64().ok_or_else(bad)?,
-                ctime_ns: r.i128().ok_or_else(bad)?,
+                ctime_ns: r.i128().ok_or_else(bad)? as i64,
             }),
         };
         let digest = match flags & DIGEST {
@@ -778,7 +778,7 @@ fn encode(
         match stat {
             None => out.buf.push(global),
             Some(k) => {
-                let racy = k.ctime_ns >= racy_ns || k.mtime_ns >= racy_ns;
+                let racy = i128::from(k.ctime_ns) >= racy_ns || i128::from(k.mtime_ns) >= racy_ns;
                 let digest = match racy {
                     false => None,
                     true => match vouch(&dir.join(&**name)) {
@@ -789,9 +789,9 @@ fn encode(
                 let buf = &mut out.buf;
                 buf.push(PRESENT | global | if racy { DIGEST | VERIFY } else { 0 });
                 buf.extend_from_slice(&k.size.to_le_bytes());
-                buf.extend_from_slice(&k.mtime_ns.to_le_bytes());
+                buf.extend_from_slice(&i128::from(k.mtime_ns).to_le_bytes());
                 buf.extend_from_slice(&k.ino.to_le_bytes());
-                buf.extend_from_slice(&k.ctime_ns.to_le_bytes());
+                buf.extend_from_slice(&i128::from(k.ctime_ns).to_le_bytes());
                 if let Some(d) = digest {
                     buf.extend_from_slice(&d.blake3.0);
                     buf.extend_from_slice(&d.size.to_le_bytes());
