@@ -1047,7 +1047,7 @@ fn lock_entry(
 ) -> LockEntry {
     LockEntry {
         key,
-        rule: material.rule_id(),
+        rule: crate::state::intern_rule(&material.rule_id()),
         settings: material.settings_digest(),
         inputs: material.inputs.clone().into_iter().collect(),
         outputs,
@@ -1332,7 +1332,7 @@ fn run_rule(
         .ok_or_else(|| Error::Internal(format!("unknown rule `{}`", node.rule)))?;
     let rule_failed = |source| Error::RuleFailed {
         node: node.id.to_string(),
-        rule: node.rule.clone(),
+        rule: node.rule.to_string(),
         source,
     };
     crate::sandbox::log_run(node.id.as_str());
@@ -1407,7 +1407,7 @@ fn commit_outputs(
     for (o, produced) in node.outputs.iter().zip(produced) {
         crate::exec::check_output(produced, o).map_err(|why| Error::RuleFailed {
             node: node.id.to_string(),
-            rule: node.rule.clone(),
+            rule: node.rule.to_string(),
             source: why.into(),
         })?;
         fsutil::normalize_modes(produced)?;

@@ -133,8 +133,9 @@ pub struct Node {
     pub root: std::sync::Arc<str>,
     /// Param name -> value, for this node.
     pub params: Params,
-    /// Rule name (checked against the registry when the graph is built).
-    pub rule: String,
+    /// Rule name (checked against the registry when the graph is built), shared by every
+    /// node of the artifact.
+    pub rule: std::sync::Arc<str>,
     /// Rule config with `{param}` placeholders substituted in every string; canonical JSON
     /// (objects are BTreeMap-sorted by serde_json).
     /// Shared by every node of the artifact when it holds no placeholder.
@@ -448,6 +449,8 @@ enum EpochTemplate<'p> {
 struct CompiledArtifact<'p> {
     /// The param names, shared by the nodes' [`Params`].
     params: Vec<std::sync::Arc<str>>,
+    /// The rule's name, shared by the nodes.
+    rule: std::sync::Arc<str>,
     inputs: Vec<Template>,
     outputs: Vec<Template>,
     host: Option<Template>,
@@ -677,6 +680,7 @@ impl<'p> Builder<'p> {
         };
         Ok(CompiledArtifact {
             params: params.iter().map(|p| p.as_str().into()).collect(),
+            rule: a.rule.value.as_str().into(),
             inputs: a
                 .inputs
                 .iter()
@@ -794,7 +798,7 @@ impl Builder<'_> {
         Ok(Node {
             epoch: self.epoch(&c.epoch, vals, &id, files)?,
             params: Params::new(&c.params, vals),
-            rule: self.p.artifacts[ai].rule.value.clone(),
+            rule: c.rule.clone(),
             config: match &c.config {
                 CompiledConfig::Shared(config) => config.clone(),
                 CompiledConfig::PerNode(t) => std::sync::Arc::new(t.render(vals)),

@@ -24,8 +24,9 @@ use crate::hash::{Digest, DigestMap};
 pub struct LockEntry {
     /// The action key of the build that produced the outputs.
     pub key: ActionKey,
-    /// `rule@version`.
-    pub rule: String,
+    /// `rule@version`, shared by the entries of a rule ([`intern_rule`]).
+    #[serde(deserialize_with = "deserialize_rule")]
+    pub rule: std::sync::Arc<str>,
     /// Digest of params, config, env and epoch.
     pub settings: Digest,
     /// Input name -> digest.
@@ -33,6 +34,43 @@ pub struct LockEntry {
     pub inputs: DigestMap,
     /// Output name -> digest.
     pub outputs: DigestMap,
+}
+
+/// `rule` as a shared string: the entries of one rule (thousands in a large lock) hold one
+/// allocation of its `rule@version`, not one each. A few rules per pipeline: each thread keeps
+/// the ones it met in a short list.
+pub fn intern_rule(rule: &str) -> std::sync::Arc<str> {
+    thread_local! {
+        static RULES: std::cell::RefCell<Vec<std::sync::Arc<str>>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    RULES.with_borrow_mut(|rules| {
+        if let Some(r) = rules.iter().find(|r| ***r == *rule) {
+            return r.clone();
+        }
+        let r: std::sync::Arc<str> = rule.into();
+        // A pathological lock of distinct rules stops sharing past a bound, not growing it.
+        if rules.len() < 64 {
+            rules.push(r.clone());
+        }
+        r
+    })
+}
+
+fn deserialize_rule<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<std::sync::Arc<str>, D::Error> {
+    struct Rule;
+    impl serde::de::Visitor<'_> for Rule {
+        type Value = std::sync::Arc<str>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a rule and its version")
+        }
+        fn visit_str<E: serde::de::Error>(self, rule: &str) -> std::result::Result<Self::Value, E> {
+            Ok(intern_rule(rule))
+        }
+    }
+    d.deserialize_str(Rule)
 }
 
 /// The recorded state of every node.
@@ -466,6 +504,26 @@ mod tests {
             "unchanged bytes are not rewritten"
         );
         assert_eq!(Lock::read(&p).unwrap(), lock);
+    }
+
+    #[test]
+    fn the_entries_of_one_rule_share_its_name_as_read() {
+        let mut lock = Lock::default();
+        for i in 0..3u8 {
+            lock.nodes.insert(format!("n{i}"), entry(i));
+        }
+        let mut other = entry(9);
+        other.rule = "snapshot@2".into();
+        lock.nodes.insert("z".into(), other);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("pipeline.lock");
+        lock.write(&p).unwrap();
+        let read = Lock::read(&p).unwrap();
+        assert_eq!(read, lock);
+        let rule = |id: &str| read.nodes[id].rule.clone();
+        assert!(std::sync::Arc::ptr_eq(&rule("n0"), &rule("n2")));
+        assert_eq!(&*rule("z"), "snapshot@2");
+        assert!(!std::sync::Arc::ptr_eq(&rule("n0"), &rule("z")));
     }
 
     #[test]

@@ -372,7 +372,7 @@ fn record_as_is(
     };
     Ok(Some(LockEntry {
         key,
-        rule: material.rule_id(),
+        rule: material.rule_id().into(),
         settings: material.settings_digest(),
         inputs: material.inputs.into_iter().collect(),
         outputs,

@@ -49,7 +49,7 @@ pub fn rebuild(copy: &Workspace, adopt: bool, who: &str) -> anyhow::Result<Rebui
 
 /// Whether node `ix` is of a rule whose outputs a pin fixes ([`FACT_RULES`]).
 pub fn is_fact(ws: &Workspace, ix: usize) -> bool {
-    FACT_RULES.contains(&ws.graph.nodes[ix].rule.as_str())
+    FACT_RULES.contains(&&*ws.graph.nodes[ix].rule)
 }
 
 /// Collects the nodes a rebuild could not build.

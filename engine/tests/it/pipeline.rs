@@ -126,7 +126,7 @@ outputs = ["artifacts.lock.json"]
     assert_eq!(n.params.get("version"), Some("0.92.0"));
     assert_eq!(n.params.get("target"), Some("macos"));
     assert_eq!(n.outputs[0].path, "snapshots/0.92.0/macos.json");
-    assert_eq!(n.rule, "snapshot");
+    assert_eq!(&*n.rule, "snapshot");
     assert_eq!(g.find(g.nodes[5].id.as_str()), Some(5));
     assert_eq!(g.find("snapshot@0.92.0/plan9"), None);
     assert_eq!(g.nodes[6].artifact, 2);
