@@ -424,7 +424,7 @@ fn rel_name(root: &Path, p: &Path) -> Option<String> {
 
 /// What `lock` records of the committed file output called `name`.
 fn recorded_output(ws: &Workspace, lock: &Lock, name: &str) -> Option<crate::hash::FileDigest> {
-    let &(producer, i) = ws.graph.outputs.get(name)?;
+    let (producer, i) = ws.graph.output(name)?;
     let node = &ws.graph.nodes[producer];
     let o = &node.outputs[i];
     if o.kind != crate::graph::OutputKind::Committed || o.dir {

@@ -624,6 +624,24 @@ fn a_workspace_prefixes_ids_with_the_member_and_paths_with_its_root() {
     ] {
         assert_eq!(g.find(missing), None, "{missing}");
     }
+    // Every output is found by its name, a cache output only with its `{cache}/` prefix, and
+    // a path inside a directory output by its producer.
+    for (i, n) in g.nodes.iter().enumerate() {
+        for (o, out) in n.outputs.iter().enumerate() {
+            assert_eq!(g.output(&out.name()), Some((i, o)), "{}", out.name());
+        }
+    }
+    let raw = node(&g, "claude:snapshot@2.1.29");
+    assert_eq!(g.output("cli/claude_code/raw_help/2.1.29"), None);
+    assert_eq!(g.output("cli/claude_code/snapshots/2.1.29"), None);
+    assert_eq!(
+        g.output("{cache}/cli/claude_code/snapshots/2.1.29/linux.json"),
+        None
+    );
+    assert_eq!(
+        g.producer_of_path("{cache}/cli/claude_code/raw_help/2.1.29/codex-help.txt"),
+        Some((raw, 1))
+    );
     let u = &g.nodes[node(&g, "claude:union@2.1.29")];
     assert_eq!(&*u.root, "cli/claude_code");
     assert_eq!(u.params.get("version"), Some("2.1.29"));
