@@ -391,18 +391,25 @@ pub fn build(
 
 /// Vouches for a racy path with the digest `lock` records for it, if the file has that content
 /// now (its digest memoized by `hasher`). A committed output is found through the graph's
-/// index of outputs; the map of recorded source digests is made on first use: most
-/// evaluations write no memo, or find no racy source.
+/// index of outputs; a source by looking through the nodes' inputs for the first few racy
+/// sources (a build right after an edit has one or two), and through a map of every recorded
+/// source digest, made then, for the rest (a fresh checkout is racy throughout).
 fn lock_vouch<'a>(
     ws: &'a Workspace,
     lock: &'a Lock,
     hasher: &'a Hasher,
 ) -> impl Fn(&Path) -> Option<crate::hash::FileDigest> + 'a {
+    const SCANS: usize = 8;
+    let scans = std::cell::Cell::new(0);
     let sources = std::cell::OnceCell::new();
     move |p: &Path| {
         let name = rel_name(ws.root(), p)?;
         let want = match recorded_output(ws, lock, &name) {
             Some(d) => d,
+            None if scans.get() < SCANS && sources.get().is_none() => {
+                scans.set(scans.get() + 1);
+                recorded_source(ws, lock, &name)?
+            }
             None => *sources
                 .get_or_init(|| recorded_sources(ws, lock))
                 .get(name.as_str())?,
@@ -439,6 +446,20 @@ fn recorded_output(ws: &Workspace, lock: &Lock, name: &str) -> Option<crate::has
 
 /// What `lock` records of each source file input of `ws`, by path: the digests the verdicts
 /// rest on.
+/// What `lock` records of the source file `name`, from the last node that reads it (as the
+/// map of [`recorded_sources`] keeps).
+fn recorded_source(ws: &Workspace, lock: &Lock, name: &str) -> Option<crate::hash::FileDigest> {
+    ws.graph.nodes.iter().rev().find_map(|node| {
+        let reads = node.inputs.iter().any(|input| {
+            matches!(input, crate::graph::Input::Source { path, dir: false, .. } if path == name)
+        });
+        if !reads {
+            return None;
+        }
+        lock.nodes.get(node.id.as_str())?.inputs.get(name).copied()
+    })
+}
+
 fn recorded_sources<'a>(
     ws: &'a Workspace,
     lock: &'a Lock,

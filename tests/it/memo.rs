@@ -426,6 +426,41 @@ fn a_build_writes_the_memo_with_its_racy_outputs_checked_by_content_until_they_s
     assert!(!run.stderr.contains("settled"), "{}", run.stderr);
 }
 
+/// A build right after sources were edited writes the memo with each racy source vouched for
+/// by the digest the lock records for it: the first few found by looking through the nodes,
+/// the rest through a map of every recorded source.
+#[test]
+fn a_build_right_after_edits_vouches_for_every_racy_source_from_the_lock() {
+    let n = 12;
+    let nodes: Vec<String> = (0..n)
+        .map(|i| {
+            command_node(
+                &format!("a{i}"),
+                &[&format!("src/{i}.txt")],
+                &[&format!("out/{i}.txt")],
+                "cat $in > $out",
+            )
+        })
+        .collect();
+    let mut p = Project::new().file("pipeline.toml", &nodes.concat());
+    for i in 0..n {
+        p = p.file(&format!("src/{i}.txt"), "old\n");
+    }
+    p.parity(&["build"]).ok();
+    p.take_runs_sorted();
+    // The pipeline file ages past the window; the sources edited now do not.
+    std::thread::sleep(Duration::from_millis(1500));
+    for i in 0..n {
+        p.write(&format!("src/{i}.txt"), &format!("new {i}\n"));
+    }
+    const WINDOW: (&str, &str) = ("PARITY_MEMO_RACY_MS", "1000");
+    let run = p.parity_env(&[TRACE, WINDOW], &["build"]);
+    assert!(run.stderr.contains("memo: written"), "{}", run.stderr);
+    assert_eq!(p.take_runs_sorted().len(), n);
+    let run = p.parity_env(&[TRACE, WINDOW], &["status"]);
+    assert!(run.stderr.contains("memo: used"), "{}", run.stderr);
+}
+
 /// The files inside a directory input and a directory output belong to the node that owns the
 /// directory: editing one (keeping its size and mtime) makes `status` re-evaluate that node and
 /// what depends on it, not the others.
