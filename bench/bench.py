@@ -144,7 +144,7 @@ def main():
         peak_n = max(r[3] for r in (full, incr, status, target, noop_s, noop_b))
         print(f"| {v} | {nodes:,} | {cell(full)} | {cell(incr)} | {cell(status)} | "
               f"{cell(target)} | {fmt(noop_s[0])} / {fmt(noop_b[0])} vs {fmt(noop_s[2])} "
-              f"| {peak_p:.0f} / {peak_n:.0f} | {load:.1f} |")
+              f"| {peak_p:.1f} / {peak_n:.1f} = {peak_p / peak_n:.2f}x | {load:.1f} |")
 
 
 if __name__ == "__main__":
