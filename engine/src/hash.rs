@@ -233,7 +233,7 @@ const LARGE_PIECE: usize = 1 << 20;
 
 /// Hashes a file's content.
 ///
-/// A large file is read in pieces of [`LARGE_PIECE`], each hashed by all cores, not mapped
+/// A large file is read in pieces of 1 MiB, each hashed by all cores, not mapped
 /// whole: a mapped file's pages count in the resident set while it is hashed, and the memo a
 /// build writes hashes `pipeline.lock` (58 MB at 100k nodes: the build's peak was 274 MB
 /// instead of 217).
