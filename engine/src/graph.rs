@@ -267,6 +267,11 @@ impl OutputIndex {
 
     fn get(&self, nodes: &[Node], name: &str) -> Option<(NodeIx, usize)> {
         let (kind, path) = split_name(name);
+        self.get_as(nodes, kind, path)
+    }
+
+    /// The output of `kind` at `path`.
+    fn get_as(&self, nodes: &[Node], kind: OutputKind, path: &str) -> Option<(NodeIx, usize)> {
         self.0
             .find(name_hash(kind, path), |&(n, o)| {
                 let out = &nodes[n as usize].outputs[o as usize];
@@ -1289,32 +1294,41 @@ impl Graph {
                 }
             }
         }
-        let is_dir = |name: &str| {
-            map.get(&self.nodes, name)
+        let is_dir = |kind: OutputKind, path: &str| {
+            map.get_as(&self.nodes, kind, path)
                 .filter(|&(n, i)| self.nodes[n].outputs[i].dir)
         };
-        // The first (in node order) output lying inside a directory output, if any.
+        // The first (in node order) output lying inside a directory output, if any: its
+        // parents are walked as paths of its own kind, no name made for each.
         let nested = self
             .nodes
             .iter()
             .enumerate()
-            .flat_map(|(ni, node)| (0..node.outputs.len()).map(move |oi| (ni, oi)))
-            .filter_map(|at| {
-                let name = self.nodes[at.0].outputs[at.1].name();
-                let mut dir = parent(&name);
+            .flat_map(|(ni, node)| {
+                node.outputs
+                    .iter()
+                    .enumerate()
+                    .map(move |(oi, o)| (ni, oi, o))
+            })
+            .find_map(|(ni, oi, o)| {
+                let mut dir = parent(&o.path);
                 while let Some(d) = dir {
-                    if let Some((owner, _)) = is_dir(d) {
-                        return Some((at, owner, d.to_string()));
+                    if let Some((owner, _)) = is_dir(o.kind, d) {
+                        return Some((ni, oi, owner, d));
                     }
                     dir = parent(d);
                 }
                 None
-            })
-            .min();
-        if let Some(((ni, oi), owner, d)) = nested {
+            });
+        if let Some((ni, oi, owner, d)) = nested {
+            let out = &self.nodes[ni].outputs[oi];
+            let d = match out.kind {
+                OutputKind::Committed => d.to_string(),
+                OutputKind::Cache => format!("{{cache}}/{d}"),
+            };
             let msg = format!(
                 "duplicate output path `{}`: `{}` declares it inside the directory output `{d}/` of `{}`",
-                self.nodes[ni].outputs[oi].name(),
+                out.name(),
                 self.nodes[ni].id,
                 self.nodes[owner].id
             );

@@ -243,21 +243,17 @@ pub fn hash_file(path: &Path) -> std::io::Result<FileDigest> {
     let mut file = std::fs::File::open(path)?;
     let size = file.metadata()?.len();
     if size >= LARGE_FILE {
-        let mut piece = vec![0u8; LARGE_PIECE];
+        let mut piece = Vec::with_capacity(LARGE_PIECE);
         loop {
-            let mut filled = 0;
-            while filled < piece.len() {
-                match file.read(&mut piece[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            if filled == 0 {
+            piece.clear();
+            if (&mut file)
+                .take(LARGE_PIECE as u64)
+                .read_to_end(&mut piece)?
+                == 0
+            {
                 break;
             }
-            hasher.update_rayon(&piece[..filled]);
+            hasher.update_rayon(&piece);
         }
     } else {
         hasher.update_reader(file)?;

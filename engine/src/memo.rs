@@ -653,21 +653,7 @@ fn encode(
     globals.extend(ws.pipeline.files());
     globals.push(ws.lock_path.clone());
     globals.push(ws.journal_path());
-    // Sized once: a doubling Vec of 16k claims held 1.5 times their bytes while it moved.
-    let claimed = ws
-        .graph
-        .nodes
-        .iter()
-        .map(|node| {
-            let sources = node.inputs.iter();
-            let sources = sources
-                .filter(|i| matches!(i, Input::Source { .. }))
-                .count();
-            let outputs = node.outputs.iter();
-            sources + outputs.filter(|o| o.kind == OutputKind::Committed).count()
-        })
-        .sum::<usize>();
-    let mut claims: Vec<(Cow<'_, str>, u32)> = Vec::with_capacity(globals.len() + claimed);
+    let mut claims: Vec<(Cow<'_, str>, u32)> = Vec::new();
     for p in &globals {
         let Some(name) = names.of_path(p) else {
             return Ok(false);

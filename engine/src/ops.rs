@@ -444,8 +444,6 @@ fn recorded_output(ws: &Workspace, lock: &Lock, name: &str) -> Option<crate::has
         .copied()
 }
 
-/// What `lock` records of each source file input of `ws`, by path: the digests the verdicts
-/// rest on.
 /// What `lock` records of the source file `name`, from the last node that reads it (as the
 /// map of [`recorded_sources`] keeps).
 fn recorded_source(ws: &Workspace, lock: &Lock, name: &str) -> Option<crate::hash::FileDigest> {
@@ -460,6 +458,8 @@ fn recorded_source(ws: &Workspace, lock: &Lock, name: &str) -> Option<crate::has
     })
 }
 
+/// What `lock` records of each source file input of `ws`, by path: the digests the verdicts
+/// rest on.
 fn recorded_sources<'a>(
     ws: &'a Workspace,
     lock: &'a Lock,

@@ -591,7 +591,6 @@ impl Workspace {
             }
         };
         if !self.evaluate_all(hasher, lock, &closure, &|_| false, &mut keep_one)? {
-            drop(found);
             return self.status_sequential(hasher, lock, nodes);
         }
         Ok(self
@@ -648,7 +647,7 @@ impl Workspace {
         }
         let mut dep_states: Vec<Option<DepState>> = vec![None; n];
         let parallel = selection.len() >= crate::PARALLEL_MIN;
-        // A level in pieces: the results of a piece wait to be moved into `out`, and a level
+        // A level in pieces: the results of a piece wait to be handed to `sink`, and a level
         // of 60,000 nodes waiting whole cost 12 MB.
         for nodes in levels.iter().flat_map(|l| l.chunks(4096)) {
             let states = &dep_states;

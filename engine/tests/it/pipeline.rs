@@ -409,6 +409,20 @@ fn duplicate_output_inside_a_directory_output() {
 6 | outputs = [\"raw/x/y.json\"]
   |            ^^^^^^^^^^^^^^"
     );
+    // In the cache, named with its prefix; a committed `raw/` does not hold a cache file.
+    let e = error(
+        "[artifact.a]\nrule = \"pin\"\noutputs = [\"{cache}/raw/\"]\n[artifact.b]\nrule = \"pin\"\noutputs = [\"{cache}/raw/x/y.json\"]\n",
+    );
+    assert!(
+        e.starts_with(
+            "duplicate output path `{cache}/raw/x/y.json`: `b` declares it inside the directory output `{cache}/raw/` of `a`"
+        ),
+        "{e}"
+    );
+    let g = graph(
+        "[artifact.a]\nrule = \"pin\"\noutputs = [\"raw/\"]\n[artifact.b]\nrule = \"pin\"\noutputs = [\"{cache}/raw/x/y.json\"]\n",
+    );
+    assert_eq!(g.nodes.len(), 2);
 }
 
 #[test]
