@@ -251,16 +251,16 @@ fn read_laid_out(
     parse_lines(reader, size, wanted, keep_raw).map_err(|e| Error::io("read", path, e))
 }
 
-/// How many lines of the lock are parsed at once (in parallel when large). A batch's lines and
+/// How many lines of a large lock are parsed at once, in parallel. A batch's lines and
 /// entries are held together while it is parsed, in the reading threads' allocator arenas,
 /// which keep the pages: batches of 4096 lines made a 10k-node build peak 0.6 MB higher.
 const BATCH: usize = 1024;
 
 /// The fast path of [`Lock::read`]: a lock laid out exactly as [`Lock::to_bytes`] writes it
-/// (one node per line) is read line by line and parsed in batches (in parallel when large), so
-/// the file is never held whole; the entries `wanted` rejects are kept unparsed if `keep_raw`,
-/// else dropped. `Ok(None)` for anything else, which then takes the strict whole-document
-/// parse. `size` (the file's, or 0) sizes the table of entries once.
+/// (one node per line) is read line by line and parsed in batches (in parallel when the file
+/// is large), so the file is never held whole; the entries `wanted` rejects are kept unparsed
+/// if `keep_raw`, else dropped. `Ok(None)` for anything else, which then takes the strict
+/// whole-document parse. `size` (the file's, or 0) sizes the table of entries once.
 fn parse_lines(
     mut reader: impl std::io::BufRead,
     size: u64,
@@ -297,12 +297,16 @@ fn parse_lines(
         Vec::new()
     };
     let mut raw: Vec<(String, Box<str>)> = Vec::new();
-    let mut batch: Vec<String> = Vec::with_capacity(BATCH);
+    // A small lock is parsed on this thread, a line at a time: starting the thread pool costs
+    // more than it saves, and so does holding a batch of lines in new pages.
+    let parallel = size >= crate::PARALLEL_MIN_BYTES;
+    let batch_len = if parallel { BATCH } else { 1 };
+    let mut batch: Vec<String> = Vec::with_capacity(batch_len);
     let mut pending: Option<String> = None;
     let mut last: Option<String> = None;
     let mut flush = |batch: &mut Vec<String>| -> bool {
         let one = |line: &String| parse_line(line, wanted, keep_raw);
-        let lines: Vec<Option<Option<Line>>> = if batch.len() >= 256 {
+        let lines: Vec<Option<Option<Line>>> = if parallel && batch.len() >= 256 {
             batch.par_iter().with_min_len(64).map(one).collect()
         } else {
             batch.iter().map(one).collect()
@@ -339,7 +343,7 @@ fn parse_lines(
                 return Ok(None);
             }
             batch.push(before);
-            if batch.len() >= BATCH && !flush(&mut batch) {
+            if batch.len() >= batch_len && !flush(&mut batch) {
                 return Ok(None);
             }
         }
@@ -559,9 +563,15 @@ mod tests {
         assert_eq!(Lock::read(&p).unwrap(), lock);
     }
 
-    /// The fast path's reading of `text`, every entry wanted.
+    /// The fast path's reading of `text`, every entry wanted, a line at a time (as a small
+    /// lock is read).
     fn parse_text(text: &str) -> Option<Lock> {
         parse_lines(text.as_bytes(), 0, &|_| true, true).unwrap()
+    }
+
+    /// [`parse_text`] in parallel batches (as a large lock is read).
+    fn parse_batched(text: &str) -> Option<Lock> {
+        parse_lines(text.as_bytes(), crate::PARALLEL_MIN_BYTES, &|_| true, true).unwrap()
     }
 
     /// A lock of nodes `a`, `b` and `c`, written to `pipeline.lock` in a temp dir.
@@ -624,14 +634,18 @@ mod tests {
                 .insert(format!("n@{i:06}"), entry((i % 250) as u8));
         }
         let text = String::from_utf8(lock.to_bytes()).unwrap();
+        assert_eq!(parse_batched(&text), Some(lock.clone()));
         assert_eq!(parse_text(&text), Some(lock.clone()));
         // Two ids swapped across the first batch boundary.
         let (x, y) = (format!("n@{:06}", BATCH - 1), format!("n@{:06}", BATCH));
         let swapped = text.replace(&x, "SWAP").replace(&y, &x).replace("SWAP", &y);
-        assert!(parse_text(&swapped).is_none());
         // A comma after the last entry; one missing in the middle.
-        assert!(parse_text(&text.replace("}}\n  }\n}", "}},\n  }\n}")).is_none());
-        assert!(parse_text(&text.replacen("}},\n", "}}\n", 5)).is_none());
+        let trailing = text.replace("}}\n  }\n}", "}},\n  }\n}");
+        let missing = text.replacen("}},\n", "}}\n", 5);
+        for bad in [&swapped, &trailing, &missing] {
+            assert!(parse_batched(bad).is_none());
+            assert!(parse_text(bad).is_none());
+        }
         // The strict parse reads the swapped one and the fast path agrees with it otherwise.
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("pipeline.lock");
