@@ -150,8 +150,10 @@ fn deps_and_rdeps_are_deduplicated_and_ascending() {
     let g = graph(
         "[artifact.a]\nrule = \"pin\"\noutputs = [\"a1\", \"a2\"]\n[artifact.b]\nrule = \"pin\"\ninputs = [\"a2\", \"a\", \"a1\"]\noutputs = [\"b\"]\n[artifact.c]\nrule = \"pin\"\ninputs = [\"b\", \"a\"]\noutputs = [\"c\"]\n",
     );
-    assert_eq!(g.deps, [vec![], vec![0], vec![0, 1]]);
-    assert_eq!(g.rdeps, [vec![1, 2], vec![2], vec![]]);
+    let lists =
+        |adj: &parity_engine::graph::Adjacency| adj.iter().map(<[_]>::to_vec).collect::<Vec<_>>();
+    assert_eq!(lists(&g.deps), [vec![], vec![0], vec![0, 1]]);
+    assert_eq!(lists(&g.rdeps), [vec![1, 2], vec![2], vec![]]);
 }
 
 #[test]
@@ -514,7 +516,7 @@ fn timing_100k_nodes() {
         let start = std::time::Instant::now();
         let g = f.build().unwrap();
         let elapsed = start.elapsed();
-        let edges: usize = g.deps.iter().map(Vec::len).sum();
+        let edges: usize = g.deps.iter().map(<[_]>::len).sum();
         eprintln!("{} nodes, {edges} edges: {elapsed:?}", g.nodes.len());
     }
 }
