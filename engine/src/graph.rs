@@ -156,16 +156,21 @@ pub struct Node {
 /// smallest allocation is about half a kilobyte: that was a third of a node's memory), the
 /// names shared by every node of the artifact. Serialized as a JSON object, like the map.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Params(Box<[(std::sync::Arc<str>, Box<str>)]>);
+pub struct Params(Box<[(std::sync::Arc<str>, std::sync::Arc<str>)]>);
 
 impl Params {
     /// `names` and `values` paired (same length), sorted by name.
     pub fn new(names: &[std::sync::Arc<str>], values: &[&str]) -> Params {
-        let mut pairs: Vec<_> = names
-            .iter()
-            .cloned()
-            .zip(values.iter().map(|&v| Box::<str>::from(v)))
-            .collect();
+        Params::shared(names, values.iter().map(|&v| v.into()))
+    }
+
+    /// `names` and `values` paired, sorted by name; the values are shared with whoever holds
+    /// them (the graph's lists of param values: an allocation per node and param otherwise).
+    fn shared(
+        names: &[std::sync::Arc<str>],
+        values: impl Iterator<Item = std::sync::Arc<str>>,
+    ) -> Params {
+        let mut pairs: Vec<_> = names.iter().cloned().zip(values).collect();
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
         Params(pairs.into_boxed_slice())
     }
@@ -399,10 +404,11 @@ pub struct ArtifactNodes {
     pub len: usize,
     /// Its params, in order.
     pub params: Vec<String>,
-    /// Each param's values, in declared order.
-    pub values: Vec<Vec<String>>,
+    /// Each param's values, in declared order (shared by every artifact with the param, and
+    /// by its nodes' [`Params`]).
+    pub values: Vec<Vec<std::sync::Arc<str>>>,
     /// Each param's value -> position in `values`.
-    value_ix: Vec<HashMap<String, usize>>,
+    value_ix: Vec<HashMap<std::sync::Arc<str>, usize>>,
 }
 
 impl ArtifactNodes {
@@ -508,8 +514,14 @@ struct Template {
 }
 
 impl Template {
+    /// The string for `values`, in an allocation of exactly its length (a string grown piece
+    /// by piece has room for up to twice as much, and the graph keeps hundreds of thousands).
     fn render(&self, values: &[&str]) -> String {
-        let mut out = String::new();
+        let len = self.pieces.iter().map(|p| match p {
+            Piece::Lit(s) => s.len(),
+            Piece::Param(i) => values[*i].len(),
+        });
+        let mut out = String::with_capacity(len.sum());
         self.render_into(values, &mut out);
         out
     }
@@ -598,6 +610,8 @@ struct Builder<'p> {
     artifact_names: HashMap<&'p str, usize>,
     /// Paths relative to the root that no output may be or lie under (see [`reserved_paths`]).
     reserved: Vec<(String, &'static str)>,
+    /// The empty root every node starts with, shared (an `Arc` each was 4 MB at 100k nodes).
+    root: std::sync::Arc<str>,
 }
 
 /// The state files of the workspace of `p` that lie inside its root, relative to it, with what
@@ -871,20 +885,25 @@ fn clean_owned_path(mut s: String) -> Option<(String, bool)> {
 }
 
 impl Builder<'_> {
-    /// Creates node `ix` of artifact `ai` with param values `vals` (inputs come later).
+    /// Creates node `ix` of artifact `ai` with param values `vals`, at positions `digits` of
+    /// `an.values` (inputs come later).
     fn node(
         &self,
         ai: usize,
         an: &ArtifactNodes,
         c: &CompiledArtifact,
         vals: &[&str],
+        digits: &[usize],
         files: &mut DataFiles,
     ) -> Result<Node> {
-        let id = if vals.is_empty() {
-            an.name.clone()
-        } else {
-            format!("{}@{}", an.name, vals.join("/"))
-        };
+        // `name@v1/v2`, in an allocation of exactly its length.
+        let mut id =
+            String::with_capacity(an.name.len() + vals.iter().map(|v| v.len() + 1).sum::<usize>());
+        id.push_str(&an.name);
+        for (i, v) in vals.iter().enumerate() {
+            id.push(if i == 0 { '@' } else { '/' });
+            id.push_str(v);
+        }
         let mut outputs = Vec::with_capacity(c.outputs.len());
         for t in &c.outputs {
             let Some((path, dir)) = clean_owned_path(t.render(vals)) else {
@@ -925,7 +944,13 @@ impl Builder<'_> {
         }
         Ok(Node {
             epoch: self.epoch(&c.epoch, vals, &id, files)?,
-            params: Params::new(&c.params, vals),
+            params: Params::shared(
+                &c.params,
+                digits
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &d)| an.values[k][d].clone()),
+            ),
             rule: c.rule.clone(),
             config: match &c.config {
                 CompiledConfig::Shared(config) => config.clone(),
@@ -936,7 +961,7 @@ impl Builder<'_> {
             inputs: Vec::new(),
             outputs,
             artifact: ai,
-            root: std::sync::Arc::from(""),
+            root: self.root.clone(),
             id: NodeId(id),
         })
     }
@@ -1129,10 +1154,15 @@ impl Graph {
         }
         let p = pipeline;
         let mut files = DataFiles::default();
-        let values = p.resolve_params(&mut files)?;
+        let values: Vec<Vec<std::sync::Arc<str>>> = p
+            .resolve_params(&mut files)?
+            .into_iter()
+            .map(|vs| vs.into_iter().map(Into::into).collect())
+            .collect();
         let b = Builder {
             p,
             reserved: reserved_paths(p),
+            root: std::sync::Arc::from(""),
             artifact_names: p
                 .artifacts
                 .iter()
@@ -1156,13 +1186,8 @@ impl Graph {
             let mut vals: Vec<&str> = Vec::with_capacity(digits.len());
             for _ in 0..an.len {
                 vals.clear();
-                vals.extend(
-                    digits
-                        .iter()
-                        .enumerate()
-                        .map(|(k, &d)| an.values[k][d].as_str()),
-                );
-                g.nodes.push(b.node(ai, an, c, &vals, &mut files)?);
+                vals.extend(digits.iter().enumerate().map(|(k, &d)| &*an.values[k][d]));
+                g.nodes.push(b.node(ai, an, c, &vals, &digits, &mut files)?);
                 for k in (0..digits.len()).rev() {
                     digits[k] += 1;
                     if digits[k] < an.values[k].len() {
@@ -1287,7 +1312,7 @@ impl Graph {
     /// Checks rules and params of every artifact and lays out its nodes.
     fn layout(
         p: &Pipeline,
-        values: &[Vec<String>],
+        values: &[Vec<std::sync::Arc<str>>],
         known_rules: &[&str],
     ) -> Result<Vec<ArtifactNodes>> {
         let mut first = 0;
@@ -1663,7 +1688,7 @@ impl ArtifactNodes {
         let mut out = vec![""; self.values.len()];
         for k in (0..self.values.len()).rev() {
             let len = self.values[k].len();
-            out[k] = self.values[k][offset % len].as_str();
+            out[k] = &self.values[k][offset % len];
             offset /= len;
         }
         out
@@ -1673,6 +1698,38 @@ impl ArtifactNodes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nodes_share_their_param_values_and_root_and_hold_strings_of_exact_size() {
+        let text = "[params]\nversion = [\"0.1.0\", \"0.22.0\"]\ntarget = [\"linux\", \"macos\"]\n\
+            [artifact.snap]\nrule = \"pin\"\nparams = [\"version\", \"target\"]\n\
+            inputs = [\"src/{version}/{target}.txt\"]\noutputs = [\"snap/{version}/{target}.json\"]\n\
+            [artifact.union]\nrule = \"pin\"\nparams = [\"version\"]\ninputs = [\"snap@{version}/*\"]\n\
+            outputs = [\"union/{version}.json\"]\n";
+        let p = crate::pipeline::Pipeline::parse(std::path::Path::new("pipeline.toml"), text)
+            .unwrap_or_else(|e| panic!("{}", e.render()));
+        let g = Graph::build(&p, &["pin"]).unwrap_or_else(|e| panic!("{}", e.render()));
+        let value = |n: &Node, name: &str| {
+            let i = n.params.0.iter().position(|(k, _)| &**k == name).unwrap();
+            n.params.0[i].1.clone()
+        };
+        let (snap, union) = (&g.nodes[2], &g.nodes[5]);
+        assert_eq!(
+            (snap.id.as_str(), union.id.as_str()),
+            ("snap@0.22.0/linux", "union@0.22.0")
+        );
+        assert!(std::sync::Arc::ptr_eq(
+            &value(snap, "version"),
+            &value(union, "version")
+        ));
+        assert!(std::sync::Arc::ptr_eq(&snap.root, &union.root));
+        for n in &g.nodes {
+            assert_eq!(n.id.0.capacity(), n.id.0.len(), "{}", n.id);
+            for o in &n.outputs {
+                assert_eq!(o.path.capacity(), o.path.len(), "{}", o.path);
+            }
+        }
+    }
 
     #[test]
     fn adjacency_lists_read_back_as_pushed_and_reverse_in_ascending_order() {
