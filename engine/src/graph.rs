@@ -1739,7 +1739,7 @@ mod tests {
         let lists: Vec<Vec<NodeIx>> = (0..n)
             .map(|i: usize| match i {
                 0 | 59 => Vec::new(),
-                _ => (0..i).filter(|&d| d == 0 || i % d == 0).collect(),
+                _ => (0..i).filter(|&d| d == 0 || i.is_multiple_of(d)).collect(),
             })
             .collect();
         let mut adj = Adjacency::default();
