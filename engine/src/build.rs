@@ -1328,9 +1328,10 @@ fn run_rule(
     };
     crate::sandbox::log_run(node.id.as_str());
     let inputs: Vec<String> = eval.input_paths.iter().map(|(n, _)| n.clone()).collect();
-    let ctx = |root, cache, outputs| RuleContext {
+    // Called once, on whichever path runs: the names move into the context.
+    let ctx = move |root, cache, outputs| RuleContext {
         node,
-        inputs: inputs.clone(),
+        inputs,
         epoch: material.epoch,
         env: material.env.clone(),
         cancelled: cx.cancel,

@@ -84,8 +84,8 @@ pub struct KeyView<'a> {
     /// Declared outputs.
     #[serde(serialize_with = "output_names")]
     pub outputs: &'a [Output],
-    /// Present inputs: name -> digest.
-    pub inputs: &'a BTreeMap<Cow<'a, str>, FileDigest>,
+    /// Present inputs: name -> digest (the names mostly borrowed from the graph).
+    pub inputs: BTreeMap<Cow<'a, str>, FileDigest>,
 }
 
 impl KeyView<'_> {
@@ -94,8 +94,9 @@ impl KeyView<'_> {
         digest_json(KEY_PREFIX, self)
     }
 
-    /// The owned material (to run the node, or to diff it against its record).
-    pub fn to_material(&self) -> KeyMaterial {
+    /// The owned material (to run the node, or to diff it against its record). The input map
+    /// is consumed as the owned one is built: a node of 20,000 inputs does not hold both.
+    pub fn into_material(self) -> KeyMaterial {
         KeyMaterial {
             rule: self.rule.to_string(),
             rule_version: self.rule_version,
@@ -106,8 +107,8 @@ impl KeyView<'_> {
             outputs: self.outputs.iter().map(Output::name).collect(),
             inputs: self
                 .inputs
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
+                .into_iter()
+                .map(|(k, v)| (k.into_owned(), v))
                 .collect(),
         }
     }
@@ -380,9 +381,9 @@ mod tests {
             epoch: m.epoch,
             env: &m.env,
             outputs: &outputs,
-            inputs: &inputs,
+            inputs,
         };
         assert_eq!(view.key(), m.key());
-        assert_eq!(view.to_material(), m);
+        assert_eq!(view.into_material(), m);
     }
 }

@@ -467,12 +467,12 @@ impl Workspace {
                 epoch,
                 env: &env,
                 outputs: &node.outputs,
-                inputs: &inputs,
+                inputs,
             };
             let key = view.key();
             eval.key = Some(key);
             if full || recorded.is_some_and(|e| e.key != key) {
-                eval.material = Some(Box::new(view.to_material()));
+                eval.material = Some(Box::new(view.into_material()));
             }
         }
         self.compare(hasher, ix, recorded, &mut eval)?;
