@@ -886,7 +886,11 @@ fn host_blocked(ws: &Workspace, ix: NodeIx) -> Outcome {
 
 /// Why a node whose own host constraint excludes this machine cannot run here.
 fn host_reason(ws: &Workspace, ix: NodeIx) -> String {
-    let host = ws.graph.nodes[ix].host.clone().unwrap_or_default();
+    let host = ws.graph.nodes[ix]
+        .host
+        .as_deref()
+        .unwrap_or_default()
+        .to_string();
     Unavailable::Host(host).to_string()
 }
 

@@ -141,15 +141,16 @@ pub struct Node {
     /// Shared by every node of the artifact when it holds no placeholder.
     pub config: std::sync::Arc<serde_json::Value>,
     /// Host constraint after substitution (`x86_64-unknown-linux-musl`, `linux`, `macos`, ...).
-    pub host: Option<String>,
+    pub host: Option<Box<str>>,
     /// SOURCE_DATE_EPOCH for this node, if the artifact declares one (`epoch = ...`).
     pub epoch: Option<i64>,
     /// The deadline of its recipe (`timeout = SECONDS`), if the artifact declares one.
     pub timeout: Option<std::time::Duration>,
-    /// Inputs in declaration order (patterns expanded in node order).
-    pub inputs: Vec<Input>,
+    /// Inputs in declaration order (patterns expanded in node order). A boxed slice of exactly
+    /// their number, like the outputs: a graph holds hundreds of thousands of nodes.
+    pub inputs: Box<[Input]>,
     /// Outputs in declaration order.
-    pub outputs: Vec<Output>,
+    pub outputs: Box<[Output]>,
 }
 
 /// A node's params, name -> value, sorted by name. A short list, not a `BTreeMap` (whose
@@ -956,10 +957,10 @@ impl Builder<'_> {
                 CompiledConfig::Shared(config) => config.clone(),
                 CompiledConfig::PerNode(t) => std::sync::Arc::new(t.render(vals)),
             },
-            host: c.host.as_ref().map(|t| t.render(vals)),
+            host: c.host.as_ref().map(|t| t.render(vals).into()),
             timeout: self.p.artifacts[ai].timeout.as_ref().map(|t| t.value),
-            inputs: Vec::new(),
-            outputs,
+            inputs: Box::new([]),
+            outputs: outputs.into(),
             artifact: ai,
             root: self.root.clone(),
             id: NodeId(id),
@@ -1222,7 +1223,7 @@ impl Graph {
             }
         }
         for (node, inputs) in g.nodes.iter_mut().zip(inputs) {
-            node.inputs = inputs;
+            node.inputs = inputs.into();
         }
         if let Err(cycle) = g.link() {
             let at = match cycle.as_slice() {

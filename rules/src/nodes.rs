@@ -485,7 +485,7 @@ impl Rule for ValidateRule {
     }
     fn check(&self, node: &Node) -> Result<(), String> {
         no_config_but(node, &[])?;
-        match node.outputs.as_slice() {
+        match &node.outputs[..] {
             [o] if !o.dir => Ok(()),
             _ => Err(
                 "declares one output, the JSON report (e.g. `{cache}/validate/report.json`)".into(),

@@ -232,7 +232,7 @@ impl Rule for ValidationRule {
                 }
             }
         }
-        match node.outputs.as_slice() {
+        match &node.outputs[..] {
             [o] if !o.dir && o.kind == OutputKind::Committed => Ok(()),
             _ => Err(
                 "declares one output, the committed result (`validation/{version}/{target}.json`)"

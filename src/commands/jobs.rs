@@ -122,7 +122,7 @@ fn plan(g: &GlobalArgs, v: &cli::MemberVersion) -> anyhow::Result<Jobs> {
             continue;
         }
         let at = node.id.as_str().split_once('@').map_or("", |(_, s)| s);
-        let (ats, uploads) = hosts.entry(host.clone()).or_default();
+        let (ats, uploads) = hosts.entry(host.to_string()).or_default();
         if !ats.iter().any(|s| s == at) {
             ats.push(at.to_string());
         }

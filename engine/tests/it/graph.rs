@@ -101,7 +101,7 @@ fn make_style_file_edges() {
     let g = graph(CODEX);
     let r = &g.nodes[node(&g, "report@0.97.0")];
     assert_eq!(
-        r.inputs,
+        *r.inputs,
         [
             Input::Node {
                 node: node(&g, "union@0.97.0"),
@@ -346,7 +346,7 @@ outputs = ["d@1.0/{v}/sum.json"]
     );
     let sum = &g.nodes[node(&g, "sum@1")];
     assert_eq!(
-        sum.inputs,
+        *sum.inputs,
         [
             Input::Node {
                 node: node(&g, "pack@1"),
@@ -527,7 +527,7 @@ fn optional_marks_exact_refs_and_file_edges() {
         "[artifact.a]\nrule = \"pin\"\noutputs = [\"a.json\", \"dir/\"]\n[artifact.b]\nrule = \"pin\"\ninputs = [\"a?\", \"a.json?\", \"dir/x?\", \"src?\"]\noutputs = [\"b\"]\n",
     );
     assert_eq!(
-        g.nodes[1].inputs,
+        *g.nodes[1].inputs,
         [
             Input::Node {
                 node: 0,
@@ -653,7 +653,7 @@ fn a_workspace_prefixes_ids_with_the_member_and_paths_with_its_root() {
     );
     // The make-style edge stays inside the member, and the source is prefixed too.
     assert_eq!(
-        u.inputs,
+        *u.inputs,
         [
             Input::Node {
                 node: node(&g, "claude:snapshot@2.1.29"),

@@ -182,7 +182,7 @@ outputs = ["report.json"]
 "#,
     );
     assert_eq!(
-        g.nodes[0].inputs,
+        *g.nodes[0].inputs,
         [
             Input::Source {
                 path: "RULES.json".into(),

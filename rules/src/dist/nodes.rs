@@ -34,7 +34,7 @@ pub fn register(registry: &mut Registry) {
 
 /// The one committed file output of `node`.
 fn single_output(node: &Node) -> Result<&str, String> {
-    match node.outputs.as_slice() {
+    match &node.outputs[..] {
         [o] if o.kind == OutputKind::Committed && !o.dir => Ok(&o.path),
         _ => Err("declares exactly one output, a committed file".into()),
     }

@@ -150,7 +150,7 @@ fn check_config(node: &Node, allowed: &[&str], required: &[&str]) -> Result<(), 
 }
 
 fn one_file_output(node: &Node, kind: OutputKind) -> Result<(), String> {
-    match node.outputs.as_slice() {
+    match &node.outputs[..] {
         [o] if !o.dir && o.kind == kind => Ok(()),
         _ => Err(match kind {
             OutputKind::Committed => "declares exactly one output: a committed file".into(),
