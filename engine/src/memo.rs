@@ -375,23 +375,18 @@ impl Memo {
                 Some(f) => Changed::Files(vec![f]),
             };
         }
-        let keep: Option<Vec<bool>> = if check.len() >= crate::PARALLEL_MIN {
-            Some(check.par_iter().with_min_len(4096).map(differs).collect())
+        let keep: Vec<bool> = if check.len() >= crate::PARALLEL_MIN {
+            check.par_iter().with_min_len(4096).map(differs).collect()
         } else if check.len() >= STAT_SPLIT_MIN {
             let (mut keep, rest): (Vec<bool>, Vec<bool>) =
                 halves(&check, |part| part.iter().map(differs).collect());
             keep.extend(rest);
-            Some(keep)
+            keep
         } else {
-            None
+            check.iter().map(differs).collect()
         };
-        match keep {
-            Some(keep) => {
-                let mut k = keep.into_iter();
-                check.retain(|_| k.next().unwrap_or(true));
-            }
-            None => check.retain(differs),
-        }
+        let mut k = keep.into_iter();
+        check.retain(|_| k.next().unwrap_or(true));
         match check.iter().find(|&&f| global(f)) {
             Some(&f) => Changed::Global(self.files[f as usize].path.to_string()),
             None if check.is_empty() => Changed::Nothing,

@@ -306,7 +306,7 @@ fn parse_lines(
     let mut last: Option<String> = None;
     let mut flush = |batch: &mut Vec<String>| -> bool {
         let one = |line: &String| parse_line(line, wanted, keep_raw);
-        let lines: Vec<Option<Option<Line>>> = if parallel && batch.len() >= 256 {
+        let lines: Vec<Option<Option<Line>>> = if batch.len() >= 256 {
             batch.par_iter().with_min_len(64).map(one).collect()
         } else {
             batch.iter().map(one).collect()
