@@ -257,10 +257,12 @@ fn read_laid_out(
 const BATCH: usize = 1024;
 
 /// The fast path of [`Lock::read`]: a lock laid out exactly as [`Lock::to_bytes`] writes it
-/// (one node per line) is read line by line and parsed in batches (in parallel when the file
-/// is large), so the file is never held whole; the entries `wanted` rejects are kept unparsed
-/// if `keep_raw`, else dropped. `Ok(None)` for anything else, which then takes the strict
-/// whole-document parse. `size` (the file's, or 0) sizes the table of entries once.
+/// (one node per line) is read a line at a time into one buffer, so the file is never held
+/// whole; the entries `wanted` rejects are kept unparsed if `keep_raw`, else dropped without
+/// a copy (a status after an edit reads a few entries of the lock). A large lock (`size`, the
+/// file's, from [`crate::PARALLEL_MIN_BYTES`]) is parsed in parallel batches of lines; a small
+/// one on this thread as it is read: starting the thread pool costs more than it saves there.
+/// `Ok(None)` for anything else, which then takes the strict whole-document parse.
 fn parse_lines(
     mut reader: impl std::io::BufRead,
     size: u64,
@@ -268,27 +270,28 @@ fn parse_lines(
     keep_raw: bool,
 ) -> std::io::Result<Option<Lock>> {
     use rayon::prelude::*;
-    let mut line = String::new();
-    let mut next = |line: &mut String| -> std::io::Result<bool> {
+    let mut line = Vec::new();
+    let mut next = |line: &mut Vec<u8>| -> std::io::Result<bool> {
         line.clear();
-        Ok(reader.read_line(line)? > 0)
+        Ok(reader.read_until(b'\n', line)? > 0)
     };
     let version = format!("  \"version\": {LOCK_VERSION},\n");
     for want in ["{\n", version.as_str()] {
-        if !next(&mut line)? || line != want {
+        if !next(&mut line)? || line != want.as_bytes() {
             return Ok(None);
         }
     }
     if !next(&mut line)? {
         return Ok(None);
     }
-    if line == "  \"nodes\": {}\n" {
-        let end = next(&mut line)? && line == "}\n" && !next(&mut line)?;
+    if line == b"  \"nodes\": {}\n" {
+        let end = next(&mut line)? && line == b"}\n" && !next(&mut line)?;
         return Ok(end.then(Lock::default));
     }
-    if line != "  \"nodes\": {\n" {
+    if line != b"  \"nodes\": {\n" {
         return Ok(None);
     }
+    let parallel = size >= crate::PARALLEL_MIN_BYTES;
     // Entries gather in id order (checked) and become the maps at once: a map built from
     // sorted entries has full nodes, one built by inserting them has half-empty ones.
     let mut parsed: Vec<(String, LockEntry)> = if keep_raw {
@@ -297,62 +300,78 @@ fn parse_lines(
         Vec::new()
     };
     let mut raw: Vec<(String, Box<str>)> = Vec::new();
-    // A small lock is parsed on this thread, a line at a time: starting the thread pool costs
-    // more than it saves, and so does holding a batch of lines in new pages.
-    let parallel = size >= crate::PARALLEL_MIN_BYTES;
-    let batch_len = if parallel { BATCH } else { 1 };
-    let mut batch: Vec<String> = Vec::with_capacity(batch_len);
-    let mut pending: Option<String> = None;
-    let mut last: Option<String> = None;
-    let mut flush = |batch: &mut Vec<String>| -> bool {
-        let one = |line: &String| parse_line(line, wanted, keep_raw);
-        let lines: Vec<Option<Option<Line>>> = if batch.len() >= 256 {
-            batch.par_iter().with_min_len(64).map(one).collect()
-        } else {
-            batch.iter().map(one).collect()
-        };
-        batch.clear();
-        for line in lines {
-            let Some(line) = line else { return false };
-            let Some(line) = line else { continue };
-            // Sorted and unique, as written: otherwise let the strict parse decide.
-            if last.as_deref().is_some_and(|l| l >= line.id()) {
-                return false;
-            }
-            last = Some(line.id().to_string());
-            match line {
-                Line::Parsed(id, entry) => parsed.push((id, entry)),
-                Line::Raw(id, json) => raw.push((id, json)),
-            }
+    let mut last = String::new();
+    let mut take = |line: Option<Option<Line>>| -> bool {
+        let Some(line) = line else { return false };
+        let Some(line) = line else { return true };
+        // Sorted and unique, as written: otherwise let the strict parse decide.
+        if !last.is_empty() && *last >= *line.id() {
+            return false;
+        }
+        last.clear();
+        last.push_str(line.id());
+        match line {
+            Line::Parsed(id, entry) => parsed.push((id, entry)),
+            Line::Raw(id, json) => raw.push((id, json)),
         }
         true
     };
+    let one = |line: &[u8]| parse_line(line, wanted, keep_raw);
+    let mut batch: Vec<Vec<u8>> = Vec::new();
+    let flush = |batch: &mut Vec<Vec<u8>>, take: &mut dyn FnMut(_) -> bool| -> bool {
+        if batch.is_empty() {
+            return true;
+        }
+        let lines: Vec<Option<Option<Line>>> =
+            batch.par_iter().with_min_len(64).map(|l| one(l)).collect();
+        batch.clear();
+        lines.into_iter().all(take)
+    };
+    // Every entry but the last ends with a comma: whether the one before did.
+    let mut comma = None;
     loop {
         if !next(&mut line)? {
             return Ok(None);
         }
-        if line == "  }\n" {
+        if line == b"  }\n" {
             break;
         }
-        let Some(entry) = line.strip_prefix("    ").and_then(|l| l.strip_suffix('\n')) else {
+        let Some(entry) = line
+            .strip_prefix(b"    ")
+            .and_then(|l| l.strip_suffix(b"\n"))
+        else {
             return Ok(None);
         };
-        // Every entry but the last ends with a comma.
-        if let Some(mut before) = pending.replace(entry.to_string()) {
-            if before.pop() != Some(',') {
+        if comma == Some(false) {
+            return Ok(None);
+        }
+        let entry = match entry.strip_suffix(b",") {
+            Some(e) => {
+                comma = Some(true);
+                e
+            }
+            None => {
+                comma = Some(false);
+                entry
+            }
+        };
+        if !parallel {
+            if !take(one(entry)) {
                 return Ok(None);
             }
-            batch.push(before);
-            if batch.len() >= batch_len && !flush(&mut batch) {
-                return Ok(None);
-            }
+            continue;
+        }
+        batch.push(entry.to_vec());
+        if batch.len() >= BATCH && !flush(&mut batch, &mut take) {
+            return Ok(None);
         }
     }
-    match pending {
-        Some(p) if !p.ends_with(',') => batch.push(p),
-        _ => return Ok(None),
-    }
-    if !flush(&mut batch) || !next(&mut line)? || line != "}\n" || next(&mut line)? {
+    if comma != Some(false)
+        || !flush(&mut batch, &mut take)
+        || !next(&mut line)?
+        || line != b"}\n"
+        || next(&mut line)?
+    {
         return Ok(None);
     }
     Ok(Some(Lock {
@@ -363,22 +382,43 @@ fn parse_lines(
 }
 
 /// `"id": {entry}`, its entry parsed if `wanted`, else kept verbatim if `keep_raw` (else
-/// `Some(None)`). `None`: not such a line.
+/// `Some(None)`: then neither copied nor checked beyond being an object). `None`: not such a
+/// line.
 fn parse_line(
-    line: &str,
+    line: &[u8],
     wanted: &(dyn Fn(&str) -> bool + Sync),
     keep_raw: bool,
 ) -> Option<Option<Line>> {
-    let mut ids = serde_json::Deserializer::from_str(line).into_iter::<String>();
-    let id = ids.next()?.ok()?;
-    let rest = line[ids.byte_offset()..].strip_prefix(": ")?;
-    if !wanted(&id) {
-        // Still an object, so a garbled line takes the strict parse.
-        let object = rest.starts_with('{') && rest.ends_with('}');
-        return object.then(|| keep_raw.then(|| Line::Raw(id, rest.into())));
+    let (id, entry) = split_line(line)?;
+    // Still an object, so a garbled line takes the strict parse.
+    if !(entry.starts_with(b"{") && entry.ends_with(b"}")) {
+        return None;
     }
-    let entry = serde_json::from_str(rest).ok()?;
-    Some(Some(Line::Parsed(id, entry)))
+    if wanted(&id) {
+        let entry = serde_json::from_slice(entry).ok()?;
+        Some(Some(Line::Parsed(id.into_owned(), entry)))
+    } else if keep_raw {
+        let json = std::str::from_utf8(entry).ok()?;
+        Some(Some(Line::Raw(id.into_owned(), json.into())))
+    } else {
+        Some(None)
+    }
+}
+
+/// `"id": {entry}` split into the id (unescaped) and the entry. An id without a backslash
+/// (every id parity writes) is a slice of the line; another takes the JSON parser.
+fn split_line(line: &[u8]) -> Option<(std::borrow::Cow<'_, str>, &[u8])> {
+    let quoted = line.strip_prefix(b"\"")?;
+    let end = quoted.iter().position(|&b| b == b'"')?;
+    let (id, rest) = if quoted[..end].contains(&b'\\') {
+        let mut ids = serde_json::Deserializer::from_slice(line).into_iter::<String>();
+        let id = ids.next()?.ok()?;
+        (id.into(), &line[ids.byte_offset()..])
+    } else {
+        let id = std::str::from_utf8(&quoted[..end]).ok()?;
+        (id.into(), &quoted[end + 1..])
+    };
+    Some((id, rest.strip_prefix(b": ")?))
 }
 
 /// One journal line (written borrowed, read owned).
@@ -541,7 +581,7 @@ mod tests {
         let p = dir.path().join("pipeline.lock");
         let v: serde_json::Value = serde_json::from_slice(&lock.to_bytes()).unwrap();
         std::fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
-        assert!(parse_text(&std::fs::read_to_string(&p).unwrap()).is_none());
+        assert!(parse_small(&std::fs::read_to_string(&p).unwrap()).is_none());
         assert_eq!(Lock::read(&p).unwrap(), lock);
 
         // One bad digest on one line: the fast path declines, the strict parse names it.
@@ -558,18 +598,18 @@ mod tests {
             serde_json::to_string(&entry(2)).unwrap(),
             serde_json::to_string(&entry(1)).unwrap()
         );
-        assert!(parse_text(&swapped).is_none());
+        assert!(parse_small(&swapped).is_none());
         std::fs::write(&p, &swapped).unwrap();
         assert_eq!(Lock::read(&p).unwrap(), lock);
     }
 
     /// The fast path's reading of `text`, every entry wanted, a line at a time (as a small
     /// lock is read).
-    fn parse_text(text: &str) -> Option<Lock> {
+    fn parse_small(text: &str) -> Option<Lock> {
         parse_lines(text.as_bytes(), 0, &|_| true, true).unwrap()
     }
 
-    /// [`parse_text`] in parallel batches (as a large lock is read).
+    /// [`parse_small`] line by line, in parallel batches (as a large lock is read).
     fn parse_batched(text: &str) -> Option<Lock> {
         parse_lines(text.as_bytes(), crate::PARALLEL_MIN_BYTES, &|_| true, true).unwrap()
     }
@@ -635,7 +675,7 @@ mod tests {
         }
         let text = String::from_utf8(lock.to_bytes()).unwrap();
         assert_eq!(parse_batched(&text), Some(lock.clone()));
-        assert_eq!(parse_text(&text), Some(lock.clone()));
+        assert_eq!(parse_small(&text), Some(lock.clone()));
         // Two ids swapped across the first batch boundary.
         let (x, y) = (format!("n@{:06}", BATCH - 1), format!("n@{:06}", BATCH));
         let swapped = text.replace(&x, "SWAP").replace(&y, &x).replace("SWAP", &y);
@@ -644,7 +684,7 @@ mod tests {
         let missing = text.replacen("}},\n", "}}\n", 5);
         for bad in [&swapped, &trailing, &missing] {
             assert!(parse_batched(bad).is_none());
-            assert!(parse_text(bad).is_none());
+            assert!(parse_small(bad).is_none());
         }
         // The strict parse reads the swapped one and the fast path agrees with it otherwise.
         let dir = tempfile::tempdir().unwrap();
@@ -654,12 +694,58 @@ mod tests {
     }
 
     #[test]
+    fn small_and_batched_reads_agree_on_wanted_entries_escaped_ids_and_garbled_lines() {
+        let mut lock = Lock::default();
+        for (id, n) in [("a", 1), ("b\"q", 2), ("c\\d", 3), ("e@1/2", 4), ("f", 5)] {
+            lock.nodes.insert(id.into(), entry(n));
+        }
+        let text = String::from_utf8(lock.to_bytes()).unwrap();
+        let wanted = |id: &str| id != "b\"q" && id != "f";
+        let batched = |text: &str, keep_raw| {
+            parse_lines(
+                text.as_bytes(),
+                crate::PARALLEL_MIN_BYTES,
+                &wanted,
+                keep_raw,
+            )
+            .unwrap()
+        };
+        for keep_raw in [true, false] {
+            let small = parse_lines(text.as_bytes(), 0, &wanted, keep_raw)
+                .unwrap()
+                .unwrap();
+            assert_eq!(Some(&small), batched(&text, keep_raw).as_ref());
+            assert_eq!(
+                small.nodes.keys().collect::<Vec<_>>(),
+                ["a", "c\\d", "e@1/2"]
+            );
+            assert_eq!(small.nodes["c\\d"], entry(3));
+            let unparsed: Vec<_> = small.unparsed.keys().collect();
+            assert_eq!(unparsed, if keep_raw { vec!["b\"q", "f"] } else { vec![] });
+        }
+        // Kept verbatim, the others are written back as they were.
+        let kept = parse_lines(text.as_bytes(), 0, &wanted, true).unwrap();
+        assert_eq!(kept.unwrap().to_bytes(), text.as_bytes());
+        // An entry that is not an object declines, wanted or not, kept or dropped.
+        for garbled in [
+            text.replace("\"f\": {", "\"f\": ["),
+            text.replace("\"a\": {", "\"a\": ["),
+        ] {
+            for keep_raw in [true, false] {
+                let small = parse_lines(garbled.as_bytes(), 0, &wanted, keep_raw).unwrap();
+                assert!(small.is_none());
+                assert!(batched(&garbled, keep_raw).is_none());
+            }
+        }
+    }
+
+    #[test]
     fn empty_lock_is_valid_json() {
         let bytes = Lock::default().to_bytes();
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(v["version"], 1);
         assert_eq!(
-            parse_text(std::str::from_utf8(&bytes).unwrap()),
+            parse_small(std::str::from_utf8(&bytes).unwrap()),
             Some(Lock::default())
         );
     }
