@@ -409,7 +409,7 @@ pub struct ArtifactNodes {
     /// by its nodes' [`Params`]).
     pub values: Vec<Vec<std::sync::Arc<str>>>,
     /// Each param's value -> position in `values`.
-    value_ix: Vec<HashMap<std::sync::Arc<str>, usize>>,
+    value_ix: Vec<crate::hash::FxHashMap<std::sync::Arc<str>, usize>>,
 }
 
 impl ArtifactNodes {
@@ -608,7 +608,7 @@ enum CompiledConfig {
 /// Expansion state shared by the steps of [`Graph::build`].
 struct Builder<'p> {
     p: &'p Pipeline,
-    artifact_names: HashMap<&'p str, usize>,
+    artifact_names: crate::hash::FxHashMap<&'p str, usize>,
     /// Paths relative to the root that no output may be or lie under (see [`reserved_paths`]).
     reserved: Vec<(String, &'static str)>,
     /// The empty root every node starts with, shared (an `Arc` each was 4 MB at 100k nodes).
