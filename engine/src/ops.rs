@@ -252,6 +252,14 @@ fn memo_status(session: &Session<'_>, mut m: Memo, selection: &[u32], all: bool)
 /// Evaluates the memo's nodes `dirty` (positions, closed under dependents) with the graph and
 /// puts their verdicts in `m`; every other node they depend on stands as recorded. `Err` says
 /// why the full path must answer instead (an error is then reported by it).
+///
+/// A dependency's recorded outputs are needed only by a node that waits on nothing: one that
+/// waits on a dependency that is not fresh gets no key, whatever the others' outputs are. So
+/// the lock is read for the dirty nodes and for the dependencies of those that depend on no
+/// other dirty node; a dirty node behind another is first evaluated with its other fresh
+/// dependencies deferred (seen as not fresh), which is its verdict, less the reasons those
+/// gave, as long as something else keeps it waiting. Otherwise (an edit that left a node
+/// fresh) the deferred entries are read and the nodes evaluated again.
 fn reevaluate(
     session: &Session<'_>,
     m: &mut Memo,
@@ -262,17 +270,25 @@ fn reevaluate(
         return Err("the graph differs".into());
     }
     let ix_of = |i: u32| ws.graph.find(m.nodes[i as usize].id.as_str());
+    let id = |ix: NodeIx| ws.graph.nodes[ix].id.as_str();
     let mut nodes = Vec::with_capacity(dirty.len());
+    let mut is_dirty = vec![false; ws.graph.nodes.len()];
     for &i in dirty {
-        nodes.push(ix_of(i).ok_or("the graph differs")?);
+        let ix = ix_of(i).ok_or("the graph differs")?;
+        is_dirty[ix] = true;
+        nodes.push(ix);
     }
     // The recorded verdicts of what the dirty nodes depend on, by graph index.
     let mut known: std::collections::HashMap<NodeIx, State> = Default::default();
     let mut ids: std::collections::HashSet<&str> = Default::default();
+    let mut first: std::collections::HashSet<&str> = Default::default();
     for &ix in &nodes {
-        ids.insert(ws.graph.nodes[ix].id.as_str());
-        for &d in &ws.graph.deps[ix] {
-            ids.insert(ws.graph.nodes[d].id.as_str());
+        ids.insert(id(ix));
+        first.insert(id(ix));
+        let deps = &ws.graph.deps[ix];
+        ids.extend(deps.iter().map(|&d| id(d)));
+        if deps.iter().all(|&d| !is_dirty[d]) {
+            first.extend(deps.iter().map(|&d| id(d)));
         }
     }
     for (i, v) in m.nodes.iter().enumerate() {
@@ -283,21 +299,67 @@ fn reevaluate(
     }
     // Neither the whole stat cache nor the whole lock: only what these few nodes need.
     let hasher = Hasher::without_cache(ws.dir.clone());
-    let lock = crate::state::Lock::read_only(&ws.lock_path, &|id| ids.contains(id))
-        .map_err(|e| e.to_string())?;
-    let given = |d: NodeIx| match known.get(&d) {
+    let read = |wanted: &std::collections::HashSet<&str>| {
+        crate::state::Lock::read_only(&ws.lock_path, &|id| wanted.contains(id))
+            .map_err(|e| e.to_string())
+    };
+    let lock = read(&first)?;
+    let fresh = |d: NodeIx| known.get(&d) == Some(&State::Fresh);
+    let deferred = |d: NodeIx| fresh(d) && !lock.nodes.contains_key(id(d));
+    let given = |lock: &crate::state::Lock, defer: bool, d: NodeIx| match known.get(&d) {
+        Some(State::Fresh) if defer && deferred(d) => crate::workspace::DepState::Unknown,
         Some(State::Fresh) => crate::workspace::DepState::Built(
             lock.nodes
-                .get(ws.graph.nodes[d].id.as_str())
+                .get(id(d))
                 .map(|e| e.outputs.clone())
                 .unwrap_or_default(),
         ),
         Some(_) => crate::workspace::DepState::Blocked,
         None => crate::workspace::DepState::Unknown,
     };
-    let statuses = ws
-        .status_given(&hasher, &lock, &nodes, &given)
+    let mut statuses = ws
+        .status_given(&hasher, &lock, &nodes, &|d| given(&lock, true, d))
         .map_err(|e| e.to_string())?;
+    // Whether a node with deferred dependencies waits on another one anyway (and so never
+    // looked at their outputs): a dirty dependency found not fresh, or one the memo has no
+    // verdict of.
+    let state: std::collections::HashMap<NodeIx, State> =
+        statuses.iter().map(|s| (s.node, s.state)).collect();
+    let waits = |d: NodeIx| match state.get(&d) {
+        Some(s) => !matches!(s, State::Fresh | State::Broken | State::Blocked),
+        None => !deferred(d) && !known.contains_key(&d),
+    };
+    let mut again = false;
+    for s in &mut statuses {
+        let deps = ws.graph.nodes[s.node]
+            .inputs
+            .iter()
+            .filter_map(|i| match i {
+                crate::graph::Input::Node { node, file, .. } => Some((*node, file.is_some())),
+                crate::graph::Input::Source { .. } => None,
+            });
+        if !deps.clone().any(|(d, _)| deferred(d)) {
+            continue;
+        }
+        // A file of a deferred dependency may not be among its recorded outputs (one inside a
+        // directory output is read from disk): no guessing, the entries are read.
+        if deps.clone().any(|(d, file)| deferred(d) && file) || !deps.clone().any(|(d, _)| waits(d))
+        {
+            again = true;
+            break;
+        }
+        s.reasons.retain(|r| {
+            !matches!(r, crate::fingerprint::DirtyReason::DependencyStale { dependency }
+                if ws.graph.find(dependency).is_some_and(deferred))
+        });
+    }
+    if again {
+        let lock = read(&ids)?;
+        statuses = ws
+            .status_given(&hasher, &lock, &nodes, &|d| given(&lock, false, d))
+            .map_err(|e| e.to_string())?;
+        std::mem::forget(lock);
+    }
     // The stat cache is not saved: rewriting it whole for the few files an edit touched costs
     // more than hashing them again next time.
     for (s, &i) in statuses.iter().zip(dirty) {

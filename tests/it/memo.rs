@@ -325,6 +325,55 @@ fn status_after_an_edit_evaluates_only_what_the_edit_reaches() {
     );
 }
 
+/// After an edit, a dependent that waits on the edited node is evaluated without the records
+/// of its other dependencies; one that waits on nothing (the edit left the node fresh) or that
+/// names a file of another dependency is evaluated against them. Either way `status` prints
+/// exactly what the full path prints.
+#[test]
+fn status_after_an_edit_reads_other_dependencies_records_only_when_a_dependent_needs_them() {
+    let p = project();
+    let pipeline = p.read("pipeline.toml")
+        + &command_node(
+            "c",
+            &["out/a-1.txt", "a@2"],
+            &["out/c.txt"],
+            "cat $in > $out",
+        );
+    p.write("pipeline.toml", &pipeline);
+    built_with_memo(&p);
+    // The same bytes again: `a@2` is evaluated and found fresh, so `b` and `c` are too.
+    p.write("src/2.txt", "two\n");
+    let run = p.parity_env(&[TRACE], &["status"]);
+    assert!(
+        run.stderr
+            .contains("memo: partly used: 3 of 5 nodes evaluated"),
+        "{}",
+        run.stderr
+    );
+    let (out, _) = status_both_ways(&p, &[]);
+    assert_eq!(
+        out,
+        "blocked  far  never built\n5 nodes: 4 fresh, 1 blocked\n"
+    );
+    // New bytes: `b` waits on `a@2` (and `a@1` is not named as a reason); `c` too.
+    p.write("src/2.txt", "deux\n");
+    let run = p.parity_env(&[TRACE], &["status"]);
+    assert!(
+        run.stderr
+            .contains("memo: partly used: 3 of 5 nodes evaluated"),
+        "{}",
+        run.stderr
+    );
+    let (out, _) = status_both_ways(&p, &[]);
+    assert_eq!(
+        out,
+        "stale    a@2  input `src/2.txt` changed (ef40086ad8a3 -> 303fa5e0a9cd)\n\
+         blocked  far  never built\nstale    b  dependency `a@2` is not fresh\n\
+         stale    c  dependency `a@2` is not fresh\n\
+         5 nodes: 1 fresh, 3 stale, 1 blocked\n"
+    );
+}
+
 /// A target that is a node id is answered by the memo, which then looks only at the files of
 /// the target's closure; a pattern goes through the graph.
 #[test]
