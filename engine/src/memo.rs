@@ -197,6 +197,11 @@ impl Memo {
             .collect()
     }
 
+    /// The nodes node `i` depends on (positions, ascending).
+    pub fn deps(&self, i: u32) -> &[u32] {
+        &self.deps[i as usize]
+    }
+
     /// `nodes` (positions, ascending) and every node that depends on one of them, ascending.
     pub fn dependents(&self, nodes: &[u32]) -> Vec<u32> {
         let mut hit = vec![false; self.nodes.len()];

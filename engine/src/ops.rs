@@ -256,7 +256,8 @@ fn memo_status(session: &Session<'_>, mut m: Memo, selection: &[u32], all: bool)
 /// A dependency's recorded outputs are needed only by a node that waits on nothing: one that
 /// waits on a dependency that is not fresh gets no key, whatever the others' outputs are. So
 /// the lock is read for the dirty nodes and for the dependencies of those that depend on no
-/// other dirty node; a dirty node behind another is first evaluated with its other fresh
+/// other dirty node (on a second thread, while the graph is expanded: the memo records the
+/// dependencies); a dirty node behind another is first evaluated with its other fresh
 /// dependencies deferred (seen as not fresh), which is its verdict, less the reasons those
 /// gave, as long as something else keeps it waiting. Otherwise (an edit that left a node
 /// fresh) the deferred entries are read and the nodes evaluated again.
@@ -265,31 +266,47 @@ fn reevaluate(
     m: &mut Memo,
     dirty: &[u32],
 ) -> std::result::Result<(), String> {
-    let ws = session.open().map_err(|e| e.to_string())?;
+    let read = |wanted: &std::collections::HashSet<&str>| {
+        let path = crate::workspace::lock_path(session.pipeline);
+        crate::state::Lock::read_only(&path, &|id| wanted.contains(id)).map_err(|e| e.to_string())
+    };
+    let mut is_dirty = vec![false; m.nodes.len()];
+    for &i in dirty {
+        is_dirty[i as usize] = true;
+    }
+    let mut first: std::collections::HashSet<&str> = Default::default();
+    for &i in dirty {
+        first.insert(m.nodes[i as usize].id.as_str());
+        let deps = m.deps(i);
+        if deps.iter().all(|&d| !is_dirty[d as usize]) {
+            first.extend(deps.iter().map(|&d| m.nodes[d as usize].id.as_str()));
+        }
+    }
+    let (ws, lock) = std::thread::scope(|s| {
+        let reader = std::thread::Builder::new().spawn_scoped(s, || read(&first));
+        let ws = session.open().map_err(|e| e.to_string());
+        let lock = match reader {
+            Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            Err(_) => read(&first),
+        };
+        (ws, lock)
+    });
+    let (ws, lock) = (ws?, lock?);
     if ws.graph.nodes.len() != m.nodes.len() {
         return Err("the graph differs".into());
     }
     let ix_of = |i: u32| ws.graph.find(m.nodes[i as usize].id.as_str());
     let id = |ix: NodeIx| ws.graph.nodes[ix].id.as_str();
     let mut nodes = Vec::with_capacity(dirty.len());
-    let mut is_dirty = vec![false; ws.graph.nodes.len()];
     for &i in dirty {
-        let ix = ix_of(i).ok_or("the graph differs")?;
-        is_dirty[ix] = true;
-        nodes.push(ix);
+        nodes.push(ix_of(i).ok_or("the graph differs")?);
     }
     // The recorded verdicts of what the dirty nodes depend on, by graph index.
     let mut known: std::collections::HashMap<NodeIx, State> = Default::default();
     let mut ids: std::collections::HashSet<&str> = Default::default();
-    let mut first: std::collections::HashSet<&str> = Default::default();
     for &ix in &nodes {
         ids.insert(id(ix));
-        first.insert(id(ix));
-        let deps = &ws.graph.deps[ix];
-        ids.extend(deps.iter().map(|&d| id(d)));
-        if deps.iter().all(|&d| !is_dirty[d]) {
-            first.extend(deps.iter().map(|&d| id(d)));
-        }
+        ids.extend(ws.graph.deps[ix].iter().map(|&d| id(d)));
     }
     for (i, v) in m.nodes.iter().enumerate() {
         if ids.contains(v.id.as_str()) && dirty.binary_search(&(i as u32)).is_err() {
@@ -299,11 +316,6 @@ fn reevaluate(
     }
     // Neither the whole stat cache nor the whole lock: only what these few nodes need.
     let hasher = Hasher::without_cache(ws.dir.clone());
-    let read = |wanted: &std::collections::HashSet<&str>| {
-        crate::state::Lock::read_only(&ws.lock_path, &|id| wanted.contains(id))
-            .map_err(|e| e.to_string())
-    };
-    let lock = read(&first)?;
     let fresh = |d: NodeIx| known.get(&d) == Some(&State::Fresh);
     let deferred = |d: NodeIx| fresh(d) && !lock.nodes.contains_key(id(d));
     let given = |lock: &crate::state::Lock, defer: bool, d: NodeIx| match known.get(&d) {

@@ -802,6 +802,11 @@ fn output_name(o: &Output) -> Cow<'_, str> {
     }
 }
 
+/// `pipeline.lock` next to `pipeline_file`, same stem.
+pub(crate) fn lock_path(pipeline_file: &Path) -> PathBuf {
+    lock_path_of(pipeline_file, fsutil::parent_dir(pipeline_file))
+}
+
 /// `pipeline.lock` next to `pipeline_file` (in `dir`), same stem.
 fn lock_path_of(pipeline_file: &Path, dir: &Path) -> PathBuf {
     let stem = pipeline_file
