@@ -16,7 +16,9 @@ use parity_rules::release::github::GitHub;
 
 use crate::cli;
 
+/// `parity dist`'s commands, built lazily like the top level's.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum DistCommand {
     /// Resolve a tuple to exactly one row of the index; print its archive's path (`--json`: the row).
     Resolve(ResolveArgs),
@@ -49,7 +51,8 @@ pub enum DistCommand {
     VerifyRelease(VerifyReleaseArgs),
 }
 
-/// The index and a (partial) tuple.
+// The index and a (partial) tuple. (Not a doc comment: it would be the `about` of the
+// commands that flatten it, see `FetchArgs`.)
 #[derive(Debug, Args)]
 pub struct TupleArgs {
     /// The index (row paths are relative to its directory).
@@ -125,7 +128,7 @@ pub struct AssetsArgs {
     github_output: bool,
 }
 
-/// The release plan written by `dist/release.sh plan`.
+// The release plan written by `dist/release.sh plan`. (Not a doc comment: see `TupleArgs`.)
 #[derive(Debug, Args)]
 pub struct PlanArg {
     /// The release plan.

@@ -229,6 +229,39 @@ fn remote_cache_and_mirror_options_appear_only_where_they_apply() {
     run.code(2);
 }
 
+/// Each command's `--help` opens with the description `--help` lists it with, `dist`'s
+/// commands too. The commands' arguments are built only for the one that runs, after its own
+/// description: a doc comment on a struct they flatten (the remote cache options of `build`
+/// and `pin`) once took its place.
+#[test]
+fn each_command_help_opens_with_the_description_listed_for_it() {
+    let p = Project::new();
+    for parent in [&[][..], &["dist"]] {
+        let listing = p.parity(&[parent, &["--help"]].concat());
+        listing.ok();
+        let commands = listing.stdout.split("Commands:\n").nth(1).unwrap();
+        let entries: Vec<(&str, &str)> = commands
+            .lines()
+            .take_while(|l| !l.is_empty())
+            .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+            .filter_map(|l| l.trim().split_once(' '))
+            .filter(|(name, _)| *name != "help")
+            .collect();
+        assert!(entries.len() >= 8, "{}", listing.stdout);
+        for (name, about) in entries {
+            let help = p.parity(&[parent, &[name, "--help"]].concat());
+            help.ok();
+            let about = about.trim();
+            let head: String = about.chars().take(24).collect();
+            assert!(
+                help.stdout.starts_with(&head),
+                "`{parent:?} {name} --help` does not open with `{about}`:\n{}",
+                help.stdout
+            );
+        }
+    }
+}
+
 #[test]
 fn a_params_file_key_or_pointer_typo_gets_did_you_mean() {
     let p = Project::new()
