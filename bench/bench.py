@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """parity against ninja on bench/gen.sh's graph: see bench/README.md (method and figures).
 
-usage: bench.py PARITY V...   (environment: BENCH_DIR, BENCH_RUNS, BENCH_FULL_RUNS, BENCH_JOBS)
+usage: bench.py PARITY V...
+       (environment: BENCH_DIR, BENCH_RUNS, BENCH_QUICK_RUNS, BENCH_FULL_RUNS, BENCH_JOBS)
 
 For each V, the same graph is built by both tools side by side, runs interleaved (parity, then
 ninja, then parity...) so a noisy neighbour slows both alike, and each figure is the median:
@@ -83,6 +84,9 @@ def main():
         # build slows down the file creations of whichever tool runs next (ext4 skips
         # recently freed inodes).
         full_runs = int(os.environ.get("BENCH_FULL_RUNS", "3" if v <= 2000 else "1"))
+        # The commands of a few milliseconds (status after an edit, targeted no-op, no-op)
+        # move by a millisecond from run to run: more runs, while they cost seconds.
+        quick = int(os.environ.get("BENCH_QUICK_RUNS", str(max(RUNS, 21) if v <= 2000 else RUNS)))
 
         def fresh(i):
             dirs = (os.path.join(base, f"full{i}", "p"), os.path.join(base, f"full{i}", "n"))
@@ -114,20 +118,21 @@ def main():
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 with open(os.path.join(d, "src/0.1.0/x86_64-unknown-linux-musl.txt"), "w") as f:
                     f.write(f"edited {i}\n")
-        status = pair([parity, "status"], ["ninja", "-n"], p, n, RUNS, edit)
+        status = pair([parity, "status"], ["ninja", "-n"], p, n, quick, edit)
         for d, cmd in ((p, build), (n, ninja)):
             subprocess.run(cmd, cwd=d, check=True, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
         loads.append(load())
 
         # Targeted no-op (the memo answers only untargeted no-ops).
-        target = pair([parity, "build", "report@0.1.0"], ["ninja", "report/0.1.0.json"], p, n, RUNS)
+        target = pair([parity, "build", "report@0.1.0"], ["ninja", "report/0.1.0.json"], p, n,
+                      quick)
 
         # Plain no-op: the memo (written by a status once the files are older than a second).
         time.sleep(1.1)
         run([parity, "status"], p)
-        noop_s = pair([parity, "status"], ["ninja"], p, n, RUNS)
-        noop_b = pair(build, ninja, p, n, RUNS)
+        noop_s = pair([parity, "status"], ["ninja"], p, n, quick)
+        noop_b = pair(build, ninja, p, n, quick)
         loads.append(load())
         for i in range(full_runs):
             shutil.rmtree(os.path.join(base, f"full{i}"), ignore_errors=True)

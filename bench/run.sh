@@ -7,7 +7,9 @@
 # Markdown table row per V. Method and figures: bench/README.md.
 #
 # Environment: BENCH_DIR=DIR keeps the workspaces there (vV/p, vV/n); BENCH_RUNS (default 5)
-# runs of each quick measure; BENCH_FULL_RUNS (default 3, 1 above V=2000) full builds;
+# runs of the incremental build; BENCH_QUICK_RUNS (default 21 up to V=2000, else BENCH_RUNS)
+# of the status after an edit, the targeted no-op and the no-op; BENCH_FULL_RUNS (default 3,
+# 1 above V=2000) full builds;
 # BENCH_JOBS (default 2) for both tools. Installs nothing: needs python3 and ninja.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
