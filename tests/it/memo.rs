@@ -300,23 +300,26 @@ fn a_member_pipeline_or_params_file_edited_after_the_memo_is_noticed() {
     assert!(run.stdout.contains("m:a@1"), "{}", run.stdout);
 }
 
+/// Writes `text` to `rel`, has `status` answer through the memo in part (`evaluated`: "N of
+/// M" nodes) and returns what it prints, checked to be what the full path prints.
+fn status_after_edit(p: &Project, rel: &str, text: &str, evaluated: &str) -> String {
+    p.write(rel, text);
+    let run = p.parity_env(&[TRACE], &["status"]);
+    let want = format!("memo: partly used: {evaluated} nodes evaluated");
+    assert!(run.stderr.contains(&want), "{}", run.stderr);
+    let (out, used) = status_both_ways(p, &[]);
+    assert!(!used);
+    out
+}
+
 /// After an edit, `status` keeps the recorded verdicts of the nodes the edited file does not
 /// reach and evaluates only the others, printing exactly what the full path prints.
 #[test]
 fn status_after_an_edit_evaluates_only_what_the_edit_reaches() {
     let p = project();
     built_with_memo(&p);
-    p.write("src/2.txt", "deux\n");
-    let run = p.parity_env(&[TRACE], &["status"]);
     // `a@2` and `b` (which depends on it); not `a@1` nor `far`.
-    assert!(
-        run.stderr
-            .contains("memo: partly used: 2 of 4 nodes evaluated"),
-        "{}",
-        run.stderr
-    );
-    let (out, used) = status_both_ways(&p, &[]);
-    assert!(!used);
+    let out = status_after_edit(&p, "src/2.txt", "deux\n", "2 of 4");
     assert_eq!(
         out,
         "stale    a@2  input `src/2.txt` changed (ef40086ad8a3 -> 303fa5e0a9cd)\n\
@@ -342,29 +345,13 @@ fn status_after_an_edit_reads_other_dependencies_records_only_when_a_dependent_n
     p.write("pipeline.toml", &pipeline);
     built_with_memo(&p);
     // The same bytes again: `a@2` is evaluated and found fresh, so `b` and `c` are too.
-    p.write("src/2.txt", "two\n");
-    let run = p.parity_env(&[TRACE], &["status"]);
-    assert!(
-        run.stderr
-            .contains("memo: partly used: 3 of 5 nodes evaluated"),
-        "{}",
-        run.stderr
-    );
-    let (out, _) = status_both_ways(&p, &[]);
+    let out = status_after_edit(&p, "src/2.txt", "two\n", "3 of 5");
     assert_eq!(
         out,
         "blocked  far  never built\n5 nodes: 4 fresh, 1 blocked\n"
     );
     // New bytes: `b` waits on `a@2` (and `a@1` is not named as a reason); `c` too.
-    p.write("src/2.txt", "deux\n");
-    let run = p.parity_env(&[TRACE], &["status"]);
-    assert!(
-        run.stderr
-            .contains("memo: partly used: 3 of 5 nodes evaluated"),
-        "{}",
-        run.stderr
-    );
-    let (out, _) = status_both_ways(&p, &[]);
+    let out = status_after_edit(&p, "src/2.txt", "deux\n", "3 of 5");
     assert_eq!(
         out,
         "stale    a@2  input `src/2.txt` changed (ef40086ad8a3 -> 303fa5e0a9cd)\n\
