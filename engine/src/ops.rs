@@ -309,7 +309,7 @@ fn reevaluate(
         ids.extend(ws.graph.deps[ix].iter().map(|&d| id(d)));
     }
     for (i, v) in m.nodes.iter().enumerate() {
-        if ids.contains(v.id.as_str()) && dirty.binary_search(&(i as u32)).is_err() {
+        if !is_dirty[i] && ids.contains(v.id.as_str()) {
             let ix = ix_of(i as u32).ok_or("the graph differs")?;
             known.insert(ix, v.state);
         }
@@ -339,7 +339,7 @@ fn reevaluate(
         statuses.iter().map(|s| (s.node, s.state)).collect();
     let waits = |d: NodeIx| match state.get(&d) {
         Some(s) => !matches!(s, State::Fresh | State::Broken | State::Blocked),
-        None => !deferred(d) && !known.contains_key(&d),
+        None => !known.contains_key(&d),
     };
     let mut again = false;
     for s in &mut statuses {
